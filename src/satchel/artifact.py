@@ -1,0 +1,908 @@
+"""The user-facing :class:`Artifact`, modelled on W&B's ``wandb.Artifact``.
+
+An artifact is a *draft* (being built), *pending* (finalized or being committed), *committed*
+(an immutable version in a store) or *deleted*: one :class:`ArtifactState`, one error per
+illegal transition. The class stays thin: drafting lives in :mod:`satchel.draft`, committing in
+:mod:`satchel.store` and :mod:`satchel.commit`, reading in :mod:`satchel.checkout`. It is long
+because the W&B surface it mirrors is wide, not because it does the work itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import enum
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from typing import IO, Any
+
+import msgspec
+
+from satchel import config, naming
+from satchel import paths as logical_paths
+from satchel.checkout import (
+    MaterializeResult,
+    VerificationReport,
+    materialize,
+    remove_extras,
+    verify_folder,
+)
+from satchel.commit import Uploader
+from satchel.draft import POLICIES, CachedSource, Draft
+from satchel.errors import (
+    ArtifactFinalizedError,
+    ArtifactNotLoggedError,
+    ArtifactStateError,
+    EntryNotFoundError,
+    InvalidMetadataError,
+    InvalidPathError,
+)
+from satchel.handlers import DEFAULT_MAX_OBJECTS
+from satchel.hashing import check_algorithm
+from satchel.localfiles import scan, stat_file
+from satchel.manifest import Manifest, ManifestEntry
+from satchel.materializers import SERIALIZER_KEY
+from satchel.services import Services, local_services
+from satchel.store import CommitRequest, Store
+from satchel.store.records import VersionAttrs, VersionRecord, parse_time
+
+MAX_METADATA_KEYS = 100
+
+
+class ArtifactState(str, enum.Enum):
+    """Where an artifact is in its life. Values are strings, as W&B's ``state`` is."""
+
+    DRAFT = "DRAFT"
+    PENDING = "PENDING"
+    COMMITTED = "COMMITTED"
+    DELETED = "DELETED"
+
+
+_ALLOWED = {
+    ArtifactState.DRAFT: {ArtifactState.PENDING},
+    ArtifactState.PENDING: {ArtifactState.DRAFT, ArtifactState.COMMITTED},
+    ArtifactState.COMMITTED: {ArtifactState.DELETED},
+    ArtifactState.DELETED: set(),
+}
+
+
+def _check_metadata(metadata: Any) -> dict[str, Any]:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise InvalidMetadataError(
+            f"metadata must be a dict, got {type(metadata).__name__}"
+        )
+    if len(metadata) > MAX_METADATA_KEYS:
+        raise InvalidMetadataError(
+            f"metadata has {len(metadata)} top-level keys; the limit is {MAX_METADATA_KEYS}. "
+            "Nest related values under fewer keys"
+        )
+    try:
+        return msgspec.json.decode(msgspec.json.encode(metadata))  # type: ignore[no-any-return]
+    except (TypeError, msgspec.EncodeError, OverflowError) as exc:
+        raise InvalidMetadataError(f"metadata is not JSON-serialisable: {exc}") from exc
+
+
+class Artifact:
+    """A versioned set of files: build it, commit it, fetch and use it.
+
+    Args:
+        name: the collection name (letters, digits, ``_``, ``-``, ``.``; at most 128).
+        type: what it is (``"dataset"``, ``"model"``, ...); a name keeps its first type.
+        description: free text.
+        metadata: JSON-serialisable dict, at most 100 top-level keys.
+        incremental: commit as a change to whatever version is latest at save time.
+        digest_algorithm: ``"md5"`` (W&B-compatible) or ``"xxh128"`` (faster).
+
+    Raises:
+        InvalidNameError: bad name or type.
+        InvalidMetadataError: bad metadata.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        type: str,  # noqa: A002 - W&B's argument name
+        description: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        incremental: bool = False,
+        digest_algorithm: str = "md5",
+        *,
+        services: Services | None = None,
+    ) -> None:
+        self._name = naming.validate_name(name)
+        self._type = naming.validate_name(type, kind="type")
+        self._description = description
+        self._metadata = _check_metadata(metadata)
+        self._incremental = bool(incremental)
+        self._alg = check_algorithm(digest_algorithm)
+        self._state = ArtifactState.DRAFT
+        self._draft: Draft | None = Draft(self._alg)
+        self._services = services
+        self._record: VersionRecord | None = None
+        self._attrs: VersionAttrs | None = None
+        self._manifest: Manifest | None = None
+        self._aliases: list[str] = []
+        self._saved_aliases: set[str] = set()
+        self._tags: list[str] = []
+        self._saved_tags: set[str] = set()
+        self._based_on: VersionRecord | None = None
+        self._origin: Store | None = None
+        self._is_latest = False
+
+    # -- construction of committed artifacts (used by Api) --------------------------------
+    @classmethod
+    def _from_record(cls, services: Services, store: Store, record: VersionRecord) -> Artifact:
+        art = cls.__new__(cls)
+        art._name = record.name
+        art._type = record.type
+        art._incremental = False
+        art._alg = "md5"
+        art._state = ArtifactState.COMMITTED
+        art._draft = None
+        art._services = services.with_store(store)
+        art._based_on = None
+        art._origin = store
+        art._manifest = None
+        art._load(record)
+        return art
+
+    def _load(self, record: VersionRecord) -> None:
+        store = self._store()
+        self._record = record
+        self._attrs = store.attrs(record)
+        self._description = self._attrs.description
+        self._metadata = dict(self._attrs.metadata)
+        self._tags = list(self._attrs.tags)
+        self._saved_tags = set(self._tags)
+        self._saved_aliases = {
+            a for a, v in store.aliases(record.project, record.name).items() if v == record.version
+        }
+        latest = store.latest(record.project, record.name)
+        self._is_latest = latest is not None and latest.version == record.version
+        self._aliases = sorted(self._saved_aliases)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    @property
+    def state(self) -> ArtifactState:
+        """The lifecycle state."""
+        return self._state
+
+    def _transition(self, to: ArtifactState) -> None:
+        if to not in _ALLOWED[self._state]:
+            raise ArtifactStateError(
+                f"artifact {self._name} cannot go from {self._state.value} to {to.value}"
+            )
+        self._state = to
+
+    def _editable(self) -> Draft:
+        if self._state is not ArtifactState.DRAFT or self._draft is None:
+            raise ArtifactFinalizedError(
+                f"artifact {self._name} is {self._state.value.lower()} and can no longer be "
+                "changed; call new_draft() to start a new version from it"
+            )
+        return self._draft
+
+    def _committed(self, attr: str) -> VersionRecord:
+        if self._record is None:
+            raise ArtifactNotLoggedError(
+                f"{attr!r} exists only once the artifact is committed; call save() first"
+            )
+        return self._record
+
+    def finalize(self) -> None:
+        """Freeze the draft: later changes raise :class:`ArtifactFinalizedError`."""
+        if self._state is ArtifactState.DRAFT:
+            self._transition(ArtifactState.PENDING)
+
+    def is_draft(self) -> bool:
+        """True until the artifact is committed."""
+        return self._state in (ArtifactState.DRAFT, ArtifactState.PENDING)
+
+    def wait(self, timeout: float | None = None) -> Artifact:
+        """Return self: satchel commits synchronously, so a saved artifact is already done.
+
+        Raises:
+            ArtifactNotLoggedError: the artifact was never saved.
+        """
+        self._committed("wait")
+        return self
+
+    # -- services -------------------------------------------------------------------------
+    def _svc(self) -> Services:
+        if self._services is None:
+            self._services = local_services()
+        return self._services
+
+    def _store(self) -> Store:
+        return self._svc().require_store()
+
+    # -- drafting -------------------------------------------------------------------------
+    def add_file(
+        self,
+        local_path: str | os.PathLike[str],
+        name: str | None = None,
+        *,
+        is_tmp: bool = False,
+        skip_cache: bool = False,
+        policy: str = "mutable",
+        overwrite: bool = False,
+    ) -> ManifestEntry:
+        """Add one local file.
+
+        Args:
+            local_path: the file.
+            name: its logical path (default: the file name).
+            is_tmp: replace the file-name stem with the first 20 hex characters of its digest,
+                so temporary files with clashing names do not collide (as W&B does).
+            skip_cache: drop satchel's cached copy after the commit.
+            policy: ``"mutable"`` (snapshot now) or ``"immutable"`` (read again at save).
+            overwrite: replace an existing entry with other content.
+
+        Returns:
+            The new entry.
+
+        Raises:
+            SourceFileNotFoundError: no such file. EntryConflictError: path taken.
+            ArtifactFinalizedError: not a draft. ValueError: unknown policy.
+        """
+        draft = self._editable()
+        _check_policy(policy)
+        local = stat_file(os.fspath(local_path))
+        logical = logical_paths.normalize(name or os.path.basename(local.abspath))
+        cache = self._svc().cache
+        (entry, source), = draft.ingest(
+            [local], [logical], cache=cache, policy=policy, skip_cache=skip_cache
+        )
+        if is_tmp:
+            folder, _, fname = entry.path.rpartition("/")
+            stem, dot, ext = fname.partition(".")
+            fname = entry.oid[:20] + (dot + ext if dot else "")
+            entry = msgspec.structs.replace(entry, path=f"{folder}/{fname}" if folder else fname)
+        draft.put(entry, source, overwrite=overwrite)
+        draft.added_local[local.abspath] = entry.path
+        return entry
+
+    def add_dir(
+        self,
+        local_path: str | os.PathLike[str],
+        name: str | None = None,
+        *,
+        skip_cache: bool = False,
+        policy: str = "mutable",
+        merge: bool = False,
+    ) -> None:
+        """Add every file below a folder (symlinked folders are not followed).
+
+        Args:
+            local_path: the folder.
+            name: logical folder to put the files under (default: the artifact root).
+            skip_cache: drop satchel's cached copies after the commit.
+            policy: ``"mutable"`` or ``"immutable"`` (see :meth:`add_file`).
+            merge: replace existing entries whose content differs, instead of raising.
+
+        Raises:
+            SourceFileNotFoundError: no such folder. EntryConflictError: paths taken.
+        """
+        draft = self._editable()
+        _check_policy(policy)
+        files = scan(os.fspath(local_path))
+        prefix = logical_paths.normalize(name) if name else None
+        logical = [f"{prefix}/{f.rel}" if prefix else f.rel for f in files]
+        logical_paths.validate_many(logical)
+        svc = self._svc()
+        bar = svc.progress(len(files), f"adding {os.fspath(local_path)}")
+        try:
+            pairs = draft.ingest(
+                files, logical, cache=svc.cache, policy=policy, skip_cache=skip_cache, bar=bar
+            )
+        finally:
+            bar.close()
+        draft.check_conflicts((e for e, _s in pairs), overwrite=merge)
+        for (entry, source), f in zip(pairs, files):
+            draft.put(entry, source, overwrite=True)
+            draft.added_local[f.abspath] = entry.path
+
+    def add_reference(
+        self,
+        uri: str,
+        name: str | None = None,
+        *,
+        checksum: bool = True,
+        max_objects: int | None = None,
+    ) -> list[ManifestEntry]:
+        """Track a file, folder, object or prefix in external storage without copying it.
+
+        Args:
+            uri: ``file://``, ``http(s)://``, ``s3://``, ``gs://``, ``az://``... (unknown
+                schemes are tracked by URI only and need ``name``).
+            name: logical path (single object) or folder (prefix) for the entries.
+            checksum: record checksums (``False``: one entry for the URI, nothing read).
+            max_objects: refuse prefixes holding more objects (default 10,000,000).
+
+        Returns:
+            The entries added.
+
+        Raises:
+            InvalidPathError: credentials in the URI, or no ``name`` for an unknown scheme.
+            TooManyObjectsError, ReferenceNotFoundError, ReferenceAccessError,
+            ReferenceNetworkError, HandlerUnavailableError: see the handler.
+        """
+        draft = self._editable()
+        _reject_credentials(uri)
+        limit = DEFAULT_MAX_OBJECTS if max_objects is None else int(max_objects)
+        if limit < 1:
+            raise ValueError(f"max_objects must be at least 1, got {max_objects}")
+        handler = self._svc().handlers.for_uri(uri)
+        entries = handler.entries(uri, name=name, checksum=checksum, max_objects=limit)
+        draft.check_conflicts(entries, overwrite=False)
+        for e in entries:
+            draft.put(e, None, overwrite=False)
+        return entries
+
+    def add(self, obj: Any, name: str, *, overwrite: bool = False) -> ManifestEntry:
+        """Add a Python object, serialised by the serializer registry.
+
+        Raises:
+            SerializerError: no serializer for the object's type.
+        """
+        draft = self._editable()
+        svc = self._svc()
+        serializer = svc.serializers.for_object(obj)
+        data = serializer.dump(obj)
+        digest, size, cpath = svc.cache.add_bytes(data, alg=self._alg)
+        extra: dict[str, Any] = {SERIALIZER_KEY: serializer.name}
+        if self._alg != "md5":
+            extra["alg"] = "XXH128"
+        entry = ManifestEntry(logical_paths.normalize(name), digest, size, None, extra)
+        draft.put(entry, CachedSource(cpath), overwrite=overwrite)
+        return entry
+
+    def __setitem__(self, name: str, obj: Any) -> None:
+        """``artifact[name] = obj`` is :meth:`add` with ``overwrite=True``."""
+        self.add(obj, name, overwrite=True)
+
+    @contextlib.contextmanager
+    def new_file(
+        self, name: str, mode: str = "x", encoding: str | None = None
+    ) -> Iterator[IO[Any]]:
+        """Open a new file to write; it is added when the ``with`` block ends.
+
+        Args:
+            name: its logical path.
+            mode: ``"x"``/``"w"`` (text) or ``"xb"``/``"wb"`` (binary); ``x`` refuses a
+                path already in the artifact, ``w`` replaces it.
+            encoding: text encoding (default UTF-8).
+
+        Raises:
+            EntryConflictError: mode ``x`` and the path exists. ValueError: bad mode.
+        """
+        draft = self._editable()
+        logical = logical_paths.normalize(name)
+        if mode not in ("x", "w", "xb", "wb"):
+            raise ValueError(f"mode must be 'x', 'w', 'xb' or 'wb', got {mode!r}")
+        if mode.startswith("x") and logical in draft.entries:
+            from satchel.errors import EntryConflictError
+
+            raise EntryConflictError(
+                f"{logical!r} is already in the artifact; use mode='w' to replace it"
+            )
+        folder = tempfile.mkdtemp(prefix="satchel-new-file-")
+        path = os.path.join(folder, "f")
+        try:
+            if "b" in mode:
+                with open(path, "wb") as fb:
+                    yield fb
+            else:
+                with open(path, "w", encoding=encoding or "utf-8") as ft:
+                    yield ft
+            self.add_file(path, logical, overwrite=True)
+            draft.added_local.pop(os.path.abspath(path), None)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def remove(self, item: str | ManifestEntry) -> None:
+        """Remove a path, everything below a folder, or an entry.
+
+        Raises:
+            EntryNotFoundError: nothing at that path. ArtifactFinalizedError: not a draft.
+        """
+        draft = self._editable()
+        path = item.path if isinstance(item, ManifestEntry) else str(item)
+        draft.remove(path, incremental=self._incremental)
+
+    def get_entry(self, name: str) -> ManifestEntry:
+        """The entry at logical path ``name``.
+
+        Raises:
+            EntryNotFoundError: no such entry.
+        """
+        path = logical_paths.normalize(name)
+        entry = self.manifest.get(path)
+        if entry is None:
+            raise EntryNotFoundError(
+                f"artifact {self._name} has no entry {path!r}; see artifact.manifest.entries"
+            )
+        return entry
+
+    def get_added_local_path_name(self, local_path: str | os.PathLike[str]) -> str | None:
+        """The logical path a local file was added as in this draft, or ``None``."""
+        if self._draft is None:
+            return None
+        return self._draft.added_local.get(os.path.abspath(os.fspath(local_path)))
+
+    def get(self, name: str) -> Any:
+        """Read back an object added with :meth:`add` (or any entry, as bytes).
+
+        Raises:
+            EntryNotFoundError: no such entry. SerializerError: unknown serializer.
+        """
+        entry = self.get_entry(name)
+        svc = self._svc()
+        if self._draft is not None and isinstance(src := self._draft.sources.get(entry.path), CachedSource):
+            path = src.cache_path
+        else:
+            path = self._fetch(entry, False)[0][1]
+        with open(path, "rb") as f:
+            data = f.read()
+        name_ = (entry.extra or {}).get(SERIALIZER_KEY, "bytes")
+        return svc.serializers.by_name(name_).load(data)
+
+    def __getitem__(self, name: str) -> Any:
+        """``artifact[name]`` is :meth:`get`."""
+        return self.get(name)
+
+    # -- derived facts --------------------------------------------------------------------
+    @property
+    def manifest(self) -> Manifest:
+        """The manifest (for a draft, of its current entries)."""
+        if self._draft is not None:
+            return Manifest(self._draft.entries)
+        if self._manifest is None:
+            self._manifest = self._store().get_manifest(self._committed("manifest").manifest)
+        return self._manifest
+
+    @property
+    def digest(self) -> str:
+        """The artifact digest (W&B-compatible hex MD5)."""
+        return self._record.digest if self._record else self.manifest.digest
+
+    @property
+    def size(self) -> int:
+        """Total bytes of entries with a known size."""
+        return self._record.size if self._record else self.manifest.size
+
+    @property
+    def file_count(self) -> int:
+        """Number of entries."""
+        return self._record.file_count if self._record else len(self.manifest)
+
+    # -- names and identity ---------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """``"name:v3"`` once committed; the bare name on a draft (as in W&B)."""
+        return f"{self._name}:v{self._record.version}" if self._record else self._name
+
+    @property
+    def source_name(self) -> str:
+        """``"name:v3"`` (committed only)."""
+        return f"{self._name}:v{self._committed('source_name').version}"
+
+    @property
+    def qualified_name(self) -> str:
+        """``"project/name:v3"`` (committed only)."""
+        rec = self._committed("qualified_name")
+        return f"{rec.project}/{rec.name}:v{rec.version}"
+
+    @property
+    def collection_name(self) -> str:
+        """The collection (artifact) name without version."""
+        return self._name
+
+    @property
+    def version(self) -> str:
+        """``"v3"`` (committed only)."""
+        return f"v{self._committed('version').version}"
+
+    @property
+    def version_index(self) -> int:
+        """``3`` for ``v3`` (committed only)."""
+        return self._committed("version_index").version
+
+    @property
+    def project(self) -> str:
+        """The project (committed only)."""
+        return self._committed("project").project
+
+    @property
+    def id(self) -> str:
+        """Unique id of the version (committed only)."""
+        return self._committed("id").id
+
+    @property
+    def type(self) -> str:
+        """The artifact type."""
+        return self._type
+
+    @property
+    def incremental(self) -> bool:
+        """Whether the draft commits as a change to the latest version."""
+        return self._incremental
+
+    @property
+    def created_at(self) -> _dt.datetime:
+        """When the version was committed (UTC, committed only)."""
+        return parse_time(self._committed("created_at").created_at)
+
+    @property
+    def updated_at(self) -> _dt.datetime:
+        """When attributes last changed (UTC, committed only)."""
+        rec = self._committed("updated_at")
+        return parse_time((self._attrs and self._attrs.updated_at) or rec.created_at)
+
+    @property
+    def commit_hash(self) -> str:
+        """Id of the stored manifest (SHA-256 of its canonical JSON; committed only)."""
+        return self._committed("commit_hash").manifest
+
+    @property
+    def based_on(self) -> str | None:
+        """``"v2"`` when this version was made with ``new_draft()`` from v2 (committed only)."""
+        rec = self._committed("based_on")
+        return f"v{rec.based_on}" if rec.based_on is not None else None
+
+    @property
+    def created_by(self) -> str:
+        """``user@host`` that committed the version (committed only)."""
+        return self._committed("created_by").created_by
+
+    # -- editable attributes --------------------------------------------------------------
+    @property
+    def description(self) -> str | None:
+        """Free text; editable after commit (persist with :meth:`save`)."""
+        return self._description
+
+    @description.setter
+    def description(self, value: str | None) -> None:
+        self._check_not_deleted()
+        self._description = value
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """JSON-able dict, at most 100 top-level keys; editable after commit."""
+        return self._metadata
+
+    @metadata.setter
+    def metadata(self, value: dict[str, Any]) -> None:
+        self._check_not_deleted()
+        self._metadata = _check_metadata(value)
+
+    @property
+    def aliases(self) -> list[str]:
+        """Aliases of the version (``latest`` included when it is the newest); editable."""
+        out = list(self._aliases)
+        if self._is_latest and "latest" not in out:
+            out.append("latest")
+        return out
+
+    @aliases.setter
+    def aliases(self, value: Sequence[str]) -> None:
+        self._check_not_deleted()
+        self._aliases = _clean_aliases(value)
+
+    @property
+    def tags(self) -> list[str]:
+        """Tags of the version; editable."""
+        return list(self._tags)
+
+    @tags.setter
+    def tags(self, value: Sequence[str]) -> None:
+        self._check_not_deleted()
+        self._tags = sorted({naming.validate_tag(t) for t in value})
+
+    def _check_not_deleted(self) -> None:
+        if self._state is ArtifactState.DELETED:
+            raise ArtifactStateError(f"artifact {self.name} was deleted and cannot change")
+
+    # -- committing -----------------------------------------------------------------------
+    def save(
+        self,
+        project: str | None = None,
+        *,
+        store: Store | str | None = None,
+        aliases: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> Artifact:
+        """Commit a draft as the next version, or persist a committed one's attributes.
+
+        Args:
+            project: the project (default: ``$SATCHEL_PROJECT`` or ``default``).
+            store: a :class:`Store` or URL (default: the configured store, or, for a draft
+                made with ``new_draft()``, the store of its parent).
+            aliases: aliases to point at the version (``latest`` is implied and ignored).
+            tags: tags to add.
+
+        Returns:
+            self, now committed.
+
+        Raises:
+            ArtifactTypeMismatchError, SourceFileChangedError, EntryNotFoundError (incremental
+            removal of a missing path), InvalidNameError, StoreError.
+        """
+        if aliases is not None:
+            self._aliases = sorted(set(self._aliases) | set(_clean_aliases(aliases)))
+        if tags is not None:
+            self._tags = sorted(set(self._tags) | {naming.validate_tag(t) for t in tags})
+        if self._state is ArtifactState.COMMITTED:
+            self._persist_attributes()
+            return self
+        if self._state is ArtifactState.DELETED:
+            raise ArtifactStateError(f"artifact {self._name} was deleted and cannot be saved")
+        svc = self._svc()
+        if store is not None or svc.store is None:
+            svc = svc.with_store(store if store is not None else self._origin)
+        self._services = svc
+        target = svc.require_store()
+        proj = config.project(project or (self._based_on.project if self._based_on else None))
+        draft = self._draft
+        assert draft is not None
+        previous = self._state
+        self._state = ArtifactState.PENDING
+        uploader = Uploader(draft, target, svc.cache, origin=self._origin)
+        incremental = self._incremental
+
+        def build(latest: VersionRecord | None) -> Manifest:
+            base = target.get_manifest(latest.manifest) if incremental and latest else None
+            return draft.build(base)
+
+        request = CommitRequest(
+            project=proj,
+            name=self._name,
+            type=self._type,
+            build=build,
+            upload=uploader,
+            description=self._description,
+            metadata=self._metadata,
+            tags=tuple(self._tags),
+            aliases=tuple(self._aliases),
+            based_on=self._based_on.version if self._based_on and self._based_on.project == proj and self._based_on.name == self._name else None,
+        )
+        try:
+            result = target.commit(request)
+        except BaseException:
+            self._state = previous
+            raise
+        uploader.release()
+        self._transition(ArtifactState.COMMITTED)
+        self._draft = None
+        self._manifest = result.manifest
+        self._origin = target
+        wanted_tags = set(self._tags)
+        self._load(result.record)
+        if not result.created and not wanted_tags <= set(self._tags):
+            self._tags = sorted(set(self._tags) | wanted_tags)
+            self._persist_attributes()
+        return self
+
+    def _persist_attributes(self) -> None:
+        rec = self._committed("save")
+        store = self._store()
+        assert self._attrs is not None
+        loaded = self._attrs
+        add_tags = set(self._tags) - self._saved_tags
+        drop_tags = self._saved_tags - set(self._tags)
+        description, metadata = self._description, self._metadata
+
+        def change(cur: VersionAttrs) -> VersionAttrs:
+            return msgspec.structs.replace(
+                cur,
+                description=description if description != loaded.description else cur.description,
+                metadata=metadata if metadata != loaded.metadata else cur.metadata,
+                tags=sorted((set(cur.tags) | add_tags) - drop_tags),
+            )
+
+        if add_tags or drop_tags or description != loaded.description or metadata != loaded.metadata:
+            store.update_attrs(rec, change)
+        for alias in set(self._aliases) - self._saved_aliases:
+            store.set_alias(rec.project, rec.name, alias, rec.version)
+        for alias in self._saved_aliases - set(self._aliases):
+            if store.alias_target(rec.project, rec.name, alias) == rec.version:
+                store.remove_alias(rec.project, rec.name, alias)
+        self._load(rec)
+
+    # -- reading --------------------------------------------------------------------------
+    def _fetch(self, entry: ManifestEntry, refetch: bool) -> list[tuple[str, str]]:
+        svc = self._svc()
+        if entry.is_reference:
+            return svc.handlers.for_uri(entry.ref).load(entry)  # type: ignore[arg-type]
+        cache = svc.cache
+        path = None if refetch else cache.get(entry.alg, entry.oid, entry.size)
+        if path is None:
+            store = self._store()
+            path = cache.object_path(entry.alg, entry.oid)
+            with store.open_object(entry.alg, entry.oid) as f:
+                cache.put_stream(
+                    f, path, alg=entry.alg, expected_digest=entry.digest,
+                    what=f"{entry.path} from {store.url}",
+                )
+        return [("", path)]
+
+    def _content_digest(self, entry: ManifestEntry) -> tuple[str, str] | None:
+        if entry.is_reference:
+            return self._svc().handlers.for_uri(entry.ref).content_digest(entry)  # type: ignore[arg-type]
+        return (entry.alg, entry.digest)
+
+    def _default_root(self) -> str:
+        rec = self._committed("download")
+        return os.path.abspath(os.path.join("artifacts", f"{rec.name}-v{rec.version}"))
+
+    def download(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        allow_missing_references: bool = False,
+        skip_cache: bool = False,
+        path_prefix: str | None = None,
+    ) -> str:
+        """Download the version's files into ``root`` through the cache.
+
+        Files already present with the right content are kept; other files in ``root`` are
+        left alone (use :meth:`checkout` to remove them).
+
+        Args:
+            root: the folder (default ``./artifacts/<name>-v<N>``).
+            allow_missing_references: skip vanished/changed references with a warning.
+            skip_cache: remove the cached copies fetched for this download afterwards.
+            path_prefix: only entries whose logical path starts with this.
+
+        Returns:
+            The folder's absolute path.
+        """
+        self._committed("download")
+        folder = os.path.abspath(os.fspath(root)) if root is not None else self._default_root()
+        self._materialize(folder, allow_missing_references, path_prefix, skip_cache)
+        return folder
+
+    def _materialize(
+        self, folder: str, allow_missing: bool, path_prefix: str | None, skip_cache: bool = False
+    ) -> MaterializeResult:
+        svc = self._svc()
+        manifest = self.manifest
+        bar = svc.progress(len(manifest), f"downloading {self.name}")
+        try:
+            result = materialize(
+                manifest, folder, cache=svc.cache, fetch=self._fetch,
+                content_digest=self._content_digest, allow_missing_references=allow_missing,
+                path_prefix=path_prefix, bar=bar, warn=bar.note,
+            )
+        finally:
+            bar.close()
+        if skip_cache:
+            for entry in manifest:
+                if not entry.is_reference:
+                    svc.cache.evict(svc.cache.object_path(entry.alg, entry.oid))
+        return result
+
+    def checkout(self, root: str | os.PathLike[str] | None = None) -> str:
+        """Make ``root`` match the version exactly.
+
+        Downloads what is missing or changed and **deletes every other file in root**.
+
+        Returns:
+            The folder's absolute path.
+        """
+        self._committed("checkout")
+        folder = os.path.abspath(os.fspath(root)) if root is not None else self._default_root()
+        self._materialize(folder, False, None)
+        remove_extras(self.manifest, folder)
+        return folder
+
+    def verify(self, root: str | os.PathLike[str] | None = None) -> VerificationReport:
+        """Check that ``root`` holds exactly the version's files.
+
+        Returns:
+            A report (``unverifiable`` lists references without a content hash).
+
+        Raises:
+            ArtifactVerificationError: listing every missing, extra and changed file.
+        """
+        self._committed("verify")
+        folder = os.path.abspath(os.fspath(root)) if root is not None else self._default_root()
+        return verify_folder(
+            self.manifest, folder, cache=self._svc().cache, content_digest=self._content_digest
+        )
+
+    def file(self, root: str | os.PathLike[str] | None = None) -> str:
+        """Download a single-file artifact and return the file's path.
+
+        Raises:
+            ValueError: the artifact does not hold exactly one file.
+        """
+        manifest = self.manifest
+        if len(manifest) != 1:
+            raise ValueError(
+                f"artifact {self.name} holds {len(manifest)} files; file() needs exactly one. "
+                "Use download()"
+            )
+        folder = self.download(root)
+        return os.path.join(folder, *next(iter(manifest)).path.split("/"))
+
+    def files(self, names: Sequence[str] | None = None) -> list[ManifestEntry]:
+        """The entries, or those at the given logical paths.
+
+        Raises:
+            EntryNotFoundError: a name is not in the artifact.
+        """
+        if names is None:
+            return list(self.manifest)
+        return [self.get_entry(n) for n in names]
+
+    def new_draft(self) -> Artifact:
+        """A draft holding the same entries (nothing rehashed or downloaded), committing to
+        the same collection; the new version records this one as its base.
+
+        Raises:
+            ArtifactNotLoggedError: called on a draft.
+        """
+        rec = self._committed("new_draft")
+        draft = Artifact(
+            self._name, self._type, self._description, self._metadata,
+            services=self._svc(),
+        )
+        manifest = self.manifest
+        first = next(iter(manifest), None)
+        draft._alg = first.alg if first is not None and not first.is_reference else "md5"
+        draft._draft = Draft(draft._alg, manifest)
+        draft._based_on = rec
+        draft._origin = self._store()
+        draft._tags = []
+        return draft
+
+    def json_encode(self) -> dict[str, Any]:
+        """A small JSON-able description of the version (W&B's ``artifactVersion`` shape)."""
+        rec = self._committed("json_encode")
+        return {
+            "_type": "artifactVersion",
+            "_version": "v0",
+            "id": rec.id,
+            "version": f"v{rec.version}",
+            "sequenceName": rec.name,
+            "project": rec.project,
+            "qualifiedName": self.qualified_name,
+            "type": rec.type,
+            "digest": rec.digest,
+        }
+
+    def __repr__(self) -> str:
+        if self._record:
+            return f"<Artifact {self.qualified_name} ({self._type})>"
+        return f"<Artifact {self._name} ({self._type}, {self._state.value.lower()})>"
+
+
+def _check_policy(policy: str) -> None:
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be 'mutable' or 'immutable', got {policy!r}")
+
+
+def _clean_aliases(value: Sequence[str]) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    return sorted({naming.validate_alias(a) for a in value if a != naming.LATEST})
+
+
+def _reject_credentials(uri: str) -> None:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(uri)
+    except ValueError as exc:
+        raise InvalidPathError(f"reference {uri!r} is not a valid URI: {exc}") from exc
+    if parts.password is not None or (parts.username and "@" in parts.netloc):
+        raise InvalidPathError(
+            f"reference URI {parts.scheme}://...@{parts.hostname} contains credentials; remove "
+            "them and configure access with satchel.configure(storage_options=...) or the "
+            "environment. Credentials are never written into a manifest"
+        )

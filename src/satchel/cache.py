@@ -1,0 +1,233 @@
+"""The local content cache.
+
+Layout under the cache folder (``$SATCHEL_CACHE_DIR``, default the platform user cache dir)::
+
+    objects/<alg>/<oid[:2]>/<oid[2:]>     content, read-only, named by its checksum
+    refs/<sha256[:2]>/<sha256[2:]>        referenced objects, keyed by sha256(uri + version/etag)
+    tmp/                                  in-flight writes (same filesystem, so moves are atomic)
+    stat.db                               the stat cache (see satchel.statcache)
+
+Everything enters through a temporary file that is hashed as it is written and moved into
+place only when its digest matches; a mismatch raises :class:`DigestMismatchError` and leaves
+nothing behind. A hit is checked by size; readers that copy an object out hash it while copying
+and call :meth:`Cache.evict` on a mismatch, so a corrupted object is fetched again, never served.
+Objects are used least-recently-first by :meth:`Cache.cleanup` (their mtime is touched on use).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from satchel.errors import DigestMismatchError, SourceFileNotFoundError
+from satchel.fsutil import READ_ONLY, atomic_file, copy_hashing
+from satchel.hashing import b64, b64_to_hex, new_hasher
+from satchel.statcache import StatCache
+
+
+@dataclass(frozen=True, slots=True)
+class CleanupResult:
+    """What :meth:`Cache.cleanup` removed."""
+
+    removed_files: int
+    freed_bytes: int
+    remaining_bytes: int
+
+
+class Cache:
+    """A content-addressed cache folder."""
+
+    def __init__(self, root: str) -> None:
+        """Use ``root`` as the cache folder (created when first written)."""
+        self.root = os.path.abspath(root)
+        self.stat_cache = StatCache(os.path.join(self.root, "stat.db"))
+
+    def __repr__(self) -> str:
+        return f"Cache({self.root!r})"
+
+    # -- locations ------------------------------------------------------------------------
+    def object_path(self, alg: str, oid: str) -> str:
+        """Where object ``(alg, oid)`` lives (whether or not it exists)."""
+        return os.path.join(self.root, "objects", alg, oid[:2], oid[2:])
+
+    def ref_path(self, uri: str, version: str | None) -> str:
+        """Where the bytes of reference ``uri`` at ``version`` (ETag/version id) live."""
+        key = hashlib.sha256(f"{uri}\n{version or ''}".encode()).hexdigest()
+        return os.path.join(self.root, "refs", key[:2], key[2:])
+
+    def tmp_dir(self) -> str:
+        """Folder for in-flight files on the cache's filesystem."""
+        path = os.path.join(self.root, "tmp")
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    # -- reading --------------------------------------------------------------------------
+    def get(self, alg: str, oid: str, size: int | None = None) -> str | None:
+        """Path of a cached object when present (and of ``size`` when given), else ``None``."""
+        path = self.object_path(alg, oid)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None
+        if size is not None and st.st_size != size:
+            self.evict(path)
+            return None
+        return path
+
+    def touch(self, path: str) -> None:
+        """Mark a cached file as used now (for least-recently-used cleanup)."""
+        with contextlib.suppress(OSError):
+            os.utime(path)
+
+    def evict(self, path: str) -> None:
+        """Remove a (corrupt) cached file."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+    # -- writing --------------------------------------------------------------------------
+    def put_stream(
+        self,
+        src: BinaryIO,
+        dest: str,
+        *,
+        alg: str,
+        expected_digest: str | None,
+        what: str,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> tuple[str, int]:
+        """Write ``src`` to cache path ``dest``, hashing as it streams.
+
+        Args:
+            src: the bytes.
+            dest: a path from :meth:`object_path` or :meth:`ref_path`.
+            alg: digest algorithm.
+            expected_digest: base64 digest the bytes must have, or ``None`` to accept any.
+            what: names the source in errors.
+            on_bytes: progress callback.
+
+        Returns:
+            ``(digest, size)`` of what was written.
+
+        Raises:
+            DigestMismatchError: the bytes do not match ``expected_digest``; nothing is kept.
+        """
+        hasher = new_hasher(alg)
+        with atomic_file(dest, mode=READ_ONLY) as f:
+            size = copy_hashing(src, f, hasher, on_bytes)
+            digest = b64(hasher.digest())
+            if expected_digest is not None and digest != expected_digest:
+                raise DigestMismatchError(
+                    f"{what} has digest {digest}, expected {expected_digest}: the data is "
+                    "corrupt or changed; nothing was cached"
+                )
+        return digest, size
+
+    def add_file(
+        self, local_path: str, *, alg: str, expected_digest: str | None = None
+    ) -> tuple[str, int, str]:
+        """Copy a local file into the cache, hashing while copying (one read per byte).
+
+        Returns:
+            ``(digest, size, cache_path)``.
+
+        Raises:
+            SourceFileNotFoundError: the file does not exist.
+            DigestMismatchError: ``expected_digest`` given and not matched.
+        """
+        tmp = os.path.join(self.tmp_dir(), f"add-{os.getpid()}-{time.monotonic_ns()}")
+        try:
+            src = open(local_path, "rb")
+        except FileNotFoundError as exc:
+            raise SourceFileNotFoundError(f"file {local_path} does not exist") from exc
+        with src:
+            digest, size = self.put_stream(
+                src, tmp, alg=alg, expected_digest=expected_digest, what=local_path
+            )
+        dest = self.object_path(alg, b64_to_hex(digest))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        os.replace(tmp, dest)
+        return digest, size, dest
+
+    def add_bytes(self, data: bytes, *, alg: str) -> tuple[str, int, str]:
+        """Store ``data`` in the cache. Returns ``(digest, size, cache_path)``."""
+        h = new_hasher(alg)
+        h.update(data)
+        digest = b64(h.digest())
+        dest = self.object_path(alg, b64_to_hex(digest))
+        if not os.path.exists(dest):
+            with atomic_file(dest, mode=READ_ONLY) as f:
+                f.write(data)
+        return digest, len(data), dest
+
+    # -- cleanup --------------------------------------------------------------------------
+    def size(self) -> int:
+        """Bytes held by cached objects and references."""
+        return sum(s for _p, s, _t in self._files())
+
+    def _files(self) -> list[tuple[str, int, float]]:
+        out = []
+        for top in ("objects", "refs"):
+            for dirpath, _dirs, files in os.walk(os.path.join(self.root, top)):
+                for name in files:
+                    p = os.path.join(dirpath, name)
+                    with contextlib.suppress(FileNotFoundError):
+                        st = os.stat(p)
+                        out.append((p, st.st_size, max(st.st_mtime, st.st_atime)))
+        return out
+
+    def cleanup(self, target_size: int, *, dry_run: bool = False) -> CleanupResult:
+        """Remove least-recently-used files until the cache holds at most ``target_size`` bytes.
+
+        Args:
+            target_size: bytes to keep at most.
+            dry_run: only report what would be removed.
+        """
+        files = sorted(self._files(), key=lambda t: t[2])
+        total = sum(f[1] for f in files)
+        removed = freed = 0
+        for path, size, _t in files:
+            if total - freed <= target_size:
+                break
+            if not dry_run:
+                self.evict(path)
+            removed += 1
+            freed += size
+        if not dry_run:
+            with contextlib.suppress(OSError):
+                for name in os.listdir(self.tmp_dir()):  # stale in-flight files older than a day
+                    p = os.path.join(self.tmp_dir(), name)
+                    if time.time() - os.stat(p).st_mtime > 86400:
+                        os.unlink(p)
+        return CleanupResult(removed, freed, total - freed)
+
+
+def parse_size(text: str) -> int:
+    """Parse ``"10GB"``, ``"512MiB"``, ``"1.5G"`` or ``"1000"`` into bytes.
+
+    Raises:
+        ValueError: not a size.
+    """
+    units = {
+        "": 1, "b": 1,
+        "k": 10**3, "kb": 10**3, "kib": 2**10,
+        "m": 10**6, "mb": 10**6, "mib": 2**20,
+        "g": 10**9, "gb": 10**9, "gib": 2**30,
+        "t": 10**12, "tb": 10**12, "tib": 2**40,
+    }
+    s = text.strip().lower().replace(" ", "")
+    num = s.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = s[len(num):]
+    if not num or unit not in units:
+        raise ValueError(f"{text!r} is not a size; use e.g. 10GB, 512MiB or 1000000")
+    try:
+        value = float(num)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a size; use e.g. 10GB, 512MiB or 1000000") from None
+    if value < 0:
+        raise ValueError(f"size {text!r} is negative")
+    return int(value * units[unit])

@@ -1,0 +1,262 @@
+"""Materialise a manifest into a folder, and verify a folder against a manifest.
+
+* :func:`materialize` (``download``) writes every entry below ``root`` through the cache. Files
+  already there with the right content are left alone (checked by the stat cache, else hashed).
+  Every file is *copied* out of the cache, hashing while copying: a cached object that no longer
+  matches its digest is evicted and fetched again, never served. Files are copies, not links, so
+  editing a downloaded file can never corrupt the cache.
+* :func:`remove_extras` (``checkout``) then deletes every file below ``root`` that the manifest
+  does not list, and empty folders.
+* :func:`verify_folder` compares a folder with a manifest and reports every missing, extra and
+  changed file at once, plus the reference entries that carry no content hash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from satchel import paths as logical_paths
+from satchel.cache import Cache
+from satchel.errors import (
+    ArtifactVerificationError,
+    DigestMismatchError,
+    ReferenceChangedError,
+    ReferenceNotFoundError,
+    UnsupportedReferenceError,
+)
+from satchel.fsutil import atomic_file, copy_hashing, remove_empty_parents
+from satchel.hashing import b64, new_hasher
+from satchel.localfiles import LocalFile, digest_files, scan
+from satchel.manifest import Manifest, ManifestEntry
+from satchel.progress import Bar, NullBar
+from satchel.statcache import stat_key
+from satchel.transfer import run_parallel
+
+#: returns ``(relative_path, cache_path)`` pairs holding an entry's bytes ("" = the entry itself)
+Fetch = Callable[[ManifestEntry, bool], list[tuple[str, str]]]
+#: returns ``(alg, digest)`` of an entry's content when known
+ContentDigest = Callable[[ManifestEntry], "tuple[str, str] | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class MaterializeResult:
+    """What a download did.
+
+    Attributes:
+        written: logical paths written.
+        unchanged: logical paths already present with the right content.
+        skipped: reference entries skipped because they were missing or changed
+            (only with ``allow_missing_references=True``).
+        unverified: reference entries written without a content check.
+    """
+
+    written: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    skipped: tuple[str, ...]
+    unverified: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationReport:
+    """The outcome of :func:`verify_folder` when nothing failed.
+
+    Attributes:
+        verified: entries whose content matched.
+        unverifiable: reference entries with no content hash to compare (not a failure).
+    """
+
+    verified: int
+    unverifiable: tuple[str, ...]
+
+
+def target_path(root: str, logical: str) -> str:
+    """The on-disk path of a logical path below ``root`` (logical paths never escape)."""
+    return os.path.join(root, *logical.split("/"))
+
+
+def _matches(path: str, alg: str, digest: str, cache: Cache) -> bool:
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    if not os.path.isfile(path):
+        return False
+    f = LocalFile("", path, stat_key(st))
+    return digest_files([f], alg, cache.stat_cache)[0] == digest
+
+
+def _copy_out(src: str, dest: str, alg: str | None) -> tuple[str | None, os.stat_result]:
+    """Copy a cached file to ``dest`` atomically, hashing when ``alg`` is given."""
+    hasher = new_hasher(alg) if alg else None
+    with open(src, "rb") as s, atomic_file(dest) as d:
+        copy_hashing(s, d, hasher)
+    return (b64(hasher.digest()) if hasher else None), os.stat(dest)
+
+
+def materialize(
+    manifest: Manifest,
+    root: str,
+    *,
+    cache: Cache,
+    fetch: Fetch,
+    content_digest: ContentDigest,
+    allow_missing_references: bool = False,
+    path_prefix: str | None = None,
+    bar: Bar | None = None,
+    warn: Callable[[str], None] = lambda m: None,
+) -> MaterializeResult:
+    """Write the manifest's entries below ``root``.
+
+    Args:
+        manifest: what to write.
+        root: the folder (created when missing).
+        cache: the cache, for the stat cache and evicting corrupt objects.
+        fetch: brings an entry's bytes into the cache (``fetch(entry, refetch)``).
+        content_digest: the content hash of an entry, when known.
+        allow_missing_references: skip (with a warning) references that vanished or changed.
+        path_prefix: only entries whose logical path starts with this.
+        bar: progress.
+        warn: reports skipped or unverified references.
+
+    Raises:
+        ReferenceChangedError / ReferenceNotFoundError: unless ``allow_missing_references``.
+        DigestMismatchError: stored bytes stayed corrupt after a refetch.
+    """
+    bar = bar or NullBar()
+    os.makedirs(root, exist_ok=True)
+    entries = [e for e in manifest if not path_prefix or e.path.startswith(path_prefix)]
+    written: list[str] = []
+    unchanged: list[str] = []
+    skipped: list[str] = []
+    unverified: list[str] = []
+
+    def one(entry: ManifestEntry) -> None:
+        dest = target_path(root, entry.path)
+        known = content_digest(entry)
+        if known is not None and _matches(dest, known[0], known[1], cache):
+            unchanged.append(entry.path)
+            bar.update(1)
+            return
+        try:
+            pieces = fetch(entry, False)
+        except (ReferenceNotFoundError, ReferenceChangedError, UnsupportedReferenceError) as exc:
+            if not allow_missing_references:
+                raise
+            warn(f"skipped {entry.path}: {exc}")
+            skipped.append(entry.path)
+            bar.update(1)
+            return
+        if known is None and entry.is_reference:
+            unverified.append(entry.path)
+        for rel, cached in pieces:
+            out = target_path(dest, rel) if rel else dest
+            digest, st = _copy_out(cached, out, known[0] if known and not rel else None)
+            if known and not rel and digest != known[1]:
+                cache.evict(cached)  # corrupt cache object: fetch again, once
+                (_, cached), = fetch(entry, True)
+                digest, st = _copy_out(cached, out, known[0])
+                if digest != known[1]:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(out)
+                    raise DigestMismatchError(
+                        f"{entry.path}: fetched bytes hash to {digest}, expected {known[1]}; "
+                        "the store object is corrupt (run 'satchel fsck --deep')"
+                    )
+            if known and not rel:
+                cache.stat_cache.store_many([(stat_key(st), known[1])], known[0])
+            cache.touch(cached)
+        written.append(entry.path)
+        bar.update(1)
+
+    run_parallel(one, entries)
+    return MaterializeResult(
+        tuple(sorted(written)), tuple(sorted(unchanged)), tuple(sorted(skipped)),
+        tuple(sorted(unverified)),
+    )
+
+
+def _untracked_folders(manifest: Manifest) -> list[str]:
+    """Logical folders filled by ``checksum=False`` references (their content is not listed)."""
+    return [e.path for e in manifest if e.is_reference and e.size is None and e.digest == e.ref]
+
+
+def remove_extras(manifest: Manifest, root: str) -> list[str]:
+    """Delete files below ``root`` the manifest does not list; return their logical paths."""
+    if not os.path.isdir(root):
+        return []
+    free = _untracked_folders(manifest)
+    removed = []
+    for f in scan(root):
+        if f.rel in manifest or any(logical_paths.is_under(f.rel, d) for d in free):
+            continue
+        os.unlink(f.abspath)
+        remove_empty_parents(f.abspath, root)
+        removed.append(f.rel)
+    return removed
+
+
+def verify_folder(
+    manifest: Manifest,
+    root: str,
+    *,
+    cache: Cache,
+    content_digest: ContentDigest,
+    check_extra: bool = True,
+) -> VerificationReport:
+    """Check that ``root`` holds exactly the manifest's content.
+
+    Raises:
+        ArtifactVerificationError: listing every missing, extra and changed file.
+    """
+    found = {f.rel: f for f in scan(root)} if os.path.isdir(root) else {}
+    free = _untracked_folders(manifest)
+    missing: list[str] = []
+    changed: list[str] = []
+    unverifiable: list[str] = []
+    by_alg: dict[str, list[tuple[ManifestEntry, str, LocalFile]]] = {}
+    for entry in manifest:
+        if entry.path in free:
+            unverifiable.append(entry.path)
+            continue
+        local = found.get(entry.path)
+        if local is None:
+            missing.append(entry.path)
+            continue
+        known = content_digest(entry)
+        if known is None:
+            unverifiable.append(entry.path)
+            continue
+        by_alg.setdefault(known[0], []).append((entry, known[1], local))
+    verified = 0
+    for alg, items in by_alg.items():
+        digests = digest_files([i[2] for i in items], alg, cache.stat_cache)
+        for (entry, want, _local), got in zip(items, digests):
+            if got == want:
+                verified += 1
+            else:
+                changed.append(entry.path)
+    extra = (
+        sorted(p for p in found if p not in manifest and not any(
+            logical_paths.is_under(p, d) for d in free))
+        if check_extra else []
+    )
+    if missing or changed or extra:
+        raise ArtifactVerificationError(
+            _describe(root, missing, extra, changed),
+            missing=missing, extra=extra, changed=changed, unverifiable=unverifiable,
+        )
+    return VerificationReport(verified, tuple(unverifiable))
+
+
+def _describe(root: str, missing: Iterable[str], extra: Iterable[str], changed: Iterable[str]) -> str:
+    lines = [f"folder {root} does not match the artifact:"]
+    for label, items in (("missing", missing), ("extra", extra), ("changed", changed)):
+        items = list(items)
+        if items:
+            shown = ", ".join(items[:50]) + (f" (+{len(items) - 50} more)" if len(items) > 50 else "")
+            lines.append(f"  {len(items)} {label}: {shown}")
+    lines.append("run 'satchel checkout' to make the folder match")
+    return "\n".join(lines)

@@ -1,0 +1,126 @@
+"""Configuration: arguments win, then the environment, then defaults. Nothing is read at import.
+
+=====================  ==========================  ===========================================
+setting                environment variable        default
+=====================  ==========================  ===========================================
+store URL              ``SATCHEL_STORE``           ``<user data dir>/satchel/store``
+project                ``SATCHEL_PROJECT``         ``default``
+cache folder           ``SATCHEL_CACHE_DIR``       ``<user cache dir>/satchel``
+progress bars          ``SATCHEL_NO_PROGRESS=1``   shown when stderr is a terminal
+storage options (JSON) ``SATCHEL_STORAGE_OPTIONS`` ``{}`` (per scheme: ``{"s3": {...}}``)
+=====================  ==========================  ===========================================
+
+``<user data dir>`` and ``<user cache dir>`` are the platform's (``~/.local/share`` and
+``~/.cache`` on Linux, via platformdirs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from satchel import naming
+from satchel.errors import ConfigError
+
+DEFAULT_PROJECT = "default"
+
+
+def _env(name: str, env: Mapping[str, str] | None) -> str | None:
+    value = (os.environ if env is None else env).get(name)
+    return value or None
+
+
+def store_url(explicit: str | None = None, *, env: Mapping[str, str] | None = None) -> str:
+    """The store URL: ``explicit``, else ``$SATCHEL_STORE``, else the user data folder."""
+    if explicit:
+        return str(explicit)
+    value = _env("SATCHEL_STORE", env)
+    if value:
+        return value
+    import platformdirs
+
+    return os.path.join(platformdirs.user_data_dir("satchel", appauthor=False), "store")
+
+
+def project(explicit: str | None = None, *, env: Mapping[str, str] | None = None) -> str:
+    """The project: ``explicit``, else ``$SATCHEL_PROJECT``, else ``default`` (validated)."""
+    value = explicit or _env("SATCHEL_PROJECT", env) or DEFAULT_PROJECT
+    return naming.validate_name(value, kind="project")
+
+
+def cache_dir(explicit: str | None = None, *, env: Mapping[str, str] | None = None) -> str:
+    """The cache folder: ``explicit``, else ``$SATCHEL_CACHE_DIR``, else the user cache dir."""
+    if explicit:
+        return os.path.abspath(os.path.expanduser(explicit))
+    value = _env("SATCHEL_CACHE_DIR", env)
+    if value:
+        return os.path.abspath(os.path.expanduser(value))
+    import platformdirs
+
+    return platformdirs.user_cache_dir("satchel", appauthor=False)
+
+
+def show_progress(*, env: Mapping[str, str] | None = None) -> bool:
+    """Whether progress bars are shown: not with ``SATCHEL_NO_PROGRESS=1``, else on a tty."""
+    if (_env("SATCHEL_NO_PROGRESS", env) or "0").lower() not in ("0", "false", "no"):
+        return False
+    return sys.stderr.isatty()
+
+
+def storage_options(env: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """Per-scheme fsspec options from ``$SATCHEL_STORAGE_OPTIONS`` (JSON object).
+
+    Raises:
+        ConfigError: the variable is not a JSON object of objects.
+    """
+    raw = _env("SATCHEL_STORAGE_OPTIONS", env)
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"SATCHEL_STORAGE_OPTIONS is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ConfigError(
+            'SATCHEL_STORAGE_OPTIONS must be a JSON object like {"s3": {"anon": true}}'
+        )
+    return value
+
+
+@dataclass
+class Settings:
+    """Process-wide settings changed with :func:`satchel.configure` (explicit, not global state
+    read at import: the default instance is created on first use)."""
+
+    storage_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def options_for(self, scheme: str) -> dict[str, Any]:
+        """fsspec options for ``scheme``: environment first, then :func:`configure` values."""
+        merged = dict(storage_options().get(scheme, {}))
+        merged.update(self.storage_options.get(scheme, {}))
+        return merged
+
+
+_SETTINGS: list[Settings] = []
+
+
+def settings() -> Settings:
+    """The process's :class:`Settings` (created on first call)."""
+    if not _SETTINGS:
+        _SETTINGS.append(Settings())
+    return _SETTINGS[0]
+
+
+def configure(*, storage_options: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    """Set process-wide options.
+
+    Args:
+        storage_options: per-scheme fsspec options, e.g. ``{"s3": {"endpoint_url": ...}}``.
+            Credentials given here are used for reading and writing, never written to a manifest.
+    """
+    if storage_options is not None:
+        settings().storage_options = {k: dict(v) for k, v in storage_options.items()}

@@ -1,0 +1,227 @@
+"""The mutable builder behind a draft artifact.
+
+A :class:`Draft` holds the entries a draft will commit, and for each entry whose bytes are not
+in a store yet, a *source*: where those bytes are now.
+
+* ``policy="mutable"``: the file is copied into the cache while it is hashed (one read per
+  byte), so the committed bytes are the bytes seen at add time even if the file changes or is
+  deleted before ``save()``. An unchanged file whose content the cache already holds (stat
+  cache hit) is neither read nor copied again.
+* ``policy="immutable"``: only the digest is taken (stat cache first); the file is read again
+  at save time and must still hash to that digest, or the save fails and commits nothing.
+
+Incremental drafts also remember removals, applied at save time on top of the latest version.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from satchel import paths as logical_paths
+from satchel.cache import Cache
+from satchel.errors import EntryConflictError, EntryNotFoundError, SourceFileChangedError
+from satchel.hashing import XXH128, b64_to_hex, hash_file
+from satchel.localfiles import LocalFile, digest_files
+from satchel.manifest import Manifest, ManifestEntry
+from satchel.progress import Bar, NullBar
+from satchel.statcache import stat_key
+from satchel.transfer import run_parallel
+
+POLICIES = ("mutable", "immutable")
+
+
+@dataclass(frozen=True, slots=True)
+class CachedSource:
+    """Bytes already in the cache (``mutable`` files, ``add``-ed objects, ``new_file``)."""
+
+    cache_path: str
+    evict_after_save: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LocalSource:
+    """A user's file to read again at save (``immutable`` policy), with its add-time stat."""
+
+    file: LocalFile
+
+
+Source = CachedSource | LocalSource
+
+
+class Draft:
+    """Entries plus sources; all mutation of a draft artifact goes through here."""
+
+    def __init__(self, alg: str, base: Manifest | None = None) -> None:
+        """Start empty, or from ``base``'s entries (``new_draft``: no rehash, no download)."""
+        self.alg = alg
+        self.entries: dict[str, ManifestEntry] = dict(base.entries) if base is not None else {}
+        self.sources: dict[str, Source] = {}
+        self.removed: list[str] = []
+        self.added_local: dict[str, str] = {}
+
+    # -- adding ---------------------------------------------------------------------------
+    def put(
+        self, entry: ManifestEntry, source: Source | None, *, overwrite: bool, what: str = "add"
+    ) -> None:
+        """Add one entry.
+
+        Raises:
+            EntryConflictError: the path holds other content and ``overwrite`` is false.
+        """
+        old = self.entries.get(entry.path)
+        if old is not None and not overwrite:
+            if old.digest == entry.digest and old.ref == entry.ref:
+                if source is not None and entry.path not in self.sources:
+                    self.sources[entry.path] = source
+                return
+            raise EntryConflictError(
+                f"{entry.path!r} is already in the artifact with other content; pass "
+                f"overwrite=True (merge=True for add_dir) to replace it, or remove it first"
+            )
+        self.entries[entry.path] = entry
+        if source is not None:
+            self.sources[entry.path] = source
+        else:
+            self.sources.pop(entry.path, None)
+
+    def check_conflicts(self, new: Iterable[ManifestEntry], *, overwrite: bool) -> None:
+        """Raise before anything is added if any new entry would conflict.
+
+        Raises:
+            EntryConflictError: naming every conflicting path.
+        """
+        if overwrite:
+            return
+        bad = [
+            e.path for e in new
+            if (old := self.entries.get(e.path)) is not None
+            and (old.digest != e.digest or old.ref != e.ref)
+        ]
+        if bad:
+            shown = ", ".join(bad[:20]) + (f" (+{len(bad) - 20} more)" if len(bad) > 20 else "")
+            raise EntryConflictError(
+                f"{len(bad)} path(s) already in the artifact with other content: {shown}; "
+                "pass overwrite=True (merge=True for add_dir) to replace them"
+            )
+
+    def ingest(
+        self,
+        files: list[LocalFile],
+        logical: list[str],
+        *,
+        cache: Cache,
+        policy: str,
+        skip_cache: bool,
+        bar: Bar | None = None,
+    ) -> list[tuple[ManifestEntry, Source]]:
+        """Digest local files under the given policy; return entries with their sources."""
+        bar = bar or NullBar()
+        extra = {"alg": "XXH128"} if self.alg == XXH128 else None
+        if policy == "immutable":
+            digests = digest_files(files, self.alg, cache.stat_cache, on_done=bar.update)
+            return [
+                (ManifestEntry(p, d, f.size, None, extra), LocalSource(f))
+                for f, p, d in zip(files, logical, digests)
+            ]
+        known = cache.stat_cache.lookup_many([f.key for f in files], self.alg)
+        results: list[tuple[ManifestEntry, Source] | None] = [None] * len(files)
+        todo: list[int] = []
+        for i, (f, d) in enumerate(zip(files, known)):
+            cpath = cache.get(self.alg, b64_to_hex(d), f.size) if d else None
+            if d and cpath:
+                results[i] = (
+                    ManifestEntry(logical[i], d, f.size, None, extra),
+                    CachedSource(cpath, skip_cache),
+                )
+                bar.update(1)
+            else:
+                todo.append(i)
+
+        def copy(i: int) -> tuple[str, int, str]:
+            out = cache.add_file(files[i].abspath, alg=self.alg)
+            bar.update(1)
+            return out
+
+        fresh = []
+        for i, (digest, size, cpath) in zip(todo, run_parallel(copy, todo)):
+            results[i] = (
+                ManifestEntry(logical[i], digest, size, None, extra),
+                CachedSource(cpath, skip_cache),
+            )
+            if size == files[i].size:
+                fresh.append((files[i].key, digest))
+        cache.stat_cache.store_many(fresh, self.alg)
+        return [r for r in results if r is not None]
+
+    # -- removing -------------------------------------------------------------------------
+    def remove(self, path: str, *, incremental: bool) -> list[str]:
+        """Remove a file, or everything below a folder; return the removed paths.
+
+        Raises:
+            EntryNotFoundError: nothing at or below ``path`` (non-incremental drafts).
+        """
+        path = logical_paths.normalize(path)
+        hits = [p for p in self.entries if logical_paths.is_under(p, path)]
+        for p in hits:
+            del self.entries[p]
+            self.sources.pop(p, None)
+        if incremental:
+            self.removed.append(path)
+        elif not hits:
+            raise EntryNotFoundError(
+                f"nothing at {path!r} in the artifact; see artifact.manifest.entries for its paths"
+            )
+        return hits
+
+    # -- building -------------------------------------------------------------------------
+    def build(self, base: Manifest | None) -> Manifest:
+        """The manifest to commit: the entries, or for incremental drafts ``base`` changed.
+
+        Raises:
+            EntryNotFoundError: an incremental removal matched nothing in ``base``.
+        """
+        if base is None and not self.removed:
+            return Manifest(self.entries, _trusted=False)
+        merged = dict(base.entries) if base is not None else {}
+        for path in self.removed:
+            hits = [p for p in merged if logical_paths.is_under(p, path)]
+            if not hits:
+                raise EntryNotFoundError(
+                    f"incremental draft removes {path!r}, which the latest version does not have"
+                )
+            for p in hits:
+                del merged[p]
+        merged.update(self.entries)
+        return Manifest(merged)
+
+    def check_sources(self, paths: Iterable[str]) -> None:
+        """Before uploading: every immutable-policy file must still hold its add-time bytes.
+
+        Raises:
+            SourceFileChangedError: listing every changed or deleted file.
+        """
+        changed: list[str] = []
+        for path in paths:
+            src = self.sources.get(path)
+            if not isinstance(src, LocalSource):
+                continue
+            f = src.file
+            try:
+                st = os.stat(f.abspath)
+            except FileNotFoundError:
+                changed.append(f"{path} ({f.abspath} was deleted)")
+                continue
+            if stat_key(st) == f.key:
+                continue
+            if hash_file(f.abspath, self.alg)[0] != self.entries[path].digest:
+                changed.append(f"{path} ({f.abspath})")
+        if changed:
+            raise SourceFileChangedError(
+                f"{len(changed)} file(s) added with policy='immutable' changed before save: "
+                + ", ".join(changed[:20])
+                + ". Nothing was committed; add them again, or use policy='mutable' to "
+                "snapshot files at add time",
+                paths=changed,
+            )

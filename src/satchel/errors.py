@@ -1,0 +1,205 @@
+"""The one exception tree of satchel.
+
+Every error satchel raises on purpose derives from :class:`SatchelError`. Where a caller would
+naturally catch a builtin (``KeyError`` for a missing entry, ``ValueError`` for a bad name,
+``FileNotFoundError`` for a missing local file, ``LookupError`` for an unknown artifact), the
+satchel error inherits that builtin too, so ``except KeyError`` keeps working.
+
+Backend errors (botocore, gcsfs, the Azure SDK, requests, OS errors) are translated where they
+cross into satchel, with ``raise ... from exc`` so the original stays visible.
+
+::
+
+    SatchelError
+    ├── InvalidNameError            (ValueError)   bad artifact/project/type/alias/tag/version
+    ├── InvalidPathError            (ValueError)   logical path that is absolute, has .., NUL, ...
+    ├── InvalidMetadataError        (ValueError)   metadata not JSON-able or too many keys
+    ├── ConfigError                 (ValueError)   unusable configuration value
+    ├── ManifestError               (ValueError)   malformed or tampered manifest
+    ├── ArtifactStateError                         illegal lifecycle transition
+    │   ├── ArtifactFinalizedError                 change to a finalized/committed artifact
+    │   └── ArtifactNotLoggedError                 committed-only attribute read on a draft
+    ├── ArtifactTypeMismatchError   (ValueError)   a name committed with another type
+    ├── ArtifactNotFoundError       (LookupError)  no such collection/version/alias
+    │   └── ArtifactDeletedError                   the version existed and was deleted
+    ├── EntryNotFoundError          (KeyError)     no such logical path in an artifact
+    ├── EntryConflictError          (ValueError)   same path added twice with other content
+    ├── SourceFileNotFoundError     (FileNotFoundError) a local file given to add_* is missing
+    ├── SourceFileChangedError                     immutable-policy file changed before save
+    ├── SerializerError             (TypeError)    no serializer for an object / bad payload
+    ├── DigestMismatchError                        bytes did not hash to their recorded digest
+    ├── ArtifactVerificationError                  a folder does not match a manifest
+    ├── ReferenceError_                            (base for reference problems)
+    │   ├── ReferenceNotFoundError  (FileNotFoundError) referenced object vanished
+    │   ├── ReferenceChangedError                  referenced object changed, no version kept
+    │   ├── ReferenceAccessError    (PermissionError) credentials refused
+    │   ├── ReferenceNetworkError   (ConnectionError) server unreachable
+    │   ├── TooManyObjectsError     (ValueError)   prefix holds more than max_objects
+    │   └── UnsupportedReferenceError              a URI satchel can only track, not fetch
+    ├── HandlerUnavailableError     (ImportError)  optional dependency (extra) not installed
+    └── StoreError                                 the store cannot do what was asked
+        ├── StoreNotWritableError                  filesystem lacks atomic create/replace
+        ├── StoreFormatError                       not a satchel store / newer format
+        └── ConcurrentUpdateError                  compare-and-swap lost too many times
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class SatchelError(Exception):
+    """Base class of every error satchel raises on purpose."""
+
+
+class InvalidNameError(SatchelError, ValueError):
+    """A project, artifact name, type, alias, tag or version string is not valid."""
+
+
+class InvalidPathError(SatchelError, ValueError):
+    """A logical path is unsafe or malformed (absolute, ``..``, NUL, drive letter, empty)."""
+
+
+class InvalidMetadataError(SatchelError, ValueError):
+    """Metadata is not JSON-serialisable or has too many top-level keys."""
+
+
+class ConfigError(SatchelError, ValueError):
+    """A configuration value (argument or environment variable) cannot be used."""
+
+
+class ManifestError(SatchelError, ValueError):
+    """A manifest is malformed, of an unknown version, or was tampered with."""
+
+
+class ArtifactStateError(SatchelError):
+    """An operation is not allowed in the artifact's current lifecycle state."""
+
+
+class ArtifactFinalizedError(ArtifactStateError):
+    """A finalized or committed artifact was changed; changes need ``new_draft()``."""
+
+
+class ArtifactNotLoggedError(ArtifactStateError):
+    """An attribute that exists only once committed was read on a draft.
+
+    Deliberately *not* an ``AttributeError``: ``hasattr(draft, "version")`` must not quietly
+    answer ``False`` for an attribute that exists but has no value yet.
+    """
+
+
+class ArtifactTypeMismatchError(SatchelError, ValueError):
+    """An artifact name already committed with one type was saved with another."""
+
+
+class ArtifactNotFoundError(SatchelError, LookupError):
+    """No collection, version or alias of that name exists in the store."""
+
+
+class ArtifactDeletedError(ArtifactNotFoundError):
+    """The requested version existed but was deleted."""
+
+
+class EntryNotFoundError(SatchelError, KeyError):
+    """An artifact has no entry at that logical path."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class EntryConflictError(SatchelError, ValueError):
+    """A logical path was added again with different content without ``overwrite=True``."""
+
+
+class SourceFileNotFoundError(SatchelError, FileNotFoundError):
+    """A local file or folder passed to ``add_file``/``add_dir`` does not exist."""
+
+
+class SourceFileChangedError(SatchelError):
+    """A file added with ``policy="immutable"`` changed between add and save."""
+
+    def __init__(self, message: str, *, paths: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.paths: list[str] = list(paths)
+
+
+class SerializerError(SatchelError, TypeError):
+    """No serializer handles an object, or stored bytes cannot be turned back into one."""
+
+
+class DigestMismatchError(SatchelError):
+    """Bytes read from a store, cache or reference did not hash to their recorded digest."""
+
+
+class ArtifactVerificationError(SatchelError):
+    """A folder does not match an artifact's manifest.
+
+    Attributes:
+        missing: logical paths the manifest has and the folder lacks.
+        extra: files in the folder the manifest does not list.
+        changed: logical paths whose content differs from the manifest.
+        unverifiable: reference entries without a content hash (reported, not failed).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        missing: Sequence[str] = (),
+        extra: Sequence[str] = (),
+        changed: Sequence[str] = (),
+        unverifiable: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.missing: list[str] = list(missing)
+        self.extra: list[str] = list(extra)
+        self.changed: list[str] = list(changed)
+        self.unverifiable: list[str] = list(unverifiable)
+
+
+class ReferenceError_(SatchelError):  # noqa: N801 - the builtin ReferenceError is unrelated
+    """Base class of problems with a referenced external object."""
+
+
+class ReferenceNotFoundError(ReferenceError_, FileNotFoundError):
+    """A referenced object, bucket or prefix does not exist (any more)."""
+
+
+class ReferenceChangedError(ReferenceError_):
+    """A referenced object changed since it was recorded and no old version can be read."""
+
+
+class ReferenceAccessError(ReferenceError_, PermissionError):
+    """The storage service refused access to a referenced object."""
+
+
+class ReferenceNetworkError(ReferenceError_, ConnectionError):
+    """The storage service of a reference could not be reached."""
+
+
+class TooManyObjectsError(ReferenceError_, ValueError):
+    """A referenced prefix holds more objects than ``max_objects`` allows."""
+
+
+class UnsupportedReferenceError(ReferenceError_):
+    """A URI satchel can track but not download (unknown scheme)."""
+
+
+class HandlerUnavailableError(SatchelError, ImportError):
+    """A scheme's handler needs an optional dependency that is not installed."""
+
+
+class StoreError(SatchelError):
+    """The store cannot do what was asked."""
+
+
+class StoreNotWritableError(StoreError):
+    """The store's filesystem offers no atomic create-if-absent / replace-if-unchanged."""
+
+
+class StoreFormatError(StoreError):
+    """The location is not a satchel store, or uses a format this version cannot read."""
+
+
+class ConcurrentUpdateError(StoreError):
+    """A compare-and-swap update kept losing to other writers and gave up."""

@@ -1,0 +1,138 @@
+"""Names of projects, artifacts, types, aliases and tags, and artifact references.
+
+A name is 1-128 characters of letters, digits, ``_``, ``-`` and ``.``, and is not made of dots
+alone (it becomes a folder name in the store). Aliases additionally may not be ``latest`` (it
+is computed, never stored) nor look like a version number ``v<digits>``; custom version-like
+aliases such as ``v1.0.0`` or ``v3-prod`` are fine.
+
+A reference string names a version: ``name``, ``name:v3``, ``name:alias`` or
+``project/name:alias``. A bare name means ``latest``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from satchel.errors import InvalidNameError
+
+MAX_NAME_LENGTH = 128
+LATEST = "latest"
+_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+_VERSION = re.compile(r"^v(0|[1-9][0-9]*)$")
+
+
+def validate_name(value: str, *, kind: str = "artifact name") -> str:
+    """Return ``value`` if it is a valid name, else raise.
+
+    Args:
+        value: the name to check.
+        kind: what the name is for, used in the error message ("project", "type", ...).
+
+    Raises:
+        InvalidNameError: the name is empty, too long, or has characters outside
+            letters, digits, ``_``, ``-`` and ``.``.
+    """
+    if not isinstance(value, str):
+        raise InvalidNameError(f"{kind} must be a str, got {type(value).__name__}")
+    if not value:
+        raise InvalidNameError(f"{kind} is empty; give 1-{MAX_NAME_LENGTH} characters")
+    if len(value) > MAX_NAME_LENGTH:
+        raise InvalidNameError(
+            f"{kind} {value[:40]!r}... is {len(value)} characters long; "
+            f"the limit is {MAX_NAME_LENGTH}"
+        )
+    if not _NAME.match(value):
+        raise InvalidNameError(
+            f"{kind} {value!r} is not valid: use only letters, digits, '_', '-' and '.'"
+        )
+    if set(value) == {"."}:
+        raise InvalidNameError(f"{kind} {value!r} is not valid: it may not consist of dots only")
+    return value
+
+
+def validate_alias(value: str) -> str:
+    """Return ``value`` if it can be assigned as an alias, else raise.
+
+    Raises:
+        InvalidNameError: invalid characters, ``latest``, or a version-number form ``v<digits>``.
+    """
+    validate_name(value, kind="alias")
+    if value == LATEST:
+        raise InvalidNameError(
+            "alias 'latest' is computed (the newest version) and cannot be assigned"
+        )
+    if _VERSION.match(value) or re.fullmatch(r"v[0-9]+", value):
+        raise InvalidNameError(
+            f"alias {value!r} looks like a version number; version numbers are assigned by "
+            "satchel. Use another alias, such as 'v1.0.0' or 'prod'"
+        )
+    return value
+
+
+def validate_tag(value: str) -> str:
+    """Return ``value`` if it is a valid tag, else raise :class:`InvalidNameError`."""
+    return validate_name(value, kind="tag")
+
+
+def parse_version(value: str) -> int | None:
+    """Return ``n`` for ``"v<n>"``, or ``None`` if ``value`` is not a version string."""
+    m = _VERSION.match(value)
+    return int(m.group(1)) if m else None
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactRef:
+    """A parsed reference to an artifact version.
+
+    Attributes:
+        project: the project, or ``None`` to use the configured one.
+        name: the artifact (collection) name.
+        selector: ``"latest"``, ``"v<n>"`` or an alias.
+    """
+
+    project: str | None
+    name: str
+    selector: str = LATEST
+
+    @property
+    def version(self) -> int | None:
+        """The version number when the selector is ``v<n>``, else ``None``."""
+        return parse_version(self.selector)
+
+    def __str__(self) -> str:
+        head = f"{self.project}/{self.name}" if self.project else self.name
+        return f"{head}:{self.selector}"
+
+
+def parse_ref(ref: str, *, project: str | None = None) -> ArtifactRef:
+    """Parse ``[project/]name[:version|:alias]``.
+
+    Args:
+        ref: the reference string.
+        project: project used when ``ref`` names none.
+
+    Raises:
+        InvalidNameError: malformed reference or invalid parts.
+    """
+    if not isinstance(ref, str) or not ref:
+        raise InvalidNameError("artifact reference is empty; use 'name', 'name:v3' or 'project/name:alias'")
+    head, sep, selector = ref.partition(":")
+    if sep and not selector:
+        raise InvalidNameError(f"artifact reference {ref!r} ends with ':'; add a version or alias")
+    parts = head.split("/")
+    if len(parts) == 1:
+        proj, name = project, parts[0]
+    elif len(parts) == 2:
+        proj, name = parts
+    else:
+        raise InvalidNameError(
+            f"artifact reference {ref!r} has too many '/'; use 'project/name:alias'"
+        )
+    if proj is not None:
+        validate_name(proj, kind="project")
+    validate_name(name)
+    sel = selector or LATEST
+    if sel != LATEST and parse_version(sel) is None:
+        validate_name(sel, kind="alias")
+    return ArtifactRef(proj, name, sel)

@@ -1,0 +1,150 @@
+"""The local-disk store backend.
+
+* create-if-absent: write a temp file in the destination folder, then ``os.link`` it to the key
+  (``link`` never overwrites, so exactly one of several racing writers wins);
+* replace-if-unchanged: take an exclusive ``flock`` on ``<key>.lock`` (released by the kernel if
+  the process dies, so a crash never leaves a stale lock), compare the current content's SHA-256
+  with the caller's token, then ``os.replace`` a temp file. On systems without ``fcntl`` an
+  ``O_EXCL`` lock file with a 30 s staleness limit is used instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import time
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
+from satchel.errors import StoreError
+from satchel.fsutil import READ_ONLY, link_or_copy, write_bytes_atomic
+from satchel.store.backend import Token
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+
+def _token(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class LocalBackend:
+    """A store on a local (or locally mounted) folder."""
+
+    def __init__(self, root: str) -> None:
+        """Use folder ``root`` (created on first write)."""
+        self.root = os.path.abspath(os.path.expanduser(root))
+        self.url = self.root
+
+    def _p(self, key: str) -> str:
+        return os.path.join(self.root, *key.split("/"))
+
+    def read(self, key: str) -> bytes:  # noqa: D102 - see StoreBackend
+        with open(self._p(key), "rb") as f:
+            return f.read()
+
+    def read_token(self, key: str) -> tuple[bytes | None, Token]:  # noqa: D102
+        try:
+            data = self.read(key)
+        except FileNotFoundError:
+            return None, None
+        return data, _token(data)
+
+    def create_if_absent(self, key: str, data: bytes) -> bool:  # noqa: D102
+        try:
+            write_bytes_atomic(self._p(key), data, exclusive=True, fsync=True)
+        except FileExistsError:
+            return False
+        return True
+
+    def replace_if_unchanged(self, key: str, data: bytes, token: Token) -> bool:  # noqa: D102
+        path = self._p(key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with _locked(path + ".lock"):
+            try:
+                current: Token = _token(self.read(key))
+            except FileNotFoundError:
+                current = None
+            if current != token:
+                return False
+            write_bytes_atomic(path, data, fsync=True)
+            return True
+
+    def delete(self, key: str) -> None:  # noqa: D102
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._p(key))
+
+    def exists(self, key: str) -> bool:  # noqa: D102
+        return os.path.exists(self._p(key))
+
+    def list(self, prefix: str) -> list[str]:  # noqa: D102
+        try:
+            return [n for n in os.listdir(self._p(prefix)) if not n.startswith(".")]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def walk(self, prefix: str) -> Iterator[tuple[str, int]]:  # noqa: D102
+        base = self._p(prefix)
+        for dirpath, _dirs, files in os.walk(base):
+            rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
+            for name in files:
+                if name.startswith("."):
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    yield f"{rel}/{name}", os.stat(os.path.join(dirpath, name)).st_size
+
+    def put_file(self, key: str, local_path: str) -> None:  # noqa: D102
+        dest = self._p(key)
+        link_or_copy(local_path, dest)
+        with contextlib.suppress(OSError):
+            os.chmod(dest, READ_ONLY)
+
+    def open(self, key: str) -> BinaryIO:  # noqa: D102
+        return open(self._p(key), "rb")
+
+    def size(self, key: str) -> int | None:  # noqa: D102
+        try:
+            return os.stat(self._p(key)).st_size
+        except FileNotFoundError:
+            return None
+
+    def existing(self, keys: Iterable[str]) -> set[str]:  # noqa: D102
+        return {k for k in keys if os.path.exists(self._p(k))}
+
+    def local_path(self, key: str) -> str | None:  # noqa: D102
+        return self._p(key)
+
+
+@contextlib.contextmanager
+def _locked(lock_path: str) -> Iterator[None]:
+    if fcntl is not None:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
+        return
+    deadline = time.monotonic() + 60  # pragma: no cover - Windows fallback
+    while True:  # pragma: no cover
+        try:
+            fd = os.open(lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            with contextlib.suppress(FileNotFoundError):
+                if time.time() - os.stat(lock_path).st_mtime > 30:
+                    os.unlink(lock_path)
+            if time.monotonic() > deadline:
+                raise StoreError(f"could not lock {lock_path}; remove it if no satchel is running") from None
+            time.sleep(0.01)
+    try:  # pragma: no cover
+        yield
+    finally:  # pragma: no cover
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(lock_path)
+
+
