@@ -1,0 +1,7 @@
+"""``python -m satchel``: the same as the ``satchel`` command."""
+
+import sys
+
+from satchel.cli import main
+
+sys.exit(main())
