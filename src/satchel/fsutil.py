@@ -48,7 +48,7 @@ def atomic_file(
     tmp = tmp_name(dest)
     f = open(tmp, "xb")
     try:
-        yield f  # type: ignore[misc]
+        yield f
         f.flush()
         if fsync:
             os.fsync(f.fileno())

@@ -58,7 +58,7 @@ class TqdmBar:
 
     def __init__(self, total: int | None, desc: str, unit: str) -> None:
         """Open the bar."""
-        from tqdm import tqdm
+        from tqdm import tqdm  # type: ignore[import-untyped]
 
         self._bar: Any = tqdm(total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True)
 
