@@ -2,9 +2,10 @@
 
 A logical path is relative, uses ``/``, and is normalised: ``./a/./b`` becomes ``a/b`` and
 ``a//b`` becomes ``a/b``. It may not be empty, absolute (``/x``), climb (``..``), carry a drive
-letter (``C:x``), a backslash, a NUL byte or a line break (a line break would make the manifest
-digest ambiguous). The same rules run when a user adds a file and again when a stored manifest
-is loaded, so a tampered manifest can never make a download write outside its root.
+letter at the start of any segment (``C:x``, ``a/C:x``), a backslash, a NUL byte or a line
+break (a line break would make the manifest digest ambiguous). The same rules run when a user
+adds a file and again when a stored manifest is loaded, so a tampered manifest can never make a
+download write outside its root.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from collections.abc import Iterable
 
 from satchel.errors import InvalidPathError
 
-_DRIVE = re.compile(r"^[A-Za-z]:")
+# A drive letter starting any segment: Windows' os.path.join("root", "a", "C:x") gives "C:x".
+_DRIVE = re.compile(r"(?:^|/)[A-Za-z]:")
 # One pass over all paths joined by "\n" finds any non-canonical one (see validate_many).
 _BAD_CANONICAL = re.compile(
-    r"(?m)(?:^|/)\.{1,2}(?:/|$)|//|^/|/$|^$|\x00|\\|\r|^[A-Za-z]:"
+    r"(?m)(?:^|/)\.{1,2}(?:/|$)|//|^/|/$|^$|\x00|\\|\r|(?:^|/)[A-Za-z]:"
 )
 
 
@@ -48,7 +50,7 @@ def normalize(path: str) -> str:
         raise InvalidPathError(
             f"logical path {path!r} is absolute; give a path relative to the artifact root"
         )
-    if _DRIVE.match(path):
+    if _DRIVE.search(path):
         raise InvalidPathError(
             f"logical path {path!r} has a drive letter; give a path relative to the artifact root"
         )

@@ -1,0 +1,89 @@
+"""Fixtures of the artifact-core tests, isolating every test from the user's real folders.
+
+``satchel_env`` is autouse (imported by ``tests/conftest.py``): for EVERY test it points
+``SATCHEL_STORE`` and ``SATCHEL_CACHE_DIR`` at fresh private folders, hides progress bars, drops
+``SATCHEL_PROJECT`` / ``SATCHEL_STORAGE_OPTIONS`` inherited from the shell, and makes
+``tmp_path`` the working directory (so ``./artifacts/...`` downloads stay inside it). The store
+and cache live in their own temporary folder, not in ``tmp_path``, so a test that checks an
+artifact out into ``tmp_path`` can never delete them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from satchel.api import Api
+from satchel.services import Services, local_services
+from satchel.store import Store, open_store
+
+__all__ = ["SatchelEnv", "read_tree", "satchel_env", "write_tree"]
+
+
+@dataclass(frozen=True)
+class SatchelEnv:
+    """The isolated folders of one test.
+
+    Attributes:
+        store: the local store folder (``$SATCHEL_STORE``).
+        cache: the cache folder (``$SATCHEL_CACHE_DIR``).
+        work: the working directory (the test's ``tmp_path``).
+    """
+
+    store: Path
+    cache: Path
+    work: Path
+
+    def open_store(self) -> Store:
+        """A fresh :class:`Store` object on the test's store folder."""
+        return open_store(str(self.store))
+
+    def services(self) -> Services:
+        """A fresh dependency bundle on the test's cache and store."""
+        return local_services(cache_dir=str(self.cache), store=str(self.store))
+
+    def api(self, project: str | None = None) -> Api:
+        """An :class:`Api` on the test's store."""
+        return Api(str(self.store), project, cache_dir=str(self.cache))
+
+
+@pytest.fixture(autouse=True)
+def satchel_env(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[SatchelEnv]:
+    """Point satchel's store, cache and working directory at temporary folders."""
+    private = tmp_path_factory.mktemp("satchel-env")
+    env = SatchelEnv(store=private / "store", cache=private / "cache", work=tmp_path)
+    monkeypatch.setenv("SATCHEL_STORE", str(env.store))
+    monkeypatch.setenv("SATCHEL_CACHE_DIR", str(env.cache))
+    monkeypatch.setenv("SATCHEL_NO_PROGRESS", "1")
+    monkeypatch.delenv("SATCHEL_PROJECT", raising=False)
+    monkeypatch.delenv("SATCHEL_STORAGE_OPTIONS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    yield env
+
+
+def write_tree(root: Path | str, files: dict[str, bytes | str]) -> Path:
+    """Create ``files`` (logical path -> content) below ``root``; return ``root``."""
+    root = Path(root)
+    for rel, content in files.items():
+        p = root.joinpath(*rel.split("/"))
+        p.parent.mkdir(parents=True, exist_ok=True)
+        data = content.encode() if isinstance(content, str) else content
+        p.write_bytes(data)
+    return root
+
+
+def read_tree(root: Path | str) -> dict[str, bytes]:
+    """Every file below ``root`` as logical path -> bytes."""
+    root = Path(root)
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            p = Path(dirpath, name)
+            out[p.relative_to(root).as_posix()] = p.read_bytes()
+    return out
