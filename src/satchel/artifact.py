@@ -651,7 +651,7 @@ class Artifact:
         assert draft is not None
         previous = self._state
         self._state = ArtifactState.PENDING
-        uploader = Uploader(draft, target, svc.cache, origin=self._origin)
+        uploader = Uploader(draft, target, svc.cache, origin=self._origin, progress=svc.progress)
         incremental = self._incremental
 
         def build(latest: VersionRecord | None) -> Manifest:

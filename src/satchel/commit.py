@@ -16,7 +16,7 @@ from satchel.cache import Cache
 from satchel.draft import CachedSource, Draft, LocalSource
 from satchel.errors import DigestMismatchError, SourceFileChangedError, StoreError
 from satchel.manifest import Manifest, ManifestEntry
-from satchel.progress import Bar, NullBar
+from satchel.progress import ProgressFactory, null_factory
 from satchel.store import Store
 from satchel.transfer import run_parallel
 
@@ -29,7 +29,7 @@ class Uploader:
     store: Store
     cache: Cache
     origin: Store | None = None
-    bar: Bar | None = None
+    progress: ProgressFactory = null_factory
 
     def __call__(self, manifest: Manifest) -> None:
         """Make sure every stored-content object of ``manifest`` is in the store.
@@ -46,15 +46,20 @@ class Uploader:
             if key not in by_key or e.path in self.draft.sources:
                 by_key[key] = e
         missing = self.store.missing_objects(by_key)
-        bar = self.bar or NullBar()
         todo = [by_key[k] for k in sorted(missing)]
+        if not todo:
+            return
+        bar = self.progress(len(todo), f"uploading to {self.store.url}")
 
         def send(entry: ManifestEntry) -> None:
             path = self._local_copy(entry)
             self.store.put_object(entry.alg, entry.oid, path)
             bar.update(1)
 
-        run_parallel(send, todo)
+        try:
+            run_parallel(send, todo)
+        finally:
+            bar.close()
 
     def _local_copy(self, entry: ManifestEntry) -> str:
         src = self.draft.sources.get(entry.path)
