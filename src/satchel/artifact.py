@@ -30,7 +30,7 @@ from satchel.checkout import (
     verify_folder,
 )
 from satchel.commit import Uploader
-from satchel.draft import POLICIES, CachedSource, Draft
+from satchel.draft import POLICIES, CachedSource, Draft, LocalSource
 from satchel.errors import (
     ArtifactFinalizedError,
     ArtifactNotLoggedError,
@@ -442,8 +442,11 @@ class Artifact:
         """
         entry = self.get_entry(name)
         svc = self._svc()
-        if self._draft is not None and isinstance(src := self._draft.sources.get(entry.path), CachedSource):
+        src = self._draft.sources.get(entry.path) if self._draft is not None else None
+        if isinstance(src, CachedSource):
             path = src.cache_path
+        elif isinstance(src, LocalSource):
+            path = src.file.abspath
         else:
             path = self._fetch(entry, False)[0][1]
         with open(path, "rb") as f:
