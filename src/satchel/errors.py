@@ -16,9 +16,12 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
     ├── InvalidMetadataError        (ValueError)   metadata not JSON-able or too many keys
     ├── ConfigError                 (ValueError)   unusable configuration value
     ├── ManifestError               (ValueError)   malformed or tampered manifest
+    ├── InvalidQueryError           (ValueError)   bad listing filter, sort, page or size
+    ├── InvalidSpecError            (ValueError)   an apply spec that cannot be applied
     ├── ArtifactStateError                         illegal lifecycle transition
     │   ├── ArtifactFinalizedError                 change to a finalized/committed artifact
-    │   └── ArtifactNotLoggedError                 committed-only attribute read on a draft
+    │   ├── ArtifactNotLoggedError                 committed-only attribute read on a draft
+    │   └── AliasProtectedError                    delete of a version that aliases still name
     ├── ArtifactTypeMismatchError   (ValueError)   a name committed with another type
     ├── ArtifactNotFoundError       (LookupError)  no such collection/version/alias
     │   └── ArtifactDeletedError                   the version existed and was deleted
@@ -72,6 +75,14 @@ class ManifestError(SatchelError, ValueError):
     """A manifest is malformed, of an unknown version, or was tampered with."""
 
 
+class InvalidQueryError(SatchelError, ValueError):
+    """A listing filter, sort key, page number or page size is not valid."""
+
+
+class InvalidSpecError(SatchelError, ValueError):
+    """An apply spec (YAML/JSON) is missing a field, has a wrong type, or names a bad source."""
+
+
 class ArtifactStateError(SatchelError):
     """An operation is not allowed in the artifact's current lifecycle state."""
 
@@ -86,6 +97,14 @@ class ArtifactNotLoggedError(ArtifactStateError):
     Deliberately *not* an ``AttributeError``: ``hasattr(draft, "version")`` must not quietly
     answer ``False`` for an attribute that exists but has no value yet.
     """
+
+
+class AliasProtectedError(ArtifactStateError):
+    """A version cannot be deleted while aliases point at it (pass ``delete_aliases=True``)."""
+
+    def __init__(self, message: str, *, aliases: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.aliases: list[str] = list(aliases)
 
 
 class ArtifactTypeMismatchError(SatchelError, ValueError):

@@ -12,6 +12,8 @@
         versions/<n>.deleted                       tombstone of a deleted version
         aliases/<alias>.json                       {"version": n}
         pending/<distributed_id>/<part>.json       collaborative parts before finish
+        used_by/<n>/<run_project>/<run_id>.json    marker: a run used version n (lineage index)
+        index.json.gz                              rebuildable listing index (satchel.registry)
     projects/<project>/runs/<run_id>.json          lineage: a run's inputs and outputs
 
 ``latest`` is never stored: it is the highest committed version without a tombstone. Keys are
@@ -93,6 +95,26 @@ def alias_key(project: str, name: str, alias: str) -> str:
 def pending_folder(project: str, name: str, distributed_id: str) -> str:
     """Folder of the collaborative parts of one distributed id."""
     return f"{collection_folder(project, name)}/pending/{distributed_id}"
+
+
+def usage_folder(project: str, name: str) -> str:
+    """Folder of the "used by" markers of a collection (one sub-folder per version number)."""
+    return f"{collection_folder(project, name)}/used_by"
+
+
+def usage_key(project: str, name: str, version: int, run_project: str, run_id: str) -> str:
+    """Key of the marker saying run ``run_project/run_id`` used version ``version``."""
+    return f"{usage_folder(project, name)}/{version}/{run_project}/{run_id}.json"
+
+
+def index_key(project: str, name: str) -> str:
+    """Key of a collection's listing index: a cache, rebuilt from the records when stale."""
+    return f"{collection_folder(project, name)}/index.json.gz"
+
+
+def runs_folder(project: str) -> str:
+    """Folder of a project's run records."""
+    return f"projects/{project}/runs"
 
 
 def run_key(project: str, run_id: str) -> str:

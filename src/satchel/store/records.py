@@ -64,6 +64,9 @@ class VersionRecord(msgspec.Struct, frozen=True, kw_only=True):
     tags: list[str] = []
     ttl_seconds: float | None = None
     distributed_id: str | None = None
+    #: ``"project/name:vN"`` when this version is a portfolio link to that version (it then
+    #: shares the source's manifest; nothing was copied)
+    linked_from: str | None = None
 
 
 class StageChange(msgspec.Struct, frozen=True, kw_only=True):
