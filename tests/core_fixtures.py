@@ -10,9 +10,12 @@ artifact out into ``tmp_path`` can never delete them.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -21,7 +24,7 @@ from satchel.api import Api
 from satchel.services import Services, local_services
 from satchel.store import Store, open_store
 
-__all__ = ["SatchelEnv", "read_tree", "satchel_env", "write_tree"]
+__all__ = ["OpenLog", "SatchelEnv", "count_opens", "read_tree", "satchel_env", "write_tree"]
 
 
 @dataclass(frozen=True)
@@ -87,3 +90,49 @@ def read_tree(root: Path | str) -> dict[str, bytes]:
             p = Path(dirpath, name)
             out[p.relative_to(root).as_posix()] = p.read_bytes()
     return out
+
+
+@dataclass
+class OpenLog:
+    """Files below ``root`` opened by this process while :func:`count_opens` was active."""
+
+    root: str
+    paths: list[str] = field(default_factory=list)
+    threads: list[str] = field(default_factory=list)  # name of the opening thread, per path
+
+    def opened(self, name: str) -> int:
+        """How many times a path whose file name is ``name`` was opened."""
+        return sum(1 for p in self.paths if os.path.basename(p) == name)
+
+
+_ACTIVE: list[OpenLog] = []
+_LOCK = threading.Lock()
+_HOOKED: list[bool] = []
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    if event != "open" or not _ACTIVE:
+        return
+    path = args[0]
+    if isinstance(path, (str, bytes, os.PathLike)):
+        text = os.fsdecode(path)
+        for log in _ACTIVE:
+            if text.startswith(log.root):
+                with _LOCK:
+                    log.paths.append(text)
+                    log.threads.append(threading.current_thread().name)
+
+
+@contextlib.contextmanager
+def count_opens(root: Path | str) -> Iterator[OpenLog]:
+    """Record every ``open`` (builtin ``open``, ``io.open``, ``os.open``) of a path below
+    ``root`` made by this process, using a ``sys.addaudithook`` hook (installed once)."""
+    if not _HOOKED:
+        sys.addaudithook(_audit)
+        _HOOKED.append(True)
+    log = OpenLog(os.path.abspath(root))
+    _ACTIVE.append(log)
+    try:
+        yield log
+    finally:
+        _ACTIVE.remove(log)

@@ -1,0 +1,158 @@
+"""The stat cache: an unchanged file is never read (hashed) twice (satchel.statcache)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from satchel import Artifact
+from satchel.hashing import hash_bytes
+from satchel.statcache import NullStatCache, StatCache, stat_key
+from tests.core_fixtures import SatchelEnv, count_opens, write_tree
+
+
+def _tree(root: Path, n: int) -> Path:
+    return write_tree(root, {f"d{i % 5}/f{i:04d}.txt": f"content {i}" for i in range(n)})
+
+
+@pytest.mark.parametrize("policy", ["mutable", "immutable"])
+@pytest.mark.parametrize("n", [10, 300])  # below and above the bulk-query threshold
+def test_readding_unchanged_folder_opens_no_file(tmp_path: Path, policy: str, n: int) -> None:
+    data = _tree(tmp_path / "data", n)
+    first = Artifact("ds", "dataset")
+    with count_opens(data) as log1:
+        first.add_dir(data, policy=policy)
+    assert len(set(log1.paths)) == n  # the first add reads every file
+
+    second = Artifact("ds", "dataset")
+    with count_opens(data) as log2:
+        second.add_dir(data, policy=policy)
+    assert log2.paths == []
+    assert second.manifest == first.manifest
+
+
+@pytest.mark.parametrize("policy", ["mutable", "immutable"])
+def test_readding_unchanged_file_opens_nothing(tmp_path: Path, policy: str) -> None:
+    f = tmp_path / "one.bin"
+    f.write_bytes(b"x" * 5000)
+    Artifact("a", "t").add_file(f, policy=policy)
+    with count_opens(tmp_path) as log:
+        entry = Artifact("a", "t").add_file(f, policy=policy)
+    assert log.paths == []
+    assert entry.digest == hash_bytes(b"x" * 5000)
+
+
+def test_same_size_same_mtime_content_swap_returns_cached_digest(tmp_path: Path) -> None:
+    # The stat cache trusts (device, inode, size, mtime_ns): a rewrite that keeps all four
+    # (e.g. a tool that restores mtime) is not noticed, which proves no second read happened.
+    f = tmp_path / "f.txt"
+    f.write_bytes(b"AAAA")
+    st = os.stat(f)
+    first = Artifact("a", "t").add_file(f, policy="immutable")
+    with open(f, "r+b") as fh:  # same inode
+        fh.write(b"BBBB")
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert stat_key(os.stat(f)) == stat_key(st)
+    again = Artifact("a", "t").add_file(f, policy="immutable")
+    assert again.digest == first.digest == hash_bytes(b"AAAA")
+
+
+def test_changed_mtime_is_rehashed(tmp_path: Path) -> None:
+    f = tmp_path / "f.txt"
+    f.write_bytes(b"AAAA")
+    st = os.stat(f)
+    Artifact("a", "t").add_file(f, policy="immutable")
+    f.write_bytes(b"BBBB")
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    with count_opens(tmp_path) as log:
+        entry = Artifact("a", "t").add_file(f, policy="immutable")
+    assert entry.digest == hash_bytes(b"BBBB")
+    assert log.opened("f.txt") == 1
+
+
+def test_changed_size_is_rehashed(tmp_path: Path) -> None:
+    f = tmp_path / "f.txt"
+    f.write_bytes(b"AAAA")
+    st = os.stat(f)
+    Artifact("a", "t").add_file(f)
+    f.write_bytes(b"AAAAA")
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert Artifact("a", "t").add_file(f).digest == hash_bytes(b"AAAAA")
+
+
+def test_replaced_file_new_inode_is_rehashed(tmp_path: Path) -> None:
+    f = tmp_path / "f.txt"
+    f.write_bytes(b"AAAA")
+    st = os.stat(f)
+    Artifact("a", "t").add_file(f, policy="immutable")
+    tmp = tmp_path / "new"
+    tmp.write_bytes(b"CCCC")
+    os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(tmp, f)
+    assert Artifact("a", "t").add_file(f, policy="immutable").digest == hash_bytes(b"CCCC")
+
+
+def test_mutable_readd_after_cache_object_lost_reads_again(
+    tmp_path: Path, satchel_env: SatchelEnv
+) -> None:
+    # mutable needs the bytes in the cache: a stat hit whose cache object is gone re-copies.
+    import shutil
+
+    f = tmp_path / "f.txt"
+    f.write_bytes(b"data")
+    Artifact("a", "t").add_file(f)
+    shutil.rmtree(satchel_env.cache / "objects")
+    with count_opens(tmp_path) as log:
+        Artifact("a", "t").add_file(f)
+    assert log.opened("f.txt") == 1
+
+
+def test_stat_cache_lookup_and_store_small_and_bulk(tmp_path: Path) -> None:
+    sc = StatCache(str(tmp_path / "sc" / "stat.db"))
+    keys = [(1, i, 10, 1000 + i) for i in range(200)]
+    assert sc.lookup_many(keys, "md5") == [None] * 200
+    sc.store_many([(k, f"d{k[1]}") for k in keys], "md5")
+    assert sc.lookup_many(keys[:5], "md5") == ["d0", "d1", "d2", "d3", "d4"]
+    assert sc.lookup_many(keys, "md5") == [f"d{i}" for i in range(200)]
+    assert sc.lookup_many(keys[:3], "xxh128") == [None] * 3  # per algorithm
+    stale = [(1, 0, 11, 1000), (1, 1, 10, 9)]  # size or mtime differ
+    assert sc.lookup_many(stale, "md5") == [None, None]
+    assert sc.lookup_many(stale * 40, "md5") == [None] * 80
+    # a second connection (another process would do the same) sees the data
+    assert StatCache(sc.path).lookup_many(keys[:2], "md5") == ["d0", "d1"]
+    assert sc.lookup_many([], "md5") == []
+    sc.store_many([], "md5")
+
+
+def test_broken_stat_cache_degrades_to_misses_with_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "stat.db"
+    db.write_bytes(b"this is not an sqlite database" * 100)
+    sc = StatCache(str(db))
+    with caplog.at_level(logging.WARNING, logger="satchel.statcache"):
+        assert sc.lookup_many([(1, 2, 3, 4)], "md5") == [None]
+        sc.store_many([((1, 2, 3, 4), "d")], "md5")
+    assert "unusable" in caplog.text and "files will be rehashed" in caplog.text
+
+
+def test_broken_stat_cache_does_not_break_adding(
+    tmp_path: Path, satchel_env: SatchelEnv
+) -> None:
+    satchel_env.cache.mkdir(parents=True)
+    (satchel_env.cache / "stat.db").write_bytes(b"garbage" * 1000)
+    f = tmp_path / "f"
+    f.write_bytes(b"hello")
+    art = Artifact("a", "t")
+    assert art.add_file(f, policy="immutable").digest == "XUFAKrxLKna5cZ2REBfFkg=="
+    art.save()
+    assert art.version == "v0"
+
+
+def test_null_stat_cache_remembers_nothing() -> None:
+    nc = NullStatCache()
+    nc.store_many([((1, 2, 3, 4), "d")], "md5")
+    assert nc.lookup_many([(1, 2, 3, 4)], "md5") == [None]
