@@ -1,0 +1,248 @@
+"""The local content cache: layout, atomic writes, digest-checked streams, corruption, cleanup."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from satchel import Artifact, Cache
+from satchel.cache import parse_size
+from satchel.errors import DigestMismatchError, SourceFileNotFoundError
+from satchel.fsutil import READ_ONLY, atomic_file, write_bytes_atomic
+from satchel.hashing import hash_bytes
+from tests.core_fixtures import SatchelEnv, read_tree, write_tree
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return [n for n in os.listdir(folder) if n.endswith(".tmp")]
+
+
+# -- atomic writes -----------------------------------------------------------------------
+
+
+def test_atomic_file_writes_whole_file(tmp_path: Path) -> None:
+    dest = tmp_path / "sub" / "f.bin"
+    with atomic_file(str(dest), mode=READ_ONLY) as f:
+        f.write(b"abc")
+        assert not dest.exists()  # invisible until the block ends
+    assert dest.read_bytes() == b"abc"
+    assert stat.S_IMODE(os.stat(dest).st_mode) == READ_ONLY
+    assert _leftovers(dest.parent) == []
+
+
+def test_atomic_file_failure_keeps_old_content_and_no_temp(tmp_path: Path) -> None:
+    dest = tmp_path / "f"
+    dest.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_file(str(dest)) as f:
+        f.write(b"half of the new cont")
+        raise RuntimeError("boom")
+    assert dest.read_bytes() == b"old"
+    assert _leftovers(tmp_path) == []
+
+
+def test_atomic_file_exclusive_never_overwrites(tmp_path: Path) -> None:
+    dest = tmp_path / "f"
+    write_bytes_atomic(str(dest), b"first", exclusive=True)
+    with pytest.raises(FileExistsError):
+        write_bytes_atomic(str(dest), b"second", exclusive=True)
+    assert dest.read_bytes() == b"first"
+    assert _leftovers(tmp_path) == []
+    write_bytes_atomic(str(dest), b"third", fsync=True)
+    assert dest.read_bytes() == b"third"
+
+
+# -- layout and put_stream ---------------------------------------------------------------
+
+
+def test_layout_of_objects_and_refs(tmp_path: Path) -> None:
+    cache = Cache(str(tmp_path / "c"))
+    oid = hashlib.md5(b"x").hexdigest()
+    assert cache.object_path("md5", oid) == os.path.join(
+        cache.root, "objects", "md5", oid[:2], oid[2:]
+    )
+    a = cache.ref_path("s3://b/k", "etag1")
+    assert a != cache.ref_path("s3://b/k", "etag2")
+    assert a == cache.ref_path("s3://b/k", "etag1")
+    assert os.path.relpath(a, cache.root).split(os.sep)[0] == "refs"
+    assert repr(cache) == f"Cache({cache.root!r})"
+
+
+def test_put_stream_checks_digest_and_keeps_nothing_on_mismatch(tmp_path: Path) -> None:
+    cache = Cache(str(tmp_path / "c"))
+    good = hash_bytes(b"payload")
+    dest = cache.object_path("md5", hashlib.md5(b"payload").hexdigest())
+    seen: list[int] = []
+    with pytest.raises(DigestMismatchError, match=r"has digest .* expected .*nothing was cached"):
+        cache.put_stream(io.BytesIO(b"tampered"), dest, alg="md5", expected_digest=good,
+                         what="obj from store")
+    assert not os.path.exists(dest)
+    assert _leftovers(Path(dest).parent) == []
+    assert cache.put_stream(io.BytesIO(b"payload"), dest, alg="md5", expected_digest=good,
+                            what="obj", on_bytes=seen.append) == (good, 7)
+    assert Path(dest).read_bytes() == b"payload" and sum(seen) == 7
+    assert stat.S_IMODE(os.stat(dest).st_mode) == READ_ONLY
+    assert cache.get("md5", hashlib.md5(b"payload").hexdigest(), 7) == dest
+
+
+def test_get_with_wrong_size_evicts(tmp_path: Path) -> None:
+    cache = Cache(str(tmp_path / "c"))
+    _d, _s, path = cache.add_bytes(b"12345", alg="md5")
+    oid = hashlib.md5(b"12345").hexdigest()
+    assert cache.get("md5", oid) == path
+    assert cache.get("md5", oid, 4) is None
+    assert not os.path.exists(path)
+    assert cache.get("md5", oid) is None
+
+
+def test_add_file_copies_while_hashing(tmp_path: Path) -> None:
+    cache = Cache(str(tmp_path / "c"))
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"z" * 3_000_000)
+    digest, size, path = cache.add_file(str(src), alg="md5")
+    assert digest == hash_bytes(b"z" * 3_000_000) and size == 3_000_000
+    assert Path(path).read_bytes() == src.read_bytes()
+    assert os.listdir(cache.tmp_dir()) == []
+    with pytest.raises(SourceFileNotFoundError, match="does not exist"):
+        cache.add_file(str(tmp_path / "missing"), alg="md5")
+    with pytest.raises(DigestMismatchError):
+        cache.add_file(str(src), alg="md5", expected_digest=hash_bytes(b"other"))
+    assert os.listdir(cache.tmp_dir()) == []
+
+
+# -- corruption during download ----------------------------------------------------------
+
+
+def _committed(tmp_path: Path) -> Artifact:
+    data = write_tree(tmp_path / "src", {"a.txt": "alpha" * 100, "b/c.bin": b"\x00\x01" * 999})
+    art = Artifact("ds", "dataset")
+    art.add_dir(data)
+    art.save()
+    return art
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Replace a read-only object with other bytes (a new inode, like a rewrite by a tool)."""
+    tmp = path.with_name(path.name + ".new")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+@pytest.mark.parametrize("same_size", [True, False])
+def test_corrupted_cache_object_is_detected_and_refetched(
+    tmp_path: Path, satchel_env: SatchelEnv, same_size: bool
+) -> None:
+    art = _committed(tmp_path)
+    entry = art.get_entry("a.txt")
+    cache = Cache(str(satchel_env.cache))
+    obj = Path(cache.object_path(entry.alg, entry.oid))
+    assert obj.exists()
+    bad = b"X" * entry.size if same_size else b"short"  # type: ignore[operator]
+    _replace(obj, bad)
+
+    got = satchel_env.api().artifact("ds:v0").download(tmp_path / "out")
+    assert read_tree(got)["a.txt"] == b"alpha" * 100
+    assert obj.read_bytes() == b"alpha" * 100  # repaired from the store
+    art.verify(tmp_path / "out")
+
+
+def test_corrupt_store_object_is_never_served(tmp_path: Path, satchel_env: SatchelEnv) -> None:
+    import shutil
+
+    art = _committed(tmp_path)
+    entry = art.get_entry("b/c.bin")
+    shutil.rmtree(satchel_env.cache)
+    obj = satchel_env.store / "objects" / "md5" / entry.oid[:2] / entry.oid[2:]
+    _replace(obj, b"\xff" * entry.size)  # type: ignore[operator]
+    fresh = satchel_env.api().artifact("ds:v0")
+    with pytest.raises(DigestMismatchError, match="expected"):
+        fresh.download(tmp_path / "out")
+    assert not (tmp_path / "out" / "b" / "c.bin").exists()
+    cache = Cache(str(satchel_env.cache))
+    assert cache.get(entry.alg, entry.oid) is None  # nothing corrupt entered the cache
+
+
+# -- cleanup -----------------------------------------------------------------------------
+
+
+def _aged_objects(cache: Cache, n: int, size: int) -> list[str]:
+    now = time.time()
+    paths = []
+    for i in range(n):
+        _d, _s, p = cache.add_bytes(bytes([i]) * size, alg="md5")
+        t = now - 10_000 + i * 100  # object 0 is the least recently used
+        os.utime(p, (t, t))
+        paths.append(p)
+    return paths
+
+
+def test_cleanup_removes_least_recently_used_first(tmp_path: Path) -> None:
+    cache = Cache(str(tmp_path / "c"))
+    paths = _aged_objects(cache, 10, 1000)
+    assert cache.size() == 10_000
+    dry = cache.cleanup(4500, dry_run=True)
+    assert (dry.removed_files, dry.freed_bytes, dry.remaining_bytes) == (6, 6000, 4000)
+    assert all(os.path.exists(p) for p in paths)
+    result = cache.cleanup(4500)
+    assert (result.removed_files, result.freed_bytes, result.remaining_bytes) == (6, 6000, 4000)
+    assert [os.path.exists(p) for p in paths] == [False] * 6 + [True] * 4
+    assert cache.size() == 4000
+    assert cache.cleanup(10**9).removed_files == 0
+    assert cache.cleanup(0).remaining_bytes == 0
+
+
+def test_touch_on_use_protects_from_cleanup(tmp_path: Path) -> None:
+    cache = Cache(str(tmp_path / "c"))
+    paths = _aged_objects(cache, 4, 100)
+    cache.touch(paths[0])  # the oldest was just used
+    cache.cleanup(200)
+    assert [os.path.exists(p) for p in paths] == [True, False, False, True]
+
+
+def test_download_marks_objects_used(tmp_path: Path, satchel_env: SatchelEnv) -> None:
+    art = _committed(tmp_path)
+    cache = Cache(str(satchel_env.cache))
+    old = time.time() - 100_000
+    for e in art.manifest:
+        os.utime(cache.object_path(e.alg, e.oid), (old, old))
+    other = _aged_objects(cache, 3, 10)  # newer than the artifact's objects
+    satchel_env.api().artifact("ds:v0").download(tmp_path / "out")
+    cache.cleanup(art.size)
+    assert all(cache.get(e.alg, e.oid) for e in art.manifest)
+    assert not any(os.path.exists(p) for p in other)
+
+
+def test_cleanup_removes_stale_temporary_files(tmp_path: Path) -> None:
+    cache = Cache(str(tmp_path / "c"))
+    stale = Path(cache.tmp_dir()) / "add-1-2"
+    fresh = Path(cache.tmp_dir()) / "add-3-4"
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    old = time.time() - 2 * 86400
+    os.utime(stale, (old, old))
+    cache.cleanup(10**9)
+    assert not stale.exists() and fresh.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("10GB", 10 * 10**9), ("512MiB", 512 * 2**20), ("1.5G", 1_500_000_000),
+     ("1000", 1000), ("2 kib", 2048), ("0", 0), ("3tb", 3 * 10**12)],
+)
+def test_parse_size(text: str, value: int) -> None:
+    assert parse_size(text) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("abc", "is not a size"), ("10XB", "is not a size"), ("1.2.3G", "is not a size"),
+     ("", "is not a size"), ("-5GB", "is negative")],
+)
+def test_parse_size_errors(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_size(text)
