@@ -27,6 +27,7 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
     │   └── ArtifactDeletedError                   the version existed and was deleted
     ├── EntryNotFoundError          (KeyError)     no such logical path in an artifact
     ├── EntryConflictError          (ValueError)   same path added twice with other content
+    │   └── PartConflictError                      collaborative parts disagree on a path
     ├── SourceFileNotFoundError     (FileNotFoundError) a local file given to add_* is missing
     ├── SourceFileChangedError                     immutable-policy file changed before save
     ├── SerializerError             (TypeError)    no serializer for an object / bad payload
@@ -43,7 +44,10 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
     └── StoreError                                 the store cannot do what was asked
         ├── StoreNotWritableError                  filesystem lacks atomic create/replace
         ├── StoreFormatError                       not a satchel store / newer format
-        └── ConcurrentUpdateError                  compare-and-swap lost too many times
+        ├── ConcurrentUpdateError                  compare-and-swap lost too many times
+        ├── StoreAccessError        (PermissionError) credentials refused by the store
+        ├── StoreNotFoundError                     the bucket/container does not exist
+        └── StoreUnavailableError   (ConnectionError) still failing after retries
 """
 
 from __future__ import annotations
@@ -128,6 +132,20 @@ class EntryNotFoundError(SatchelError, KeyError):
 
 class EntryConflictError(SatchelError, ValueError):
     """A logical path was added again with different content without ``overwrite=True``."""
+
+
+class PartConflictError(EntryConflictError):
+    """Collaborative parts of one distributed id hold the same path with different content.
+
+    Attributes:
+        path: the logical path in conflict.
+        runs: the runs whose parts disagree.
+    """
+
+    def __init__(self, message: str, *, path: str, runs: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.path = path
+        self.runs: list[str] = list(runs)
 
 
 class SourceFileNotFoundError(SatchelError, FileNotFoundError):
@@ -222,3 +240,19 @@ class StoreFormatError(StoreError):
 
 class ConcurrentUpdateError(StoreError):
     """A compare-and-swap update kept losing to other writers and gave up."""
+
+
+class StoreAccessError(StoreError, PermissionError):
+    """The store's service refused the credentials (permission denied, bad key, expired token)."""
+
+
+class StoreNotFoundError(StoreError):
+    """The bucket or container a store URL names does not exist.
+
+    Deliberately *not* a ``FileNotFoundError``: the store reads a missing key as "absent", and
+    a missing bucket must never pass for an empty store.
+    """
+
+
+class StoreUnavailableError(StoreError, ConnectionError):
+    """The store kept failing with transient errors (timeouts, 5xx, throttling) after retries."""

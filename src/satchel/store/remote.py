@@ -1,0 +1,392 @@
+"""Stores on fsspec filesystems: S3, GCS, Azure Blob, ``memory://``, and read-only others.
+
+:func:`open_remote_backend` picks the backend by URL scheme:
+
+==========================  ======================================  ==========================
+scheme                      backend                                 atomic primitives
+==========================  ======================================  ==========================
+``s3://``, ``s3a://``       :class:`satchel.store.s3.S3Backend`      ``If-None-Match: *`` /
+                                                                    ``If-Match: <etag>``
+``gs://``, ``gcs://``       :class:`satchel.store.gcs.GCSBackend`    ``ifGenerationMatch=0`` /
+                                                                    ``=<generation>``
+``az://``, ``abfs[s]://``   :class:`satchel.store.azure.AzureBackend` ``If-None-Match: *`` /
+                                                                    ``If-Match: <etag>``
+``memory://``               :class:`satchel.store.memory.MemoryBackend` a process-wide lock
+anything else fsspec knows  :class:`FsspecBackend`                  none: read-only
+==========================  ======================================  ==========================
+
+:class:`FsspecBackend` holds what every filesystem shares: keys become ``<root>/<key>`` paths,
+every request runs through :func:`satchel.store.retry.call` (transient errors retried with
+backoff, permission and missing-bucket errors translated at once), and
+
+* a conditional write that reports a conflict is *settled by reading the key back*: if it
+  holds exactly our bytes, the write was ours (a client-level retry of a request that had in
+  fact succeeded) or an identical one, and counts as done. Version records carry a unique id,
+  so this never mistakes another writer's commit for ours;
+* :meth:`FsspecBackend.existing` checks many keys with as few requests as possible: keys are
+  grouped by fan-out folder; the folder with most wanted keys is listed first and its size
+  tells what a listing costs (one request per page); each other folder is then listed when
+  that is cheaper than one HEAD per wanted key, else HEADed. Both run in a bounded pool;
+* content objects go up with the filesystem's own ``put_file`` (multipart / chunked for large
+  files); every service here publishes an object only when its upload completes, so a
+  partial object is never visible under its key.
+
+A filesystem without conditional writes is refused for writing with
+:class:`~satchel.errors.StoreNotWritableError`; reading such a store works.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, BinaryIO, TypeVar
+
+from satchel.errors import HandlerUnavailableError, StoreNotWritableError
+from satchel.store.backend import Token
+from satchel.store.retry import ErrorKind, PreconditionFailed, RetryPolicy, call
+from satchel.transfer import run_parallel
+
+T = TypeVar("T")
+
+#: scheme -> (module, class, pip extra)
+BACKENDS: dict[str, tuple[str, str, str | None]] = {
+    "s3": ("satchel.store.s3", "S3Backend", "s3"),
+    "s3a": ("satchel.store.s3", "S3Backend", "s3"),
+    "gs": ("satchel.store.gcs", "GCSBackend", "gcs"),
+    "gcs": ("satchel.store.gcs", "GCSBackend", "gcs"),
+    "az": ("satchel.store.azure", "AzureBackend", "azure"),
+    "abfs": ("satchel.store.azure", "AzureBackend", "azure"),
+    "abfss": ("satchel.store.azure", "AzureBackend", "azure"),
+    "memory": ("satchel.store.memory", "MemoryBackend", None),
+}
+
+#: requests in flight at once for bulk HEADs and listings
+CONCURRENCY = 32
+#: keys one listing request returns (S3 and GCS: 1,000; Azure: 5,000)
+LIST_PAGE = 1000
+#: read-ahead block of streamed downloads
+OPEN_BLOCK = 8 << 20
+
+
+def open_remote_backend(
+    url: str,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+    retry: RetryPolicy | None = None,
+) -> FsspecBackend:
+    """Open the backend of a store on an fsspec URL.
+
+    Args:
+        url: ``s3://bucket/prefix``, ``gs://...``, ``az://container/prefix``, ``memory://...``
+            or any other fsspec URL (read-only).
+        storage_options: keyword options of the fsspec filesystem (endpoint, credentials...).
+        retry: how transient errors are retried (default :class:`RetryPolicy`).
+
+    Returns:
+        The backend; nothing is requested until it is used.
+
+    Raises:
+        HandlerUnavailableError: the filesystem's package (an extra of satchel) is missing.
+        ValueError: an unknown scheme.
+    """
+    import fsspec  # type: ignore[import-untyped]
+
+    scheme = url.split("://", 1)[0].lower()
+    options = dict(storage_options or {})
+    module_name, class_name, extra = BACKENDS.get(scheme, ("", "", None))
+    try:
+        fs = fsspec.filesystem(scheme, **options)
+    except ImportError as exc:
+        hint = f'pip install "satchel[{extra}]"' if extra else "install its fsspec package"
+        raise HandlerUnavailableError(
+            f"store {url} needs the {scheme}:// filesystem, which is not installed: {hint}"
+        ) from exc
+    except ValueError as exc:
+        raise ValueError(f"store {url}: {exc}; use a folder, s3://, gs://, az:// or memory://") from exc
+    policy = retry or RetryPolicy()
+    if not module_name:
+        return FsspecBackend(fs, url, retry=policy)
+    cls = getattr(importlib.import_module(module_name), class_name)
+    backend: FsspecBackend = cls(fs, url, retry=policy)
+    return backend
+
+
+class FsspecBackend:
+    """A store on any fsspec filesystem; read-only unless a subclass adds atomic writes.
+
+    Subclasses override the primitives ``_get``, ``_head``, ``_put``, ``_list``, ``_walk``,
+    ``_delete`` (paths are full filesystem paths) and :meth:`classify`.
+    """
+
+    #: whether the filesystem offers create-if-absent and replace-if-unchanged
+    writable = False
+
+    def __init__(self, fs: Any, url: str, *, retry: RetryPolicy) -> None:
+        """Use filesystem ``fs`` for the store at ``url``."""
+        self.fs = fs
+        self.url = url.rstrip("/")
+        self.root = str(fs._strip_protocol(self.url)).rstrip("/")
+        self.retry = retry
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+    # -- plumbing -------------------------------------------------------------------------
+    def path(self, key: str) -> str:
+        """The filesystem path of store key ``key``."""
+        return f"{self.root}/{key}" if key else self.root
+
+    def key(self, path: str) -> str:
+        """The store key of filesystem path ``path`` (inverse of :meth:`path`)."""
+        path = path.lstrip("/") if not self.root.startswith("/") else path
+        return path[len(self.root) + 1:] if path.startswith(self.root + "/") else path
+
+    def classify(self, exc: BaseException) -> ErrorKind:
+        """Sort a filesystem exception into an :class:`ErrorKind`."""
+        if isinstance(exc, FileNotFoundError):
+            return ErrorKind.NOT_FOUND
+        if isinstance(exc, FileExistsError):
+            return ErrorKind.CONFLICT
+        if isinstance(exc, PermissionError):
+            return ErrorKind.PERMISSION
+        if isinstance(exc, (TimeoutError, ConnectionError)):
+            return ErrorKind.TRANSIENT
+        return ErrorKind.OTHER
+
+    def _call(self, fn: Callable[[], T], what: str) -> T:
+        return call(fn, classify=self.classify, policy=self.retry, what=what, url=self.url)
+
+    def _refuse(self, what: str) -> StoreNotWritableError:
+        scheme = self.url.split("://", 1)[0]
+        return StoreNotWritableError(
+            f"cannot {what} in store {self.url}: the {scheme}:// filesystem offers no atomic "
+            "create-if-absent / replace-if-unchanged, so concurrent commits could overwrite "
+            "each other. Reading works; to write use a local folder, s3://, gs://, az:// or "
+            "memory://"
+        )
+
+    # -- primitives (generic fsspec; subclasses use the service's own requests) -----------
+    def _get(self, path: str) -> tuple[bytes, str]:
+        data = bytes(self.fs.cat_file(path))
+        return data, hashlib.sha256(data).hexdigest()
+
+    def _head(self, path: str) -> int | None:
+        try:
+            info = self.fs.info(path)
+        except FileNotFoundError:
+            return None
+        return int(info["size"]) if info.get("type", "file") == "file" else None
+
+    def _put(self, path: str, data: bytes, token: Token) -> None:
+        """Write only if the key is absent (``token`` None) or still at ``token``; a failed
+        precondition raises an exception :meth:`classify` calls ``CONFLICT``."""
+        raise self._refuse("write")
+
+    def _list(self, path: str) -> list[str]:
+        self.fs.invalidate_cache(path)
+        try:
+            entries = self.fs.ls(path, detail=False)
+        except FileNotFoundError:
+            return []
+        return [str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries]
+
+    def _walk(self, path: str) -> list[tuple[str, int]]:
+        self.fs.invalidate_cache(path)
+        try:
+            found = self.fs.find(path, detail=True)
+        except FileNotFoundError:
+            return []
+        return [(p, int(i.get("size") or 0)) for p, i in found.items() if i.get("type") == "file"]
+
+    def _delete(self, path: str) -> None:
+        raise self._refuse("delete")
+
+    def _put_file(self, path: str, local_path: str) -> None:
+        raise self._refuse("upload")
+
+    # -- StoreBackend ---------------------------------------------------------------------
+    def read(self, key: str) -> bytes:
+        """Return the bytes at ``key``; raise ``FileNotFoundError`` when absent."""
+        return self._call(lambda: self._get(self.path(key)), f"read {key}")[0]
+
+    def read_token(self, key: str) -> tuple[bytes | None, Token]:
+        """Return ``(bytes, token)``, or ``(None, None)`` when ``key`` is absent."""
+        try:
+            return self._call(lambda: self._get(self.path(key)), f"read {key}")
+        except FileNotFoundError:
+            return None, None
+
+    def _read_or_none(self, key: str) -> bytes | None:
+        return self.read_token(key)[0]
+
+    def create_if_absent(self, key: str, data: bytes) -> bool:
+        """Write ``key`` only if it does not exist. Returns ``False`` when it existed."""
+        if not self.writable:
+            raise self._refuse(f"create {key}")
+        try:
+            self._call(lambda: self._put(self.path(key), data, None), f"create {key}")
+            return True
+        except PreconditionFailed:
+            return self._read_or_none(key) == data
+
+    def replace_if_unchanged(self, key: str, data: bytes, token: Token) -> bool:
+        """Write ``key`` only if its state still matches ``token`` (``None``: still absent)."""
+        if not self.writable:
+            raise self._refuse(f"replace {key}")
+        if token is None:
+            return self.create_if_absent(key, data)
+        try:
+            self._call(lambda: self._put(self.path(key), data, token), f"replace {key}")
+            return True
+        except PreconditionFailed:
+            return self._read_or_none(key) == data
+        except FileNotFoundError:  # deleted since it was read (S3/Azure report 404, not 412)
+            return False
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; a missing key is not an error."""
+        if not self.writable:
+            raise self._refuse(f"delete {key}")
+        try:
+            self._call(lambda: self._delete(self.path(key)), f"delete {key}")
+        except FileNotFoundError:
+            pass
+
+    def exists(self, key: str) -> bool:
+        """Tell whether ``key`` exists."""
+        return self.size(key) is not None
+
+    def size(self, key: str) -> int | None:
+        """The size of ``key`` in bytes, or ``None`` when absent."""
+        try:
+            return self._call(lambda: self._head(self.path(key)), f"look up {key}")
+        except FileNotFoundError:
+            return None
+
+    def list(self, prefix: str) -> list[str]:
+        """Names (not keys) directly below folder ``prefix``; empty when it does not exist."""
+        path = self.path(prefix.rstrip("/"))
+        try:
+            names = self._call(lambda: self._list(path), f"list {prefix}")
+        except FileNotFoundError:
+            return []
+        return sorted({n for n in names if n and not n.startswith(".")})
+
+    def walk(self, prefix: str) -> Iterator[tuple[str, int]]:
+        """Yield ``(key, size)`` for every object at any depth below folder ``prefix``."""
+        path = self.path(prefix.rstrip("/"))
+        try:
+            found = self._call(lambda: self._walk(path), f"list {prefix} recursively")
+        except FileNotFoundError:
+            return
+        for p, size in found:
+            key = self.key(p)
+            if not key.rsplit("/", 1)[-1].startswith("."):
+                yield key, size
+
+    def put_file(self, key: str, local_path: str) -> None:
+        """Upload ``local_path`` to ``key``; the object appears only once complete."""
+        if not self.writable:
+            raise self._refuse(f"upload {key}")
+        self._call(lambda: self._put_file(self.path(key), local_path), f"upload {key}")
+
+    def open(self, key: str) -> BinaryIO:
+        """Open ``key`` for streaming reads; raise ``FileNotFoundError`` when absent."""
+        path = self.path(key)
+        f: BinaryIO = self._call(
+            lambda: self.fs.open(path, "rb", block_size=OPEN_BLOCK, cache_type="readahead"),
+            f"open {key}",
+        )
+        return f
+
+    def local_path(self, key: str) -> str | None:
+        """``None``: a remote store has no local paths."""
+        return None
+
+    # -- bulk existence -------------------------------------------------------------------
+    def existing(self, keys: Iterable[str]) -> set[str]:
+        """The subset of ``keys`` that exist, found with as few requests as possible."""
+        by_folder: dict[str, list[str]] = {}
+        for k in dict.fromkeys(keys):
+            by_folder.setdefault(k.rpartition("/")[0], []).append(k)
+        if not by_folder:
+            return set()
+        order = sorted(by_folder, key=lambda f: -len(by_folder[f]))
+        first = order[0]
+        found: set[str] = set()
+        if len(by_folder[first]) < 4:  # few keys everywhere: HEADs are cheapest
+            return self._head_many([k for f in order for k in by_folder[f]])
+        names = set(self.list(first))
+        found.update(k for k in by_folder[first] if k.rpartition("/")[2] in names)
+        pages = max(1, math.ceil(len(names) / LIST_PAGE))
+        to_list = [f for f in order[1:] if len(by_folder[f]) > pages]
+        to_head = [k for f in order[1:] if len(by_folder[f]) <= pages for k in by_folder[f]]
+
+        def listed(folder: str) -> set[str]:
+            present = set(self.list(folder))
+            return {k for k in by_folder[folder] if k.rpartition("/")[2] in present}
+
+        for part in run_parallel(listed, to_list, workers=CONCURRENCY):
+            found |= part
+        return found | self._head_many(to_head)
+
+    def _head_many(self, keys: Sequence[str]) -> set[str]:
+        flags = run_parallel(self.exists, keys, workers=CONCURRENCY)
+        return {k for k, present in zip(keys, flags) if present}
+
+
+class AsyncFsspecBackend(FsspecBackend):
+    """Base of backends whose filesystem is an fsspec ``AsyncFileSystem``.
+
+    Subclasses implement the ``_a*`` coroutines; the synchronous primitives run them on the
+    filesystem's event loop (one loop thread serves every calling thread).
+    """
+
+    writable = True
+
+    def _sync(self, fn: Callable[..., Any], *args: Any) -> Any:
+        from fsspec.asyn import sync  # type: ignore[import-untyped]
+
+        return sync(self.fs.loop, fn, *args)
+
+    async def _aget(self, path: str) -> tuple[bytes, str]:
+        raise NotImplementedError
+
+    async def _ahead(self, path: str) -> int | None:
+        raise NotImplementedError
+
+    async def _aput(self, path: str, data: bytes, token: Token) -> None:
+        raise NotImplementedError
+
+    async def _alist(self, path: str) -> list[str]:
+        raise NotImplementedError
+
+    async def _awalk(self, path: str) -> list[tuple[str, int]]:
+        raise NotImplementedError
+
+    async def _adelete(self, path: str) -> None:
+        raise NotImplementedError
+
+    def _get(self, path: str) -> tuple[bytes, str]:
+        result: tuple[bytes, str] = self._sync(self._aget, path)
+        return result
+
+    def _head(self, path: str) -> int | None:
+        result: int | None = self._sync(self._ahead, path)
+        return result
+
+    def _put(self, path: str, data: bytes, token: Token) -> None:
+        self._sync(self._aput, path, data, token)
+
+    def _list(self, path: str) -> list[str]:
+        result: list[str] = self._sync(self._alist, path)
+        return result
+
+    def _walk(self, path: str) -> list[tuple[str, int]]:
+        result: list[tuple[str, int]] = self._sync(self._awalk, path)
+        return result
+
+    def _delete(self, path: str) -> None:
+        self._sync(self._adelete, path)

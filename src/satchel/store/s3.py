@@ -1,0 +1,141 @@
+"""The S3 store backend (s3fs): conditional ``PutObject`` carries every commit.
+
+* create-if-absent: ``PutObject`` with ``If-None-Match: *`` (412 when the key exists);
+* replace-if-unchanged: ``PutObject`` with ``If-Match: <etag>``; the token is the ETag a
+  ``GetObject`` returned together with the bytes, so bytes and token always belong together;
+* content objects: s3fs ``put_file``, multipart above ``2 * MULTIPART_CHUNK`` with parts sent
+  concurrently; S3 publishes an object only when its upload (or multipart completion) ends.
+
+Requests go through s3fs' own client (credentials, endpoint and retries as configured in the
+storage options); error codes are read from the ``ClientError`` s3fs keeps as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from satchel.store.backend import Token
+from satchel.store.remote import AsyncFsspecBackend
+from satchel.store.retry import ErrorKind
+
+#: part size of multipart uploads (objects of at least twice this go up in parts)
+MULTIPART_CHUNK = 16 << 20
+#: parts of one object sent at once
+PART_CONCURRENCY = 4
+
+_PERMISSION = {
+    "AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+    "ExpiredToken", "InvalidToken", "AccountProblem", "403", "401",
+}  # fmt: skip
+_TRANSIENT = {
+    "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
+    "InternalError", "ServiceUnavailable", "ConditionalRequestConflict", "OperationAborted",
+    "500", "502", "503", "504", "409",
+}  # fmt: skip
+_CONFLICT = {"PreconditionFailed", "412"}
+
+
+def _code(exc: BaseException) -> str | None:
+    for e in (exc, exc.__cause__):
+        response = getattr(e, "response", None)
+        if isinstance(response, dict):
+            err = response.get("Error") or {}
+            code = err.get("Code") or response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            return str(code) if code is not None else None
+    return None
+
+
+class S3Backend(AsyncFsspecBackend):
+    """A store below ``s3://bucket/prefix``."""
+
+    def classify(self, exc: BaseException) -> ErrorKind:
+        code = _code(exc)
+        if code == "NoSuchBucket":
+            return ErrorKind.BUCKET_MISSING
+        if code in _CONFLICT:
+            return ErrorKind.CONFLICT
+        if code in _PERMISSION:
+            return ErrorKind.PERMISSION
+        if code in _TRANSIENT:
+            return ErrorKind.TRANSIENT
+        if code in ("NoSuchKey", "404"):
+            return ErrorKind.NOT_FOUND
+        name = type(exc).__name__
+        if name in ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"):
+            return ErrorKind.PERMISSION
+        module = type(exc).__module__
+        if (
+            isinstance(exc, (asyncio.TimeoutError, TimeoutError, ConnectionError))
+            or module.startswith("aiohttp")
+            or name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError",
+                        "ConnectionClosedError", "HTTPClientError", "FSTimeoutError",
+                        "ResponseParserError", "IncompleteRead")
+        ):
+            return ErrorKind.TRANSIENT
+        return super().classify(exc)
+
+    def _split(self, path: str) -> tuple[str, str]:
+        bucket, key, _version = self.fs.split_path(path)
+        return bucket, key
+
+    async def _aget(self, path: str) -> tuple[bytes, str]:
+        bucket, key = self._split(path)
+        resp = await self.fs._call_s3("get_object", Bucket=bucket, Key=key)
+        try:
+            data = await resp["Body"].read()
+        finally:
+            resp["Body"].close()
+        return bytes(data), str(resp["ETag"])
+
+    async def _ahead(self, path: str) -> int | None:
+        bucket, key = self._split(path)
+        try:
+            resp = await self.fs._call_s3("head_object", Bucket=bucket, Key=key)
+        except FileNotFoundError:
+            return None
+        return int(resp["ContentLength"])
+
+    async def _aput(self, path: str, data: bytes, token: Token) -> None:
+        bucket, key = self._split(path)
+        condition = {"IfNoneMatch": "*"} if token is None else {"IfMatch": token}
+        await self.fs._call_s3("put_object", Bucket=bucket, Key=key, Body=data, **condition)
+
+    async def _pages(self, path: str, delimiter: str | None) -> list[dict[str, Any]]:
+        bucket, key = self._split(path)
+        prefix = f"{key}/" if key else ""
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        if delimiter:
+            kwargs["Delimiter"] = delimiter
+        pages = []
+        while True:
+            page = await self.fs._call_s3("list_objects_v2", **kwargs)
+            pages.append(page)
+            if not page.get("IsTruncated"):
+                return pages
+            kwargs["ContinuationToken"] = page["NextContinuationToken"]
+
+    async def _alist(self, path: str) -> list[str]:
+        names: list[str] = []
+        for page in await self._pages(path, "/"):
+            names += [p["Prefix"].rstrip("/").rsplit("/", 1)[-1] for p in page.get("CommonPrefixes", [])]
+            names += [o["Key"].rsplit("/", 1)[-1] for o in page.get("Contents", [])]
+        return names
+
+    async def _awalk(self, path: str) -> list[tuple[str, int]]:
+        bucket, _key = self._split(path)
+        return [
+            (f"{bucket}/{o['Key']}", int(o["Size"]))
+            for page in await self._pages(path, None)
+            for o in page.get("Contents", [])
+            if not o["Key"].endswith("/")
+        ]
+
+    async def _adelete(self, path: str) -> None:
+        bucket, key = self._split(path)
+        await self.fs._call_s3("delete_object", Bucket=bucket, Key=key)
+
+    def _put_file(self, path: str, local_path: str) -> None:
+        self.fs.put_file(
+            local_path, path, chunksize=MULTIPART_CHUNK, max_concurrency=PART_CONCURRENCY
+        )
