@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import enum
+import json
 import os
 import shutil
 import tempfile
@@ -81,9 +82,14 @@ def _check_metadata(metadata: Any) -> dict[str, Any]:
             "Nest related values under fewer keys"
         )
     try:
-        return msgspec.json.decode(msgspec.json.encode(metadata))  # type: ignore[no-any-return]
-    except (TypeError, msgspec.EncodeError, OverflowError) as exc:
-        raise InvalidMetadataError(f"metadata is not JSON-serialisable: {exc}") from exc
+        # The standard json module, not msgspec: msgspec quietly turns sets into lists, bytes
+        # into base64, datetimes into strings and NaN into null, which is not "JSON-able".
+        return json.loads(json.dumps(metadata, allow_nan=False))  # type: ignore[no-any-return]
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidMetadataError(
+            f"metadata is not JSON-serialisable: {exc}. Use only dicts, lists, str, int, "
+            "finite float, bool and None"
+        ) from exc
 
 
 class Artifact:
