@@ -157,8 +157,19 @@ class Artifact:
         return art
 
     def _load(self, record: VersionRecord) -> None:
-        store = self._store()
         self._record = record
+        self._extras_loaded = False
+
+    def _extras(self) -> None:
+        # Attributes and aliases are read on first use, not in _load: fetching a version and
+        # downloading it from a warm cache then costs three store requests (version listing,
+        # version record, manifest), which matters on a bucket.
+        if getattr(self, "_extras_loaded", True):
+            return
+        self._extras_loaded = True
+        record = self._record
+        assert record is not None
+        store = self._store()
         self._attrs = store.attrs(record)
         self._description = self._attrs.description
         self._metadata = dict(self._attrs.metadata)
@@ -550,6 +561,7 @@ class Artifact:
     def updated_at(self) -> _dt.datetime:
         """When attributes last changed (UTC, committed only)."""
         rec = self._committed("updated_at")
+        self._extras()
         return parse_time((self._attrs and self._attrs.updated_at) or rec.created_at)
 
     @property
@@ -572,26 +584,31 @@ class Artifact:
     @property
     def description(self) -> str | None:
         """Free text; editable after commit (persist with :meth:`save`)."""
+        self._extras()
         return self._description
 
     @description.setter
     def description(self, value: str | None) -> None:
         self._check_not_deleted()
+        self._extras()
         self._description = value
 
     @property
     def metadata(self) -> dict[str, Any]:
         """JSON-able dict, at most 100 top-level keys; editable after commit."""
+        self._extras()
         return self._metadata
 
     @metadata.setter
     def metadata(self, value: dict[str, Any]) -> None:
         self._check_not_deleted()
+        self._extras()
         self._metadata = _check_metadata(value)
 
     @property
     def aliases(self) -> list[str]:
         """Aliases of the version (``latest`` included when it is the newest); editable."""
+        self._extras()
         out = list(self._aliases)
         if self._is_latest and "latest" not in out:
             out.append("latest")
@@ -600,16 +617,19 @@ class Artifact:
     @aliases.setter
     def aliases(self, value: Sequence[str]) -> None:
         self._check_not_deleted()
+        self._extras()
         self._aliases = _clean_aliases(value)
 
     @property
     def tags(self) -> list[str]:
         """Tags of the version; editable."""
+        self._extras()
         return list(self._tags)
 
     @tags.setter
     def tags(self, value: Sequence[str]) -> None:
         self._check_not_deleted()
+        self._extras()
         self._tags = sorted({naming.validate_tag(t) for t in value})
 
     def _check_not_deleted(self) -> None:
@@ -641,6 +661,7 @@ class Artifact:
             ArtifactTypeMismatchError, SourceFileChangedError, EntryNotFoundError (incremental
             removal of a missing path), InvalidNameError, StoreError.
         """
+        self._extras()
         if aliases is not None:
             self._aliases = sorted(set(self._aliases) | set(_clean_aliases(aliases)))
         if tags is not None:
@@ -691,6 +712,7 @@ class Artifact:
         self._origin = target
         wanted_tags = set(self._tags)
         self._load(result.record)
+        self._extras()
         if not result.created and not wanted_tags <= set(self._tags):
             self._tags = sorted(set(self._tags) | wanted_tags)
             self._persist_attributes()
@@ -698,6 +720,7 @@ class Artifact:
 
     def _persist_attributes(self) -> None:
         rec = self._committed("save")
+        self._extras()
         store = self._store()
         assert self._attrs is not None
         loaded = self._attrs
@@ -857,6 +880,7 @@ class Artifact:
             ArtifactNotLoggedError: called on a draft.
         """
         rec = self._committed("new_draft")
+        self._extras()
         draft = Artifact(
             self._name, self._type, self._description, self._metadata,
             services=self._svc(),
