@@ -16,7 +16,7 @@ import asyncio
 from typing import Any
 
 from satchel.store.backend import Token
-from satchel.store.remote import AsyncFsspecBackend
+from satchel.store.remote import AsyncFsspecBackend, Head, Listed, Walked
 from satchel.store.retry import ErrorKind
 
 #: blocks of one blob uploaded at once
@@ -62,7 +62,7 @@ class AzureBackend(AsyncFsspecBackend):
             data = await downloader.readall()
             return bytes(data), str(downloader.properties.etag)
 
-    async def _ahead(self, path: str) -> int | None:
+    async def _ahead(self, path: str) -> Head | None:
         async with self._blob(path) as bc:
             try:
                 props = await bc.get_blob_properties()
@@ -70,7 +70,7 @@ class AzureBackend(AsyncFsspecBackend):
                 if self.classify(exc) is ErrorKind.NOT_FOUND:
                     return None
                 raise
-            return int(props.size)
+            return int(props.size), _timestamp(props.last_modified)
 
     async def _aput(self, path: str, data: bytes, token: Token) -> None:
         from azure.core import MatchConditions
@@ -83,23 +83,27 @@ class AzureBackend(AsyncFsspecBackend):
                     data, overwrite=True, etag=token, match_condition=MatchConditions.IfNotModified
                 )
 
-    async def _alist(self, path: str) -> list[str]:
+    async def _alist(self, path: str) -> list[Listed]:
         container, key, _version = self.fs.split_path(path)
         prefix = f"{key}/" if key else ""
-        names = []
+        out: list[Listed] = []
         async with self.fs.service_client.get_container_client(container) as cc:
             async for item in cc.walk_blobs(name_starts_with=prefix, delimiter="/"):
-                names.append(item.name.rstrip("/").rsplit("/", 1)[-1])
-        return names
+                name = item.name.rstrip("/").rsplit("/", 1)[-1]
+                etag = getattr(item, "etag", None)
+                out.append((name, str(etag) if etag else None, None))
+        return out
 
-    async def _awalk(self, path: str) -> list[tuple[str, int]]:
+    async def _awalk(self, path: str) -> list[Walked]:
         container, key, _version = self.fs.split_path(path)
         prefix = f"{key}/" if key else ""
-        out = []
+        out: list[Walked] = []
         async with self.fs.service_client.get_container_client(container) as cc:
             async for blob in cc.list_blobs(name_starts_with=prefix):
                 if not blob.name.endswith("/"):
-                    out.append((f"{container}/{blob.name}", int(blob.size or 0)))
+                    out.append(
+                        (f"{container}/{blob.name}", int(blob.size or 0), _timestamp(blob.last_modified))
+                    )
         return out
 
     async def _adelete(self, path: str) -> None:
@@ -108,3 +112,7 @@ class AzureBackend(AsyncFsspecBackend):
 
     def _put_file(self, path: str, local_path: str) -> None:
         self.fs.put_file(local_path, path, max_concurrency=BLOCK_CONCURRENCY)
+
+
+def _timestamp(value: Any) -> float | None:
+    return value.timestamp() if hasattr(value, "timestamp") else None

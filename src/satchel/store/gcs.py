@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from satchel.store.backend import Token
-from satchel.store.remote import AsyncFsspecBackend
+from satchel.store.remote import AsyncFsspecBackend, Head, Listed, Walked, parse_timestamp
 from satchel.store.retry import ErrorKind, bucket_missing
 
 _BOUNDARY = "satchel-9f2c1e"
@@ -80,14 +80,14 @@ class GCSBackend(AsyncFsspecBackend):
         self._bucket_seen = True
         return bytes(data), str(headers["X-Goog-Generation"])
 
-    async def _ahead(self, path: str) -> int | None:
+    async def _ahead(self, path: str) -> Head | None:
         bucket, key = self._split(path)
         try:
             meta = await self.fs._call("GET", "b/{}/o/{}", bucket, key, json_out=True)
         except FileNotFoundError:
             await self._not_found(bucket, path)
             return None
-        return int(meta["size"])
+        return int(meta["size"]), parse_timestamp(str(meta.get("updated", "")))
 
     async def _aput(self, path: str, data: bytes, token: Token) -> None:
         bucket, key = self._split(path)
@@ -126,17 +126,24 @@ class GCSBackend(AsyncFsspecBackend):
                 return pages
             params["pageToken"] = page["nextPageToken"]
 
-    async def _alist(self, path: str) -> list[str]:
-        names: list[str] = []
+    async def _alist(self, path: str) -> list[Listed]:
+        out: list[Listed] = []
         for page in await self._pages(path, "/"):
-            names += [p.rstrip("/").rsplit("/", 1)[-1] for p in page.get("prefixes", [])]
-            names += [o["name"].rsplit("/", 1)[-1] for o in page.get("items", [])]
-        return names
+            out += [(p.rstrip("/").rsplit("/", 1)[-1], None, None) for p in page.get("prefixes", [])]
+            out += [
+                (o["name"].rsplit("/", 1)[-1], str(o.get("generation")), None)
+                for o in page.get("items", [])
+            ]
+        return out
 
-    async def _awalk(self, path: str) -> list[tuple[str, int]]:
+    async def _awalk(self, path: str) -> list[Walked]:
         bucket, _key = self._split(path)
         return [
-            (f"{bucket}/{o['name']}", int(o.get("size", 0)))
+            (
+                f"{bucket}/{o['name']}",
+                int(o.get("size", 0)),
+                parse_timestamp(str(o.get("updated", ""))),
+            )
             for page in await self._pages(path, None)
             for o in page.get("items", [])
             if not o["name"].endswith("/")

@@ -62,6 +62,13 @@ BACKENDS: dict[str, tuple[str, str, str | None]] = {
     "memory": ("satchel.store.memory", "MemoryBackend", None),
 }
 
+#: one name of a folder listing: (name, change fingerprint or None, modification time or None)
+Listed = tuple[str, "str | None", "float | None"]
+#: one object of a recursive listing: (filesystem path, size, modification time or None)
+Walked = tuple[str, int, "float | None"]
+#: what a HEAD tells: (size, modification time or None)
+Head = tuple[int, "float | None"]
+
 #: requests in flight at once for bulk HEADs and listings
 CONCURRENCY = 32
 #: keys one listing request returns (S3 and GCS: 1,000; Azure: 5,000)
@@ -172,33 +179,39 @@ class FsspecBackend:
         data = bytes(self.fs.cat_file(path))
         return data, hashlib.sha256(data).hexdigest()
 
-    def _head(self, path: str) -> int | None:
+    def _head(self, path: str) -> Head | None:
         try:
             info = self.fs.info(path)
         except FileNotFoundError:
             return None
-        return int(info["size"]) if info.get("type", "file") == "file" else None
+        if info.get("type", "file") != "file":
+            return None
+        return int(info["size"]), _mtime(info)
 
     def _put(self, path: str, data: bytes, token: Token) -> None:
         """Write only if the key is absent (``token`` None) or still at ``token``; a failed
         precondition raises an exception :meth:`classify` calls ``CONFLICT``."""
         raise self._refuse("write")
 
-    def _list(self, path: str) -> list[str]:
+    def _list(self, path: str) -> list[Listed]:
         self.fs.invalidate_cache(path)
         try:
-            entries = self.fs.ls(path, detail=False)
+            entries = self.fs.ls(path, detail=True)
         except FileNotFoundError:
             return []
-        return [str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries]
+        return [(str(e["name"]).rstrip("/").rsplit("/", 1)[-1], None, None) for e in entries]
 
-    def _walk(self, path: str) -> list[tuple[str, int]]:
+    def _walk(self, path: str) -> list[Walked]:
         self.fs.invalidate_cache(path)
         try:
             found = self.fs.find(path, detail=True)
         except FileNotFoundError:
             return []
-        return [(p, int(i.get("size") or 0)) for p, i in found.items() if i.get("type") == "file"]
+        return [
+            (p, int(i.get("size") or 0), _mtime(i))
+            for p, i in found.items()
+            if i.get("type") == "file"
+        ]
 
     def _delete(self, path: str) -> None:
         raise self._refuse("delete")
@@ -258,33 +271,55 @@ class FsspecBackend:
         """Tell whether ``key`` exists."""
         return self.size(key) is not None
 
-    def size(self, key: str) -> int | None:
-        """The size of ``key`` in bytes, or ``None`` when absent."""
+    def _stat(self, key: str) -> Head | None:
         try:
             return self._call(lambda: self._head(self.path(key)), f"look up {key}")
         except FileNotFoundError:
             return None
 
-    def list(self, prefix: str) -> list[str]:
-        """Names (not keys) directly below folder ``prefix``; empty when it does not exist."""
+    def size(self, key: str) -> int | None:
+        """The size of ``key`` in bytes, or ``None`` when absent."""
+        head = self._stat(key)
+        return None if head is None else head[0]
+
+    def modified_time(self, key: str) -> float | None:
+        """When ``key`` was last written (seconds since the epoch), ``None`` when absent."""
+        head = self._stat(key)
+        return None if head is None else head[1]
+
+    def list_detailed(self, prefix: str) -> dict[str, tuple[str | None, float | None]]:
+        """Names directly below folder ``prefix`` -> ``(fingerprint, mtime)``.
+
+        The fingerprint (S3 ETag, GCS generation, Azure ETag) changes whenever the content
+        does; sub-folders have ``(None, None)``. Empty when the folder does not exist.
+        """
         path = self.path(prefix.rstrip("/"))
         try:
-            names = self._call(lambda: self._list(path), f"list {prefix}")
+            entries = self._call(lambda: self._list(path), f"list {prefix}")
         except FileNotFoundError:
-            return []
-        return sorted({n for n in names if n and not n.startswith(".")})
+            return {}
+        return {n: (fp, mt) for n, fp, mt in entries if n and not n.startswith(".")}
 
-    def walk(self, prefix: str) -> Iterator[tuple[str, int]]:
-        """Yield ``(key, size)`` for every object at any depth below folder ``prefix``."""
+    def list(self, prefix: str) -> list[str]:
+        """Names (not keys) directly below folder ``prefix``; empty when it does not exist."""
+        return sorted(self.list_detailed(prefix))
+
+    def walk_detailed(self, prefix: str) -> Iterator[tuple[str, int, float | None]]:
+        """Yield ``(key, size, mtime)`` for every object at any depth below folder ``prefix``."""
         path = self.path(prefix.rstrip("/"))
         try:
             found = self._call(lambda: self._walk(path), f"list {prefix} recursively")
         except FileNotFoundError:
             return
-        for p, size in found:
+        for p, size, mtime in found:
             key = self.key(p)
             if not key.rsplit("/", 1)[-1].startswith("."):
-                yield key, size
+                yield key, size, mtime
+
+    def walk(self, prefix: str) -> Iterator[tuple[str, int]]:
+        """Yield ``(key, size)`` for every object at any depth below folder ``prefix``."""
+        for key, size, _mtime in self.walk_detailed(prefix):
+            yield key, size
 
     def put_file(self, key: str, local_path: str) -> None:
         """Upload ``local_path`` to ``key``; the object appears only once complete."""
@@ -318,14 +353,14 @@ class FsspecBackend:
         found: set[str] = set()
         if len(by_folder[first]) < 4:  # few keys everywhere: HEADs are cheapest
             return self._head_many([k for f in order for k in by_folder[f]])
-        names = set(self.list(first))
+        names = set(self.list_detailed(first))
         found.update(k for k in by_folder[first] if k.rpartition("/")[2] in names)
         pages = max(1, math.ceil(len(names) / LIST_PAGE))
         to_list = [f for f in order[1:] if len(by_folder[f]) > pages]
         to_head = [k for f in order[1:] if len(by_folder[f]) <= pages for k in by_folder[f]]
 
         def listed(folder: str) -> set[str]:
-            present = set(self.list(folder))
+            present = set(self.list_detailed(folder))
             return {k for k in by_folder[folder] if k.rpartition("/")[2] in present}
 
         for part in run_parallel(listed, to_list, workers=CONCURRENCY):
@@ -354,16 +389,16 @@ class AsyncFsspecBackend(FsspecBackend):
     async def _aget(self, path: str) -> tuple[bytes, str]:
         raise NotImplementedError
 
-    async def _ahead(self, path: str) -> int | None:
+    async def _ahead(self, path: str) -> Head | None:
         raise NotImplementedError
 
     async def _aput(self, path: str, data: bytes, token: Token) -> None:
         raise NotImplementedError
 
-    async def _alist(self, path: str) -> list[str]:
+    async def _alist(self, path: str) -> list[Listed]:
         raise NotImplementedError
 
-    async def _awalk(self, path: str) -> list[tuple[str, int]]:
+    async def _awalk(self, path: str) -> list[Walked]:
         raise NotImplementedError
 
     async def _adelete(self, path: str) -> None:
@@ -373,20 +408,48 @@ class AsyncFsspecBackend(FsspecBackend):
         result: tuple[bytes, str] = self._sync(self._aget, path)
         return result
 
-    def _head(self, path: str) -> int | None:
-        result: int | None = self._sync(self._ahead, path)
+    def _head(self, path: str) -> Head | None:
+        result: Head | None = self._sync(self._ahead, path)
         return result
 
     def _put(self, path: str, data: bytes, token: Token) -> None:
         self._sync(self._aput, path, data, token)
 
-    def _list(self, path: str) -> list[str]:
-        result: list[str] = self._sync(self._alist, path)
+    def _list(self, path: str) -> list[Listed]:
+        result: list[Listed] = self._sync(self._alist, path)
         return result
 
-    def _walk(self, path: str) -> list[tuple[str, int]]:
-        result: list[tuple[str, int]] = self._sync(self._awalk, path)
+    def _walk(self, path: str) -> list[Walked]:
+        result: list[Walked] = self._sync(self._awalk, path)
         return result
 
     def _delete(self, path: str) -> None:
         self._sync(self._adelete, path)
+
+
+def _mtime(info: Mapping[str, Any]) -> float | None:
+    """A modification time (seconds since the epoch) from an fsspec info dict, if it has one."""
+    import datetime as _dt
+
+    for name in ("mtime", "LastModified", "last_modified", "updated", "created"):
+        value = info.get(name)
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, _dt.datetime):
+            return value.timestamp()
+        if isinstance(value, str):
+            return parse_timestamp(value)
+    return None
+
+
+def parse_timestamp(text: str) -> float | None:
+    """Seconds since the epoch of an ISO 8601 / RFC 3339 time (``None`` when unparseable)."""
+    import datetime as _dt
+
+    try:
+        value = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_dt.timezone.utc)
+    return value.timestamp()

@@ -16,7 +16,7 @@ import asyncio
 from typing import Any
 
 from satchel.store.backend import Token
-from satchel.store.remote import AsyncFsspecBackend
+from satchel.store.remote import AsyncFsspecBackend, Head, Listed, Walked
 from satchel.store.retry import ErrorKind
 
 #: part size of multipart uploads (objects of at least twice this go up in parts)
@@ -88,13 +88,13 @@ class S3Backend(AsyncFsspecBackend):
             resp["Body"].close()
         return bytes(data), str(resp["ETag"])
 
-    async def _ahead(self, path: str) -> int | None:
+    async def _ahead(self, path: str) -> Head | None:
         bucket, key = self._split(path)
         try:
             resp = await self.fs._call_s3("head_object", Bucket=bucket, Key=key)
         except FileNotFoundError:
             return None
-        return int(resp["ContentLength"])
+        return int(resp["ContentLength"]), _timestamp(resp.get("LastModified"))
 
     async def _aput(self, path: str, data: bytes, token: Token) -> None:
         bucket, key = self._split(path)
@@ -115,17 +115,19 @@ class S3Backend(AsyncFsspecBackend):
                 return pages
             kwargs["ContinuationToken"] = page["NextContinuationToken"]
 
-    async def _alist(self, path: str) -> list[str]:
-        names: list[str] = []
+    async def _alist(self, path: str) -> list[Listed]:
+        out: list[Listed] = []
         for page in await self._pages(path, "/"):
-            names += [p["Prefix"].rstrip("/").rsplit("/", 1)[-1] for p in page.get("CommonPrefixes", [])]
-            names += [o["Key"].rsplit("/", 1)[-1] for o in page.get("Contents", [])]
-        return names
+            for p in page.get("CommonPrefixes", []):
+                out.append((p["Prefix"].rstrip("/").rsplit("/", 1)[-1], None, None))
+            for o in page.get("Contents", []):
+                out.append((o["Key"].rsplit("/", 1)[-1], str(o.get("ETag")), None))
+        return out
 
-    async def _awalk(self, path: str) -> list[tuple[str, int]]:
+    async def _awalk(self, path: str) -> list[Walked]:
         bucket, _key = self._split(path)
         return [
-            (f"{bucket}/{o['Key']}", int(o["Size"]))
+            (f"{bucket}/{o['Key']}", int(o["Size"]), _timestamp(o.get("LastModified")))
             for page in await self._pages(path, None)
             for o in page.get("Contents", [])
             if not o["Key"].endswith("/")
@@ -139,3 +141,7 @@ class S3Backend(AsyncFsspecBackend):
         self.fs.put_file(
             local_path, path, chunksize=MULTIPART_CHUNK, max_concurrency=PART_CONCURRENCY
         )
+
+
+def _timestamp(value: Any) -> float | None:
+    return value.timestamp() if hasattr(value, "timestamp") else None
