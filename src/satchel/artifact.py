@@ -828,8 +828,9 @@ class Artifact:
         """
         self._committed("checkout")
         folder = os.path.abspath(os.fspath(root)) if root is not None else self._default_root()
-        self._materialize(folder, False, None)
+        # Extras first: it also clears a folder where a file must go (and the reverse).
         remove_extras(self.manifest, folder)
+        self._materialize(folder, False, None)
         return folder
 
     def verify(self, root: str | os.PathLike[str] | None = None) -> VerificationReport:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -184,7 +185,11 @@ def _untracked_folders(manifest: Manifest) -> list[str]:
 
 
 def remove_extras(manifest: Manifest, root: str) -> list[str]:
-    """Delete files below ``root`` the manifest does not list; return their logical paths."""
+    """Delete files below ``root`` the manifest does not list; return their logical paths.
+
+    Also clears the way for the manifest's files: a folder where a file must go, and a file or
+    symlink where a folder must be, are removed (``checkout`` runs this before downloading).
+    """
     if not os.path.isdir(root):
         return []
     free = _untracked_folders(manifest)
@@ -195,7 +200,28 @@ def remove_extras(manifest: Manifest, root: str) -> list[str]:
         os.unlink(f.abspath)
         remove_empty_parents(f.abspath, root)
         removed.append(f.rel)
+    checked: set[str] = set()
+    for entry in manifest:
+        _clear_way(root, entry.path, checked, is_folder=entry.path in free)
     return removed
+
+
+def _clear_way(root: str, logical: str, checked: set[str], *, is_folder: bool) -> None:
+    folder, _, _name = logical.rpartition("/")
+    parts = folder.split("/") if folder else []
+    for i in range(len(parts)):  # each folder on the way must be a real folder (or absent)
+        rel = "/".join(parts[: i + 1])
+        if rel in checked:
+            continue
+        checked.add(rel)
+        path = target_path(root, rel)
+        if os.path.islink(path) or os.path.isfile(path):
+            os.unlink(path)
+    dest = target_path(root, logical)
+    if os.path.islink(dest):
+        os.unlink(dest)
+    elif os.path.isdir(dest) and not is_folder:  # a checksum=False reference may be a folder
+        shutil.rmtree(dest)
 
 
 def verify_folder(
