@@ -27,6 +27,7 @@ from satchel.errors import (
 from tests.core_fixtures import SatchelEnv
 from tests.references_support import (
     FileRemote,
+    HTTPRemote,
     Remote,
     b64md5,
     s3_remote,
@@ -273,6 +274,14 @@ class TestFileReferences(PrefixConformance):
         root = tmp_path / "remote"
         root.mkdir()
         return FileRemote("file", root=root)
+
+
+class TestHTTPReferences(ReferenceConformance):
+    """``http://`` on the suite's file server (strong ETags; HTTP cannot list prefixes)."""
+
+    @pytest.fixture
+    def remote(self, http_site: Any) -> Remote:
+        return HTTPRemote("http", lists=False, site=http_site)
 
 
 class TestS3References(PrefixConformance):
