@@ -718,6 +718,18 @@ class Artifact:
             self._persist_attributes()
         return self
 
+    def _adopt_commit(self, store: Store, record: VersionRecord, manifest: Manifest) -> None:
+        """Become the committed version ``record`` of ``store`` (a draft whose content was
+        committed by someone else on its behalf: a collaborative ``finish_artifact``)."""
+        if self._state is ArtifactState.DRAFT:
+            self._transition(ArtifactState.PENDING)
+        self._transition(ArtifactState.COMMITTED)
+        self._draft = None
+        self._manifest = manifest
+        self._origin = store
+        self._services = self._svc().with_store(store)
+        self._load(record)
+
     def _persist_attributes(self) -> None:
         rec = self._committed("save")
         self._extras()

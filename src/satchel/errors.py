@@ -23,6 +23,7 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
     │   ├── ArtifactNotLoggedError                 committed-only attribute read on a draft
     │   └── AliasProtectedError                    delete of a version that aliases still name
     ├── ArtifactTypeMismatchError   (ValueError)   a name committed with another type
+    ├── RunFinishedError                           a finished run was asked to do more
     ├── ArtifactNotFoundError       (LookupError)  no such collection/version/alias
     │   └── ArtifactDeletedError                   the version existed and was deleted
     ├── EntryNotFoundError          (KeyError)     no such logical path in an artifact
@@ -109,6 +110,10 @@ class AliasProtectedError(ArtifactStateError):
     def __init__(self, message: str, *, aliases: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.aliases: list[str] = list(aliases)
+
+
+class RunFinishedError(SatchelError):
+    """A run was used after ``finish()`` (start another with ``satchel.init()``)."""
 
 
 class ArtifactTypeMismatchError(SatchelError, ValueError):

@@ -1,0 +1,197 @@
+"""Collaborative versions: many runs contribute parts, one finish commits them as one version.
+
+This is W&B's ``upsert_artifact`` / ``finish_artifact``, without a server. Parts live in the
+store below ``projects/<p>/artifacts/<name>/pending/<distributed_id>/``:
+
+* :func:`upsert_part` uploads the draft's objects the store lacks, stores the draft's manifest
+  (content-addressed, like any commit's) and then creates one *part record*
+  ``<run_id>-<seq>-<random>.json`` naming that manifest. A part is never rewritten: a run that
+  upserts again writes a new part with a higher ``seq``, which overrides its earlier ones.
+* :func:`finish_parts` upserts the finishing draft too, reads every part of the id and merges
+  them: the union of entries; within one run the latest part wins; between runs the same path
+  with the same content is fine, the same path with other content fails with
+  :class:`~satchel.errors.PartConflictError` naming the path and the runs, and nothing is
+  committed. The merged manifest is committed through :meth:`Store.commit` (so version numbers
+  and the no-op rule work as for any commit) with the ``distributed_id`` recorded, and then
+  exactly the parts that were merged are deleted. A part written while a finish runs is not
+  deleted: it starts the next pending version of that id, as does any later upsert.
+
+A crash after the commit and before the clean-up leaves merged parts behind; the next finish
+skips parts created before the latest version of that id whose entries that version already
+holds, so nothing is committed twice and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from satchel.commit import Uploader
+from satchel.errors import ArtifactStateError, ArtifactTypeMismatchError, PartConflictError
+from satchel.manifest import Manifest, ManifestEntry
+from satchel.store import CommitRequest, Store, layout
+from satchel.store.records import VersionRecord, decode, encode, utcnow, who
+from satchel.transfer import run_parallel
+
+if TYPE_CHECKING:
+    from satchel.artifact import Artifact
+
+
+class PartRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """``pending/<distributed_id>/<part>.json``: one run's contribution."""
+
+    run_id: str
+    run_name: str
+    seq: int
+    type: str
+    manifest: str
+    digest: str
+    created_at: str
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class Contributor:
+    """Who writes parts: a run's id and name, and a counter ordering its parts."""
+
+    run_id: str
+    run_name: str
+    seq: int
+
+
+def _draft_of(artifact: Artifact, what: str) -> Manifest:
+    if not artifact.is_draft():
+        raise ArtifactStateError(
+            f"{what} needs a draft; {artifact.name} is already {artifact.state.value.lower()}. "
+            "Create a new Artifact (or new_draft()) for the next collaborative version"
+        )
+    return artifact.manifest
+
+
+def upsert_part(
+    store: Store, artifact: Artifact, *, project: str, distributed_id: str, by: Contributor
+) -> str:
+    """Upload a draft's content and record it as one part of ``distributed_id``.
+
+    Returns:
+        The part's key.
+
+    Raises:
+        ArtifactStateError: the artifact is not a draft.
+        ArtifactTypeMismatchError: the name exists with another type.
+        StoreError: the store cannot be written.
+    """
+    manifest = _draft_of(artifact, "upsert_artifact")
+    name, type_ = artifact.collection_name, artifact.type
+    store.check_format(create=True)
+    store.ensure_collection(project, name, type_)
+    _uploader(store, artifact)(manifest)
+    manifest_id = store.put_manifest(manifest)
+    record = PartRecord(
+        run_id=by.run_id, run_name=by.run_name, seq=by.seq, type=type_, manifest=manifest_id,
+        digest=manifest.digest, created_at=utcnow(), created_by=who(),
+    )  # fmt: skip
+    key = (
+        f"{layout.pending_folder(project, name, distributed_id)}/"
+        f"{by.run_id}-{by.seq:06d}-{uuid.uuid4().hex[:8]}.json"
+    )
+    store.backend.create_if_absent(key, encode(record))
+    return key
+
+
+def finish_parts(
+    store: Store, artifact: Artifact, *, project: str, distributed_id: str, by: Contributor
+) -> Artifact:
+    """Merge every part of ``distributed_id`` (plus ``artifact``'s own) into one version.
+
+    Returns:
+        ``artifact``, now the committed version.
+
+    Raises:
+        PartConflictError: two runs' parts hold one path with different content (nothing is
+            committed; the parts stay, so a corrected upsert can follow).
+        ArtifactTypeMismatchError: a part has another type than the artifact.
+        ArtifactStateError: the artifact is not a draft.
+    """
+    upsert_part(store, artifact, project=project, distributed_id=distributed_id, by=by)
+    name = artifact.collection_name
+    folder = layout.pending_folder(project, name, distributed_id)
+    keys = [f"{folder}/{n}" for n in store.backend.list(folder) if n.endswith(".json")]
+    parts = [p for p in run_parallel(lambda k: _read_part(store, k), keys) if p is not None]
+    latest = store.latest(project, name)
+    merged = _merge(store, artifact, parts, latest, distributed_id)
+    description, metadata, tags = artifact.description, artifact.metadata, artifact.tags
+    request = CommitRequest(
+        project=project, name=name, type=artifact.type,
+        build=lambda _latest: merged, upload=_uploader(store, artifact),
+        description=description, metadata=metadata, tags=tuple(tags),
+        run_id=by.run_id, distributed_id=distributed_id,
+    )  # fmt: skip
+    result = store.commit(request)
+    for key, _part in parts:
+        store.backend.delete(key)
+    artifact._adopt_commit(store, result.record, result.manifest)
+    return artifact
+
+
+def _uploader(store: Store, artifact: Artifact) -> Uploader:
+    draft = artifact._draft
+    assert draft is not None
+    return Uploader(draft, store, artifact._svc().cache, origin=artifact._origin)
+
+
+def _read_part(store: Store, key: str) -> tuple[str, PartRecord] | None:
+    try:
+        return key, decode(store.backend.read(key), PartRecord, key)
+    except FileNotFoundError:  # finished by a concurrent finish
+        return None
+
+
+def _merge(
+    store: Store,
+    artifact: Artifact,
+    parts: list[tuple[str, PartRecord]],
+    latest: VersionRecord | None,
+    distributed_id: str,
+) -> Manifest:
+    previous = None
+    if latest is not None and latest.distributed_id == distributed_id:
+        previous = store.get_manifest(latest.manifest)
+    by_run: dict[str, dict[str, ManifestEntry]] = {}
+    names: dict[str, str] = {}
+    for _key, part in sorted(parts, key=lambda kp: (kp[1].run_id, kp[1].seq, kp[1].created_at)):
+        if part.type != artifact.type:
+            raise ArtifactTypeMismatchError(
+                f"run {part.run_name} upserted {artifact.collection_name} with type "
+                f"{part.type!r}, this finish has type {artifact.type!r}; use one type"
+            )
+        entries = store.get_manifest(part.manifest).entries
+        if previous is not None and latest is not None and part.created_at < latest.created_at \
+                and all(previous.get(p) == e for p, e in entries.items()):
+            continue  # merged by an earlier finish that crashed before clearing its parts
+        by_run.setdefault(part.run_id, {}).update(entries)
+        names[part.run_id] = part.run_name
+    out: dict[str, ManifestEntry] = {}
+    owner: dict[str, str] = {}
+    for run_id in sorted(by_run):
+        for path, entry in by_run[run_id].items():
+            other = out.get(path)
+            if other is not None and (other.digest, other.ref) != (entry.digest, entry.ref):
+                runs = [_label(owner[path], names), _label(run_id, names)]
+                raise PartConflictError(
+                    f"collaborative artifact {artifact.collection_name} ({distributed_id}): "
+                    f"{path!r} was upserted with different content by {runs[0]} and {runs[1]}; "
+                    "nothing was committed. Upsert it again from one run with the right content",
+                    path=path, runs=runs,
+                )  # fmt: skip
+            out[path] = entry
+            owner.setdefault(path, run_id)
+    return Manifest(out)
+
+
+def _label(run_id: str, names: dict[str, str]) -> str:
+    name = names.get(run_id, run_id)
+    return f"run {name}" if name == run_id else f"run {name} ({run_id})"
