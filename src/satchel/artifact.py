@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
 
@@ -37,6 +37,7 @@ from satchel.errors import (
     ArtifactNotLoggedError,
     ArtifactStateError,
     EntryNotFoundError,
+    InvalidAttributeError,
     InvalidMetadataError,
     InvalidPathError,
 )
@@ -48,6 +49,9 @@ from satchel.materializers import SERIALIZER_KEY
 from satchel.services import Services, local_services
 from satchel.store import CommitRequest, Store
 from satchel.store.records import VersionAttrs, VersionRecord, parse_time
+
+if TYPE_CHECKING:
+    from satchel.registry.stages import StageEvent
 
 MAX_METADATA_KEYS = 100
 
@@ -138,10 +142,18 @@ class Artifact:
         self._based_on: VersionRecord | None = None
         self._origin: Store | None = None
         self._is_latest = False
+        self._ttl: float | None = None
 
     # -- construction of committed artifacts (used by Api) --------------------------------
     @classmethod
-    def _from_record(cls, services: Services, store: Store, record: VersionRecord) -> Artifact:
+    def _from_record(
+        cls,
+        services: Services,
+        store: Store,
+        record: VersionRecord,
+        *,
+        known: tuple[VersionAttrs, Sequence[str], bool] | None = None,
+    ) -> Artifact:
         art = cls.__new__(cls)
         art._name = record.name
         art._type = record.type
@@ -154,6 +166,8 @@ class Artifact:
         art._origin = store
         art._manifest = None
         art._load(record)
+        if known is not None:  # (attrs, aliases, is_latest) already read by a registry listing
+            art._preload(*known)
         return art
 
     def _load(self, record: VersionRecord) -> None:
@@ -170,16 +184,23 @@ class Artifact:
         record = self._record
         assert record is not None
         store = self._store()
-        self._attrs = store.attrs(record)
-        self._description = self._attrs.description
-        self._metadata = dict(self._attrs.metadata)
-        self._tags = list(self._attrs.tags)
-        self._saved_tags = set(self._tags)
-        self._saved_aliases = {
+        attrs = store.attrs(record)
+        aliases = [
             a for a, v in store.aliases(record.project, record.name).items() if v == record.version
-        }
+        ]
         latest = store.latest(record.project, record.name)
-        self._is_latest = latest is not None and latest.version == record.version
+        self._preload(attrs, aliases, latest is not None and latest.version == record.version)
+
+    def _preload(self, attrs: VersionAttrs, aliases: Sequence[str], is_latest: bool) -> None:
+        self._extras_loaded = True
+        self._attrs = attrs
+        self._description = attrs.description
+        self._metadata = dict(attrs.metadata)
+        self._tags = list(attrs.tags)
+        self._saved_tags = set(self._tags)
+        self._ttl = attrs.ttl_seconds
+        self._saved_aliases = set(aliases)
+        self._is_latest = is_latest
         self._aliases = sorted(self._saved_aliases)
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -632,6 +653,117 @@ class Artifact:
         self._extras()
         self._tags = sorted({naming.validate_tag(t) for t in value})
 
+    @property
+    def ttl(self) -> _dt.timedelta | None:
+        """Time to live, counted from the commit (``None``: kept for ever); editable, persisted
+        by :meth:`save`. ``satchel gc`` deletes an expired version unless an alias names it."""
+        self._extras()
+        return None if self._ttl is None else _dt.timedelta(seconds=self._ttl)
+
+    @ttl.setter
+    def ttl(self, value: _dt.timedelta | None) -> None:
+        self._check_not_deleted()
+        self._extras()
+        self._ttl = _ttl_seconds(value)
+
+    # -- registry: stages, links, deletion, lineage (the work is in satchel.registry) ------
+    @property
+    def stage(self) -> str | None:
+        """The current stage (``development``, ``staging``, ``production``, ``archived``) or
+        ``None`` (committed only); change it with ``Api.stage_artifact_version``."""
+        self._committed("stage")
+        self._extras()
+        return self._attrs.stage if self._attrs is not None else None
+
+    @property
+    def stage_history(self) -> list[StageEvent]:
+        """Every stage change, oldest first: from, to, when, who, reason, message."""
+        from satchel.registry.stages import history
+
+        self._committed("stage_history")
+        self._extras()
+        return history(self._attrs) if self._attrs is not None else []
+
+    @property
+    def is_link(self) -> bool:
+        """True when this version is a link into a portfolio (see :meth:`link`)."""
+        return self._record is not None and self._record.linked_from is not None
+
+    @property
+    def linked_from(self) -> str | None:
+        """``"project/name:vN"`` of the version this link points at; ``None`` if not a link."""
+        return self._record.linked_from if self._record is not None else None
+
+    @property
+    def source_artifact(self) -> Artifact:
+        """The version a link points at (the artifact itself when it is not a link).
+
+        Raises:
+            ArtifactDeletedError: the source was deleted (the link still downloads).
+        """
+        rec = self._committed("source_artifact")
+        if rec.linked_from is None:
+            return self
+        ref = naming.parse_ref(rec.linked_from)
+        assert ref.project is not None and ref.version is not None
+        store = self._store()
+        return Artifact._from_record(
+            self._svc(), store, store.version(ref.project, ref.name, ref.version)
+        )
+
+    def delete(self, delete_aliases: bool = False) -> None:
+        """Delete the version: it vanishes from ``latest``, listings and look-ups, its number
+        is never reused, and ``satchel gc`` later frees content no live version uses.
+
+        Args:
+            delete_aliases: also remove the aliases naming it (otherwise they block deletion).
+
+        Raises:
+            AliasProtectedError: aliases name the version and ``delete_aliases`` is false.
+            ArtifactDeletedError: already deleted.
+        """
+        from satchel.registry.delete import delete_version
+
+        rec = self._committed("delete")
+        delete_version(self._store(), rec, delete_aliases=delete_aliases)
+        self._became_deleted()
+
+    def link(self, target_path: str, aliases: Sequence[str] | None = None) -> Artifact:
+        """Add this version to a portfolio collection without copying anything (W&B's link).
+
+        Args:
+            target_path: ``"portfolio"`` (same project) or ``"project/portfolio"``.
+            aliases: portfolio aliases to point at the link.
+
+        Returns:
+            The linked version, as an artifact of the portfolio.
+
+        Raises:
+            ArtifactTypeMismatchError: the portfolio holds another type.
+        """
+        from satchel.registry.link import link_version
+
+        self._check_not_deleted()
+        store = self._store()
+        record = link_version(store, self._committed("link"), target_path, aliases=aliases)
+        return Artifact._from_record(self._svc(), store, record)
+
+    def unlink(self) -> None:
+        """Remove this linked version from its portfolio (the source stays).
+
+        Raises:
+            ArtifactStateError: this version is not a link.
+        """
+        from satchel.registry.link import unlink_version
+
+        unlink_version(self._store(), self._committed("unlink"))
+        self._became_deleted()
+
+    def _became_deleted(self) -> None:
+        self._extras()
+        self._transition(ArtifactState.DELETED)
+        self._aliases, self._saved_aliases, self._is_latest = [], set(), False
+
     def _check_not_deleted(self) -> None:
         if self._state is ArtifactState.DELETED:
             raise ArtifactStateError(f"artifact {self.name} was deleted and cannot change")
@@ -698,6 +830,7 @@ class Artifact:
             metadata=self._metadata,
             tags=tuple(self._tags),
             aliases=tuple(self._aliases),
+            ttl_seconds=self._ttl,
             based_on=self._based_on.version if self._based_on and self._based_on.project == proj and self._based_on.name == self._name else None,
         )
         try:
@@ -738,7 +871,7 @@ class Artifact:
         loaded = self._attrs
         add_tags = set(self._tags) - self._saved_tags
         drop_tags = self._saved_tags - set(self._tags)
-        description, metadata = self._description, self._metadata
+        description, metadata, ttl = self._description, self._metadata, self._ttl
 
         def change(cur: VersionAttrs) -> VersionAttrs:
             return msgspec.structs.replace(
@@ -746,9 +879,13 @@ class Artifact:
                 description=description if description != loaded.description else cur.description,
                 metadata=metadata if metadata != loaded.metadata else cur.metadata,
                 tags=sorted((set(cur.tags) | add_tags) - drop_tags),
+                ttl_seconds=ttl if ttl != loaded.ttl_seconds else cur.ttl_seconds,
             )
 
-        if add_tags or drop_tags or description != loaded.description or metadata != loaded.metadata:
+        if (
+            add_tags or drop_tags or description != loaded.description
+            or metadata != loaded.metadata or ttl != loaded.ttl_seconds
+        ):
             store.update_attrs(rec, change)
         for alias in set(self._aliases) - self._saved_aliases:
             store.set_alias(rec.project, rec.name, alias, rec.version)
@@ -926,6 +1063,18 @@ class Artifact:
         if self._record:
             return f"<Artifact {self.qualified_name} ({self._type})>"
         return f"<Artifact {self._name} ({self._type}, {self._state.value.lower()})>"
+
+
+def _ttl_seconds(value: _dt.timedelta | None) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, _dt.timedelta):
+        raise InvalidAttributeError(
+            f"ttl must be a datetime.timedelta or None, got {type(value).__name__}"
+        )
+    if value.total_seconds() <= 0:
+        raise InvalidAttributeError(f"ttl must be positive, got {value}")
+    return value.total_seconds()
 
 
 def _check_policy(policy: str) -> None:

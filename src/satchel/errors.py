@@ -18,6 +18,7 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
     ├── ManifestError               (ValueError)   malformed or tampered manifest
     ├── InvalidQueryError           (ValueError)   bad listing filter, sort, page or size
     ├── InvalidSpecError            (ValueError)   an apply spec that cannot be applied
+    ├── InvalidAttributeError       (ValueError)   bad stage, time to live or other attribute
     ├── ArtifactStateError                         illegal lifecycle transition
     │   ├── ArtifactFinalizedError                 change to a finalized/committed artifact
     │   ├── ArtifactNotLoggedError                 committed-only attribute read on a draft
@@ -86,6 +87,10 @@ class InvalidQueryError(SatchelError, ValueError):
 
 class InvalidSpecError(SatchelError, ValueError):
     """An apply spec (YAML/JSON) is missing a field, has a wrong type, or names a bad source."""
+
+
+class InvalidAttributeError(SatchelError, ValueError):
+    """A stage, time to live or other version attribute value is not valid."""
 
 
 class ArtifactStateError(SatchelError):

@@ -1,0 +1,39 @@
+"""The registry: find, filter and page through versions; stages, deletion and gc; copy, link,
+apply; lineage; W&B manifest import. ``Api`` and ``Artifact`` delegate here; the CLI is
+:mod:`satchel.cli.registry`.
+
+=====================  ======================================================================
+module                 what it does
+=====================  ======================================================================
+``query``              :class:`VersionQuery` (validated filters, sort, page) and :class:`Page`
+``index``              the per-collection listing index (a cache; records stay the truth)
+``scan``               listings with fingerprints and modification times, per backend
+``listing``            answer queries; list collections and types
+``stages``             development / staging / production / archived, with history
+``delete``             tombstones; aliases protect a version unless removed with it
+``gc``                 expire TTLs; remove content no live version uses, after a grace period
+``copy``               copy / transfer a version to another project, name or store
+``link``               portfolio links (a version record sharing the source's manifest)
+``apply``              declare a version in YAML/JSON and apply it idempotently
+``lineage``            run records, "used by" markers, the lineage graph and its DOT form
+``wandb_import``       register a W&B ``wandb_manifest.json`` as a version
+=====================  ======================================================================
+"""
+
+from __future__ import annotations
+
+from satchel.registry.gc import GcReport, collect_garbage, parse_duration
+from satchel.registry.listing import ArtifactCollection
+from satchel.registry.query import Page, VersionQuery
+from satchel.registry.stages import STAGES, StageEvent
+
+__all__ = [
+    "STAGES",
+    "ArtifactCollection",
+    "GcReport",
+    "Page",
+    "StageEvent",
+    "VersionQuery",
+    "collect_garbage",
+    "parse_duration",
+]

@@ -1,0 +1,306 @@
+"""Garbage collection: expired versions, and content no live version uses.
+
+``collect_garbage`` works in this order:
+
+1. **List** every object and manifest with its modification time. Only those older than
+   ``now - grace`` are candidates; younger ones are never touched.
+2. **Expire**: every live version whose time to live has run out (``created_at + ttl``) and
+   that no stored alias names is deleted (a tombstone, as :func:`delete_version` writes).
+   ``latest`` is computed, not stored, so it protects nothing.
+3. **Mark**: the manifests of every live version (links included) and of every pending
+   collaborative part, read *after* the listing, plus every manifest that appeared or changed
+   since the listing (an in-flight commit's), and every object those manifests name.
+4. **Sweep**: delete unmarked candidate manifests and objects, re-reading each object's
+   modification time right before deleting it.
+
+Why this is safe for commits running at the same time. The commit protocol uploads objects,
+then writes the manifest, then creates the version record (the commit point). A commit's new
+objects and manifest are younger than the grace period while it runs, so they are not
+candidates; once its record exists, the mark step sees it. A commit can therefore only lose
+content if it takes longer than the grace period between uploading (or finding) an object and
+creating its record: that is the documented limit, and why the default grace is one hour
+(``--grace``; use a longer one for very slow uploads).
+
+One narrower case remains, as in git's ``prune``: a commit that *reuses* content already in
+the store but referenced by no live version (say, the files of a version deleted long ago)
+checks that the object exists, and relies on it. If gc deletes that old object after the check
+and before the commit's manifest and record appear, the new version names a missing object.
+The mark step re-reads manifests right before sweeping to shrink this window to the sweep
+itself; ``satchel fsck`` reports such a version and committing the files again repairs it.
+
+Version records and tombstones are never removed: they are tiny, and keeping them is what
+guarantees a deleted version's number is never handed out again.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from satchel.errors import ManifestError, SatchelError, StoreError
+from satchel.manifest import Manifest
+from satchel.registry.delete import delete_version
+from satchel.registry.index import CollectionSnapshot, snapshot
+from satchel.registry.scan import modified_time, walk_detailed
+from satchel.store import Store, layout
+from satchel.store.records import parse_time
+
+DEFAULT_GRACE = _dt.timedelta(hours=1)
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_MANIFEST_KEY = re.compile(r"^manifests/([0-9a-f]{2})/([0-9a-f]{62})\.json\.gz$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def parse_duration(text: str | float | _dt.timedelta) -> _dt.timedelta:
+    """Parse ``"1h"``, ``"30m"``, ``"2d"``, ``"1h30m"``, ``"45s"``, ``"0"`` or seconds.
+
+    Raises:
+        ValueError: anything else.
+    """
+    if isinstance(text, _dt.timedelta):
+        return text
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        if text < 0:
+            raise ValueError(f"duration must not be negative, got {text}")
+        return _dt.timedelta(seconds=float(text))
+    raw = str(text).strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", raw):
+        return _dt.timedelta(seconds=float(raw))
+    pos, total = 0, 0.0
+    for m in _DURATION.finditer(raw):
+        if raw[pos : m.start()].strip():
+            break
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if pos == 0 or raw[pos:].strip():
+        raise ValueError(
+            f"duration {text!r} is not understood; use a number with s, m, h, d or w, "
+            "such as 30m, 1h or 2d"
+        )
+    return _dt.timedelta(seconds=total)
+
+
+@dataclass(frozen=True)
+class GcReport:
+    """What a gc run removed (or, with ``dry_run``, would remove).
+
+    Attributes:
+        dry_run: nothing was changed.
+        expired: ``project/name:vN`` of versions deleted because their TTL ran out.
+        manifests: keys of manifests removed.
+        objects: keys of content objects removed.
+        bytes_freed: total size of the removed manifests and objects.
+        kept_young: unreferenced objects and manifests kept because they are younger than the
+            grace period (or undatable).
+    """
+
+    dry_run: bool
+    expired: tuple[str, ...] = ()
+    manifests: tuple[str, ...] = ()
+    objects: tuple[str, ...] = ()
+    bytes_freed: int = 0
+    kept_young: int = 0
+    protected: tuple[str, ...] = field(default=(), repr=False)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able form."""
+        return {
+            "dry_run": self.dry_run,
+            "expired": list(self.expired),
+            "manifests": list(self.manifests),
+            "objects": list(self.objects),
+            "bytes_freed": self.bytes_freed,
+            "kept_young": self.kept_young,
+        }
+
+
+def expires_at(created_at: str, ttl_seconds: float | None) -> _dt.datetime | None:
+    """When a version with this TTL expires (``None``: never)."""
+    if ttl_seconds is None:
+        return None
+    return parse_time(created_at) + _dt.timedelta(seconds=ttl_seconds)
+
+
+def collect_garbage(
+    store: Store,
+    *,
+    grace: _dt.timedelta | str | float = DEFAULT_GRACE,
+    dry_run: bool = False,
+    now: float | None = None,
+    on_item: Callable[[str, str, int], None] | None = None,
+) -> GcReport:
+    """Delete expired versions and unreferenced manifests and objects older than ``grace``.
+
+    Args:
+        store: the store.
+        grace: how old unreferenced content must be before it is removed (default 1 h);
+            protects commits in flight (see the module docstring for the argument).
+        dry_run: report only, change nothing.
+        now: the current time (seconds since the epoch), for tests.
+        on_item: called as ``(kind, name, size)`` for each removal (``kind`` is ``expired``,
+            ``manifest`` or ``object``), as it happens.
+
+    Returns:
+        What was (or would be) removed.
+
+    Raises:
+        ValueError: a bad ``grace``.
+        StoreFormatError, ManifestError: a damaged record or manifest (nothing is removed on the
+            strength of a record that cannot be read).
+    """
+    grace_td = parse_duration(grace)
+    if grace_td < _dt.timedelta(0):
+        raise ValueError("grace must not be negative")
+    started = time.time() if now is None else now
+    cutoff = started - grace_td.total_seconds()
+    emit = on_item or (lambda _k, _n, _s: None)
+    backend = store.backend
+
+    # 1. list (before marking: anything created later is not a candidate)
+    candidates_m: dict[str, int] = {}
+    candidates_o: dict[str, int] = {}
+    young = 0
+    for key, size, mtime in walk_detailed(backend, "manifests"):
+        if mtime is not None and mtime < cutoff:
+            candidates_m[key] = size
+        else:
+            young += 1
+    for key, size, mtime in walk_detailed(backend, "objects"):
+        if mtime is not None and mtime < cutoff:
+            candidates_o[key] = size
+        else:
+            young += 1
+
+    # 2. expire, and 3. mark
+    now_dt = _dt.datetime.fromtimestamp(started, _dt.timezone.utc)
+    expired: list[str] = []
+    live_manifests: set[str] = set()
+    for project in store.projects():
+        for name in store.collections(project):
+            snap = snapshot(store, project, name)
+            if snap is None:
+                continue
+            gone = _expire(store, snap, now_dt, dry_run)
+            for n in gone:
+                ref = f"{project}/{name}:v{n}"
+                expired.append(ref)
+                emit("expired", ref, 0)
+            for n in snap.live:
+                if n not in gone:
+                    live_manifests.add(snap.records[n].manifest)
+            live_manifests |= _pending_manifests(store, project, name)
+    # manifests that appeared or changed since the listing belong to commits in flight
+    for key, _size, mtime in walk_detailed(backend, "manifests"):
+        if key not in candidates_m or (mtime is not None and mtime >= cutoff):
+            mid = _manifest_id(key)
+            if mid is not None:
+                live_manifests.add(mid)
+                candidates_m.pop(key, None)
+
+    live_objects: set[str] = set()
+    for mid in sorted(live_manifests):
+        for entry in _read_manifest(store, mid):
+            if not entry.is_reference:
+                live_objects.add(layout.object_key(entry.alg, entry.oid))
+
+    # 4. sweep
+    removed_m: list[str] = []
+    removed_o: list[str] = []
+    freed = 0
+    for key in sorted(candidates_m):
+        mid = _manifest_id(key)
+        if mid is None or mid in live_manifests:
+            continue
+        if not dry_run:
+            backend.delete(key)
+        removed_m.append(key)
+        freed += candidates_m[key]
+        emit("manifest", key, candidates_m[key])
+    for key in sorted(candidates_o):
+        if key in live_objects:
+            continue
+        mtime = modified_time(backend, key) if not dry_run else None
+        if mtime is not None and mtime >= cutoff:  # touched or rewritten since the listing
+            young += 1
+            continue
+        if not dry_run:
+            backend.delete(key)
+        removed_o.append(key)
+        freed += candidates_o[key]
+        emit("object", key, candidates_o[key])
+    return GcReport(
+        dry_run=dry_run,
+        expired=tuple(expired),
+        manifests=tuple(removed_m),
+        objects=tuple(removed_o),
+        bytes_freed=freed,
+        kept_young=young,
+    )
+
+
+def _expire(
+    store: Store, snap: CollectionSnapshot, now: _dt.datetime, dry_run: bool
+) -> list[int]:
+    out = []
+    for n in snap.live:
+        attrs = snap.attrs[n]
+        record = snap.records[n]
+        when = expires_at(record.created_at, attrs.ttl_seconds)
+        if when is None or when > now or snap.aliases_of(n):
+            continue
+        if not dry_run:
+            try:
+                delete_version(store, record, reason="ttl expired")
+            except SatchelError:  # deleted or aliased meanwhile: leave it to the next run
+                continue
+        out.append(n)
+    return out
+
+
+def _manifest_id(key: str) -> str | None:
+    m = _MANIFEST_KEY.match(key)
+    return m.group(1) + m.group(2) if m else None
+
+
+def _read_manifest(store: Store, manifest_id: str) -> Manifest:
+    try:
+        return store.get_manifest(manifest_id)
+    except ManifestError as exc:
+        # without the manifest gc cannot know which objects the version needs: stop rather
+        # than delete content a repaired manifest would name
+        raise StoreError(
+            f"gc stopped before deleting anything: {exc}. Repair the store first "
+            "('satchel fsck')"
+        ) from exc
+
+
+def _pending_manifests(store: Store, project: str, name: str) -> set[str]:
+    """Manifest ids named by pending collaborative parts (kept until the parts finish)."""
+    out: set[str] = set()
+    base = f"{layout.collection_folder(project, name)}/pending"
+    for key, _size, _mtime in walk_detailed(store.backend, base):
+        if not key.endswith(".json"):
+            continue
+        try:
+            data = json.loads(store.backend.read(key))
+        except (FileNotFoundError, ValueError):
+            continue
+        out |= set(_hex_ids(data))
+    return out
+
+
+def _hex_ids(value: object) -> Iterable[str]:
+    if isinstance(value, str):
+        if _HEX64.match(value):
+            yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _hex_ids(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _hex_ids(v)

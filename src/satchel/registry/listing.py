@@ -1,0 +1,132 @@
+"""Listing versions, collections and types of a store (what ``Api`` and ``satchel ls`` call)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from satchel import naming
+from satchel.registry.index import CollectionSnapshot, snapshot
+from satchel.registry.lineage import run_inputs, used_versions
+from satchel.registry.query import Page, Row, VersionQuery, matching_rows
+from satchel.services import Services
+from satchel.store import Store
+from satchel.store.records import parse_time
+
+if TYPE_CHECKING:
+    from satchel.artifact import Artifact
+
+
+@dataclass(frozen=True)
+class ArtifactCollection:
+    """One collection (all versions of an artifact name) in a project.
+
+    Attributes:
+        project, name, type: what it is.
+        description: the collection's description, if any.
+        created_at: when its first version was committed (UTC).
+        version_count: live versions.
+        latest: ``"v<n>"`` of the newest live version, or ``None``.
+        aliases: stored alias -> ``"v<n>"``.
+        is_portfolio: every live version is a link to another collection's version.
+    """
+
+    project: str
+    name: str
+    type: str
+    description: str | None
+    created_at: _dt.datetime
+    version_count: int
+    latest: str | None
+    aliases: dict[str, str]
+    is_portfolio: bool
+
+
+def snapshots(store: Store, project: str, name: str | None) -> list[CollectionSnapshot]:
+    """Snapshots of one collection (``name``) or of every collection of ``project``."""
+    names = [name] if name is not None else store.collections(project)
+    out = []
+    for n in names:
+        snap = snapshot(store, project, n)
+        if snap is not None:
+            out.append(snap)
+    return out
+
+
+def to_artifact(services: Services, store: Store, row: Row) -> Artifact:
+    """Build the :class:`Artifact` of a listed version without reading the store again."""
+    from satchel.artifact import Artifact
+
+    snap = row.snapshot
+    return Artifact._from_record(
+        services,
+        store,
+        row.record,
+        known=(row.attrs, snap.aliases_of(row.record.version), snap.latest == row.record.version),
+    )
+
+
+def list_versions(services: Services, store: Store, query: VersionQuery) -> Page[Artifact]:
+    """Answer a validated query with one page of artifacts.
+
+    Raises:
+        StoreFormatError: a damaged record.
+    """
+    snaps = snapshots(store, query.project, query.name)
+    inputs = None
+    if query.used_by is not None:
+        run_project, _, run_id = query.used_by.rpartition("/")
+        inputs = run_inputs(store, run_project or query.project, run_id)
+    cache: dict[tuple[str, str], set[int]] = {}
+
+    def used(snap: CollectionSnapshot) -> set[int]:
+        key = (snap.project, snap.name)
+        if key not in cache:
+            cache[key] = used_versions(store, snap.project, snap.name)
+        return cache[key]
+
+    rows = matching_rows(query, snaps, used_by_inputs=inputs, used_versions=used)
+    page_rows, total, pages = query.sort_and_page(rows)
+    items = tuple(to_artifact(services, store, r) for r in page_rows)
+    return Page(items, query.page, query.size, total, pages)
+
+
+def list_collections(
+    store: Store, project: str, *, type: str | None = None
+) -> list[ArtifactCollection]:
+    """Every collection of ``project`` (of ``type``, when given) that has a live version."""
+    naming.validate_name(project, kind="project")
+    if type is not None:
+        naming.validate_name(type, kind="type")
+    out = []
+    for snap in snapshots(store, project, None):
+        if type is not None and snap.collection.type != type:
+            continue
+        if not snap.live:
+            continue
+        out.append(
+            ArtifactCollection(
+                project=project,
+                name=snap.name,
+                type=snap.collection.type,
+                description=snap.collection.description,
+                created_at=parse_time(snap.collection.created_at),
+                version_count=len(snap.live),
+                latest=f"v{snap.latest}" if snap.latest is not None else None,
+                aliases={a: f"v{n}" for a, n in sorted(snap.aliases.items())},
+                is_portfolio=all(snap.records[n].linked_from for n in snap.live),
+            )
+        )
+    return out
+
+
+def list_types(store: Store, project: str) -> list[str]:
+    """The sorted artifact types used in ``project``."""
+    naming.validate_name(project, kind="project")
+    types = set()
+    for name in store.collections(project):
+        rec = store.collection(project, name)
+        if rec is not None:
+            types.add(rec.type)
+    return sorted(types)

@@ -1,0 +1,115 @@
+"""Listings with change fingerprints and modification times, on any store backend.
+
+The registry needs more from a listing than :meth:`StoreBackend.list` gives: the listing index
+(:mod:`satchel.registry.index`) must know whether a small mutable file (attributes, an alias)
+changed since it was cached, and ``gc`` must know how old an object is. This module asks the
+backend for the cheapest source of those facts:
+
+* local disk: one ``os.scandir`` of the folder; the fingerprint is ``inode:size:mtime_ns``
+  (every satchel write replaces the file, so a change gets a new inode or a new mtime);
+* a backend offering ``list_detailed(prefix) -> {name: (fingerprint, mtime)}`` and
+  ``walk_detailed(prefix) -> Iterator[(key, size, mtime)]`` (remote stores: ETag or generation,
+  and the object's last-modified time);
+* anything else: names only; callers then read every file (correct, just slower) and ``gc``
+  treats every object as young (it deletes nothing it cannot date).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from satchel.store.backend import StoreBackend
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """One name in a folder listing.
+
+    Attributes:
+        fingerprint: changes whenever the content changes; ``None`` when the backend cannot
+            tell (the caller must read the file).
+        mtime: last modification, seconds since the epoch; ``None`` when the fingerprint is
+            unique per write by itself (an ETag or a generation), so no racy-time check applies.
+    """
+
+    fingerprint: str | None
+    mtime: float | None
+
+
+def list_detailed(backend: StoreBackend, prefix: str) -> dict[str, Listed]:
+    """Names directly below folder ``prefix`` with fingerprints (hidden names skipped).
+
+    Args:
+        backend: the store backend.
+        prefix: a store folder key.
+
+    Returns:
+        name -> :class:`Listed`; empty when the folder does not exist.
+    """
+    local = backend.local_path(prefix)
+    if local is not None:
+        out: dict[str, Listed] = {}
+        try:
+            with os.scandir(local) as it:
+                for e in it:
+                    if e.name.startswith("."):
+                        continue
+                    with contextlib.suppress(FileNotFoundError):
+                        st = e.stat(follow_symlinks=False)
+                        out[e.name] = Listed(
+                            f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}", st.st_mtime_ns / 1e9
+                        )
+        except (FileNotFoundError, NotADirectoryError):
+            return {}
+        return out
+    detailed = getattr(backend, "list_detailed", None)
+    if detailed is not None:
+        return {
+            name: Listed(fp, mtime) for name, (fp, mtime) in detailed(prefix).items()
+        }
+    return {name: Listed(None, None) for name in backend.list(prefix)}
+
+
+def walk_detailed(backend: StoreBackend, prefix: str) -> Iterator[tuple[str, int, float | None]]:
+    """Yield ``(key, size, mtime)`` for every object below folder ``prefix``.
+
+    ``mtime`` is ``None`` when the backend cannot date its objects.
+    """
+    local = backend.local_path(prefix)
+    if local is not None:
+        root = backend.local_path("")
+        assert root is not None
+        root = root.rstrip(os.sep)
+        for dirpath, _dirs, files in os.walk(local):
+            rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
+            for name in files:
+                if name.startswith("."):
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    st = os.stat(os.path.join(dirpath, name))
+                    yield f"{rel}/{name}", st.st_size, st.st_mtime
+        return
+    detailed = getattr(backend, "walk_detailed", None)
+    if detailed is not None:
+        yield from detailed(prefix)
+        return
+    for key, size in backend.walk(prefix):
+        yield key, size, None
+
+
+def modified_time(backend: StoreBackend, key: str) -> float | None:
+    """The current modification time of ``key`` (``None``: absent or unknown)."""
+    local = backend.local_path(key)
+    if local is not None:
+        try:
+            return os.stat(local).st_mtime
+        except FileNotFoundError:
+            return None
+    stat = getattr(backend, "modified_time", None)
+    if stat is not None:
+        result: float | None = stat(key)
+        return result
+    return None
