@@ -30,6 +30,7 @@ from tests.references_support import (
     HTTPRemote,
     Remote,
     b64md5,
+    gcs_remote,
     s3_remote,
     services_for,
 )
@@ -298,3 +299,19 @@ class TestS3VersionedReferences(PrefixConformance):
     @pytest.fixture
     def remote(self, s3_versioned_bucket: Any) -> Remote:
         return s3_remote(s3_versioned_bucket)
+
+
+class TestGCSReferences(PrefixConformance):
+    """``gs://`` on a fake-gcs-server bucket without versioning."""
+
+    @pytest.fixture
+    def remote(self, gcs_bucket: Any) -> Remote:
+        return gcs_remote(gcs_bucket)
+
+
+class TestGCSVersionedReferences(PrefixConformance):
+    """``gs://`` on a versioned bucket (old generations stay readable)."""
+
+    @pytest.fixture
+    def remote(self, gcs_versioned_bucket: Any) -> Remote:
+        return gcs_remote(gcs_versioned_bucket)
