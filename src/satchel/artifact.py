@@ -845,8 +845,7 @@ class Artifact:
         self._origin = target
         wanted_tags = set(self._tags)
         self._load(result.record)
-        self._extras()
-        if not result.created and not wanted_tags <= set(self._tags):
+        if not result.created and not wanted_tags <= set(self.tags):
             self._tags = sorted(set(self._tags) | wanted_tags)
             self._persist_attributes()
         return self
@@ -877,7 +876,7 @@ class Artifact:
             return msgspec.structs.replace(
                 cur,
                 description=description if description != loaded.description else cur.description,
-                metadata=metadata if metadata != loaded.metadata else cur.metadata,
+                metadata=_merge_keys(loaded.metadata, metadata, cur.metadata),
                 tags=sorted((set(cur.tags) | add_tags) - drop_tags),
                 ttl_seconds=ttl if ttl != loaded.ttl_seconds else cur.ttl_seconds,
             )
@@ -1075,6 +1074,22 @@ def _ttl_seconds(value: _dt.timedelta | None) -> float | None:
     if value.total_seconds() <= 0:
         raise InvalidAttributeError(f"ttl must be positive, got {value}")
     return value.total_seconds()
+
+
+def _merge_keys(
+    base: dict[str, Any], mine: dict[str, Any], theirs: dict[str, Any]
+) -> dict[str, Any]:
+    """Apply the top-level keys this editor added, changed or removed (``base`` -> ``mine``)
+    to the current metadata ``theirs``, so concurrent editors of other keys lose nothing."""
+    if mine == base:
+        return theirs
+    out = dict(theirs)
+    for key, value in mine.items():
+        if key not in base or base[key] != value:
+            out[key] = value
+    for key in base.keys() - mine.keys():
+        out.pop(key, None)
+    return out
 
 
 def _check_policy(policy: str) -> None:
