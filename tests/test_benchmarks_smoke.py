@@ -1,0 +1,45 @@
+"""The core benchmark script runs end to end (``--quick`` sizes, satchel only, no timing checks)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "benchmarks", "bench_core.py")
+
+
+@pytest.mark.timeout(120)
+def test_bench_core_quick_prints_every_measurement_and_target(tmp_path):
+    cp = subprocess.run(
+        [sys.executable, SCRIPT, "--quick", "--impls", "satchel", "--datasets", "A,B", "--quiet",
+         "--root", str(tmp_path)],
+        check=False, capture_output=True, text=True, timeout=110,
+    )
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    records = [json.loads(ln[5:]) for ln in cp.stdout.splitlines() if ln.startswith("JSON ")]
+    by_bench: dict[str, list[dict]] = {}
+    for rec in records:
+        by_bench.setdefault(rec["bench"], []).append(rec)
+    assert set(by_bench) >= {"machine", "add_dir", "md5", "readd", "manifest", "new_draft",
+                             "target"}
+    adds = {(r["dataset"], r["policy"]) for r in by_bench["add_dir"]}
+    assert adds == {(d, p) for d in "AB" for p in ("mutable", "immutable")}
+    for rec in by_bench["add_dir"] + by_bench["readd"]:
+        for key in ("wall_s", "cpu_s", "peak_rss_mb", "digest", "entries"):
+            assert key in rec, (key, rec)
+    # both policies hash the same bytes to the same artifact digest
+    for ds in "AB":
+        digests = {r["digest"] for r in by_bench["add_dir"] if r["dataset"] == ds}
+        assert len(digests) == 1
+    manifest = by_bench["manifest"][0]
+    assert manifest["digest_matches"] is True
+    for key in ("build_s", "write_s", "read_s", "digest_s", "total_s", "process_peak_rss_mb"):
+        assert key in manifest
+    new_draft = by_bench["new_draft"][0]
+    assert new_draft["version"] == "v1" and new_draft["based_on"] == "v0"
+    assert "### targets" in cp.stdout and "| data |" in cp.stdout
