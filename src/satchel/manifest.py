@@ -210,6 +210,10 @@ class Manifest:
         """The manifest as plain JSON-able data, in W&B's ``wandb_manifest.json`` shape."""
         return msgspec.to_builtins(self._wire())
 
+    def to_manifest_json(self) -> dict[str, Any]:
+        """The same as :meth:`to_dict`, under W&B's method name (code written for W&B ports)."""
+        return self.to_dict()
+
     def to_json(self) -> bytes:
         """Canonical JSON bytes: compact, keys sorted, contents in path order."""
         return _ENCODER.encode(self._wire())
