@@ -17,6 +17,7 @@ from satchel.artifact import Artifact, ArtifactState
 from satchel.cache import Cache
 from satchel.config import configure
 from satchel.errors import (
+    AliasProtectedError,
     ArtifactDeletedError,
     ArtifactFinalizedError,
     ArtifactNotFoundError,
@@ -30,9 +31,12 @@ from satchel.errors import (
     EntryConflictError,
     EntryNotFoundError,
     HandlerUnavailableError,
+    InvalidAttributeError,
     InvalidMetadataError,
     InvalidNameError,
     InvalidPathError,
+    InvalidQueryError,
+    InvalidSpecError,
     ManifestError,
     PartConflictError,
     ReferenceAccessError,
@@ -61,6 +65,7 @@ from satchel.store import Store, open_store
 __version__ = "0.1.0"
 
 __all__ = [
+    "AliasProtectedError",
     "Api",
     "Artifact",
     "ArtifactDeletedError",
@@ -78,9 +83,12 @@ __all__ = [
     "EntryConflictError",
     "EntryNotFoundError",
     "HandlerUnavailableError",
+    "InvalidAttributeError",
     "InvalidMetadataError",
     "InvalidNameError",
     "InvalidPathError",
+    "InvalidQueryError",
+    "InvalidSpecError",
     "Manifest",
     "ManifestDiff",
     "ManifestEntry",

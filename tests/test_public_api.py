@@ -1,0 +1,106 @@
+"""The public surface: ``satchel.__all__``, docstrings on every public name, ``py.typed``."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from pathlib import Path
+
+import pytest
+
+import satchel
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _public_namespace() -> set[str]:
+    return {
+        n for n, v in vars(satchel).items()
+        if not n.startswith("_") and not inspect.ismodule(v)
+    } | {"__version__"}
+
+
+def test_all_matches_public_names() -> None:
+    assert len(satchel.__all__) == len(set(satchel.__all__)), "duplicates in __all__"
+    assert set(satchel.__all__) == _public_namespace()
+    for name in satchel.__all__:
+        assert hasattr(satchel, name), name
+
+
+def test_all_is_sorted() -> None:
+    assert satchel.__all__ == sorted(satchel.__all__)
+
+
+def test_version() -> None:
+    assert isinstance(satchel.__version__, str)
+    assert satchel.__version__.count(".") >= 2
+
+
+def test_every_exported_error_is_in_the_tree() -> None:
+    from satchel import errors
+
+    for name in satchel.__all__:
+        obj = getattr(satchel, name)
+        if inspect.isclass(obj) and issubclass(obj, BaseException):
+            assert obj is getattr(errors, name)
+            assert issubclass(obj, satchel.SatchelError)
+
+
+def test_every_public_error_class_is_exported() -> None:
+    from satchel import errors
+
+    public = {
+        n for n, o in vars(errors).items()
+        if inspect.isclass(o) and issubclass(o, errors.SatchelError) and not n.endswith("_")
+    }
+    assert public - set(satchel.__all__) == set()
+
+
+def _members(obj: type) -> list[tuple[str, object]]:
+    out = []
+    for name, value in vars(obj).items():
+        if name.startswith("_"):
+            continue
+        if isinstance(value, (staticmethod, classmethod)):
+            value = value.__func__
+        if inspect.isfunction(value) or isinstance(value, property):
+            out.append((name, value))
+    return out
+
+
+PUBLIC = [n for n in satchel.__all__ if n != "__version__"]
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_every_public_name_has_a_docstring(name: str) -> None:
+    obj = getattr(satchel, name)
+    assert inspect.getdoc(obj), f"satchel.{name} has no docstring"
+    if inspect.isclass(obj) and not issubclass(obj, BaseException):
+        missing = [m for m, v in _members(obj) if not (getattr(v, "__doc__", None) or "").strip()]
+        assert missing == [], f"satchel.{name} members without docstring: {missing}"
+
+
+def test_py_typed_is_shipped() -> None:
+    package = Path(satchel.__file__).parent
+    assert (package / "py.typed").is_file()
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert "py.typed" in config["tool"]["setuptools"]["package-data"]["satchel"]
+
+
+def test_public_functions_are_annotated() -> None:
+    for name in PUBLIC:
+        obj = getattr(satchel, name)
+        funcs = [obj] if inspect.isfunction(obj) else (
+            [v.fget if isinstance(v, property) else v for _m, v in _members(obj)]
+            if inspect.isclass(obj) and not issubclass(obj, BaseException) else []
+        )
+        for f in funcs:
+            if f is None:
+                continue
+            sig = inspect.signature(f)
+            assert sig.return_annotation is not inspect.Signature.empty, f"{name}.{f.__name__}"
