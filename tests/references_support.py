@@ -178,7 +178,9 @@ def gcs_put(bucket: Any, key: str, data: bytes) -> dict[str, Any]:
         s.trust_env = False
         r = s.post(
             f"{bucket.endpoint_url}/upload/storage/v1/b/{bucket.name}/o",
-            params={"uploadType": "media", "name": key}, data=data, timeout=30,
+            params={"uploadType": "media", "name": key},
+            data=data,
+            timeout=30,
         )
         r.raise_for_status()
         item: dict[str, Any] = r.json()
@@ -244,8 +246,11 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             s.trust_env = False
             r = s.get(self.server.upstream + self.path, timeout=30)
         body = r.content
-        headers = {k: v for k, v in r.headers.items()
-                   if k.lower() not in ("content-length", "transfer-encoding", "connection")}
+        headers = {
+            k: v
+            for k, v in r.headers.items()
+            if k.lower() not in ("content-length", "transfer-encoding", "connection")
+        }
         names = self.server.strip_md5
         if "json" in r.headers.get("Content-Type", "") and names:
             doc = r.json()
@@ -268,3 +273,24 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+
+@dataclass
+class AzureRemote(Remote):
+    """A container on Azurite (no blob versioning there)."""
+
+    container: Any = None
+
+    def uri(self, key: str) -> str:
+        return f"az://{self.container.name}/{key}"
+
+    def put(self, key: str, data: bytes) -> None:
+        self.container.client.upload_blob(key, data, overwrite=True)
+
+    def delete(self, key: str) -> None:
+        self.container.client.delete_blob(key)
+
+
+def azure_remote(container: Any) -> AzureRemote:
+    """The remote of a ``tests.servers.fixtures.AzureContainer``."""
+    return AzureRemote("az", False, True, {"az": container.storage_options}, container)

@@ -91,7 +91,11 @@ def test_stream_to_cache_verifies_md5_and_keeps_nothing_on_mismatch(tmp_path: Pa
     assert Path(path).read_bytes() == b"good"
     with pytest.raises(DigestMismatchError, match="s3://b/k has digest"):
         stream_to_cache(
-            cache, io.BytesIO(b"evil"), uri="s3://b/k", version="e2", md5=b64md5(b"good"),
+            cache,
+            io.BytesIO(b"evil"),
+            uri="s3://b/k",
+            version="e2",
+            md5=b64md5(b"good"),
             size=4,
         )
     assert not os.path.exists(cache.ref_path("s3://b/k", "e2"))
@@ -105,7 +109,12 @@ def test_stream_to_cache_checks_size_and_extra_checksum(tmp_path: Path) -> None:
     seen: list[bytes] = []
     with pytest.raises(DigestMismatchError, match="u: crc32c differs; the transfer"):
         stream_to_cache(
-            cache, io.BytesIO(b"abc"), uri="u", version="v", md5=None, size=3,
+            cache,
+            io.BytesIO(b"abc"),
+            uri="u",
+            version="v",
+            md5=None,
+            size=3,
             extra_check=(seen.append, lambda: "crc32c differs"),
         )
     assert b"".join(seen) == b"abc"

@@ -29,6 +29,7 @@ from tests.references_support import (
     FileRemote,
     HTTPRemote,
     Remote,
+    azure_remote,
     b64md5,
     gcs_remote,
     s3_remote,
@@ -188,7 +189,9 @@ class PrefixConformance(ReferenceConformance):
         assert sorted(e.path for e in entries) == ["a.txt", "sub/b.txt", "sub/deeper/c.txt"]
         assert {e.path: e.size for e in entries}["sub/deeper/c.txt"] == 3
         assert _read(art.save().download(satchel_env.work / "o")) == {
-            "a.txt": b"a", "sub/b.txt": b"bb", "sub/deeper/c.txt": b"ccc",
+            "a.txt": b"a",
+            "sub/b.txt": b"bb",
+            "sub/deeper/c.txt": b"ccc",
         }
 
     def test_trailing_slash_means_prefix(self, remote: Remote, satchel_env: SatchelEnv) -> None:
@@ -224,7 +227,9 @@ class PrefixConformance(ReferenceConformance):
         art, _ = _draft(satchel_env, remote)
         entries = art.add_reference(remote.uri("z"))
         assert {e.path: e.size for e in entries} == {
-            "empty.bin": 0, "full.bin": 4, "folder/inside.bin": 1,
+            "empty.bin": 0,
+            "full.bin": 4,
+            "folder/inside.bin": 1,
         }
 
     def test_max_objects_exceeded_raises_before_anything_is_added(
@@ -315,3 +320,11 @@ class TestGCSVersionedReferences(PrefixConformance):
     @pytest.fixture
     def remote(self, gcs_versioned_bucket: Any) -> Remote:
         return gcs_remote(gcs_versioned_bucket)
+
+
+class TestAzureReferences(PrefixConformance):
+    """``az://`` on an Azurite container (Azurite keeps no blob versions)."""
+
+    @pytest.fixture
+    def remote(self, azure_container: Any) -> Remote:
+        return azure_remote(azure_container)

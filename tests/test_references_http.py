@@ -71,8 +71,10 @@ def test_weak_etag_is_recorded_with_its_marker_and_a_warning(
     assert entry.digest == f"W/{md5}"
     assert entry.extra == {"etag": f'W/"{md5}"'}
     assert warnings == [
-        (f'{url} sends a weak ETag (W/"{md5}"): changes are detected, but identical bytes '
-        "cannot be proven (the server sends no MD5)")
+        (
+            f'{url} sends a weak ETag (W/"{md5}"): changes are detected, but identical bytes '
+            "cannot be proven (the server sends no MD5)"
+        )
     ]
     art.save()
     assert _read(art.download(satchel_env.work / "o")) == {"w.txt": b"weak"}
@@ -90,8 +92,10 @@ def test_no_etag_records_the_url_and_warns(http_site: Any, satchel_env: SatchelE
     (entry,) = art.add_reference(url)
     assert (entry.digest, entry.size, entry.extra) == (url, 4, None)
     assert warnings == [
-        (f"{url} sends no ETag: satchel cannot tell if its content changes, so downloads of it "
-        "cannot be verified")
+        (
+            f"{url} sends no ETag: satchel cannot tell if its content changes, so downloads of it "
+            "cannot be verified"
+        )
     ]
     root = art.save().download(satchel_env.work / "o")
     assert _read(root) == {"n.txt": b"none"}
@@ -161,7 +165,10 @@ def test_redirect_is_followed_and_the_original_url_recorded(
     assert _read(art.save().download(satchel_env.work / "o")) == {"alias.bin": b"behind a redirect"}
     seen = [(r.method, r.path.rsplit("/", 1)[-1]) for r in http_site.received()]
     assert seen == [
-        ("HEAD", "alias.bin"), ("HEAD", "target.bin"), ("GET", "alias.bin"), ("GET", "target.bin"),
+        ("HEAD", "alias.bin"),
+        ("HEAD", "target.bin"),
+        ("GET", "alias.bin"),
+        ("GET", "target.bin"),
     ]
 
 

@@ -49,10 +49,12 @@ class RequestLog:
 
     def _record(self, request: Any, **kwargs: Any) -> None:
         self.ops.append(kwargs["event_name"].rsplit(".", 1)[-1])
-        self.headers.append({
-            k.lower(): v.decode() if isinstance(v, bytes) else str(v)
-            for k, v in request.headers.items()
-        })
+        self.headers.append(
+            {
+                k.lower(): v.decode() if isinstance(v, bytes) else str(v)
+                for k, v in request.headers.items()
+            }
+        )
 
     def count(self, op: str) -> int:
         return self.ops.count(op)
@@ -91,7 +93,10 @@ def test_versioned_object_records_version_id(
     (single,) = art.add_reference(f"s3://{b.name}/dir/k.bin", name="single.bin")
     (listed,) = art.add_reference(f"s3://{b.name}/dir/", name="listed")
     for entry in (single, listed):
-        assert entry.extra == {"etag": hashlib.md5(b"v1").hexdigest(), "versionID": put["VersionId"]}
+        assert entry.extra == {
+            "etag": hashlib.md5(b"v1").hexdigest(),
+            "versionID": put["VersionId"],
+        }
         assert entry.ref == f"s3://{b.name}/dir/k.bin"
 
 
@@ -190,17 +195,32 @@ def test_versioning_enabled_after_reference_still_yields_recorded_bytes(
 def test_prefix_listing_costs_requests_per_page_not_per_object(
     s3_bucket: Any, satchel_env: SatchelEnv
 ) -> None:
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.s3.models import s3_backends
-
-    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
-    for i in range(1001):  # straight into moto's memory: 1,001 PUTs would take ~10 s
-        backend.put_object(s3_bucket.name, f"many/{i:04d}", b"x")
+    for i in range(5):
+        s3_bucket.client.put_object(Bucket=s3_bucket.name, Key=f"many/{i}", Body=b"x")
     art, handler, _ = _artifact(satchel_env, s3_bucket.storage_options)
+    handler.page_size = 2  # S3 pages hold 1,000 keys; 2 shows the paging with 5 objects
     log = RequestLog(handler)
     entries = art.add_reference(f"s3://{s3_bucket.name}/many")
-    assert len(entries) == 1001
-    assert log.ops == ["HeadObject", "GetBucketVersioning", "ListObjectsV2", "ListObjectsV2"]
+    assert sorted(e.path for e in entries) == ["0", "1", "2", "3", "4"]
+    assert log.ops == ["HeadObject", "GetBucketVersioning"] + ["ListObjectsV2"] * 3
+
+
+def test_versioned_listing_pages_through_versions(
+    s3_versioned_bucket: Any, satchel_env: SatchelEnv
+) -> None:
+    b = s3_versioned_bucket
+    latest = {}
+    for i in range(5):
+        for body in (b"old", f"new{i}".encode()):
+            latest[str(i)] = b.client.put_object(Bucket=b.name, Key=f"v/{i}", Body=body)
+    art, handler, _ = _artifact(satchel_env, b.storage_options)
+    handler.page_size = 3  # 10 versions: 4 pages
+    log = RequestLog(handler)
+    entries = art.add_reference(f"s3://{b.name}/v/")
+    assert {e.path: (e.extra or {})["versionID"] for e in entries} == {
+        k: r["VersionId"] for k, r in latest.items()
+    }
+    assert log.ops == ["GetBucketVersioning"] + ["ListObjectVersions"] * 4
 
 
 def test_versioned_prefix_listing_skips_old_versions_and_deleted_keys(
@@ -300,7 +320,8 @@ def _closed_port() -> int:
 def test_unreachable_endpoint_raises_network_error(satchel_env: SatchelEnv) -> None:
     options = {
         "endpoint_url": f"http://127.0.0.1:{_closed_port()}",
-        "key": "testing", "secret": "testing",
+        "key": "testing",
+        "secret": "testing",
         "config_kwargs": {"retries": {"total_max_attempts": 1}, "connect_timeout": 2},
     }
     art, _, _ = _artifact(satchel_env, options)

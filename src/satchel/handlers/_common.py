@@ -161,12 +161,10 @@ class PrefixEntries:
         """The key relative to the prefix, or ``None`` for a key to skip (marker, outside)."""
         if not key.startswith(self.prefix) or key.endswith("/"):
             return None
-        rel = key[len(self.prefix):]
+        rel = key[len(self.prefix) :]
         return rel or None
 
-    def add(
-        self, key: str, digest: str, size: int, ref: str, extra: dict[str, Any] | None
-    ) -> None:
+    def add(self, key: str, digest: str, size: int, ref: str, extra: dict[str, Any] | None) -> None:
         """Add the entry of one listed object (markers and keys outside the prefix skipped).
 
         Raises:
@@ -184,9 +182,7 @@ class PrefixEntries:
         try:
             logical = paths.join(self.name, rel)
         except InvalidPathError as exc:
-            raise InvalidPathError(
-                f"object {ref} cannot be added from {self.uri}: {exc}"
-            ) from exc
+            raise InvalidPathError(f"object {ref} cannot be added from {self.uri}: {exc}") from exc
         other = self._keys.get(logical)
         if other is not None:
             raise InvalidPathError(

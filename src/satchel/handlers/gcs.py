@@ -65,19 +65,39 @@ from satchel.manifest import ManifestEntry
 
 _GOOGLE = "https://storage.googleapis.com"
 _READ_SCOPE = "https://www.googleapis.com/auth/devstorage.read_only"
-_PAGE = 1000
 _CHUNK = 1 << 20
-_USED = frozenset({
-    "token", "project", "endpoint_url", "requester_pays", "retries", "timeout",
-    "requests_timeout",
-})
+_USED = frozenset(
+    {
+        "token",
+        "project",
+        "endpoint_url",
+        "requester_pays",
+        "retries",
+        "timeout",
+        "requests_timeout",
+    }
+)
 #: gcsfs options that tune gcsfs itself and mean nothing to reading references
-_GCSFS_ONLY = frozenset({
-    "access", "consistency", "cache_timeout", "secure_serialize", "check_connection",
-    "block_size", "session_kwargs", "default_location", "version_aware", "on_google",
-    "skip_instance_cache", "use_listings_cache", "listings_expiry_time", "asynchronous",
-    "loop", "timeout_in_seconds",
-})
+_GCSFS_ONLY = frozenset(
+    {
+        "access",
+        "consistency",
+        "cache_timeout",
+        "secure_serialize",
+        "check_connection",
+        "block_size",
+        "session_kwargs",
+        "default_location",
+        "version_aware",
+        "on_google",
+        "skip_instance_cache",
+        "use_listings_cache",
+        "listings_expiry_time",
+        "asynchronous",
+        "loop",
+        "timeout_in_seconds",
+    }
+)
 _ACCESS_HINT = (
     "check the Google credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud, or "
     "satchel.configure(storage_options={'gs': {'token': ...}})); public buckets need "
@@ -141,16 +161,22 @@ def _credentials(token: Any, project: str | None) -> tuple[Any, str | None]:
 
         return compute_engine.Credentials(), project  # type: ignore[no-untyped-call]
     if isinstance(token, dict):
-        creds, found = google.auth.load_credentials_from_dict(token, scopes=[_READ_SCOPE])  # type: ignore[no-untyped-call]
+        load = google.auth.load_credentials_from_dict
+        creds, found = load(token, scopes=[_READ_SCOPE])  # type: ignore[no-untyped-call]
         return creds, project or found
     if isinstance(token, (str, os.PathLike)):
-        creds, found = google.auth.load_credentials_from_file(os.fspath(token), scopes=[_READ_SCOPE])  # type: ignore[no-untyped-call]
+        creds, found = google.auth.load_credentials_from_file(
+            os.fspath(token), scopes=[_READ_SCOPE]
+        )  # type: ignore[no-untyped-call]
         return creds, project or found
     return token, project  # a google-auth Credentials object
 
 
 class GCSHandler:
     """Handler for ``gs://`` and ``gcs://`` URIs (see the module docstring)."""
+
+    #: objects asked for per listing request (the service's maximum is 1,000 or more)
+    page_size: int = 1000
 
     def __init__(self, context: HandlerContext) -> None:
         """Use ``context.options("gcs")`` merged with ``context.options("gs")``."""
@@ -192,7 +218,9 @@ class GCSHandler:
                 billed = payer if isinstance(payer, str) else project
                 if not billed:
                     raise reference_error(
-                        Failure.ACCESS, "gs://", "requester_pays needs a project to bill",
+                        Failure.ACCESS,
+                        "gs://",
+                        "requester_pays needs a project to bill",
                         hint="set {'gs': {'project': ...}}",
                     )
                 params["userProject"] = billed
@@ -217,13 +245,20 @@ class GCSHandler:
 
             session = AuthorizedSession(creds)  # type: ignore[no-untyped-call]
         retry = Retry(
-            total=int(retries), connect=int(retries), read=int(retries), status=int(retries),
-            backoff_factor=0.2, status_forcelist=(429, 500, 502, 503, 504),
-            allowed_methods=frozenset({"GET"}), raise_on_status=False,
+            total=int(retries),
+            connect=int(retries),
+            read=int(retries),
+            status=int(retries),
+            backoff_factor=0.2,
+            status_forcelist=(429, 500, 502, 503, 504),
+            allowed_methods=frozenset({"GET"}),
+            raise_on_status=False,
         )
         session.mount("http://", HTTPAdapter(max_retries=retry))
         session.mount("https://", HTTPAdapter(max_retries=retry))
-        session.headers["Accept-Encoding"] = "identity"  # cache the stored bytes, not a gzip of them
+        session.headers["Accept-Encoding"] = (
+            "identity"  # cache the stored bytes, not a gzip of them
+        )
         self._local.session = session
         return session
 
@@ -241,7 +276,11 @@ class GCSHandler:
             raise reference_error(Failure.NETWORK, uri, f"{type(exc).__name__}: {exc}") from exc
 
     def _fail(
-        self, resp: requests.Response, uri: str, *, listing: bool = False,
+        self,
+        resp: requests.Response,
+        uri: str,
+        *,
+        listing: bool = False,
         recorded: str | None = None,
     ) -> ReferenceError_:
         """The satchel error for a failed response."""
@@ -259,7 +298,9 @@ class GCSHandler:
             return reference_error(Failure.ACCESS, uri, detail, hint=_ACCESS_HINT)
         if status == 400 and "requester pays" in str(message).lower():
             return reference_error(
-                Failure.ACCESS, uri, detail,
+                Failure.ACCESS,
+                uri,
+                detail,
                 hint="the bucket is requester-pays: set {'gs': {'requester_pays': True, "
                 "'project': <project to bill>}}",
             )
@@ -281,8 +322,11 @@ class GCSHandler:
         token: str | None = None
         while True:
             resp = self._get(
-                uri, f"b/{_q(bucket)}/o", prefix=prefix or None, pageToken=token,
-                maxResults=str(_PAGE),
+                uri,
+                f"b/{_q(bucket)}/o",
+                prefix=prefix or None,
+                pageToken=token,
+                maxResults=str(self.page_size),
             )
             if resp.status_code != 200:
                 raise self._fail(resp, uri, listing=True)
@@ -310,9 +354,11 @@ class GCSHandler:
             item = self._metadata(loc, uri)
             if item is not None:
                 digest, extra = _facts(item)
-                return [ManifestEntry(
-                    single_name(loc.key, name), digest, int(item["size"]), loc.uri, extra
-                )]
+                return [
+                    ManifestEntry(
+                        single_name(loc.key, name), digest, int(item["size"]), loc.uri, extra
+                    )
+                ]
             if loc.generation:
                 raise reference_error(
                     Failure.NO_OBJECT, uri, f"generation {loc.generation} does not exist"
@@ -362,7 +408,10 @@ class GCSHandler:
             if current is None:
                 raise reference_error(Failure.NO_OBJECT, loc.uri, "HTTP 404", recorded=was)
             raise reference_error(
-                Failure.CHANGED, loc.uri, "", recorded=was,
+                Failure.CHANGED,
+                loc.uri,
+                "",
+                recorded=was,
                 current=f"{current.get('etag')} (generation {current.get('generation')})",
             )
         if resp.status_code != 200:
@@ -371,14 +420,24 @@ class GCSHandler:
         return [("", self._stream(resp, loc.uri, generation, md5, crc, entry.size))]
 
     def _stream(
-        self, resp: requests.Response, uri: str, generation: str, md5: str | None,
-        crc: str | None, size: int | None,
+        self,
+        resp: requests.Response,
+        uri: str,
+        generation: str,
+        md5: str | None,
+        crc: str | None,
+        size: int | None,
     ) -> str:
         check = _crc32c_check(crc) if md5 is None and crc else None
         try:
             return stream_to_cache(
-                self.context.cache, _Body(resp, uri), uri=uri, version=generation, md5=md5,
-                size=size, extra_check=check,
+                self.context.cache,
+                _Body(resp, uri),
+                uri=uri,
+                version=generation,
+                md5=md5,
+                size=size,
+                extra_check=check,
             )
         finally:
             resp.close()

@@ -116,8 +116,13 @@ class HTTPHandler:
         session = requests.Session()
         retries = int(opts.get("retries", 3))
         retry = Retry(
-            total=retries, connect=retries, read=retries, status=retries, backoff_factor=0.2,
-            status_forcelist=(502, 503, 504), allowed_methods=frozenset({"HEAD", "GET"}),
+            total=retries,
+            connect=retries,
+            read=retries,
+            status=retries,
+            backoff_factor=0.2,
+            status_forcelist=(502, 503, 504),
+            allowed_methods=frozenset({"HEAD", "GET"}),
             raise_on_status=False,
         )
         adapter = HTTPAdapter(max_retries=retry)
@@ -223,8 +228,11 @@ class HTTPHandler:
             digest = uri
             self.context.warn(
                 f"{uri} sends no ETag: satchel cannot tell if its content changes"
-                + ("; downloads are checked against its Content-MD5" if md5
-                   else ", so downloads of it cannot be verified")
+                + (
+                    "; downloads are checked against its Content-MD5"
+                    if md5
+                    else ", so downloads of it cannot be verified"
+                )
             )
         return [ManifestEntry(logical, digest, size, uri, extra or None)]
 
@@ -271,14 +279,22 @@ class HTTPHandler:
             if unchecked or not (recorded and not recorded.startswith("W/")) and not md5:
                 self.context.warn(
                     f"{entry.path}: {uri} "
-                    + ("was added with checksum=False" if unchecked else "has no strong ETag or MD5")
+                    + (
+                        "was added with checksum=False"
+                        if unchecked
+                        else "has no strong ETag or MD5"
+                    )
                     + "; downloaded what it serves now, not verified"
                 )
             size = None if unchecked else entry.size
             if unchecked:
                 slot = current or ""
             path = stream_to_cache(
-                self.context.cache, _RawBody(resp, uri), uri=uri, version=slot, md5=md5,
+                self.context.cache,
+                _RawBody(resp, uri),
+                uri=uri,
+                version=slot,
+                md5=md5,
                 size=size,
             )
         finally:

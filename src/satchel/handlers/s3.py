@@ -68,17 +68,45 @@ from satchel.hashing import MD5, default_workers
 from satchel.manifest import ManifestEntry
 
 #: s3fs options that tune s3fs itself and mean nothing to reading references
-_S3FS_ONLY = frozenset({
-    "default_block_size", "default_fill_cache", "default_cache_type", "version_aware",
-    "cache_regions", "asynchronous", "loop", "skip_instance_cache", "use_listings_cache",
-    "listings_expiry_time", "max_paths", "max_concurrency", "fixed_upload_size",
-    "s3_additional_kwargs", "session", "username", "password", "retries",
-})
-_ACCESS_CODES = frozenset({
-    "AccessDenied", "Forbidden", "403", "401", "InvalidAccessKeyId", "SignatureDoesNotMatch",
-    "ExpiredToken", "InvalidToken", "TokenRefreshRequired", "AllAccessDisabled",
-    "AccountProblem", "InvalidSecurity", "UnauthorizedAccess",
-})
+_S3FS_ONLY = frozenset(
+    {
+        "default_block_size",
+        "default_fill_cache",
+        "default_cache_type",
+        "version_aware",
+        "cache_regions",
+        "asynchronous",
+        "loop",
+        "skip_instance_cache",
+        "use_listings_cache",
+        "listings_expiry_time",
+        "max_paths",
+        "max_concurrency",
+        "fixed_upload_size",
+        "s3_additional_kwargs",
+        "session",
+        "username",
+        "password",
+        "retries",
+    }
+)
+_ACCESS_CODES = frozenset(
+    {
+        "AccessDenied",
+        "Forbidden",
+        "403",
+        "401",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "InvalidToken",
+        "TokenRefreshRequired",
+        "AllAccessDisabled",
+        "AccountProblem",
+        "InvalidSecurity",
+        "UnauthorizedAccess",
+    }
+)
 _MISSING_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
 _NETWORK_EXC = (
     botocore.exceptions.EndpointConnectionError,
@@ -98,7 +126,6 @@ _ACCESS_HINT = (
     "satchel.configure(storage_options={'s3': {'key': ..., 'secret': ...}})); public buckets "
     "need {'s3': {'anon': True}}"
 )
-_PAGE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +214,9 @@ def client_from_options(options: dict[str, Any], warn: Any = None) -> tuple[Any,
 class S3Handler:
     """Handler for ``s3://`` URIs (see the module docstring)."""
 
+    #: objects asked for per listing request (the service's maximum is 1,000 or more)
+    page_size: int = 1000
+
     def __init__(self, context: HandlerContext) -> None:
         """Use ``context.options("s3")`` for the client, built on first use."""
         self.context = context
@@ -247,11 +277,16 @@ class S3Handler:
             raise denied
         return collected.finish()
 
-    def _single_entry(self, loc: S3Location, head: dict[str, Any], name: str | None) -> ManifestEntry:
+    def _single_entry(
+        self, loc: S3Location, head: dict[str, Any], name: str | None
+    ) -> ManifestEntry:
         etag = unquote_etag(head["ETag"])
         version = loc.version_id or head.get("VersionId")
         return ManifestEntry(
-            single_name(loc.key, name), etag, int(head["ContentLength"]), loc.uri,
+            single_name(loc.key, name),
+            etag,
+            int(head["ContentLength"]),
+            loc.uri,
             _extra(etag, version),
         )
 
@@ -264,10 +299,12 @@ class S3Handler:
             raise
         return status in ("Enabled", "Suspended")
 
-    def _list(self, bucket: str, prefix: str, uri: str) -> Iterator[tuple[str, str, int, str | None]]:
+    def _list(
+        self, bucket: str, prefix: str, uri: str
+    ) -> Iterator[tuple[str, str, int, str | None]]:
         """``(key, etag, size, version id)`` of every current object under ``prefix``."""
         if self._versioned(bucket, uri):
-            args: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": _PAGE}
+            args: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": self.page_size}
             while True:
                 page = self._call("list_object_versions", uri, **args)
                 for v in page.get("Versions", ()):
@@ -277,7 +314,7 @@ class S3Handler:
                     return
                 args["KeyMarker"] = page["NextKeyMarker"]
                 args["VersionIdMarker"] = page.get("NextVersionIdMarker", "")
-        args = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": _PAGE}
+        args = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": self.page_size}
         while True:
             page = self._call("list_objects_v2", uri, **args)
             for o in page.get("Contents", ()):
@@ -309,7 +346,9 @@ class S3Handler:
         uri = loc.uri
         if version:
             resp = self._call(
-                "get_object", uri, recorded=version,
+                "get_object",
+                uri,
+                recorded=version,
                 **self._object_args(S3Location(loc.bucket, loc.key, str(version))),
             )
             current = unquote_etag(resp["ETag"])
@@ -334,7 +373,9 @@ class S3Handler:
             version = self._version_with_etag(loc, etag)
             if version is not None:
                 resp = self._call(
-                    "get_object", uri, recorded=etag,
+                    "get_object",
+                    uri,
+                    recorded=etag,
                     **self._object_args(S3Location(loc.bucket, loc.key, version)),
                 )
                 return resp
@@ -342,18 +383,22 @@ class S3Handler:
                 raise
             current = None
             try:
-                current = unquote_etag(self._call("head_object", uri, **self._object_args(loc))["ETag"])
+                current = unquote_etag(
+                    self._call("head_object", uri, **self._object_args(loc))["ETag"]
+                )
             except ReferenceError_:
                 pass
-            raise reference_error(
-                Failure.CHANGED, uri, "", recorded=etag, current=current
-            ) from exc
+            raise reference_error(Failure.CHANGED, uri, "", recorded=etag, current=current) from exc
 
     def _version_with_etag(self, loc: S3Location, etag: str) -> str | None:
         """The id of a stored version of ``loc`` whose ETag is ``etag`` (one listing call)."""
         try:
             page = self._call(
-                "list_object_versions", loc.uri, Bucket=loc.bucket, Prefix=loc.key, MaxKeys=_PAGE
+                "list_object_versions",
+                loc.uri,
+                Bucket=loc.bucket,
+                Prefix=loc.key,
+                MaxKeys=self.page_size,
             )
         except ReferenceError_:
             return None
@@ -405,7 +450,7 @@ class S3Handler:
                 return [("", self._stream(resp, loc.uri, slot, etag, int(resp["ContentLength"])))]
         prefix = prefix_of(loc.key)
         listing = PrefixEntries(entry.ref, prefix, None, DEFAULT_MAX_OBJECTS)
-        args: dict[str, Any] = {"Bucket": loc.bucket, "Prefix": prefix, "MaxKeys": _PAGE}
+        args: dict[str, Any] = {"Bucket": loc.bucket, "Prefix": prefix, "MaxKeys": self.page_size}
         out: list[tuple[str, str]] = []
         while True:
             page = self._call("list_objects_v2", entry.ref, **args)
@@ -413,8 +458,13 @@ class S3Handler:
                 rel = listing.relative(o["Key"])
                 if rel is None:
                     continue
-                one = ManifestEntry(rel, unquote_etag(o["ETag"]), int(o["Size"]),
-                                    f"s3://{loc.bucket}/{o['Key']}", _extra(unquote_etag(o["ETag"]), None))
+                one = ManifestEntry(
+                    rel,
+                    unquote_etag(o["ETag"]),
+                    int(o["Size"]),
+                    f"s3://{loc.bucket}/{o['Key']}",
+                    _extra(unquote_etag(o["ETag"]), None),
+                )
                 out.append((rel, self.load(one)[0][1]))
             if not page.get("IsTruncated"):
                 break
@@ -461,7 +511,9 @@ def _extra(etag: str, version: str | None) -> dict[str, Any]:
     return extra
 
 
-def _translate(exc: botocore.exceptions.ClientError, uri: str, recorded: str | None) -> ReferenceError_:
+def _translate(
+    exc: botocore.exceptions.ClientError, uri: str, recorded: str | None
+) -> ReferenceError_:
     """The satchel error for a botocore ``ClientError`` on ``uri``."""
     error = exc.response.get("Error", {})
     code = str(error.get("Code", ""))
