@@ -458,3 +458,8 @@ def test_xxh128_entries_are_marked(data: Path, tmp_path: Path, satchel_env: Satc
     out = satchel_env.api().artifact("ds:v0").download(tmp_path / "out")
     assert read_tree(out)["sub/c.txt"] == b"gamma"
     satchel_env.api().artifact("ds:v0").verify(out)
+
+
+def test_add_reference_malformed_uri() -> None:
+    with pytest.raises(InvalidPathError, match=r"reference 'http://\[::1/x' is not a valid URI"):
+        Artifact("ds", "dataset").add_reference("http://[::1/x", name="x")

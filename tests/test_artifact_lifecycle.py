@@ -251,3 +251,20 @@ def test_metadata_validated_after_commit_too(src: Path) -> None:
     art.save()
     with pytest.raises(InvalidMetadataError):
         art.metadata = {str(i): i for i in range(101)}
+
+
+def test_committed_to_deleted_then_nothing(src: Path, satchel_env: SatchelEnv) -> None:
+    art = Artifact("ds", "dataset")
+    art.add_file(src)
+    art.save(aliases=["best"])
+    art.delete(delete_aliases=True)
+    assert art.state is ArtifactState.DELETED and not art.is_draft()
+    with pytest.raises(ArtifactStateError, match="artifact ds was deleted and cannot be saved"):
+        art.save()
+    with pytest.raises(ArtifactStateError, match="was deleted and cannot change"):
+        art.description = "too late"
+    with pytest.raises(ArtifactFinalizedError, match="is deleted and can no longer be changed"):
+        art.add("x", "x.txt")
+    draft = Artifact("ds", "dataset")
+    draft.add("y", "y.txt")
+    assert draft.save().version == "v1"  # numbers are never reused
