@@ -94,16 +94,19 @@ def _case(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> Iterator
 
 
 @pytest.fixture(
+    name="store_case",
     params=[
         pytest.param("local"),
         pytest.param("memory"),
         pytest.param("s3", marks=pytest.mark.s3),
         pytest.param("gcs", marks=pytest.mark.gcs),
         pytest.param("azure", marks=pytest.mark.azure),
-    ]
+    ],
 )
-def store_case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreCase]:
-    """A fresh, empty store of each type, below a ``team`` prefix."""
+def store_case_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreCase]:
+    """``store_case``: a fresh, empty store of each type, below a ``team`` prefix.
+
+    Import ``store_case_fixture`` into a test module to use it."""
     yield from _case(request, request.param, tmp_path)
 
 

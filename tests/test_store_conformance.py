@@ -24,6 +24,7 @@ from tests.store_support import (
     crash_files,
     md5_b64,
     run_workers,
+    store_case_fixture,  # noqa: F401 - provides the store_case fixture
     writer_files,
 )
 
