@@ -246,3 +246,19 @@ def test_parse_size(text: str, value: int) -> None:
 def test_parse_size_errors(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_size(text)
+
+
+def test_parallel_adds_do_not_share_temporary_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # add_dir copies files into the cache from several threads at once. Temporary names must
+    # not come from the clock: on Windows time.monotonic_ns() advances in ~15 ms steps, which
+    # is simulated here by freezing it.
+    monkeypatch.setattr(time, "monotonic_ns", lambda: 42)
+    files = {f"f{i:03d}.bin": os.urandom(50_000) for i in range(120)}
+    src = write_tree(tmp_path / "src", files)
+    art = Artifact("ds", "dataset")
+    art.add_dir(src)
+    for rel, data in files.items():
+        assert art.get_entry(rel).digest == hash_bytes(data)
+        assert art.get(rel) == data

@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import os
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -139,7 +140,9 @@ class Cache:
             SourceFileNotFoundError: the file does not exist.
             DigestMismatchError: ``expected_digest`` given and not matched.
         """
-        tmp = os.path.join(self.tmp_dir(), f"add-{os.getpid()}-{time.monotonic_ns()}")
+        # A random name: threads of one process add files at once, and a clock-based name
+        # collides where the clock is coarse (~15 ms on Windows).
+        tmp = os.path.join(self.tmp_dir(), f"add-{os.getpid()}-{uuid.uuid4().hex}")
         try:
             src = open(local_path, "rb")
         except FileNotFoundError as exc:
