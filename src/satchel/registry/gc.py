@@ -16,17 +16,22 @@
 Why this is safe for commits running at the same time. The commit protocol uploads objects,
 then writes the manifest, then creates the version record (the commit point). A commit's new
 objects and manifest are younger than the grace period while it runs, so they are not
-candidates; once its record exists, the mark step sees it. A commit can therefore only lose
-content if it takes longer than the grace period between uploading (or finding) an object and
-creating its record: that is the documented limit, and why the default grace is one hour
-(``--grace``; use a longer one for very slow uploads).
+candidates; once its record exists, the mark step sees it. Content a commit *reuses* (it was
+already in the store, perhaps unreferenced since a version was deleted) is *freshened* by the
+committer when it checks that the content exists (:meth:`Store.missing_objects` and
+:meth:`Store.put_manifest` touch it when the backend supports ``touch``, as the local backend
+does), which makes it young again. On local disk the sweep cannot race that touch: it renames
+a candidate aside before deleting it and puts it back if its mtime moved (see
+:func:`_remove_if_old`); a touch that comes after the rename fails, so the committer uploads
+the object again. Hard-linked objects keep an old mtime, so on local disk age is the later of
+mtime and ctime (linking, touching and chmod update ctime).
 
-One narrower case remains, as in git's ``prune``: a commit that *reuses* content already in
-the store but referenced by no live version (say, the files of a version deleted long ago)
-checks that the object exists, and relies on it. If gc deletes that old object after the check
-and before the commit's manifest and record appear, the new version names a missing object.
-The mark step re-reads manifests right before sweeping to shrink this window to the sweep
-itself; ``satchel fsck`` reports such a version and committing the files again repairs it.
+The documented limit: a commit must create its version record within the grace period after
+uploading or freshening its content; the default grace is one hour (``--grace``; use a longer
+one for very slow uploads). On a backend without ``touch`` (an object store where rewriting
+a big object to refresh its time would cost an upload), reused content is protected only by
+the mark step re-reading manifests just before the sweep; a version that ends up naming a
+removed object is reported by ``satchel fsck`` and repaired by committing the files again.
 
 Version records and tombstones are never removed: they are tiny, and keeping them is what
 guarantees a deleted version's number is never handed out again.
@@ -34,10 +39,13 @@ guarantees a deleted version's number is never handed out again.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
+import os
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -47,6 +55,7 @@ from satchel.registry.delete import delete_version
 from satchel.registry.index import CollectionSnapshot, snapshot
 from satchel.registry.scan import modified_time, walk_detailed
 from satchel.store import Store, layout
+from satchel.store.backend import StoreBackend
 from satchel.store.records import parse_time
 
 DEFAULT_GRACE = _dt.timedelta(hours=1)
@@ -216,20 +225,18 @@ def collect_garbage(
         mid = _manifest_id(key)
         if mid is None or mid in live_manifests:
             continue
-        if not dry_run:
-            backend.delete(key)
+        if not dry_run and not _remove_if_old(backend, key, cutoff):
+            young += 1
+            continue
         removed_m.append(key)
         freed += candidates_m[key]
         emit("manifest", key, candidates_m[key])
     for key in sorted(candidates_o):
         if key in live_objects:
             continue
-        mtime = modified_time(backend, key) if not dry_run else None
-        if mtime is not None and mtime >= cutoff:  # touched or rewritten since the listing
-            young += 1
+        if not dry_run and not _remove_if_old(backend, key, cutoff):
+            young += 1  # freshened by a commit (or rewritten) since the listing
             continue
-        if not dry_run:
-            backend.delete(key)
         removed_o.append(key)
         freed += candidates_o[key]
         emit("object", key, candidates_o[key])
@@ -260,6 +267,43 @@ def _expire(
                 continue
         out.append(n)
     return out
+
+
+def _remove_if_old(backend: StoreBackend, key: str, cutoff: float) -> bool:
+    """Delete ``key`` unless it was modified or freshened after ``cutoff``.
+
+    On local disk the check cannot race a committer's freshening (``touch``): the file is
+    first renamed aside (atomic), then its mtime compared with the one that made it a
+    candidate. A touch before the rename shows as a new mtime and the file is put back; a
+    touch after it fails, and the committer uploads the object again. Elsewhere the time is
+    re-read right before the delete.
+    """
+    local = backend.local_path(key)
+    if local is None:
+        mtime = modified_time(backend, key)
+        if mtime is not None and mtime >= cutoff:
+            return False
+        backend.delete(key)
+        return True
+    try:
+        before = os.stat(local)
+    except FileNotFoundError:
+        return False
+    if max(before.st_mtime, before.st_ctime) >= cutoff:
+        return False
+    folder, name = os.path.split(local)
+    aside = os.path.join(folder, f".{name}.gc-{uuid.uuid4().hex[:8]}")
+    try:
+        os.rename(local, aside)
+    except FileNotFoundError:
+        return False
+    if os.stat(aside).st_mtime_ns != before.st_mtime_ns:  # freshened just before the rename
+        with contextlib.suppress(FileExistsError):  # or already uploaded again
+            os.link(aside, local)
+        os.unlink(aside)
+        return False
+    os.unlink(aside)
+    return True
 
 
 def _manifest_id(key: str) -> str | None:

@@ -74,9 +74,10 @@ def list_detailed(backend: StoreBackend, prefix: str) -> dict[str, Listed]:
 
 
 def walk_detailed(backend: StoreBackend, prefix: str) -> Iterator[tuple[str, int, float | None]]:
-    """Yield ``(key, size, mtime)`` for every object below folder ``prefix``.
+    """Yield ``(key, size, changed)`` for every object below folder ``prefix``.
 
-    ``mtime`` is ``None`` when the backend cannot date its objects.
+    ``changed`` is when the object last changed (on local disk the later of mtime and ctime),
+    ``None`` when the backend cannot date its objects.
     """
     local = backend.local_path(prefix)
     if local is not None:
@@ -90,7 +91,7 @@ def walk_detailed(backend: StoreBackend, prefix: str) -> Iterator[tuple[str, int
                     continue
                 with contextlib.suppress(FileNotFoundError):
                     st = os.stat(os.path.join(dirpath, name))
-                    yield f"{rel}/{name}", st.st_size, st.st_mtime
+                    yield f"{rel}/{name}", st.st_size, _changed(st)
         return
     detailed = getattr(backend, "walk_detailed", None)
     if detailed is not None:
@@ -101,11 +102,12 @@ def walk_detailed(backend: StoreBackend, prefix: str) -> Iterator[tuple[str, int
 
 
 def modified_time(backend: StoreBackend, key: str) -> float | None:
-    """The current modification time of ``key`` (``None``: absent or unknown)."""
+    """When ``key`` last changed (``None``: absent or unknown); on local disk the later of
+    mtime and ctime."""
     local = backend.local_path(key)
     if local is not None:
         try:
-            return os.stat(local).st_mtime
+            return _changed(os.stat(local))
         except FileNotFoundError:
             return None
     stat = getattr(backend, "modified_time", None)
@@ -113,3 +115,9 @@ def modified_time(backend: StoreBackend, key: str) -> float | None:
         result: float | None = stat(key)
         return result
     return None
+
+
+def _changed(st: os.stat_result) -> float:
+    # Local stores place objects by hard-linking cache files, which keeps the cache file's old
+    # mtime; the link (and any touch or chmod) updates ctime, so "last changed" is the later.
+    return max(st.st_mtime, st.st_ctime)

@@ -114,6 +114,18 @@ class LocalBackend:
     def existing(self, keys: Iterable[str]) -> set[str]:  # noqa: D102
         return {k for k in keys if os.path.exists(self._p(k))}
 
+    def touch(self, key: str) -> bool:
+        """Mark ``key`` as just used (mtime and ctime now) so ``gc`` counts it as young.
+
+        Returns:
+            ``False`` when the key is gone or cannot be touched (the caller writes it again).
+        """
+        try:
+            os.utime(self._p(key))
+        except (FileNotFoundError, PermissionError):
+            return False
+        return True
+
     def local_path(self, key: str) -> str | None:  # noqa: D102
         return self._p(key)
 

@@ -130,10 +130,20 @@ class Store:
 
     # -- objects --------------------------------------------------------------------------
     def missing_objects(self, objects: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Return the ``(alg, oid)`` pairs the store does not hold yet."""
+        """Return the ``(alg, oid)`` pairs the store does not hold yet.
+
+        Objects already there are *freshened* when the backend can (``touch``), so a ``gc``
+        running meanwhile sees them as young and keeps them while the commit relying on them
+        finishes (see :mod:`satchel.registry.gc`); one that cannot be freshened counts as
+        missing and is uploaded again.
+        """
         wanted = {layout.object_key(a, o): (a, o) for a, o in objects}
-        have = self.backend.existing(wanted)
+        have = self._freshen(self.backend.existing(wanted))
         return {v for k, v in wanted.items() if k not in have}
+
+    def _freshen(self, keys: set[str]) -> set[str]:
+        touch = getattr(self.backend, "touch", None)
+        return keys if touch is None else {k for k in keys if touch(k)}
 
     def put_object(self, alg: str, oid: str, local_path: str) -> None:
         """Store a verified local file as object ``(alg, oid)``."""
@@ -153,7 +163,7 @@ class Store:
         data = manifest.to_json()
         mid = hashlib.sha256(data).hexdigest()
         key = layout.manifest_key(mid)
-        if not self.backend.exists(key):
+        if not self.backend.exists(key) or not self._freshen({key}):  # freshen: see gc
             self.backend.create_if_absent(key, gzip.compress(data, compresslevel=1, mtime=0))
         self._manifests[mid] = manifest
         return mid
