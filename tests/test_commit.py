@@ -283,3 +283,14 @@ def test_unknown_references(tmp_path: Path, satchel_env: SatchelEnv) -> None:
         api.artifact("ds:gold")
     with pytest.raises(ArtifactNotFoundError, match="no artifact named 'nope'"):
         api.versions("nope")
+
+
+def test_incremental_remove_of_own_addition(tmp_path: Path) -> None:
+    _art(tmp_path, {"base.txt": "B", "old.txt": "O"}).save()
+    inc = Artifact("ds", "dataset", incremental=True)
+    inc.add("tmp", "scratch/tmp.txt")
+    inc.remove("scratch")  # only this draft had it: fine, even though the base lacks it
+    inc.add("x", "old.txt", overwrite=True)
+    inc.remove("old.txt")  # removes the draft's version and the base's
+    v1 = inc.save()
+    assert sorted(e.path for e in v1.manifest) == ["base.txt"]

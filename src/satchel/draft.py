@@ -59,6 +59,7 @@ class Draft:
         self.entries: dict[str, ManifestEntry] = dict(base.entries) if base is not None else {}
         self.sources: dict[str, Source] = {}
         self.removed: list[str] = []
+        self.removed_in_draft: set[str] = set()  # incremental removals that matched own adds
         self.added_local: dict[str, str] = {}
 
     # -- adding ---------------------------------------------------------------------------
@@ -169,6 +170,8 @@ class Draft:
             self.sources.pop(p, None)
         if incremental:
             self.removed.append(path)
+            if hits:  # removing a file this draft added is fine even if the base lacks it
+                self.removed_in_draft.add(path)
         elif not hits:
             raise EntryNotFoundError(
                 f"nothing at {path!r} in the artifact; see artifact.manifest.entries for its paths"
@@ -187,7 +190,7 @@ class Draft:
         merged = dict(base.entries) if base is not None else {}
         for path in self.removed:
             hits = [p for p in merged if logical_paths.is_under(p, path)]
-            if not hits:
+            if not hits and path not in self.removed_in_draft:
                 raise EntryNotFoundError(
                     f"incremental draft removes {path!r}, which the latest version does not have"
                 )
