@@ -294,3 +294,24 @@ def test_incremental_remove_of_own_addition(tmp_path: Path) -> None:
     inc.remove("old.txt")  # removes the draft's version and the base's
     v1 = inc.save()
     assert sorted(e.path for e in v1.manifest) == ["base.txt"]
+
+
+def test_file_and_folder_at_one_path_cannot_commit(tmp_path: Path, satchel_env: SatchelEnv) -> None:
+    from satchel.errors import EntryConflictError
+
+    art = Artifact("ds", "dataset")
+    art.add("a file", "model")
+    art.add("weights", "model/w.bin")
+    art.add("deep", "x/y/z.txt")
+    art.add("clash", "x/y")
+    with pytest.raises(EntryConflictError, match=r"2 path\(s\) are both a file and a folder of "
+                                                 r"other files: model, x/y; no folder can hold"):
+        art.save()
+    assert satchel_env.open_store().live_versions("default", "ds") == []
+    art.remove("model")
+    art.remove("x/y/z.txt")
+    assert art.save().version == "v0"
+    inc = Artifact("ds", "dataset", incremental=True)
+    inc.add("now a folder", "x/y/inner.txt")  # the base has the file x/y
+    with pytest.raises(EntryConflictError, match="x/y"):
+        inc.save()

@@ -184,8 +184,10 @@ class Draft:
 
         Raises:
             EntryNotFoundError: an incremental removal matched nothing in ``base``.
+            EntryConflictError: a path is both a file and a folder (no download could hold it).
         """
         if base is None and not self.removed:
+            _check_file_folder_clash(self.entries)
             return Manifest(self.entries, _trusted=False)
         merged = dict(base.entries) if base is not None else {}
         for path in self.removed:
@@ -197,6 +199,7 @@ class Draft:
             for p in hits:
                 del merged[p]
         merged.update(self.entries)
+        _check_file_folder_clash(merged)
         return Manifest(merged)
 
     def check_sources(self, paths: Iterable[str]) -> None:
@@ -228,3 +231,22 @@ class Draft:
                 "snapshot files at add time",
                 paths=changed,
             )
+
+
+def _check_file_folder_clash(entries: dict[str, ManifestEntry]) -> None:
+    """Raise if a logical path is a file and also the folder of other files (``x``, ``x/a``)."""
+    seen: set[str] = set()
+    clashes: list[str] = []
+    for path in entries:
+        folder = path.rpartition("/")[0]
+        while folder and folder not in seen:  # each folder (and so its parents) checked once
+            seen.add(folder)
+            if folder in entries:
+                clashes.append(folder)
+            folder = folder.rpartition("/")[0]
+    if clashes:
+        shown = ", ".join(sorted(clashes)[:20])
+        raise EntryConflictError(
+            f"{len(clashes)} path(s) are both a file and a folder of other files: {shown}; "
+            "no folder can hold both. Remove or rename one of them"
+        )
