@@ -242,10 +242,24 @@ def job_crash(case: StoreCase, cache: str, iteration: int, step: str, nth: int, 
     commit_files(services, "crash", crash_files(iteration), {"iteration": iteration})
 
 
+def job_upsert(case: StoreCase, cache: str, run_name: str, group: str, files: dict[str, str]) -> None:
+    """Start a run in ``group`` and upsert a ``collab`` part holding ``files``."""
+    import satchel
+
+    services = case.services(cache)
+    with satchel.init(project=PROJECT, group=group, name=run_name, services=services) as run:
+        art = Artifact("collab", "dataset", services=services)
+        for path, text in files.items():
+            with art.new_file(path, mode="w") as f:
+                f.write(text)
+        run.upsert_artifact(art)
+
+
 JOBS: dict[str, Callable[..., None]] = {
     "commits": job_commits,
     "edits": job_edits,
     "crash": job_crash,
+    "upsert": job_upsert,
 }
 
 
