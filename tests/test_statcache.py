@@ -156,3 +156,17 @@ def test_null_stat_cache_remembers_nothing() -> None:
     nc = NullStatCache()
     nc.store_many([((1, 2, 3, 4), "d")], "md5")
     assert nc.lookup_many([(1, 2, 3, 4)], "md5") == [None]
+
+
+def test_download_records_files_so_verify_reads_nothing(
+    tmp_path: Path, satchel_env: SatchelEnv
+) -> None:
+    art = Artifact("ds", "dataset")
+    art.add_dir(_tree(tmp_path / "data", 150))
+    art.save()
+    out = art.download(tmp_path / "out")
+    with count_opens(out) as log:
+        report = art.verify(out)
+        art.download(out)  # nothing to rewrite either
+    assert report.verified == 150
+    assert log.paths == []

@@ -133,6 +133,9 @@ def materialize(
     unchanged: list[str] = []
     skipped: list[str] = []
     unverified: list[str] = []
+    # Stat-cache records of written files, stored in one transaction per algorithm at the end:
+    # one SQLite commit per file, from many threads, cost more than the copying itself.
+    fresh: list[tuple[str, tuple[int, int, int, int], str]] = []
 
     def one(entry: ManifestEntry) -> None:
         dest = target_path(root, entry.path)
@@ -167,12 +170,16 @@ def materialize(
                         "the store object is corrupt (run 'satchel fsck --deep')"
                     )
             if known and not rel:
-                cache.stat_cache.store_many([(stat_key(st), known[1])], known[0])
+                fresh.append((known[0], stat_key(st), known[1]))
             cache.touch(cached)
         written.append(entry.path)
         bar.update(1)
 
-    run_parallel(one, entries)
+    try:
+        run_parallel(one, entries)
+    finally:
+        for alg in {a for a, _k, _d in fresh}:
+            cache.stat_cache.store_many([(k, d) for a, k, d in fresh if a == alg], alg)
     return MaterializeResult(
         tuple(sorted(written)), tuple(sorted(unchanged)), tuple(sorted(skipped)),
         tuple(sorted(unverified)),
