@@ -1,0 +1,1 @@
+"""satchel's test suite (a package so that ``tests.servers`` imports from the repo root)."""

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The test command (README): set up the test environment, then run pytest on 2 workers.
+# Arguments go to pytest, e.g. `bash tools/test.sh tests/test_servers.py -x`.
+# pytest's "no tests collected" (exit 5) counts as a failure.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash tools/setup-test-env.sh
+
+status=0
+.venv/bin/python -m pytest -n 2 "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+    echo "tools/test.sh: pytest collected no tests; failing." >&2
+    exit 1
+fi
+exit "$status"
