@@ -110,6 +110,29 @@ def store_case_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     yield from _case(request, request.param, tmp_path)
 
 
+@pytest.fixture(
+    name="quick_store_case",
+    params=[pytest.param("local"), pytest.param("memory"), pytest.param("s3", marks=pytest.mark.s3)],
+)
+def quick_store_case_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreCase]:
+    """``quick_store_case``: a fresh store on local disk, ``memory://`` and S3 only, for tests of
+    logic above the backend (the conformance suite covers every backend)."""
+    yield from _case(request, request.param, tmp_path)
+
+
+def overwrite(store: Store, key: str, data: bytes) -> None:
+    """Replace the bytes at ``key`` behind satchel's back (to damage a store on purpose)."""
+    local = store.backend.local_path(key)
+    if local is not None:
+        if os.path.exists(local):
+            os.chmod(local, 0o644)
+        Path(local).parent.mkdir(parents=True, exist_ok=True)
+        Path(local).write_bytes(data)
+    else:
+        backend: Any = store.backend
+        backend.fs.pipe_file(backend.path(key), data)
+
+
 # --- content ------------------------------------------------------------------------------
 
 

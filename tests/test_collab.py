@@ -1,7 +1,7 @@
 """Collaborative versions: runs upsert parts, one finish commits their union.
 
 Multi-run tests upsert from real processes at the same time (threads on ``memory://``), on
-every store type.
+every store type; the merge rules are checked on local disk, ``memory://`` and S3.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from tests.store_support import (
     SimulatedCrash,
     StoreCase,
     md5_b64,
+    quick_store_case_fixture,  # noqa: F401 - provides the quick_store_case fixture
     run_workers,
     store_case_fixture,  # noqa: F401 - provides the store_case fixture
 )
@@ -135,8 +136,10 @@ class TestCollaborativeVersions:
         assert art.is_draft()
         assert len(_pending(store_case, "g")) == 3  # alice, bob and carol's own (empty) part
 
-    def test_a_later_upsert_from_the_same_run_wins(self, store_case: StoreCase, tmp_path: Path) -> None:
-        services = store_case.services(tmp_path / "c")
+    def test_a_later_upsert_from_the_same_run_wins(
+        self, quick_store_case: StoreCase, tmp_path: Path
+    ) -> None:
+        services = quick_store_case.services(tmp_path / "c")
         run = satchel.init(project=PROJECT, group="g", services=services)
         art = _draft(services, {"model.bin": "draft"})
         run.upsert_artifact(art)
@@ -146,9 +149,9 @@ class TestCollaborativeVersions:
         assert _contents(final) == {"model.bin": md5_b64(b"final"), "eval.txt": md5_b64(b"ok")}
 
     def test_upserts_after_finish_start_a_new_version(
-        self, store_case: StoreCase, tmp_path: Path
+        self, quick_store_case: StoreCase, tmp_path: Path
     ) -> None:
-        services = store_case.services(tmp_path / "c")
+        services = quick_store_case.services(tmp_path / "c")
         run = satchel.init(project=PROJECT, group="g", services=services)
         run.upsert_artifact(_draft(services, {"a.txt": "1"}))
         first = run.finish_artifact(_draft(services, {}))
@@ -158,30 +161,34 @@ class TestCollaborativeVersions:
         assert _contents(second) == {"b.txt": md5_b64(b"2")}
 
     def test_explicit_distributed_id_overrides_the_group(
-        self, store_case: StoreCase, tmp_path: Path
+        self, quick_store_case: StoreCase, tmp_path: Path
     ) -> None:
-        services = store_case.services(tmp_path / "c")
+        services = quick_store_case.services(tmp_path / "c")
         run = satchel.init(project=PROJECT, group="g", services=services)
         run.upsert_artifact(_draft(services, {"x": "1"}), distributed_id="other")
         run.upsert_artifact(_draft(services, {"y": "2"}))
         done = run.finish_artifact(_draft(services, {}), distributed_id="other")
         assert set(_contents(done)) == {"x"}
-        assert len(_pending(store_case, "g")) == 1
+        assert len(_pending(quick_store_case, "g")) == 1
 
-    def test_finish_commits_the_artifact_object(self, store_case: StoreCase, tmp_path: Path) -> None:
-        services = store_case.services(tmp_path / "c")
+    def test_finish_commits_the_artifact_object(
+        self, quick_store_case: StoreCase, tmp_path: Path
+    ) -> None:
+        services = quick_store_case.services(tmp_path / "c")
         run = satchel.init(project=PROJECT, group="g", services=services)
         art = _draft(services, {"x": "1"})
         art.description = "together"
         art.metadata = {"epochs": 3}
-        out = run.finish_artifact(art, )
+        out = run.finish_artifact(art)
         assert out is art and not art.is_draft() and art.version == "v0"
         assert art.description == "together" and art.metadata == {"epochs": 3}
         with pytest.raises(ArtifactStateError, match="upsert_artifact needs a draft"):
             run.upsert_artifact(art)
 
-    def test_a_part_of_another_type_is_refused(self, store_case: StoreCase, tmp_path: Path) -> None:
-        services = store_case.services(tmp_path / "c")
+    def test_a_part_of_another_type_is_refused(
+        self, quick_store_case: StoreCase, tmp_path: Path
+    ) -> None:
+        services = quick_store_case.services(tmp_path / "c")
         run = satchel.init(project=PROJECT, group="g", services=services)
         run.upsert_artifact(_draft(services, {"x": "1"}))
         model = satchel.Artifact("collab", "model", services=services)
@@ -189,9 +196,9 @@ class TestCollaborativeVersions:
             run.finish_artifact(model)
 
     def test_parts_left_by_a_crashed_finish_are_not_committed_twice(
-        self, store_case: StoreCase, tmp_path: Path
+        self, quick_store_case: StoreCase, tmp_path: Path
     ) -> None:
-        services = store_case.services(tmp_path / "c")
+        services = quick_store_case.services(tmp_path / "c")
         run = satchel.init(project=PROJECT, group="g", name="r1", services=services)
         run.upsert_artifact(_draft(services, {"a.txt": "1"}))
 
@@ -199,16 +206,16 @@ class TestCollaborativeVersions:
             def delete(self, key: str) -> None:
                 raise SimulatedCrash(key)
 
-        crashing = store_case.open(lambda b: NoCleanup(b, "none", hard=False))  # type: ignore[arg-type,return-value]
-        crash_services = store_case.services(tmp_path / "c", crashing)
+        crashing = quick_store_case.open(lambda b: NoCleanup(b, "none", hard=False))  # type: ignore[arg-type,return-value]
+        crash_services = quick_store_case.services(tmp_path / "c", crashing)
         crash_run = satchel.init(project=PROJECT, group="g", name="r2", services=crash_services)
         with pytest.raises(SimulatedCrash):
             crash_run.finish_artifact(_draft(crash_services, {"b.txt": "2"}))
-        assert store_case.open().live_versions(PROJECT, "collab") == [0]
-        assert len(_pending(store_case, "g")) == 2  # both merged parts are still there
+        assert quick_store_case.open().live_versions(PROJECT, "collab") == [0]
+        assert len(_pending(quick_store_case, "g")) == 2  # both merged parts are still there
 
         run.upsert_artifact(_draft(services, {"c.txt": "3"}))
         again = run.finish_artifact(_draft(services, {}))
         assert again.version == "v1"
         assert _contents(again) == {"c.txt": md5_b64(b"3")}
-        assert _pending(store_case, "g") == []
+        assert _pending(quick_store_case, "g") == []
