@@ -52,6 +52,7 @@ from satchel.store.records import VersionAttrs, VersionRecord, parse_time
 
 if TYPE_CHECKING:
     from satchel.registry.stages import StageEvent
+    from satchel.run import Run
 
 MAX_METADATA_KEYS = 100
 
@@ -143,6 +144,7 @@ class Artifact:
         self._origin: Store | None = None
         self._is_latest = False
         self._ttl: float | None = None
+        self._run_id: str | None = None  # set by Run.log_artifact: the producing run
 
     # -- construction of committed artifacts (used by Api) --------------------------------
     @classmethod
@@ -759,6 +761,22 @@ class Artifact:
         unlink_version(self._store(), self._committed("unlink"))
         self._became_deleted()
 
+    def logged_by(self) -> Run | None:
+        """The run that logged (produced) this version, or ``None``."""
+        from satchel.registry.lineage import producer
+        from satchel.run import Run
+
+        record = producer(self._store(), self._committed("logged_by"))
+        return Run._from_record(record, self._svc()) if record is not None else None
+
+    def used_by(self) -> list[Run]:
+        """The runs that used this version (``run.use_artifact``), oldest first."""
+        from satchel.registry.lineage import consumers
+        from satchel.run import Run
+
+        records = consumers(self._store(), self._committed("used_by"))
+        return [Run._from_record(r, self._svc()) for r in records]
+
     def _became_deleted(self) -> None:
         self._extras()
         self._transition(ArtifactState.DELETED)
@@ -831,6 +849,7 @@ class Artifact:
             tags=tuple(self._tags),
             aliases=tuple(self._aliases),
             ttl_seconds=self._ttl,
+            run_id=self._run_id,
             based_on=self._based_on.version if self._based_on and self._based_on.project == proj and self._based_on.name == self._name else None,
         )
         try:

@@ -6,8 +6,9 @@ runs build together and :meth:`Run.finish_artifact` commits it (see :mod:`satche
 ``distributed_id`` defaults to the run's ``group``.
 
 The run is deliberately small: identity, a lifecycle state and the services it works with.
-Lineage (inputs, outputs, the run record at ``projects/<p>/runs/<id>.json``) is added by the
-registry on top of these fields.
+Lineage is recorded by :mod:`satchel.registry.lineage`: :func:`init` writes the run record
+``projects/<p>/runs/<id>.json``, :meth:`Run.use_artifact` and :meth:`Run.log_artifact` add
+inputs and outputs to it (compare-and-swap), :meth:`Run.finish` stamps ``finished_at``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import enum
 import itertools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -23,9 +25,10 @@ from satchel import config, naming
 from satchel.artifact import Artifact
 from satchel.collab import Contributor, finish_parts, upsert_part
 from satchel.errors import ConfigError, RunFinishedError
+from satchel.registry import lineage
 from satchel.services import Services, local_services
 from satchel.store import Store
-from satchel.store.records import utcnow
+from satchel.store.records import utcnow, who
 
 
 class RunState(str, enum.Enum):
@@ -48,6 +51,8 @@ class Run:
         group: the group of runs it belongs to; the default ``distributed_id``.
         started_at, finished_at: ISO 8601 UTC times (``finished_at`` ``None`` while running).
         services: the cache and store it works with.
+        inputs: ``project/name:vN`` of the versions it used, in order.
+        outputs: ``project/name:vN`` of the versions it logged, in order.
     """
 
     id: str
@@ -60,6 +65,8 @@ class Run:
     services: Services = field(repr=False)
     finished_at: str | None = None
     state: RunState = RunState.RUNNING
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
     _seq: itertools.count[int] = field(default_factory=itertools.count, repr=False)
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -82,6 +89,7 @@ class Run:
             return
         self.finished_at = utcnow()
         self.state = RunState.FINISHED
+        lineage.finish_run(self.store, self.project, self.id, self.finished_at)
 
     def _check_running(self, what: str) -> None:
         if self.state is RunState.FINISHED:
@@ -93,6 +101,82 @@ class Run:
     def store(self) -> Store:
         """The store the run writes to."""
         return self.services.require_store()
+
+    # -- lineage --------------------------------------------------------------------------
+    def use_artifact(self, artifact_or_ref: Artifact | str, type: str | None = None) -> Artifact:
+        """Fetch a version (or take a committed artifact) and record it as an input.
+
+        Args:
+            artifact_or_ref: an :class:`Artifact` or ``"name"``, ``"name:v3"``,
+                ``"project/name:alias"`` (the run's project by default).
+            type: when given, the artifact must have this type.
+
+        Returns:
+            The artifact.
+
+        Raises:
+            ArtifactNotFoundError, ArtifactTypeMismatchError: see ``Api.artifact``.
+            ArtifactNotLoggedError: a draft was given. RunFinishedError: run finished.
+        """
+        from satchel.api import Api
+
+        self._check_running("use_artifact")
+        if isinstance(artifact_or_ref, str):
+            art = Api(self.store, self.project, services=self.services).artifact(
+                artifact_or_ref, type
+            )
+        else:
+            art = artifact_or_ref
+        record = art._committed("use_artifact")  # noqa: SLF001 - same package
+        lineage.record_input(self.store, self.project, self.id, record)
+        ref = lineage.version_ref(record)
+        if ref not in self.inputs:
+            self.inputs.append(ref)
+        return art
+
+    def log_artifact(
+        self,
+        artifact: Artifact,
+        aliases: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> Artifact:
+        """Commit ``artifact`` into the run's project as a version this run produced.
+
+        Args:
+            artifact: a draft (committed, with this run recorded as its producer) or a
+                committed version (only recorded as an output).
+            aliases: aliases to point at the version.
+            tags: tags to add.
+
+        Returns:
+            ``artifact``, committed.
+
+        Raises:
+            RunFinishedError: run finished. See ``Artifact.save`` for the rest.
+        """
+        self._check_running("log_artifact")
+        if artifact.is_draft():
+            artifact._run_id = self.id  # noqa: SLF001 - recorded in the version record
+            artifact.save(self.project, store=self.store, aliases=aliases, tags=tags)
+        elif aliases is not None or tags is not None:
+            artifact.save(aliases=aliases, tags=tags)
+        record = artifact._committed("log_artifact")  # noqa: SLF001 - same package
+        lineage.record_output(self.store, self.project, self.id, record)
+        ref = lineage.version_ref(record)
+        if ref not in self.outputs:
+            self.outputs.append(ref)
+        return artifact
+
+    @classmethod
+    def _from_record(cls, record: lineage.RunRecord, services: Services) -> Run:
+        """A (read-only, as far as lineage goes) view of a recorded run."""
+        return cls(
+            id=record.id, name=record.name or record.id, project=record.project,
+            job_type=record.job_type, config=dict(record.config), group=record.group,
+            started_at=record.started_at, services=services, finished_at=record.finished_at,
+            state=RunState.FINISHED if record.finished_at else RunState.RUNNING,
+            inputs=list(record.inputs), outputs=list(record.outputs),
+        )
 
     # -- collaborative versions -----------------------------------------------------------
     def _contributor(self) -> Contributor:
@@ -188,7 +272,7 @@ def init(
         naming.validate_name(job_type, kind="job_type")
     base = services or local_services()
     svc = base.with_store(store) if (store is not None or base.store is None) else base
-    return Run(
+    run = Run(
         id=run_id,
         name=name or run_id,
         project=_config_project(project),
@@ -198,6 +282,14 @@ def init(
         started_at=utcnow(),
         services=svc,
     )
+    record = lineage.start_run(run.store, lineage.RunRecord(
+        id=run.id, project=run.project, name=run.name, job_type=job_type, group=group,
+        config=run.config, started_at=run.started_at, created_by=who(),
+    ))  # fmt: skip
+    if record.started_at != run.started_at:  # resuming a run id that exists
+        run.inputs, run.outputs = list(record.inputs), list(record.outputs)
+        run.started_at = record.started_at
+    return run
 
 
 def _config_project(project: str | None) -> str:

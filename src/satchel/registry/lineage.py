@@ -80,10 +80,35 @@ def read_run(store: Store, project: str, run_id: str) -> RunRecord | None:
     return rec
 
 
-def create_run(store: Store, record: RunRecord) -> bool:
-    """Write a new run record; ``False`` if the id is taken."""
+def jsonable(value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` as plain JSON data; values JSON cannot hold become their ``str``."""
+    data: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(value, enc_hook=str))
+    return data
+
+
+def start_run(store: Store, record: RunRecord) -> RunRecord:
+    """Write a new run record, or return the existing one when the id is taken (a resumed
+    run keeps its inputs and outputs)."""
     store.check_format(create=True)
-    return store.backend.create_if_absent(layout.run_key(record.project, record.id), encode(record))
+    record = msgspec.structs.replace(record, config=jsonable(record.config))
+    if store.backend.create_if_absent(layout.run_key(record.project, record.id), encode(record)):
+        return record
+    existing = read_run(store, record.project, record.id)
+    if existing is None:  # pragma: no cover - deleted between the two calls
+        return record
+    if existing.finished_at is not None:
+        existing = update_run(
+            store, record.project, record.id,
+            lambda r: msgspec.structs.replace(r, finished_at=None),
+        )
+    return existing
+
+
+def finish_run(store: Store, project: str, run_id: str, finished_at: str) -> None:
+    """Stamp a run record's ``finished_at``."""
+    update_run(
+        store, project, run_id, lambda r: msgspec.structs.replace(r, finished_at=finished_at)
+    )
 
 
 def update_run(
