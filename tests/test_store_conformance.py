@@ -16,6 +16,7 @@ from pathlib import Path
 from satchel.api import Api
 from satchel.fsck import check_store
 from satchel.store import layout
+from satchel.transfer import run_parallel
 from tests.store_support import (
     PROJECT,
     STEPS,
@@ -90,6 +91,44 @@ class TestStoreConformance:
         again = _api(store_case, tmp_path / "c2").artifact("ds:v0")
         assert again.tags == ["eu", "raw"]
         assert again.description == "first cut"
+
+    def test_create_if_absent_has_exactly_one_winner(self, store_case: StoreCase) -> None:
+        backend = store_case.open().backend
+        results = run_parallel(
+            lambda i: backend.create_if_absent("race/key.json", f"writer {i}".encode()),
+            range(8), workers=8,
+        )  # fmt: skip
+        assert results.count(True) == 1
+        assert backend.read("race/key.json") == f"writer {results.index(True)}".encode()
+
+    def test_replace_if_unchanged_refuses_a_stale_token(self, store_case: StoreCase) -> None:
+        backend = store_case.open().backend
+        assert backend.read_token("k.json") == (None, None)
+        assert backend.replace_if_unchanged("k.json", b"1", None)  # None: must be absent
+        assert not backend.replace_if_unchanged("k.json", b"other", None)
+        data, token = backend.read_token("k.json")
+        assert data == b"1"
+        assert backend.replace_if_unchanged("k.json", b"2", token)
+        assert not backend.replace_if_unchanged("k.json", b"3", token)
+        assert backend.read("k.json") == b"2"
+
+    def test_listing_and_bulk_existence(self, store_case: StoreCase, tmp_path: Path) -> None:
+        backend = store_case.open().backend
+        src = tmp_path / "obj"
+        src.write_bytes(b"12345")
+        keys = [f"objects/md5/{i:02x}/{'0' * 30}" for i in range(6)]
+        for key in keys[:4]:
+            backend.put_file(key, str(src))
+        assert backend.existing(keys + keys[:2]) == set(keys[:4])
+        assert sorted(backend.list("objects/md5")) == ["00", "01", "02", "03"]
+        assert backend.list("nothing/here") == []
+        assert sorted(backend.walk("objects")) == [(k, 5) for k in keys[:4]]
+        assert backend.size(keys[0]) == 5 and backend.size(keys[5]) is None
+        with backend.open(keys[0]) as f:
+            assert f.read() == b"12345"
+        backend.delete(keys[0])
+        backend.delete(keys[0])  # absent: fine
+        assert not backend.exists(keys[0])
 
     def test_concurrent_commits_get_gapless_unique_versions(
         self, store_case: StoreCase, tmp_path: Path

@@ -1,0 +1,227 @@
+"""Remote store backends: what is refused, what is retried, what fails fast, and how many
+requests bulk checks and uploads make.
+
+Transient and permission failures are produced by real HTTP servers: the suite's HTTP file
+server stands in for an S3 or GCS endpoint whose answers the test controls (503, 403).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import satchel
+from satchel.errors import (
+    StoreAccessError,
+    StoreNotFoundError,
+    StoreNotWritableError,
+    StoreUnavailableError,
+)
+from satchel.store import Store, open_store
+from satchel.store.remote import open_remote_backend
+from satchel.store.retry import RetryPolicy
+from tests.servers.fixtures import AzureContainer, GCSBucket, HTTPSite, S3Bucket
+from tests.store_support import PROJECT, commit_files
+
+
+def _count_s3_requests(store: Store) -> list[str]:
+    """Record the operation name of every call the store's S3 client makes."""
+    backend: Any = store.backend
+    backend.fs.connect()
+    seen: list[str] = []
+    backend.fs.s3.meta.events.register("before-call.s3", lambda model, **kw: seen.append(model.name))
+    return seen
+
+
+class TestReadOnlyFilesystems:
+    def test_a_store_without_conditional_writes_reads_but_refuses_writes(
+        self, tmp_path: Path
+    ) -> None:
+        services = satchel.Api(str(tmp_path / "store")).services
+        commit_files(services.with_store(str(tmp_path / "store")), "ds", {"f": b"x"}, {})
+        url = f"local://{tmp_path / 'store'}"  # fsspec's LocalFileSystem: no atomic primitives
+        api = satchel.Api(url, PROJECT, cache_dir=str(tmp_path / "cache2"))
+        root = api.artifact("ds:latest").download(tmp_path / "out")
+        assert (Path(root) / "f").read_bytes() == b"x"
+
+        draft = satchel.Artifact("ds", "dataset")
+        draft.add(b"y", "f")
+        with pytest.raises(StoreNotWritableError) as info:
+            draft.save(PROJECT, store=url)
+        message = str(info.value)
+        assert message.startswith("cannot upload objects/md5/")
+        assert message.endswith(
+            f" in store {url}: the local:// filesystem offers no atomic create-if-absent / "
+            "replace-if-unchanged, so concurrent commits could overwrite each other. Reading "
+            "works; to write use a local folder, s3://, gs://, az:// or memory://"
+        )
+        assert satchel.Api(url, PROJECT).store.live_versions(PROJECT, "ds") == [0]
+
+
+class TestMissingBucket:
+    def _urls(
+        self, s3_bucket: S3Bucket, gcs_bucket: GCSBucket, azure_container: AzureContainer
+    ) -> list[tuple[str, dict[str, Any]]]:
+        return [
+            ("s3://satchel-no-such-bucket/team", s3_bucket.storage_options),
+            ("gs://satchel-no-such-bucket/team", gcs_bucket.storage_options),
+            ("az://satchel-no-such-container/team", azure_container.storage_options),
+        ]
+
+    def test_reads_listings_and_writes_fail_fast_with_a_clear_message(
+        self, s3_bucket: S3Bucket, gcs_bucket: GCSBucket, azure_container: AzureContainer
+    ) -> None:
+        for url, options in self._urls(s3_bucket, gcs_bucket, azure_container):
+            store = open_store(url, storage_options=options)
+            message = (
+                f"the bucket or container of store {url} does not exist; create it (satchel "
+                "never creates buckets) or fix the store URL"
+            )
+            backend = store.backend
+            for action, args in (
+                (backend.read, ("satchel.json",)),
+                (backend.list, ("projects",)),
+                (backend.create_if_absent, ("satchel.json", b"{}")),
+            ):
+                with pytest.raises(StoreNotFoundError) as info:
+                    action(*args)
+                assert str(info.value) == message, url
+
+    def test_a_missing_bucket_never_passes_for_an_empty_store(self, s3_bucket: S3Bucket) -> None:
+        store = open_store("s3://satchel-no-such-bucket", storage_options=s3_bucket.storage_options)
+        api = satchel.Api(store, PROJECT)
+        with pytest.raises(StoreNotFoundError):
+            api.artifact("ds:latest")
+
+
+class TestPermission:
+    def test_wrong_credentials_fail_fast(self, azure_container: AzureContainer) -> None:
+        bad = azure_container.connection_string.replace("AccountKey=", "AccountKey=AAAA")
+        url = f"{azure_container.url}/team"
+        calls: list[float] = []
+        backend = open_remote_backend(
+            url, storage_options={"connection_string": bad},
+            retry=RetryPolicy(sleep=calls.append),
+        )  # fmt: skip
+        with pytest.raises(StoreAccessError) as info:
+            backend.read("satchel.json")
+        assert isinstance(info.value, PermissionError)
+        assert str(info.value).startswith(f"store {url} refused access (")
+        assert str(info.value).endswith(
+            ") to read satchel.json; check the credentials (storage options or the environment) "
+            "and their permissions"
+        )
+        assert calls == []  # not retried
+
+    def test_forbidden_from_an_s3_endpoint(self, http_site: HTTPSite) -> None:
+        http_site.put("bkt/team/satchel.json", b'{"format": 1}')
+        http_site.behave("bkt/team/satchel.json", status=403)
+        backend = _fake_s3(http_site, RetryPolicy(sleep=lambda s: None))
+        with pytest.raises(StoreAccessError, match="refused access"):
+            backend.read("satchel.json")
+        assert len(http_site.received()) == 1
+
+    def test_forbidden_from_a_gcs_endpoint(self, http_site: HTTPSite) -> None:
+        http_site.put("storage/v1/b/bkt/o/team/satchel.json", b"{}")
+        http_site.behave("storage/v1/b/bkt/o/team/satchel.json", status=403)
+        backend = open_remote_backend(
+            "gs://bkt/team",
+            storage_options={"endpoint_url": http_site.base_url, "token": "anon"},
+        )
+        with pytest.raises(StoreAccessError, match="refused access"):
+            backend.read("satchel.json")
+        assert len(http_site.received()) == 1
+
+
+def _fake_s3(site: HTTPSite, retry: RetryPolicy) -> Any:
+    """An S3 backend whose endpoint is the test's HTTP site (client-side retries off)."""
+    return open_remote_backend(
+        "s3://bkt/team",
+        storage_options={
+            "endpoint_url": site.base_url, "key": "testing", "secret": "testing",
+            "config_kwargs": {"retries": {"total_max_attempts": 1}},
+            "skip_instance_cache": True,
+        },
+        retry=retry,
+    )  # fmt: skip
+
+
+class TestTransientErrors:
+    def test_5xx_is_retried_with_backoff_then_reported(self, http_site: HTTPSite) -> None:
+        http_site.put("bkt/team/satchel.json", b'{"format": 1}')
+        http_site.behave("bkt/team/satchel.json", status=503)
+        waits: list[float] = []
+        backend = _fake_s3(http_site, RetryPolicy(attempts=4, base_delay=0.5, sleep=waits.append))
+        with pytest.raises(StoreUnavailableError) as info:
+            backend.read("satchel.json")
+        assert isinstance(info.value, ConnectionError)
+        assert str(info.value).startswith(
+            "could not read satchel.json in store s3://bkt/team: still failing after 4 attempts ("
+        )
+        assert str(info.value).endswith("); check the network and the service, then retry")
+        assert len(http_site.received()) == 4
+        assert len(waits) == 3 and all(0 <= w <= 0.5 * 2**i for i, w in enumerate(waits))
+
+    def test_a_transient_error_that_clears_is_invisible(self, http_site: HTTPSite) -> None:
+        http_site.put("bkt/team/satchel.json", b'{"format": 1}')
+        http_site.behave("bkt/team/satchel.json", status=500)
+
+        def recover(_seconds: float) -> None:
+            http_site.behave("bkt/team/satchel.json")  # the service is back
+
+        backend = _fake_s3(http_site, RetryPolicy(sleep=recover))
+        assert backend.read("satchel.json") == b'{"format": 1}'
+        assert len(http_site.received()) == 2
+
+
+class TestConditionalWrites:
+    def test_an_ambiguous_retry_of_our_own_write_counts_as_done(self, s3_bucket: S3Bucket) -> None:
+        backend = open_remote_backend(
+            f"{s3_bucket.url}/t", storage_options=s3_bucket.storage_options
+        )
+        assert backend.create_if_absent("k.json", b"mine")
+        assert backend.create_if_absent("k.json", b"mine")  # the same bytes: our earlier write
+        assert not backend.create_if_absent("k.json", b"theirs")
+        _data, token = backend.read_token("k.json")
+        assert backend.replace_if_unchanged("k.json", b"new", token)
+        assert backend.replace_if_unchanged("k.json", b"new", token)  # already ours
+        assert not backend.replace_if_unchanged("k.json", b"other", token)
+        backend.delete("k.json")
+        assert not backend.replace_if_unchanged("k.json", b"other", token)
+
+
+class TestTransfers:
+    def test_existence_is_checked_by_listing_busy_folders_and_heading_the_rest(
+        self, s3_bucket: S3Bucket, tmp_path: Path
+    ) -> None:
+        store = open_store(f"{s3_bucket.url}/t", storage_options=s3_bucket.storage_options)
+        src = tmp_path / "x"
+        src.write_bytes(b"x")
+        present = [f"objects/md5/aa/{i:030x}" for i in range(0, 40, 2)]
+        for key in present + ["objects/md5/bb/" + "1" * 30]:
+            store.backend.put_file(key, str(src))
+        wanted = [f"objects/md5/aa/{i:030x}" for i in range(40)]
+        wanted += ["objects/md5/bb/" + "1" * 30, "objects/md5/cc/" + "2" * 30]
+        ops = _count_s3_requests(store)
+        found = store.backend.existing(wanted)
+        assert found == set(present) | {"objects/md5/bb/" + "1" * 30}
+        assert sorted(o for o in ops if o != "?") == ["HeadObject", "HeadObject", "ListObjectsV2"]
+
+    def test_large_objects_go_up_in_parts_and_come_back_whole(
+        self, s3_bucket: S3Bucket, tmp_path: Path
+    ) -> None:
+        store = open_store(f"{s3_bucket.url}/t", storage_options=s3_bucket.storage_options)
+        big = tmp_path / "big"
+        big.write_bytes(os.urandom(40 << 20))
+        ops = _count_s3_requests(store)
+        store.backend.put_file("objects/md5/ff/big", str(big))
+        assert ops.count("UploadPart") == 3 and "CompleteMultipartUpload" in ops
+        digest = hashlib.sha256()
+        with store.backend.open("objects/md5/ff/big") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        assert digest.hexdigest() == hashlib.sha256(big.read_bytes()).hexdigest()
