@@ -62,6 +62,11 @@ class AzureBackend(AsyncFsspecBackend):
             data = await downloader.readall()
             return bytes(data), str(downloader.properties.etag)
 
+    async def _aopen(self, path: str) -> tuple[Any, Any]:
+        # the first GET brings up to max_single_get_size; read() fetches the rest in chunks
+        downloader = await self._blob(path).download_blob()
+        return downloader.read, lambda: None
+
     async def _ahead(self, path: str) -> Head | None:
         async with self._blob(path) as bc:
             try:

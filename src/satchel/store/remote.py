@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import io
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO, TypeVar
@@ -425,6 +426,47 @@ class AsyncFsspecBackend(FsspecBackend):
 
     def _delete(self, path: str) -> None:
         self._sync(self._adelete, path)
+
+    async def _aopen(self, path: str) -> tuple[Callable[[int], Any], Callable[[], Any]]:
+        """Start one streaming GET: ``(read(n) coroutine function, close function)``.
+
+        Subclasses that can stream a download in one request implement this; the default
+        falls back to fsspec's ``open`` (a HEAD, then ranged GETs).
+        """
+        raise NotImplementedError
+
+    def open(self, key: str) -> BinaryIO:
+        """Open ``key`` for streaming reads with one request; ``FileNotFoundError`` if absent."""
+        if type(self)._aopen is AsyncFsspecBackend._aopen:
+            return super().open(key)
+        path = self.path(key)
+        read, close = self._call(lambda: self._sync(self._aopen, path), f"open {key}")
+        raw = _AsyncStream(lambda n: self._sync(read, n), close)
+        return io.BufferedReader(raw, buffer_size=1 << 20)
+
+
+class _AsyncStream(io.RawIOBase):
+    """A blocking, read-only file over an asynchronous response body."""
+
+    def __init__(self, read: Callable[[int], bytes], close: Callable[[], Any]) -> None:
+        self._read = read
+        self._close = close
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._close()
+            finally:
+                super().close()
 
 
 def _mtime(info: Mapping[str, Any]) -> float | None:

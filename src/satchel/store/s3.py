@@ -88,6 +88,12 @@ class S3Backend(AsyncFsspecBackend):
             resp["Body"].close()
         return bytes(data), str(resp["ETag"])
 
+    async def _aopen(self, path: str) -> tuple[Any, Any]:
+        bucket, key = self._split(path)
+        resp = await self.fs._call_s3("get_object", Bucket=bucket, Key=key)
+        body = resp["Body"]
+        return body.read, body.close
+
     async def _ahead(self, path: str) -> Head | None:
         bucket, key = self._split(path)
         try:
