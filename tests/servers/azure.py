@@ -110,11 +110,12 @@ def find_binary() -> Path:
     return binary
 
 
-def start_azure_server(*, timeout: float = 15.0) -> AzureServer:
+def start_azure_server(*, timeout: float = 60.0) -> AzureServer:
     """Start Azurite's blob service on 127.0.0.1 with in-memory storage.
 
     Args:
-        timeout: Seconds to wait for Azurite to report its port.
+        timeout: Seconds to wait for Azurite to report its port (about 2 s on an idle
+            2-core machine; far more when the machine is saturated).
 
     Returns:
         The running server; call :meth:`AzureServer.stop` when done.

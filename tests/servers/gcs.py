@@ -97,7 +97,7 @@ def find_binary() -> Path:
     return binary
 
 
-def start_gcs_server(*, timeout: float = 10.0) -> GCSServer:
+def start_gcs_server(*, timeout: float = 30.0) -> GCSServer:
     """Start fake-gcs-server on 127.0.0.1 with an in-memory backend.
 
     Args:
