@@ -35,6 +35,7 @@ one ``JSON {...}`` line per measurement follows the table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -57,8 +58,8 @@ for _k, _v in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
                "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}.items():
     os.environ.setdefault(_k, _v)
 
-import datasets  # noqa: E402
-import harness  # noqa: E402
+import datasets
+import harness
 
 #: backend methods that each make (at least) one request
 REQUESTING = (
@@ -178,10 +179,8 @@ class Servers:
 
     def stop(self) -> None:
         for stop in reversed(self._stops):
-            try:
+            with contextlib.suppress(Exception):  # best effort at exit
                 stop()
-            except Exception:  # noqa: BLE001 - best effort at exit
-                pass
 
 
 # -------------------------------------------------------------------------- measurements
@@ -285,7 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     for r in records:
         groups.setdefault((r["store"], r["dataset"], r["bench"]), []).append(r)
     for (store, ds, bench), rs in groups.items():
-        med = lambda k: statistics.median(r[k] for r in rs) if all(k in r for r in rs) else None  # noqa: E731
+        def med(k: str, rs: list[dict[str, Any]] = rs) -> Any:
+            return statistics.median(r[k] for r in rs) if all(k in r for r in rs) else None
+
         secs = med("save_s") if bench in ("commit", "recommit", "dedup") else med("wall_s")
         rows.append([
             store, ds, bench, f"{secs:.3f}",
