@@ -146,11 +146,11 @@ def test_listed_artifacts_carry_their_attributes(api: Api) -> None:
         ({"size": 0}, r"size must be an int from 1 to 10,000, got 0"),
         ({"size": 10_001}, r"size must be an int from 1 to 10,000, got 10001"),
         ({"page": 0}, r"page must be an int of at least 1, got 0"),
-        ({"sort_by": "-colour"}, r"sort_by '-colour' is not one of created, updated, version, "
-                                 r"name, size \(prefix '-' for descending\)"),
+        ({"sort_by": "-colour"}, (r"sort_by '-colour' is not one of created, updated, version, "
+                                 r"name, size \(prefix '-' for descending\)")),
         ({"logical_operator": "xor"}, r"logical_operator 'xor' is not 'and' or 'or'"),
-        ({"stage": "prod"}, r"stage 'prod' is not one of development, staging, production, "
-                            r"archived"),
+        ({"stage": "prod"}, (r"stage 'prod' is not one of development, staging, production, "
+                            r"archived")),
         ({"version": "3.0"}, r"version '3.0' is not 'v<n>' \(for example 'v3'\)"),
         ({"created_after": "yesterday"}, r"created_after='yesterday' is not an ISO 8601 time"),
         ({"metadata": ["split"]}, r"metadata filter must be a dict of top-level keys, got list"),

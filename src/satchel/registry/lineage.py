@@ -345,5 +345,8 @@ def to_text(graph: LineageGraph) -> str:
 
 def _run_label(key: str, run: RunRecord) -> str:
     label = key
-    extra = [x for x in (run.name, run.job_type) if x]
-    return f"{label} ({', '.join(extra)})" if extra else label
+    if run.name and run.name != run.id:
+        label += f" {run.name!r}"
+    if run.job_type:
+        label += f" [{run.job_type}]"
+    return label

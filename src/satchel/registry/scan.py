@@ -7,9 +7,9 @@ backend for the cheapest source of those facts:
 
 * local disk: one ``os.scandir`` of the folder; the fingerprint is ``inode:size:mtime_ns``
   (every satchel write replaces the file, so a change gets a new inode or a new mtime);
-* a backend offering ``list_detailed(prefix) -> {name: (fingerprint, mtime)}`` and
-  ``walk_detailed(prefix) -> Iterator[(key, size, mtime)]`` (remote stores: ETag or generation,
-  and the object's last-modified time);
+* a backend offering ``list_detailed(prefix) -> {name: (fingerprint, mtime)}``,
+  ``walk_detailed(prefix) -> Iterator[(key, size, mtime)]`` and ``modified_time(key)``
+  (:mod:`satchel.store.remote`: the ETag or generation, and the object's last-modified time);
 * anything else: names only; callers then read every file (correct, just slower) and ``gc``
   treats every object as young (it deletes nothing it cannot date).
 """
@@ -67,9 +67,9 @@ def list_detailed(backend: StoreBackend, prefix: str) -> dict[str, Listed]:
         return out
     detailed = getattr(backend, "list_detailed", None)
     if detailed is not None:
-        return {
-            name: Listed(fp, mtime) for name, (fp, mtime) in detailed(prefix).items()
-        }
+        # ETags and generations change with every write by themselves: no racy-time check
+        # (which would also compare the service's clock with ours)
+        return {name: Listed(fp, None) for name, (fp, _mtime) in detailed(prefix).items()}
     return {name: Listed(None, None) for name in backend.list(prefix)}
 
 

@@ -1,0 +1,203 @@
+"""The registry on every quick store kind (local disk, ``memory://``, S3 on moto): listing and
+its index, stages, delete and gc, copy within and across stores, links, apply, lineage."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import satchel
+from satchel import Api
+from satchel.errors import ArtifactDeletedError
+from satchel.registry import collect_garbage
+from satchel.store import Store, layout
+from tests.registry_support import commit, versions
+from tests.store_support import StoreCase, quick_store_case_fixture  # noqa: F401 - fixture
+
+LATER = time.time() + 7200
+
+
+@pytest.fixture
+def api(quick_store_case: StoreCase, tmp_path: Path) -> Api:
+    store = quick_store_case.open()
+    return Api(store, "p", services=quick_store_case.services(tmp_path / "cache", store))
+
+
+def count_objects(store: Store) -> int:
+    return sum(1 for _ in store.backend.walk("objects"))
+
+
+def test_listing_filters_pages_and_sees_changes(api: Api, quick_store_case: StoreCase) -> None:
+    for i in range(7):
+        commit(api, "ds", {"f": str(i)}, tags=["even"] if i % 2 == 0 else ["odd"],
+               metadata={"i": i})
+    page = api.artifact_versions("ds", tag="even", sort_by="version", size=3)
+    assert versions(page) == ["ds:v0", "ds:v2", "ds:v4"] and page.total_pages == 2
+    assert versions(api.artifact_versions("ds", metadata={"i": 5})) == ["ds:v5"]
+    assert api.store.backend.exists(layout.index_key("p", "ds"))
+    # a second client changes things; the first one's listing (through the index) sees it all
+    other = Api(quick_store_case.open(), "p", services=api.services)
+    other.update_artifact_version("ds:v1", add_tags=["even"])
+    other.artifact("ds:v0").delete()
+    art = other.artifact("ds:v3")
+    art.aliases = ["pick"]
+    art.save()
+    assert versions(api.artifact_versions("ds", tag="even", sort_by="version")) == [
+        "ds:v1", "ds:v2", "ds:v4", "ds:v6"
+    ]
+    assert versions(api.artifact_versions("ds", alias="pick")) == ["ds:v3"]
+
+
+def test_stages_delete_and_gc(api: Api) -> None:
+    commit(api, "ds", {"keep": "k", "own": "zero"})
+    commit(api, "ds", {"keep": "k", "own": "one"})
+    api.stage_artifact_version("ds:v1", "production", reason="good")
+    assert [e.to_stage for e in api.artifact("ds:v1").stage_history] == ["production"]
+    own = api.artifact("ds:v0").get_entry("own")
+    api.artifact("ds:v0").delete()
+    with pytest.raises(ArtifactDeletedError, match=r"p/ds:v0 was deleted"):
+        api.artifact("ds:v0")
+    assert collect_garbage(api.store).objects == ()  # young: protected by the grace period
+    report = collect_garbage(api.store, grace="1h", now=LATER)
+    assert report.objects == (layout.object_key("md5", own.oid),)
+    assert report.bytes_freed > own.size
+    art = api.artifact("ds:v1")
+    art.verify(art.download(skip_cache=True))
+    assert commit(api, "ds", {"own": "two"}).version == "v2"
+
+
+def test_copy_within_a_store_uploads_nothing(api: Api) -> None:
+    commit(api, "ds", {"a": "alpha", "b": "beta"}, tags=["t"], metadata={"m": 1})
+    before = count_objects(api.store)
+    copy = api.copy_artifact_version("ds:v0", project="q", name="ds-copy", aliases=["first"])
+    assert copy.qualified_name == "q/ds-copy:v0" and count_objects(api.store) == before
+    assert copy.digest == api.artifact("ds:v0").digest
+    assert copy.tags == ["t"] and copy.metadata == {"m": 1} and "first" in copy.aliases
+    copy.verify(copy.download(skip_cache=True))
+    again = api.copy_artifact_version("ds:v0", project="q", name="ds-copy")
+    assert again.version == "v0"  # the no-op rule: same content as the target's latest
+
+
+def test_copy_and_transfer_across_stores(
+    api: Api, quick_store_case: StoreCase, tmp_path: Path
+) -> None:
+    commit(api, "ds", {"a": "alpha", "b": "beta"}, aliases=["prod"])
+    other = satchel.open_store(str(tmp_path / "other-store"))
+    copy = api.copy_artifact_version("ds:v0", project="q", store=other)
+    assert count_objects(other) == 2
+    fresh = Api(other, "q", cache_dir=str(tmp_path / "fresh-cache"))  # nothing cached
+    got = fresh.artifact("ds:v0")
+    got.verify(got.download())
+    assert copy.digest == got.digest
+    moved = api.transfer_artifact_version("ds:prod", project="q", name="moved", store=other)
+    assert sorted(moved.aliases) == ["latest", "prod"]
+    assert not api.artifact_exists("ds:v0")
+    back = fresh.copy_artifact_version("q/moved:prod", project="p", name="back", store=api.store)
+    back.verify(back.download(skip_cache=True))
+
+
+def test_links_resolve_to_the_source_without_copying(api: Api) -> None:
+    src = commit(api, "model", {"w": "weights"}, type="model")
+    before = count_objects(api.store)
+    link = src.link("registry/best-models", aliases=["production"])
+    assert link.qualified_name == "registry/best-models:v0" and link.is_link
+    assert link.linked_from == "p/model:v0" and link.source_artifact.digest == src.digest
+    assert count_objects(api.store) == before
+    got = api.artifact("registry/best-models:production")
+    got.verify(got.download(skip_cache=True))
+    assert src.link("registry/best-models").version == "v0"  # linking again: the same link
+    got.unlink()
+    assert not api.artifact_exists("registry/best-models:production")
+    assert api.artifact("model:v0").digest == src.digest  # the source stays
+
+
+def test_apply_is_idempotent(api: Api, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "x.txt").write_text("x")
+    spec = {"name": "applied", "type": "dataset", "metadata": {"v": 1}, "aliases": ["a"],
+            "source": {"type": "local", "paths": [{"src": str(data), "dest": "d"}]}}
+    assert api.apply(spec).action == "created"
+    assert api.apply(spec).action == "unchanged"
+    changed = api.apply({**spec, "metadata": {"v": 2}})
+    assert changed.action == "updated" and changed.artifact.metadata == {"v": 2}
+    assert api.artifact_versions("applied").total == 1
+
+
+def test_lineage_of_runs(api: Api) -> None:
+    with satchel.init(project="p", job_type="prep", services=api.services) as run:
+        raw = satchel.Artifact("raw", "dataset", services=api.services)
+        with raw.new_file("r.txt") as f:
+            f.write("raw")
+        run.log_artifact(raw)
+    with satchel.init(project="p", job_type="train", services=api.services) as train:
+        train.use_artifact("raw:latest")
+        model = satchel.Artifact("model", "model", services=api.services)
+        with model.new_file("w") as f:
+            f.write("w")
+        train.log_artifact(model)
+    assert api.artifact("model").logged_by().id == train.id  # type: ignore[union-attr]
+    assert [r.id for r in api.artifact("raw").used_by()] == [train.id]
+    assert versions(api.artifact_versions(used_by=train.id)) == ["raw:v0"]
+    assert versions(api.artifact_versions(produced_by=run.id)) == ["raw:v0"]
+    assert versions(api.artifact_versions(only_unused=True)) == ["model:v0"]
+
+
+_S3_COMMITTER = textwrap.dedent(
+    """
+    import os, sys
+    import satchel
+
+    for i in range(int(sys.argv[1])):
+        art = satchel.Artifact("race", "dataset")
+        with art.new_file("shared.txt") as f:
+            f.write("shared")
+        with art.new_file(f"own-{i}.bin", mode="xb") as f:
+            f.write(os.urandom(2000 + i))
+        art.save()
+        print(art.version, flush=True)
+        if i % 3 == 1:
+            satchel.Api().artifact(f"race:{art.version}").delete()
+            print("deleted", art.version, flush=True)
+    """
+)
+
+
+def test_gc_racing_a_committing_process_on_s3(s3_bucket: Any, tmp_path: Path) -> None:
+    """The local-disk version (two committers, content reuse) is in test_registry_delete_gc."""
+    quick_store_case = StoreCase("s3", f"{s3_bucket.url}/team", dict(s3_bucket.storage_options))
+    store = quick_store_case.open()
+    api = Api(store, "p", services=quick_store_case.services(tmp_path / "cache", store))
+    script = tmp_path / "committer.py"
+    script.write_text(_S3_COMMITTER)
+    env = dict(os.environ, SATCHEL_STORE=quick_store_case.url, SATCHEL_PROJECT="p",
+               SATCHEL_CACHE_DIR=str(tmp_path / "committer-cache"),
+               SATCHEL_STORAGE_OPTIONS=json.dumps({"s3": quick_store_case.options}))
+    proc = subprocess.Popen([sys.executable, str(script), "7"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    runs = removed = 0
+    while proc.poll() is None:
+        removed += len(collect_garbage(api.store, grace="2s").objects)
+        runs += 1
+        time.sleep(0.1)  # leave moto some time for the committer
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert runs >= 1
+    lines = out.splitlines()
+    deleted = {line.split()[1] for line in lines if line.startswith("deleted")}
+    committed = {line for line in lines if not line.startswith("deleted")}
+    time.sleep(2.1)
+    removed += len(collect_garbage(api.store, grace="2s").objects)
+    assert removed == len(deleted)  # each deleted version's own object went, nothing else
+    live = api.artifact_versions("race", size=100)
+    assert {a.version for a in live} == committed - deleted
+    for art in live:
+        art.verify(art.download(str(tmp_path / "dl" / art.version), skip_cache=True))
