@@ -150,10 +150,10 @@ def writer_files(writer: int, commit: int) -> dict[str, bytes]:
 
 
 def crash_files(iteration: int) -> dict[str, bytes]:
-    """The content of crash job ``iteration``: a few files, one of about 1 MiB."""
+    """The content of crash job ``iteration``: four files, one of 256 KiB."""
     seed = hashlib.sha256(f"crash {iteration}".encode()).digest()
-    files = {f"part-{i}.bin": seed * (64 * (i + 1)) + bytes([i]) for i in range(4)}
-    files["big.bin"] = seed * 32768 + str(iteration).encode()
+    files = {f"part-{i}.bin": seed * (64 * (i + 1)) + bytes([i]) for i in range(3)}
+    files["big.bin"] = seed * 8192 + str(iteration).encode()
     return files
 
 
@@ -185,7 +185,8 @@ class KillSwitch:
     Args:
         inner: the real backend.
         step: one of :data:`STEPS`.
-        nth: for ``upload``, die when the ``nth`` object upload starts (others may be in flight).
+        nth: for ``upload``, die when the ``nth`` object upload starts (others may be in
+            flight; there are four).
         hard: SIGKILL the process (else raise :class:`SimulatedCrash`).
     """
 

@@ -164,13 +164,13 @@ class TestStoreConformance:
             commit_files(services, "edits", {"f": f"{i}".encode()}, {})
         store = store_case.open()
         store.set_alias(PROJECT, "edits", "hot", 0)
-        writers, edits = 4, 5
+        writers, edits = 4, 3
         bad: list[object] = []
         stop = threading.Event()
 
         def watch() -> None:  # the shared alias must always name one valid version
             reader = store_case.open()
-            while not stop.is_set():
+            while not stop.wait(0.01):
                 target = reader.alias_target(PROJECT, "edits", "hot")
                 if target not in range(versions):
                     bad.append(target)
@@ -201,7 +201,7 @@ class TestStoreConformance:
         jobs = []
         for i in range(20):  # every named step, five times, in random places
             step = STEPS[i % len(STEPS)]
-            jobs.append(("crash", [str(tmp_path / "cache"), i, step, rng.randint(1, 5), 0.0]))
+            jobs.append(("crash", [str(tmp_path / "cache"), i, step, rng.randint(1, 4), 0.0]))
         if not store_case.in_process:  # and a few kills at random moments
             for i in range(20, 22):
                 jobs.append(("crash", [str(tmp_path / "cache"), i, "", 0, rng.uniform(0.02, 0.3)]))
@@ -219,7 +219,7 @@ class TestStoreConformance:
         for n in live:
             art = api.artifact(f"crash:v{n}")
             root = art.download(tmp_path / f"v{n}")
-            assert art.verify(root).verified == 5
+            assert art.verify(root).verified == len(crash_files(0))
             iteration = art.metadata["iteration"]
             for path, data in crash_files(iteration).items():
                 assert (Path(root) / path).read_bytes() == data
