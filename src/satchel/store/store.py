@@ -95,6 +95,8 @@ class Store:
         self.backend = backend
         self._format_checked = False
         self._manifests: dict[str, Manifest] = {}
+        # collection records are written once, so one read per Store object is enough
+        self._collections: dict[tuple[str, str], CollectionRecord] = {}
 
     @property
     def url(self) -> str:
@@ -214,17 +216,20 @@ class Store:
         Raises:
             ArtifactTypeMismatchError: the name exists with another type.
         """
-        existing = self.collection(project, name)
+        existing = self._collections.get((project, name)) or self.collection(project, name)
         if existing is None:
             rec = CollectionRecord(type=type_, created_at=utcnow(), description=description)
-            self.backend.create_if_absent(layout.collection_key(project, name), encode(rec))
-            existing = self.collection(project, name)
+            if self.backend.create_if_absent(layout.collection_key(project, name), encode(rec)):
+                existing = rec
+            else:
+                existing = self.collection(project, name)
             assert existing is not None
         if existing.type != type_:
             raise ArtifactTypeMismatchError(
                 f"artifact {project}/{name} has type {existing.type!r}, not {type_!r}; "
                 "use the same type or another name"
             )
+        self._collections[(project, name)] = existing
         return existing
 
     def projects(self) -> list[str]:
