@@ -250,3 +250,14 @@ def test_prefix_listing_costs_one_request_per_page(
     assert len(art.add_reference(f"az://{c.name}/many")) == 5
     kinds = ["list" if q.get("comp") == ["list"] else m for m, q, _ in hook.seen]
     assert kinds == ["HEAD", "list", "list", "list"]
+
+
+def test_sas_token_in_the_url_is_refused(azure_container: Any, satchel_env: SatchelEnv) -> None:
+    url = (
+        f"https://devstoreaccount1.blob.core.windows.net/{azure_container.name}/x.bin"
+        "?sv=2024-01-01&sp=r&sig=c2VjcmV0"
+    )
+    art, _, _ = _artifact(satchel_env, azure_container.storage_options)
+    with pytest.raises(InvalidPathError, match=r"carries a signature \(sig=") as info:
+        art.add_reference(url)
+    assert "c2VjcmV0" not in str(info.value)

@@ -24,6 +24,7 @@ from satchel.handlers._common import (
     md5_of_etag,
     prefix_of,
     reference_error,
+    reject_signed_url,
     stream_to_cache,
     unquote_etag,
 )
@@ -136,3 +137,17 @@ def test_reference_error_kinds_read_differently() -> None:
     net = reference_error(Failure.NETWORK, uri, "refused")
     assert isinstance(net, ReferenceNetworkError) and isinstance(net, ConnectionError)
     assert str(net).startswith("could not read s3://b/k from its storage service (refused)")
+
+
+def test_signed_urls_are_refused_so_no_credential_reaches_a_manifest() -> None:
+    reject_signed_url("https://h.example/a.bin?download=1")  # an ordinary query is fine
+    for url in (
+        "https://b.s3.amazonaws.com/k?X-Amz-Credential=AK&X-Amz-Signature=abc",
+        "https://storage.googleapis.com/b/k?X-Goog-Signature=abc",
+        "https://acct.blob.core.windows.net/c/b?sv=2024&sig=abc",
+    ):
+        with pytest.raises(InvalidPathError) as info:
+            reject_signed_url(url)
+        assert "abc" not in str(info.value)
+        assert "carries a signature" in str(info.value)
+        assert "give credentials in storage options instead" in str(info.value)

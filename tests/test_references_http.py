@@ -19,6 +19,7 @@ from satchel.api import Api
 from satchel.artifact import Artifact
 from satchel.errors import (
     DigestMismatchError,
+    InvalidPathError,
     ReferenceAccessError,
     ReferenceChangedError,
     ReferenceNetworkError,
@@ -235,3 +236,12 @@ def test_unreachable_server_is_a_network_error(satchel_env: SatchelEnv) -> None:
     url = f"http://127.0.0.1:{port}/x.bin"
     with pytest.raises(ReferenceNetworkError, match=f"could not read {url}.*ConnectionError"):
         art.add_reference(url)
+
+
+def test_presigned_url_is_refused(http_site: Any, satchel_env: SatchelEnv) -> None:
+    url = http_site.put("p.bin", b"p") + "?X-Amz-Credential=AKIA&X-Amz-Signature=deadbeef"
+    art, _, _ = _artifact(satchel_env)
+    for checksum in (True, False):
+        with pytest.raises(InvalidPathError, match=r"carries a signature \(x-amz-credential"):
+            art.add_reference(url, checksum=checksum)
+    assert http_site.received() == []

@@ -328,3 +328,13 @@ def test_unreachable_endpoint_raises_network_error(satchel_env: SatchelEnv) -> N
     with pytest.raises(ReferenceNetworkError, match="could not read s3://bucket/x.txt") as info:
         art.add_reference("s3://bucket/x.txt")
     assert "check the network and the endpoint" in str(info.value)
+
+
+def test_bucket_root_is_a_prefix_of_every_key(s3_bucket: Any, satchel_env: SatchelEnv) -> None:
+    b = s3_bucket
+    for key in ("top.txt", "dir/a.txt", "dir/"):
+        b.client.put_object(Bucket=b.name, Key=key, Body=b"" if key.endswith("/") else b"x")
+    art, _, _ = _artifact(satchel_env, b.storage_options)
+    for uri in (f"s3://{b.name}", f"s3://{b.name}/"):
+        entries = art.add_reference(uri, name=uri.endswith("/") and "slash" or "bare")
+        assert sorted(e.path.split("/", 1)[1] for e in entries) == ["dir/a.txt", "top.txt"]

@@ -98,6 +98,28 @@ def reference_error(
     )
 
 
+#: query parameters that make a URL carry its own credentials (presigned S3/GCS, Azure SAS)
+_SIGNATURE_PARAMS = ("x-amz-signature", "x-amz-credential", "x-goog-signature", "signature", "sig")
+
+
+def reject_signed_url(uri: str) -> None:
+    """Refuse a URL whose query carries a signature: it would write a credential into a manifest.
+
+    Raises:
+        InvalidPathError: the URL has a signature parameter (presigned URL, SAS token).
+    """
+    query = uri.partition("?")[2].partition("#")[0]
+    names = {part.partition("=")[0].lower() for part in query.split("&") if part}
+    found = sorted(names.intersection(_SIGNATURE_PARAMS))
+    if found:
+        raise InvalidPathError(
+            f"reference URL {uri.partition('?')[0]}?... carries a signature ({found[0]}=...), "
+            "a credential satchel would write into the manifest. Reference the object without "
+            "it and give credentials in storage options instead (an s3://, gs:// or az:// URI, "
+            "an Azure sas_token, or an HTTP 'headers' option)"
+        )
+
+
 def unquote_etag(etag: str) -> str:
     """An ETag without its surrounding quotes (a ``W/`` weakness prefix is kept)."""
     weak = etag.startswith("W/")

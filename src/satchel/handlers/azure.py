@@ -60,6 +60,7 @@ from satchel.handlers._common import (
     is_unchecked,
     prefix_of,
     reference_error,
+    reject_signed_url,
     single_name,
     stream_to_cache,
     unchecked_entry,
@@ -284,7 +285,9 @@ class AzureHandler:
             ReferenceNotFoundError: no such container, or no blob and nothing under the prefix.
             ReferenceAccessError / ReferenceNetworkError: refused, or unreachable.
             TooManyObjectsError: more than ``max_objects`` blobs under the prefix.
+            InvalidPathError: the URL carries a SAS token.
         """
+        reject_signed_url(uri)
         loc = parse_uri(uri)
         if not checksum:
             return [unchecked_entry(uri, name, unchecked_name(loc.container, loc.blob))]

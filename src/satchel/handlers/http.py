@@ -53,6 +53,7 @@ from satchel.handlers._common import (
     cached_ref,
     is_unchecked,
     reference_error,
+    reject_signed_url,
     stream_to_cache,
     unchecked_entry,
     unquote_etag,
@@ -194,7 +195,9 @@ class HTTPHandler:
         Raises:
             ReferenceNotFoundError / ReferenceAccessError / ReferenceNetworkError: the URL
                 answered 404/410, 401/403, or could not be reached (or 5xx).
+            InvalidPathError: the URL carries a signature (presigned URL, SAS token).
         """
+        reject_signed_url(uri)
         logical = paths.normalize(name or default_name(uri))
         if not checksum:
             return [unchecked_entry(uri, name, default_name(uri))]
