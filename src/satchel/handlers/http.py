@@ -143,12 +143,12 @@ class HTTPHandler:
         setattr(self._local, scheme, (session, kwargs))
         return session, kwargs
 
-    def _request(self, method: str, uri: str, *, recorded: str | None = None) -> requests.Response:
-        """Send ``method`` (following redirects, streaming the body); translate failures.
+    def _request(self, method: str, uri: str) -> requests.Response:
+        """Send ``method`` (following redirects, streaming the body; see :meth:`_check_status`).
 
         Raises:
-            ReferenceNotFoundError (404/410), ReferenceAccessError (401/403),
-            ReferenceNetworkError (unreachable, timeout, 5xx), ReferenceError_ (other status).
+            ReferenceNetworkError: unreachable, timed out, TLS failure.
+            ReferenceError_: too many redirects.
         """
         session, kwargs = self._session(urlsplit(uri).scheme.lower())
         try:
@@ -164,6 +164,12 @@ class HTTPHandler:
     def _check_status(
         self, resp: requests.Response, uri: str, *, recorded: str | None = None
     ) -> None:
+        """Raise for an unsuccessful status (closing the response).
+
+        Raises:
+            ReferenceNotFoundError (404/410), ReferenceAccessError (401/403),
+            ReferenceNetworkError (5xx), ReferenceError_ (any other status >= 300).
+        """
         status = resp.status_code
         if status < 300:
             return

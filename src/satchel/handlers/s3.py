@@ -269,7 +269,7 @@ class S3Handler:
         try:
             for key, etag, size, version in self._list(loc.bucket, prefix_of(loc.key), uri):
                 collected.add(key, etag, size, f"s3://{loc.bucket}/{key}", _extra(etag, version))
-        except ReferenceError_ as exc:
+        except ReferenceAccessError as exc:
             if denied is not None:
                 raise denied from exc
             raise
