@@ -215,3 +215,17 @@ def test_versioned_object_deleted_later_downloads_into_a_fresh_cache(
     svc, _ = services_for(satchel_env, {"gs": b.storage_options}, cache_dir=tmp_path / "c2")
     root = Api(services=svc).artifact("refs:latest").download(tmp_path / "o")
     assert _read(root) == {"a.bin": b"kept"}
+
+
+def test_requester_pays_bills_the_given_project(
+    gcs_bucket: Any, satchel_env: SatchelEnv, proxy: GCSProxy
+) -> None:
+    gcs_put(gcs_bucket, "rp.txt", b"rp")
+    options = {**gcs_bucket.storage_options, "endpoint_url": proxy.url}
+    art, _, _ = _artifact(satchel_env, {**options, "requester_pays": "billing-project"})
+    art.add_reference(f"gs://{gcs_bucket.name}/rp.txt")
+    art.save().download(satchel_env.work / "o")
+    assert proxy.paths and all("userProject=billing-project" in p for p in proxy.paths)
+    art2, _, _ = _artifact(satchel_env, {**options, "requester_pays": True})
+    with pytest.raises(ReferenceAccessError, match="requester_pays needs a project to bill"):
+        art2.add_reference(f"gs://{gcs_bucket.name}/rp.txt")

@@ -22,6 +22,7 @@ from satchel.errors import (
     InvalidPathError,
     ReferenceAccessError,
     ReferenceChangedError,
+    ReferenceError_,
     ReferenceNetworkError,
     ReferenceNotFoundError,
 )
@@ -245,3 +246,20 @@ def test_presigned_url_is_refused(http_site: Any, satchel_env: SatchelEnv) -> No
         with pytest.raises(InvalidPathError, match=r"carries a signature \(x-amz-credential"):
             art.add_reference(url, checksum=checksum)
     assert http_site.received() == []
+
+
+def test_redirect_loop_is_reported(http_site: Any, satchel_env: SatchelEnv) -> None:
+    url = http_site.url("loop")
+    http_site.behave("loop", redirect_to="loop")
+    art, _, _ = _artifact(satchel_env)
+    with pytest.raises(ReferenceError_, match=f"{url} redirects too often .*final URL instead"):
+        art.add_reference(url)
+
+
+def test_unexpected_status_is_reported(http_site: Any, satchel_env: SatchelEnv) -> None:
+    url = http_site.url("teapot")
+    http_site.behave("teapot", status=418)
+    art, _, _ = _artifact(satchel_env)
+    with pytest.raises(ReferenceError_) as info:
+        art.add_reference(url)
+    assert str(info.value) == f"{url} answered HTTP 418 I'm a Teapot; satchel cannot read it"
