@@ -13,13 +13,19 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import Popen
 
-from tests.servers.process import INSTALL_HINT, ServerStartError, log_tail, spawn, stop_process
+from tests.servers.process import (
+    INSTALL_HINT,
+    ServerStartError,
+    log_tail,
+    make_workdir,
+    spawn,
+    stop_process,
+)
 
 __all__ = [
     "ACCOUNT_KEY",
@@ -125,7 +131,7 @@ def start_azure_server(*, timeout: float = 60.0) -> AzureServer:
     """
     binary = find_binary()
     began = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="satchel-azurite-"))
+    workdir = make_workdir("satchel-azurite-")
     log_path = workdir / "azurite.log"
     argv = [
         str(binary), "--blobHost", "127.0.0.1", "--blobPort", "0",

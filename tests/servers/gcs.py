@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 import platform
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from tests.servers.process import (
     ServerStartError,
     free_port,
     log_tail,
+    make_workdir,
     spawn,
     stop_process,
     wait_for_http,
@@ -111,7 +111,7 @@ def start_gcs_server(*, timeout: float = 30.0) -> GCSServer:
     """
     binary = find_binary()
     began = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="satchel-fake-gcs-"))
+    workdir = make_workdir("satchel-fake-gcs-")
     log_path = workdir / "server.log"
     error: ServerStartError | None = None
     # The port is chosen before the server binds it: retry if another process took it.

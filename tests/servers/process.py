@@ -18,10 +18,12 @@ from __future__ import annotations
 import atexit
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -34,6 +36,7 @@ __all__ = [
     "ServerStartError",
     "free_port",
     "log_tail",
+    "make_workdir",
     "spawn",
     "stop_process",
     "wait_for_http",
@@ -146,6 +149,17 @@ def _stop_all() -> None:
         procs = list(_live)
     for proc in procs:
         stop_process(proc, timeout=2.0)
+
+
+def make_workdir(prefix: str) -> Path:
+    """Create a temporary working folder for a server, removed at exit at the latest.
+
+    Args:
+        prefix: Start of the folder's name, e.g. ``"satchel-azurite-"``.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+    return workdir
 
 
 def log_tail(log_path: Path, *, max_chars: int = 2000) -> str:
