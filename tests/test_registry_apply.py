@@ -181,3 +181,20 @@ def test_spec_file_errors(tmp_path: Path) -> None:
         load_specs(tmp_path / "empty.yaml")
     with pytest.raises(FileNotFoundError):
         load_specs(tmp_path / "missing.yaml")
+
+
+def test_yaml_without_pyyaml_says_which_extra_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from satchel.errors import HandlerUnavailableError
+
+    monkeypatch.setitem(sys.modules, "yaml", None)  # as if pyyaml were not installed
+    (tmp_path / "spec.yaml").write_text("name: x\n")
+    with pytest.raises(HandlerUnavailableError, match=r"reading the YAML spec .*spec.yaml needs "
+                                                      r"pyyaml; install it with pip install "
+                                                      r"'satchel\[yaml\]'"):
+        load_specs(tmp_path / "spec.yaml")
+    (tmp_path / "spec2.yaml").write_text('{"name": "x", "type": "dataset"}')  # JSON is YAML too
+    assert load_specs(tmp_path / "spec2.yaml") == [{"name": "x", "type": "dataset"}]

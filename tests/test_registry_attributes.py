@@ -153,3 +153,13 @@ def test_ttl_is_editable_after_commit(api: Api) -> None:
 def test_bad_ttl_is_refused(api: Api, value: object, message: str) -> None:
     with pytest.raises(InvalidAttributeError, match=message):
         api.artifact("ds:v0").ttl = value  # type: ignore[assignment]
+
+
+def test_query_value_type_errors(api: Api) -> None:
+    from satchel.errors import InvalidQueryError
+
+    with pytest.raises(InvalidQueryError, match=r"created_after must be a datetime or an ISO "
+                                                r"8601 string, got 5"):
+        api.artifact_versions(created_after=5)
+    with pytest.raises(InvalidQueryError, match=r"version must be 'v<n>' or an int, got True"):
+        api.artifact_versions(version=True)

@@ -18,6 +18,7 @@ from satchel.errors import (
     AliasProtectedError,
     ArtifactDeletedError,
     ArtifactStateError,
+    InvalidQueryError,
     StoreError,
 )
 from satchel.registry import collect_garbage, parse_duration
@@ -103,7 +104,7 @@ def test_parse_duration(text: str | int, seconds: float) -> None:
 
 @pytest.mark.parametrize("text", ["soon", "1y", "h1", "-5"])
 def test_parse_duration_refuses_nonsense(text: str) -> None:
-    with pytest.raises(ValueError, match=r"is not understood; use a number with s, m, h, d or w"):
+    with pytest.raises(InvalidQueryError, match=r"is not understood; use a number with s, m, h, d or w"):
         parse_duration(text)
 
 
@@ -191,7 +192,7 @@ def test_gc_stops_when_a_live_manifest_is_missing(api: Api, satchel_env: Satchel
 
 
 def test_gc_refuses_a_negative_or_bad_grace(api: Api) -> None:
-    with pytest.raises(ValueError, match=r"duration '-1h' is not understood"):
+    with pytest.raises(InvalidQueryError, match=r"duration '-1h' is not understood"):
         collect_garbage(api.store, grace="-1h")
 
 
@@ -281,3 +282,10 @@ def test_a_vanished_object_counts_as_missing(api: Api, satchel_env: SatchelEnv) 
     oid = api.artifact("ds:v0").get_entry("own").oid
     (satchel_env.store / layout.object_key("md5", oid)).unlink()
     assert api.store.missing_objects([("md5", oid)]) == {("md5", oid)}
+
+
+def test_negative_grace_is_refused(api: Api) -> None:
+    with pytest.raises(InvalidQueryError, match=r"duration must not be negative, got -5"):
+        collect_garbage(api.store, grace=-5)
+    with pytest.raises(InvalidQueryError, match=r"grace must not be negative, got -1 day"):
+        collect_garbage(api.store, grace=dt.timedelta(days=-1))

@@ -159,3 +159,13 @@ def test_config_that_json_cannot_hold_is_recorded_as_text(api: Api) -> None:
     record = read_run(api.store, "p", run.id)
     assert record is not None and record.config["n"] == 1
     assert record.config["path"] == str(object)
+
+
+def test_run_whose_record_vanished_says_so(api: Api, satchel_env: SatchelEnv) -> None:
+    from satchel.errors import StoreError
+
+    run = satchel.init(project="p")
+    (satchel_env.store / layout.run_key("p", run.id)).unlink()
+    with pytest.raises(StoreError, match=rf"run p/{run.id} has no record in .* \(deleted by "
+                                         r"hand\?\); start a new run with satchel.init\(\)"):
+        run.finish()

@@ -255,7 +255,7 @@ def test_index_copied_from_another_history_gives_no_wrong_answer(
     index = satchel_env.store / layout.index_key("p", "ds")
     saved = index.read_bytes()
     shutil.rmtree(satchel_env.store / layout.collection_folder("p", "ds"))
-    commit(api, "ds", {"other": "content"})
+    commit(satchel_env.api("p"), "ds", {"other": "content"})  # a fresh process, so to speak
     index.write_bytes(saved)
     page = api.artifact_versions("ds")
     assert versions(page) == ["ds:v0"]

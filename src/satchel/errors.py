@@ -16,7 +16,7 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
     ├── InvalidMetadataError        (ValueError)   metadata not JSON-able or too many keys
     ├── ConfigError                 (ValueError)   unusable configuration value
     ├── ManifestError               (ValueError)   malformed or tampered manifest
-    ├── InvalidQueryError           (ValueError)   bad listing filter, sort, page or size
+    ├── InvalidQueryError           (ValueError)   bad filter, sort, page, size, gc grace...
     ├── InvalidSpecError            (ValueError)   an apply spec that cannot be applied
     ├── InvalidAttributeError       (ValueError)   bad stage, time to live or other attribute
     ├── ArtifactStateError                         illegal lifecycle transition
@@ -82,7 +82,8 @@ class ManifestError(SatchelError, ValueError):
 
 
 class InvalidQueryError(SatchelError, ValueError):
-    """A listing filter, sort key, page number or page size is not valid."""
+    """A listing filter, sort key, page number or size, or another query argument (a gc grace
+    period, a lineage depth) is not valid."""
 
 
 class InvalidSpecError(SatchelError, ValueError):

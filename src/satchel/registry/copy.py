@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from satchel import naming
 from satchel.commit import Uploader
 from satchel.draft import Draft
-from satchel.errors import StoreError
+from satchel.errors import InvalidNameError, StoreError
 from satchel.manifest import Manifest
 from satchel.registry.delete import aliases_of, delete_version
 from satchel.services import Services
@@ -111,14 +111,14 @@ def transfer_version(
     """Copy a version (with its aliases), then delete the source version.
 
     Raises:
-        ValueError: the target is the source itself.
+        InvalidNameError: the target is the source itself.
         see :func:`copy_version`.
     """
     target_name = name or record.name
     if (source is target or source.url == target.url) and (
         project == record.project and target_name == record.name
     ):
-        raise ValueError(
+        raise InvalidNameError(
             f"cannot transfer {record.project}/{record.name}:v{record.version} onto itself; "
             "give another project or name"
         )

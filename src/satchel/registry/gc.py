@@ -49,7 +49,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from satchel.errors import ManifestError, SatchelError, StoreError
+from satchel.errors import InvalidQueryError, ManifestError, SatchelError, StoreError
 from satchel.manifest import Manifest
 from satchel.registry.delete import delete_version
 from satchel.registry.index import CollectionSnapshot, snapshot
@@ -69,13 +69,13 @@ def parse_duration(text: str | float | _dt.timedelta) -> _dt.timedelta:
     """Parse ``"1h"``, ``"30m"``, ``"2d"``, ``"1h30m"``, ``"45s"``, ``"0"`` or seconds.
 
     Raises:
-        ValueError: anything else.
+        InvalidQueryError: anything else (a ``ValueError``).
     """
     if isinstance(text, _dt.timedelta):
         return text
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         if text < 0:
-            raise ValueError(f"duration must not be negative, got {text}")
+            raise InvalidQueryError(f"duration must not be negative, got {text}")
         return _dt.timedelta(seconds=float(text))
     raw = str(text).strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", raw):
@@ -87,7 +87,7 @@ def parse_duration(text: str | float | _dt.timedelta) -> _dt.timedelta:
         total += float(m.group(1)) * _UNITS[m.group(2)]
         pos = m.end()
     if pos == 0 or raw[pos:].strip():
-        raise ValueError(
+        raise InvalidQueryError(
             f"duration {text!r} is not understood; use a number with s, m, h, d or w, "
             "such as 30m, 1h or 2d"
         )
@@ -158,13 +158,13 @@ def collect_garbage(
         What was (or would be) removed.
 
     Raises:
-        ValueError: a bad ``grace``.
+        InvalidQueryError: a bad ``grace`` (a ``ValueError``).
         StoreFormatError, ManifestError: a damaged record or manifest (nothing is removed on the
             strength of a record that cannot be read).
     """
     grace_td = parse_duration(grace)
     if grace_td < _dt.timedelta(0):
-        raise ValueError("grace must not be negative")
+        raise InvalidQueryError(f"grace must not be negative, got {grace_td}")
     started = time.time() if now is None else now
     cutoff = started - grace_td.total_seconds()
     emit = on_item or (lambda _k, _n, _s: None)

@@ -124,10 +124,11 @@ def _trusted(cached: _CachedAttrs | _CachedAlias | None, listed: Listed) -> bool
 
 
 def _initial_attrs(record: VersionRecord) -> VersionAttrs:
+    # shares the record's (frozen, never mutated) metadata and tags: no copies for 10k rows
     return VersionAttrs(
         description=record.description,
-        metadata=dict(record.metadata),
-        tags=list(record.tags),
+        metadata=record.metadata,
+        tags=record.tags,
         ttl_seconds=record.ttl_seconds,
         updated_at=record.created_at,
     )

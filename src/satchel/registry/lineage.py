@@ -25,7 +25,7 @@ from typing import Any
 
 import msgspec
 
-from satchel.errors import ConcurrentUpdateError
+from satchel.errors import ConcurrentUpdateError, InvalidQueryError, StoreError
 from satchel.store import Store, layout
 from satchel.store.records import VersionRecord, decode, encode, utcnow
 from satchel.store.store import MAX_ATTEMPTS
@@ -117,14 +117,17 @@ def update_run(
     """Apply ``change`` to a run record with compare-and-swap, retrying on conflict.
 
     Raises:
-        FileNotFoundError: no such run record.
+        StoreError: no such run record.
         ConcurrentUpdateError: too many concurrent writers.
     """
     key = layout.run_key(project, run_id)
     for attempt in range(MAX_ATTEMPTS):
         old, token = store.backend.read_token(key)
         if old is None:
-            raise FileNotFoundError(f"run {project}/{run_id} has no record in {store.url}")
+            raise StoreError(
+                f"run {project}/{run_id} has no record in {store.url} (deleted by hand?); "
+                "start a new run with satchel.init()"
+            )
         current: RunRecord = decode(old, RunRecord, key)
         new = change(current)
         if new == current:
@@ -246,10 +249,10 @@ def build_graph(store: Store, record: VersionRecord, *, depth: int = 1) -> Linea
     (consumers and their outputs) from ``record``.
 
     Raises:
-        ValueError: ``depth`` below 1.
+        InvalidQueryError: ``depth`` below 1.
     """
     if depth < 1:
-        raise ValueError(f"depth must be at least 1, got {depth}")
+        raise InvalidQueryError(f"depth must be at least 1, got {depth}")
     root = version_ref(record)
     graph = LineageGraph(root, {root: record.type})
     up: list[VersionRecord] = [record]

@@ -88,7 +88,9 @@ def link_version(
     wanted = [naming.validate_alias(a) for a in (aliases or ()) if a != naming.LATEST]
     source = source_ref(record)
     if project == record.project and name == record.name:
-        raise ValueError(f"cannot link {source} into its own collection; pick another name")
+        raise InvalidNameError(
+            f"cannot link {source} into its own collection; pick another portfolio name"
+        )
     store.ensure_collection(project, name, record.type)
     link = find_link(store, project, name, source) or _create(store, record, project, name, source)
     for alias in wanted:

@@ -57,6 +57,8 @@ def list_detailed(backend: StoreBackend, prefix: str) -> dict[str, Listed]:
                 for e in it:
                     if e.name.startswith("."):
                         continue
+                    # the inode alone (free from readdir) is not enough: a folder rebuilt by
+                    # hand reuses freed inode numbers at once
                     with contextlib.suppress(FileNotFoundError):
                         st = e.stat(follow_symlinks=False)
                         out[e.name] = Listed(
