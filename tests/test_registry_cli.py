@@ -71,6 +71,8 @@ def test_ls_collections_and_types(capsys: Any, store: SatchelEnv) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
+        (["ls", "nothing"], ("satchel: error: no artifact named 'nothing' in project 'p'; see "
+                            "'satchel ls --collections'")),
         (["ls", "--size", "0"], "satchel: error: size must be an int from 1 to 10,000, got 0"),
         (["ls", "--sort", "colour"], "satchel: error: sort_by 'colour' is not one of created"),
         (["ls", "--metadata", "novalue"], "satchel: error: --metadata 'novalue' is not KEY=VALUE"),

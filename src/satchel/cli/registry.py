@@ -13,7 +13,7 @@ from typing import Any
 
 from satchel.artifact import Artifact
 from satchel.cli.context import CliContext, add_json_flag
-from satchel.errors import InvalidQueryError
+from satchel.errors import ArtifactNotFoundError, InvalidQueryError
 from satchel.manifest import ManifestEntry
 from satchel.registry.query import MAX_PAGE_SIZE, SORT_KEYS
 from satchel.registry.stages import STAGES
@@ -266,6 +266,13 @@ def cmd_ls(args: argparse.Namespace, ctx: CliContext) -> int:
         if not cols:
             ctx.print(f"no artifacts in project {api.project}")
         return 0
+    if args.name:
+        project, _, name = args.name.rpartition("/")
+        if api.store.collection(project or api.project, name) is None:
+            raise ArtifactNotFoundError(
+                f"no artifact named {name!r} in project {project or api.project!r}; see "
+                "'satchel ls --collections'"
+            )
     page = api.artifact_versions(
         args.name, type=args.type, tags=args.tag or None, alias=args.alias, stage=args.stage,
         version=args.version, digest=args.digest, created_after=args.created_after,
