@@ -29,7 +29,7 @@ Requests are counted twice: per backend call (every satchel store operation; a l
 one per page) and, on S3, per HTTP request the client really sent (botocore ``before-send``,
 retries included). Servers run as separate processes so they do not share the client's GIL.
 Every measurement runs in this process with a fresh ``Store`` (and fresh cache where stated);
-one ``JSON {...}`` line per measurement follows the table.
+one ``JSON {...}`` line is printed per measurement as it completes, the table at the end.
 """
 
 from __future__ import annotations
@@ -274,7 +274,9 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repeat):
             for kind in args.stores.split(","):
                 for name in args.datasets.split(","):
-                    records += run_one(kind, name, servers, args.quick, workdir)
+                    for record in run_one(kind, name, servers, args.quick, workdir):
+                        harness.emit(record)
+                        records.append(record)
     finally:
         servers.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -298,8 +300,6 @@ def main(argv: list[str] | None = None) -> int:
     print(harness.table(
         ["store", "data", "step", "seconds", "files/s", "MB/s", "of 1st save", "store requests",
          "S3 HTTP requests"], rows))
-    for r in records:
-        harness.emit(r)
     failures = []
     for r in records:
         if r["bench"] == "recommit" and r["ratio_to_first_save"] >= 0.05:
