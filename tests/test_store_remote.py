@@ -16,16 +16,17 @@ import pytest
 
 import satchel
 from satchel.errors import (
+    DigestMismatchError,
     StoreAccessError,
     StoreNotFoundError,
     StoreNotWritableError,
     StoreUnavailableError,
 )
-from satchel.store import Store, open_store
+from satchel.store import Store, layout, open_store
 from satchel.store.remote import open_remote_backend
 from satchel.store.retry import RetryPolicy
 from tests.servers.fixtures import AzureContainer, GCSBucket, HTTPSite, S3Bucket
-from tests.store_support import PROJECT, commit_files
+from tests.store_support import PROJECT, commit_files, overwrite
 
 
 def _count_s3_requests(store: Store) -> list[str]:
@@ -225,3 +226,43 @@ class TestTransfers:
             while chunk := f.read(1 << 20):
                 digest.update(chunk)
         assert digest.hexdigest() == hashlib.sha256(big.read_bytes()).hexdigest()
+
+    def test_a_cached_download_makes_three_requests_and_none_per_file(
+        self, s3_bucket: S3Bucket, tmp_path: Path
+    ) -> None:
+        url = f"{s3_bucket.url}/t"
+        writer = open_store(url, storage_options=s3_bucket.storage_options)
+        files = {f"d/f{i}.txt": f"{i}".encode() for i in range(50)}
+        commit_files(_services(tmp_path / "cache", writer), "ds", files, {}, aliases=("best",))
+        requests: dict[str, int] = {}
+        for ref in ("ds:latest", "ds:v0", "ds:best"):
+            reader = open_store(url, storage_options=s3_bucket.storage_options)
+            sent = _count_s3_requests(reader)
+            api = satchel.Api(reader, PROJECT, services=_services(tmp_path / "cache", reader))
+            root = api.artifact(ref).download(tmp_path / ref.replace(":", "-"))
+            assert (Path(root) / "d" / "f7.txt").read_bytes() == b"7"
+            requests[ref] = len(sent)
+        # latest: list versions, read the record, read the manifest; v0: read the record,
+        # look for a tombstone, read the manifest; an alias adds reading the alias
+        assert requests == {"ds:latest": 3, "ds:v0": 3, "ds:best": 4}
+
+    def test_a_corrupt_object_in_the_store_is_never_cached(
+        self, s3_bucket: S3Bucket, tmp_path: Path
+    ) -> None:
+        url = f"{s3_bucket.url}/t"
+        store = open_store(url, storage_options=s3_bucket.storage_options)
+        commit_files(_services(tmp_path / "c1", store), "ds", {"f.bin": b"good bytes"}, {})
+        entry = store.get_manifest(store.version(PROJECT, "ds", 0).manifest).get("f.bin")
+        assert entry is not None
+        overwrite(store, layout.object_key(entry.alg, entry.oid), b"evil bytes")
+        fresh = _services(tmp_path / "c2", store)
+        art = satchel.Api(store, PROJECT, services=fresh).artifact("ds:v0")
+        with pytest.raises(DigestMismatchError, match="nothing was cached"):
+            art.download(tmp_path / "out")
+        assert fresh.cache.get(entry.alg, entry.oid) is None
+
+
+def _services(cache: Path, store: Store) -> Any:
+    from satchel.services import local_services
+
+    return local_services(cache_dir=str(cache), store=store)
