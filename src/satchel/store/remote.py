@@ -130,6 +130,8 @@ class FsspecBackend:
 
     #: whether the filesystem offers create-if-absent and replace-if-unchanged
     writable = False
+    #: object transfers worth running at once: network latency, not CPU, bounds them
+    io_workers = 16
 
     def __init__(self, fs: Any, url: str, *, retry: RetryPolicy) -> None:
         """Use filesystem ``fs`` for the store at ``url``."""
