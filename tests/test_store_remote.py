@@ -16,6 +16,7 @@ import pytest
 
 import satchel
 from satchel.errors import (
+    ConfigError,
     DigestMismatchError,
     StoreAccessError,
     StoreNotFoundError,
@@ -61,6 +62,17 @@ class TestReadOnlyFilesystems:
             "works; to write use a local folder, s3://, gs://, az:// or memory://"
         )
         assert satchel.Api(url, PROJECT).store.live_versions(PROJECT, "ds") == [0]
+
+
+class TestOpening:
+    def test_an_unknown_scheme_is_a_config_error(self) -> None:
+        with pytest.raises(ConfigError) as info:
+            open_store("nosuchfs://bucket/prefix")
+        assert str(info.value).startswith("cannot open store nosuchfs://bucket/prefix: ")
+        assert str(info.value).endswith(
+            ". Check the URL and the filesystem's options (satchel.configure(storage_options=...) "
+            "or SATCHEL_STORAGE_OPTIONS)"
+        )
 
 
 class TestMissingBucket:

@@ -44,7 +44,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO, TypeVar
 
-from satchel.errors import HandlerUnavailableError, StoreNotWritableError
+from satchel.errors import ConfigError, HandlerUnavailableError, StoreNotWritableError
 from satchel.store.backend import Token
 from satchel.store.retry import ErrorKind, PreconditionFailed, RetryPolicy, call
 from satchel.transfer import run_parallel
@@ -74,6 +74,8 @@ Head = tuple[int, "float | None"]
 CONCURRENCY = 32
 #: keys one listing request returns (S3 and GCS: 1,000; Azure: 5,000)
 LIST_PAGE = 1000
+#: a folder with fewer wanted keys than this is never listed (HEADs are cheaper)
+LIST_MIN_KEYS = 4
 #: read-ahead block of streamed downloads
 OPEN_BLOCK = 8 << 20
 
@@ -97,7 +99,7 @@ def open_remote_backend(
 
     Raises:
         HandlerUnavailableError: the filesystem's package (an extra of satchel) is missing.
-        ValueError: an unknown scheme.
+        ConfigError: an unknown scheme, or options the filesystem rejects.
     """
     import fsspec  # type: ignore[import-untyped]
 
@@ -111,8 +113,11 @@ def open_remote_backend(
         raise HandlerUnavailableError(
             f"store {url} needs the {scheme}:// filesystem, which is not installed: {hint}"
         ) from exc
-    except ValueError as exc:
-        raise ValueError(f"store {url}: {exc}; use a folder, s3://, gs://, az:// or memory://") from exc
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"cannot open store {url}: {exc}. Check the URL and the filesystem's options "
+            "(satchel.configure(storage_options=...) or SATCHEL_STORAGE_OPTIONS)"
+        ) from exc
     policy = retry or RetryPolicy()
     if not module_name:
         return FsspecBackend(fs, url, retry=policy)
@@ -354,7 +359,7 @@ class FsspecBackend:
         order = sorted(by_folder, key=lambda f: -len(by_folder[f]))
         first = order[0]
         found: set[str] = set()
-        if len(by_folder[first]) < 4:  # few keys everywhere: HEADs are cheapest
+        if len(by_folder[first]) < LIST_MIN_KEYS:  # few keys everywhere: HEADs are cheapest
             return self._head_many([k for f in order for k in by_folder[f]])
         names = set(self.list_detailed(first))
         found.update(k for k in by_folder[first] if k.rpartition("/")[2] in names)
