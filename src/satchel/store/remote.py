@@ -29,7 +29,9 @@ backoff, permission and missing-bucket errors translated at once), and
   that is cheaper than one HEAD per wanted key, else HEADed. Both run in a bounded pool;
 * content objects go up with the filesystem's own ``put_file`` (multipart / chunked for large
   files); every service here publishes an object only when its upload completes, so a
-  partial object is never visible under its key.
+  partial object is never visible under its key;
+* downloads stream from a single GET where the service allows (S3, Azure), instead of
+  fsspec's HEAD plus ranged reads: one request per object.
 
 A filesystem without conditional writes is refused for writing with
 :class:`~satchel.errors.StoreNotWritableError`; reading such a store works.
