@@ -162,11 +162,10 @@ class Store:
     # -- manifests ------------------------------------------------------------------------
     def put_manifest(self, manifest: Manifest) -> str:
         """Store ``manifest``; return its id (SHA-256 of its canonical JSON)."""
-        data = manifest.to_json()
-        mid = hashlib.sha256(data).hexdigest()
+        mid, compressed = manifest.to_json_gzip(1)  # encoded and compressed in parallel
         key = layout.manifest_key(mid)
         if not self.backend.exists(key) or not self._freshen({key}):  # freshen: see gc
-            self.backend.create_if_absent(key, gzip.compress(data, compresslevel=1, mtime=0))
+            self.backend.create_if_absent(key, compressed)
         self._manifests[mid] = manifest
         return mid
 
