@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import shutil
 import stat
@@ -78,6 +79,19 @@ def copy_hashing(
 ) -> int:
     """Copy a stream while hashing it; return the byte count."""
     n = 0
+    if isinstance(src, (io.BufferedReader, io.FileIO)):
+        # A local file: read into one reused buffer (no 1 MiB allocation per chunk).
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        while got := src.readinto(buf):
+            part = view[:got]
+            if hasher is not None:
+                hasher.update(part)
+            dst.write(part)
+            n += got
+            if on_bytes:
+                on_bytes(got)
+        return n
     while True:
         chunk = src.read(CHUNK)
         if not chunk:
