@@ -18,6 +18,7 @@ import satchel
 from satchel.errors import (
     ConfigError,
     DigestMismatchError,
+    HandlerUnavailableError,
     StoreAccessError,
     StoreNotFoundError,
     StoreNotWritableError,
@@ -72,6 +73,15 @@ class TestOpening:
         assert str(info.value).endswith(
             ". Check the URL and the filesystem's options (satchel.configure(storage_options=...) "
             "or SATCHEL_STORAGE_OPTIONS)"
+        )
+
+
+    def test_a_filesystem_whose_package_is_missing_says_what_to_install(self) -> None:
+        with pytest.raises(HandlerUnavailableError) as info:
+            open_store("smb://server/share/store")  # fsspec knows smb; smbprotocol is absent
+        assert str(info.value) == (
+            "store smb://server/share/store needs the smb:// filesystem, which is not "
+            "installed: install its fsspec package"
         )
 
 

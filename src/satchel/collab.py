@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from satchel.commit import Uploader
-from satchel.errors import ArtifactStateError, ArtifactTypeMismatchError, PartConflictError
+from satchel.errors import ArtifactStateError, PartConflictError
 from satchel.manifest import Manifest, ManifestEntry
 from satchel.store import CommitRequest, Store, layout
 from satchel.store.records import VersionRecord, decode, encode, utcnow, who
@@ -113,7 +113,7 @@ def finish_parts(
     Raises:
         PartConflictError: two runs' parts hold one path with different content (nothing is
             committed; the parts stay, so a corrected upsert can follow).
-        ArtifactTypeMismatchError: a part has another type than the artifact.
+        ArtifactTypeMismatchError: the name exists with another type.
         ArtifactStateError: the artifact is not a draft.
     """
     upsert_part(store, artifact, project=project, distributed_id=distributed_id, by=by)
@@ -163,11 +163,6 @@ def _merge(
     by_run: dict[str, dict[str, ManifestEntry]] = {}
     names: dict[str, str] = {}
     for _key, part in sorted(parts, key=lambda kp: (kp[1].run_id, kp[1].seq, kp[1].created_at)):
-        if part.type != artifact.type:
-            raise ArtifactTypeMismatchError(
-                f"run {part.run_name} upserted {artifact.collection_name} with type "
-                f"{part.type!r}, this finish has type {artifact.type!r}; use one type"
-            )
         entries = store.get_manifest(part.manifest).entries
         if previous is not None and latest is not None and part.created_at < latest.created_at \
                 and all(previous.get(p) == e for p, e in entries.items()):
