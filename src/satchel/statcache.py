@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 #: (device, inode, size, mtime_ns)
 StatKey = tuple[int, int, int, int]
+#: inode numbers per ``IN (...)`` query (SQLite allows 999 parameters at least)
+_BATCH = 900
 
 
 def stat_key(st: os.stat_result) -> StatKey:
@@ -40,10 +42,10 @@ class StatCacheLike(Protocol):
 class NullStatCache:
     """A stat cache that remembers nothing."""
 
-    def lookup_many(self, keys: Sequence[StatKey], alg: str) -> list[str | None]:  # noqa: D102
+    def lookup_many(self, keys: Sequence[StatKey], alg: str) -> list[str | None]:
         return [None] * len(keys)
 
-    def store_many(self, items: Sequence[tuple[StatKey, str]], alg: str) -> None:  # noqa: D102
+    def store_many(self, items: Sequence[tuple[StatKey, str]], alg: str) -> None:
         return None
 
 
@@ -83,41 +85,49 @@ class StatCache:
         log.warning("stat cache %s unusable (%s); files will be rehashed", self.path, exc)
         self._broken = True
 
-    def lookup_many(self, keys: Sequence[StatKey], alg: str) -> list[str | None]:  # noqa: D102
+    def lookup_many(self, keys: Sequence[StatKey], alg: str) -> list[str | None]:
         db = self._db()
         if db is None or not keys:
             return [None] * len(keys)
+        found: dict[tuple[int, int], tuple[int, int, str]] = {}
+        by_dev: dict[int, list[int]] = {}
+        for k in keys:
+            by_dev.setdefault(k[0], []).append(k[1])
         try:
-            if len(keys) < 64:
-                found = {}
-                for k in keys:
-                    row = db.execute(
-                        "SELECT size, mtime_ns, digest FROM stat WHERE dev=? AND ino=? AND alg=?",
-                        (k[0], k[1], alg),
-                    ).fetchone()
-                    if row:
-                        found[(k[0], k[1])] = row
-            else:
-                db.execute("CREATE TEMP TABLE IF NOT EXISTS q (dev INTEGER, ino INTEGER)")
-                db.execute("DELETE FROM q")
-                db.executemany("INSERT INTO q VALUES (?, ?)", [(k[0], k[1]) for k in keys])
-                rows = db.execute(
-                    "SELECT s.dev, s.ino, s.size, s.mtime_ns, s.digest FROM q "
-                    "JOIN stat s ON s.dev = q.dev AND s.ino = q.ino AND s.alg = ?",
-                    (alg,),
-                ).fetchall()
-                db.execute("DELETE FROM q")
-                found = {(r[0], r[1]): r[2:] for r in rows}
+            for dev, inos in by_dev.items():
+                lo, hi = min(inos), max(inos)
+                if hi - lo <= 4 * len(inos) + 1024:
+                    # Files of one folder tree have nearby inode numbers: one range scan of the
+                    # primary key reads them all (and a few other rows) without binding a
+                    # parameter per file.
+                    rows = db.execute(
+                        "SELECT ino, size, mtime_ns, digest FROM stat "
+                        "WHERE dev = ? AND ino BETWEEN ? AND ? AND alg = ?",
+                        (dev, lo, hi, alg),
+                    ).fetchall()
+                else:
+                    rows = []
+                    for start in range(0, len(inos), _BATCH):
+                        part = inos[start : start + _BATCH]
+                        rows += db.execute(
+                            "SELECT ino, size, mtime_ns, digest FROM stat WHERE dev = ? "
+                            f"AND alg = ? AND ino IN ({','.join('?' * len(part))})",
+                            (dev, alg, *part),
+                        ).fetchall()
+                for ino, size, mtime_ns, digest in rows:
+                    found[(dev, ino)] = (size, mtime_ns, digest)
         except sqlite3.Error as exc:
             self._disable(exc)
             return [None] * len(keys)
         out: list[str | None] = []
-        for k in keys:
-            row = found.get((k[0], k[1]))
-            out.append(row[2] if row and row[0] == k[2] and row[1] == k[3] else None)
+        append = out.append
+        get = found.get
+        for dev, ino, size, mtime_ns in keys:
+            row = get((dev, ino))
+            append(row[2] if row is not None and row[0] == size and row[1] == mtime_ns else None)
         return out
 
-    def store_many(self, items: Sequence[tuple[StatKey, str]], alg: str) -> None:  # noqa: D102
+    def store_many(self, items: Sequence[tuple[StatKey, str]], alg: str) -> None:
         db = self._db()
         if db is None or not items:
             return
