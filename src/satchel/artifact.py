@@ -31,7 +31,7 @@ from satchel.checkout import (
     verify_folder,
 )
 from satchel.commit import Uploader
-from satchel.draft import POLICIES, CachedSource, Draft, LocalSource
+from satchel.draft import POLICIES, CachedSource, Draft, LocalSource, PackedSource
 from satchel.errors import (
     ArtifactFinalizedError,
     ArtifactNotLoggedError,
@@ -342,9 +342,7 @@ class Artifact:
         finally:
             bar.close()
         draft.check_conflicts((e for e, _s in pairs), overwrite=merge)
-        for (entry, source), f in zip(pairs, files):
-            draft.put(entry, source, overwrite=True)
-            draft.added_local[f.abspath] = entry.path
+        draft.put_many(pairs, [f.abspath for f in files])
 
     def add_reference(
         self,
@@ -483,14 +481,17 @@ class Artifact:
         entry = self.get_entry(name)
         svc = self._svc()
         src = self._draft.sources.get(entry.path) if self._draft is not None else None
-        if isinstance(src, CachedSource):
-            path = src.cache_path
-        elif isinstance(src, LocalSource):
-            path = src.file.abspath
+        if isinstance(src, PackedSource):
+            data = src.read()
         else:
-            path = self._fetch(entry, False)[0][1]
-        with open(path, "rb") as f:
-            data = f.read()
+            if isinstance(src, CachedSource):
+                path = src.cache_path
+            elif isinstance(src, LocalSource):
+                path = src.file.abspath
+            else:
+                path = self._fetch(entry, False)[0][1]
+            with open(path, "rb") as f:
+                data = f.read()
         name_ = (entry.extra or {}).get(SERIALIZER_KEY, "bytes")
         return svc.serializers.by_name(name_).load(data)
 
@@ -831,7 +832,10 @@ class Artifact:
         assert draft is not None
         previous = self._state
         self._state = ArtifactState.PENDING
-        uploader = Uploader(draft, target, svc.cache, origin=self._origin, progress=svc.progress)
+        uploader = Uploader(
+            draft, target, svc.cache, origin=self._origin, progress=svc.progress,
+            based_on=self._based_on,
+        )
         incremental = self._incremental
 
         def build(latest: VersionRecord | None) -> Manifest:

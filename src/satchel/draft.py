@@ -6,7 +6,11 @@ in a store yet, a *source*: where those bytes are now.
 * ``policy="mutable"``: the file is copied into the cache while it is hashed (one read per
   byte), so the committed bytes are the bytes seen at add time even if the file changes or is
   deleted before ``save()``. An unchanged file whose content the cache already holds (stat
-  cache hit) is neither read nor copied again.
+  cache hit) is neither read nor copied again. Many small files are copied into *packs*
+  (:class:`PackedSource`: one file in the cache's ``tmp/`` holding many files' bytes) rather
+  than one cache file each, because creating a file costs 30-900 us on a busy disk while
+  appending 4 KiB costs ~1 us; ``save()`` moves each object the store lacks from the pack into
+  the cache and the store, and the packs are deleted after the save or with the draft.
 * ``policy="immutable"``: only the digest is taken (stat cache first); the file is read again
   at save time and must still hash to that digest, or the save fails and commits nothing.
 
@@ -15,14 +19,22 @@ Incremental drafts also remember removals, applied at save time on top of the la
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable
+import uuid
+import weakref
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from satchel import paths as logical_paths
 from satchel.cache import Cache
-from satchel.errors import EntryConflictError, EntryNotFoundError, SourceFileChangedError
-from satchel.hashing import XXH128, b64_to_hex, hash_file
+from satchel.errors import (
+    EntryConflictError,
+    EntryNotFoundError,
+    SourceFileChangedError,
+    SourceFileNotFoundError,
+)
+from satchel.hashing import LARGE_FILE, XXH128, b64_to_hex, hash_file, snapshot_files
 from satchel.localfiles import LocalFile, digest_files
 from satchel.manifest import Manifest, ManifestEntry
 from satchel.progress import Bar, NullBar
@@ -30,6 +42,8 @@ from satchel.statcache import stat_key
 from satchel.transfer import run_parallel
 
 POLICIES = ("mutable", "immutable")
+#: a mutable add of at least this many small files (not in the cache yet) copies them into packs
+PACK_MIN = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +61,30 @@ class LocalSource:
     file: LocalFile
 
 
-Source = CachedSource | LocalSource
+@dataclass(frozen=True, slots=True)
+class PackedSource:
+    """A small ``mutable`` file's bytes, copied at add time into a pack in the cache's ``tmp/``."""
+
+    pack: str
+    offset: int
+    size: int
+    evict_after_save: bool = False
+
+    def read(self) -> bytes:
+        """The file's bytes as they were when added."""
+        with open(self.pack, "rb") as f:
+            f.seek(self.offset)
+            return f.read(self.size)
+
+
+Source = CachedSource | LocalSource | PackedSource
+
+
+def _remove_files(paths: list[str]) -> None:
+    for p in paths:
+        with contextlib.suppress(OSError):
+            os.unlink(p)
+    paths.clear()
 
 
 class Draft:
@@ -57,10 +94,18 @@ class Draft:
         """Start empty, or from ``base``'s entries (``new_draft``: no rehash, no download)."""
         self.alg = alg
         self.entries: dict[str, ManifestEntry] = dict(base.entries) if base is not None else {}
+        #: the base manifest's entries; ``entries[p] is base[p]`` means inherited unchanged
+        self.base: Mapping[str, ManifestEntry] | None = base.entries if base is not None else None
         self.sources: dict[str, Source] = {}
         self.removed: list[str] = []
         self.removed_in_draft: set[str] = set()  # incremental removals that matched own adds
         self.added_local: dict[str, str] = {}
+        self.packs: list[str] = []
+        weakref.finalize(self, _remove_files, self.packs)
+
+    def discard_packs(self) -> None:
+        """Delete the packs (after a successful save; later reads of them would fail)."""
+        _remove_files(self.packs)
 
     # -- adding ---------------------------------------------------------------------------
     def put(
@@ -86,6 +131,15 @@ class Draft:
             self.sources[entry.path] = source
         else:
             self.sources.pop(entry.path, None)
+
+    def put_many(self, pairs: Iterable[tuple[ManifestEntry, Source]], local: Iterable[str]) -> None:
+        """Add entries with their sources, replacing what is at their paths (what ``put`` with
+        ``overwrite=True`` does, in one loop), and remember the local file each came from."""
+        entries, sources, added = self.entries, self.sources, self.added_local
+        for (entry, source), abspath in zip(pairs, local):
+            entries[entry.path] = entry
+            sources[entry.path] = source
+            added[abspath] = entry.path
 
     def check_conflicts(self, new: Iterable[ManifestEntry], *, overwrite: bool) -> None:
         """Raise before anything is added if any new entry would conflict.
@@ -140,12 +194,31 @@ class Draft:
             else:
                 todo.append(i)
 
+        fresh = []
+        small = [i for i in todo if files[i].size < LARGE_FILE]
+        if len(small) >= PACK_MIN:
+            todo = [i for i in todo if files[i].size >= LARGE_FILE]
+            try:
+                snaps, packs = snapshot_files(
+                    [files[i].abspath for i in small], [files[i].size for i in small], self.alg,
+                    os.path.join(cache.tmp_dir(), f"pack-{uuid.uuid4().hex}"), on_done=bar.update,
+                )
+            except FileNotFoundError as exc:  # vanished since the scan, as cache.add_file says
+                raise SourceFileNotFoundError(f"file {exc.filename} does not exist") from exc
+            self.packs.extend(packs)
+            for i, (digest, size, pack, offset) in zip(small, snaps):
+                results[i] = (
+                    ManifestEntry(logical[i], digest, size, None, extra),
+                    PackedSource(pack, offset, size, skip_cache),
+                )
+                if size == files[i].size:
+                    fresh.append((files[i].key, digest))
+
         def copy(i: int) -> tuple[str, int, str]:
             out = cache.add_file(files[i].abspath, alg=self.alg)
             bar.update(1)
             return out
 
-        fresh = []
         for i, (digest, size, cpath) in zip(todo, run_parallel(copy, todo)):
             results[i] = (
                 ManifestEntry(logical[i], digest, size, None, extra),

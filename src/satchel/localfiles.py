@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from operator import attrgetter
+
+import msgspec
 
 from satchel.errors import SourceFileNotFoundError
 from satchel.hashing import hash_files
 from satchel.statcache import StatCacheLike, StatKey, stat_key
 
 
-@dataclass(frozen=True, slots=True)
-class LocalFile:
-    """A file found on disk.
+class LocalFile(msgspec.Struct, frozen=True, gc=False):
+    """A file found on disk (a msgspec struct: a scan creates one per file, ~0.1 us each).
 
     Attributes:
         rel: path relative to the scanned folder, with ``/`` separators.
@@ -41,6 +42,7 @@ def scan(root: str) -> list[LocalFile]:
     if not os.path.isdir(root):
         raise SourceFileNotFoundError(f"folder {root} does not exist or is not a folder")
     out: list[LocalFile] = []
+    append = out.append
     stack = [("", root)]
     while stack:
         prefix, folder = stack.pop()
@@ -56,8 +58,9 @@ def scan(root: str) -> list[LocalFile]:
                         st = de.stat()
                     except FileNotFoundError:  # vanished while scanning
                         continue
-                    out.append(LocalFile(rel, de.path, stat_key(st)))
-    out.sort(key=lambda f: f.rel)
+                    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+                    append(LocalFile(rel, de.path, key))
+    out.sort(key=attrgetter("rel"))
     return out
 
 
