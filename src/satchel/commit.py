@@ -69,7 +69,8 @@ class Uploader:
             bar.update(1)
 
         try:
-            run_parallel(send, todo)
+            # a remote store advertises how many transfers are worth running at once
+            run_parallel(send, todo, workers=getattr(self.store.backend, "io_workers", None))
         finally:
             bar.close()
 
