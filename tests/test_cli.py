@@ -141,7 +141,7 @@ def test_cache_cleanup_and_info(capsys, data: Path, satchel_env: SatchelEnv) -> 
     ],
 )
 def test_user_errors_print_one_line_and_exit_1(capsys, argv: list[str], message: str) -> None:
-    code, out, err = run(capsys, *argv)
+    code, _out, err = run(capsys, *argv)
     assert code == 1
     assert err.startswith("satchel: error: ") and message in err
     assert "Traceback" not in err
@@ -149,7 +149,7 @@ def test_user_errors_print_one_line_and_exit_1(capsys, argv: list[str], message:
 
 def test_every_command_has_help(capsys) -> None:
     parser = build_parser()
-    commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001 - argparse API
+    commands = parser._subparsers._group_actions[0].choices
     for name in commands:
         with pytest.raises(SystemExit) as exc:
             main([name, "--help"])

@@ -55,7 +55,7 @@ class Api:
         """The dependency bundle artifacts from this Api use."""
         return self._services
 
-    def artifact(self, ref: str, type: str | None = None) -> Artifact:  # noqa: A002
+    def artifact(self, ref: str, type: str | None = None) -> Artifact:
         """Fetch a committed version: ``"name"``, ``"name:v3"``, ``"project/name:alias"``.
 
         Args:
@@ -77,7 +77,7 @@ class Api:
             )
         return Artifact._from_record(self._services, self.store, record)
 
-    def artifact_exists(self, ref: str, type: str | None = None) -> bool:  # noqa: A002
+    def artifact_exists(self, ref: str, type: str | None = None) -> bool:
         """Whether :meth:`artifact` would find ``ref``."""
         try:
             self.artifact(ref, type)
@@ -354,7 +354,7 @@ class Api:
 def use_artifact(
     ref: str,
     *,
-    type: str | None = None,  # noqa: A002
+    type: str | None = None,
     store: Store | str | None = None,
     project: str | None = None,
 ) -> Artifact:

@@ -205,7 +205,7 @@ class ArtifactVerificationError(SatchelError):
         self.unverifiable: list[str] = list(unverifiable)
 
 
-class ReferenceError_(SatchelError):  # noqa: N801 - the builtin ReferenceError is unrelated
+class ReferenceError_(SatchelError):
     """Base class of problems with a referenced external object."""
 
 

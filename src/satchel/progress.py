@@ -38,13 +38,13 @@ class ProgressFactory(Protocol):
 class NullBar:
     """A bar that shows nothing."""
 
-    def update(self, n: int = 1) -> None:  # noqa: D102
+    def update(self, n: int = 1) -> None:
         return None
 
-    def note(self, message: str) -> None:  # noqa: D102
+    def note(self, message: str) -> None:
         return None
 
-    def close(self) -> None:  # noqa: D102
+    def close(self) -> None:
         return None
 
 
@@ -62,13 +62,13 @@ class TqdmBar:
 
         self._bar: Any = tqdm(total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True)
 
-    def update(self, n: int = 1) -> None:  # noqa: D102
+    def update(self, n: int = 1) -> None:
         self._bar.update(n)
 
-    def note(self, message: str) -> None:  # noqa: D102
+    def note(self, message: str) -> None:
         self._bar.write(message)
 
-    def close(self) -> None:  # noqa: D102
+    def close(self) -> None:
         self._bar.close()
 
 

@@ -127,7 +127,7 @@ class Run:
             )
         else:
             art = artifact_or_ref
-        record = art._committed("use_artifact")  # noqa: SLF001 - same package
+        record = art._committed("use_artifact")
         lineage.record_input(self.store, self.project, self.id, record)
         ref = lineage.version_ref(record)
         if ref not in self.inputs:
@@ -156,11 +156,11 @@ class Run:
         """
         self._check_running("log_artifact")
         if artifact.is_draft():
-            artifact._run_id = self.id  # noqa: SLF001 - recorded in the version record
+            artifact._run_id = self.id
             artifact.save(self.project, store=self.store, aliases=aliases, tags=tags)
         elif aliases is not None or tags is not None:
             artifact.save(aliases=aliases, tags=tags)
-        record = artifact._committed("log_artifact")  # noqa: SLF001 - same package
+        record = artifact._committed("log_artifact")
         lineage.record_output(self.store, self.project, self.id, record)
         ref = lineage.version_ref(record)
         if ref not in self.outputs:

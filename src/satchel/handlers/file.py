@@ -97,14 +97,14 @@ class FileHandler:
             self.context.warn(f"{entry.path}: {entry.ref} has no recorded checksum; not verified")
             out = []
             for f in found:
-                digest, _size, cpath = cache.add_file(f.abspath, alg=MD5)
+                _digest, _size, cpath = cache.add_file(f.abspath, alg=MD5)
                 out.append((f.rel, cpath))
             return out
         dest = cache.ref_path(entry.ref, entry.digest)
         if os.path.exists(dest) and os.path.getsize(dest) == entry.size:
             return [("", dest)]
         try:
-            src = open(local, "rb")
+            src = open(local, "rb")  # noqa: SIM115 - closed by the with block below
         except (FileNotFoundError, IsADirectoryError) as exc:
             raise ReferenceNotFoundError(
                 f"reference {entry.ref} (entry {entry.path}) no longer exists"

@@ -127,7 +127,7 @@ def parse_version_listing(names: list[str]) -> tuple[list[int], set[int]]:
     committed: list[int] = []
     deleted: set[int] = set()
     for n in names:
-        stem, dot, ext = n.partition(".")
+        stem, _dot, ext = n.partition(".")
         if not stem.isdigit():
             continue
         if ext == "json":

@@ -42,25 +42,25 @@ class LocalBackend:
     def _p(self, key: str) -> str:
         return os.path.join(self.root, *key.split("/"))
 
-    def read(self, key: str) -> bytes:  # noqa: D102 - see StoreBackend
+    def read(self, key: str) -> bytes:
         with open(self._p(key), "rb") as f:
             return f.read()
 
-    def read_token(self, key: str) -> tuple[bytes | None, Token]:  # noqa: D102
+    def read_token(self, key: str) -> tuple[bytes | None, Token]:
         try:
             data = self.read(key)
         except FileNotFoundError:
             return None, None
         return data, _token(data)
 
-    def create_if_absent(self, key: str, data: bytes) -> bool:  # noqa: D102
+    def create_if_absent(self, key: str, data: bytes) -> bool:
         try:
             write_bytes_atomic(self._p(key), data, exclusive=True, fsync=True)
         except FileExistsError:
             return False
         return True
 
-    def replace_if_unchanged(self, key: str, data: bytes, token: Token) -> bool:  # noqa: D102
+    def replace_if_unchanged(self, key: str, data: bytes, token: Token) -> bool:
         path = self._p(key)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with _locked(path + ".lock"):
@@ -73,20 +73,20 @@ class LocalBackend:
             write_bytes_atomic(path, data, fsync=True)
             return True
 
-    def delete(self, key: str) -> None:  # noqa: D102
+    def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._p(key))
 
-    def exists(self, key: str) -> bool:  # noqa: D102
+    def exists(self, key: str) -> bool:
         return os.path.exists(self._p(key))
 
-    def list(self, prefix: str) -> list[str]:  # noqa: D102
+    def list(self, prefix: str) -> list[str]:
         try:
             return [n for n in os.listdir(self._p(prefix)) if not n.startswith(".")]
         except (FileNotFoundError, NotADirectoryError):
             return []
 
-    def walk(self, prefix: str) -> Iterator[tuple[str, int]]:  # noqa: D102
+    def walk(self, prefix: str) -> Iterator[tuple[str, int]]:
         base = self._p(prefix)
         for dirpath, _dirs, files in os.walk(base):
             rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
@@ -96,22 +96,22 @@ class LocalBackend:
                 with contextlib.suppress(FileNotFoundError):
                     yield f"{rel}/{name}", os.stat(os.path.join(dirpath, name)).st_size
 
-    def put_file(self, key: str, local_path: str) -> None:  # noqa: D102
+    def put_file(self, key: str, local_path: str) -> None:
         dest = self._p(key)
         link_or_copy(local_path, dest)
         with contextlib.suppress(OSError):
             os.chmod(dest, READ_ONLY)
 
-    def open(self, key: str) -> BinaryIO:  # noqa: D102
+    def open(self, key: str) -> BinaryIO:
         return open(self._p(key), "rb")
 
-    def size(self, key: str) -> int | None:  # noqa: D102
+    def size(self, key: str) -> int | None:
         try:
             return os.stat(self._p(key)).st_size
         except FileNotFoundError:
             return None
 
-    def existing(self, keys: Iterable[str]) -> set[str]:  # noqa: D102
+    def existing(self, keys: Iterable[str]) -> set[str]:
         return {k for k in keys if os.path.exists(self._p(k))}
 
     def touch(self, key: str) -> bool:
@@ -126,7 +126,7 @@ class LocalBackend:
             return False
         return True
 
-    def local_path(self, key: str) -> str | None:  # noqa: D102
+    def local_path(self, key: str) -> str | None:
         return self._p(key)
 
 
