@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
@@ -43,9 +43,10 @@ from satchel.errors import (
 )
 from satchel.handlers import DEFAULT_MAX_OBJECTS
 from satchel.hashing import check_algorithm
-from satchel.localfiles import scan, stat_file
+from satchel.localfiles import stat_file
 from satchel.manifest import Manifest, ManifestEntry
 from satchel.materializers import SERIALIZER_KEY
+from satchel.progress import Bar
 from satchel.services import Services, local_services
 from satchel.store import CommitRequest, Store
 from satchel.store.records import VersionAttrs, VersionRecord, parse_time
@@ -329,18 +330,22 @@ class Artifact:
         """
         draft = self._editable()
         _check_policy(policy)
-        files = scan(os.fspath(local_path))
         prefix = logical_paths.normalize(name) if name else None
-        logical = [f"{prefix}/{f.rel}" if prefix else f.rel for f in files]
-        logical_paths.validate_many(logical)
         svc = self._svc()
-        bar = svc.progress(len(files), f"adding {os.fspath(local_path)}")
-        try:
-            pairs = draft.ingest(
-                files, logical, cache=svc.cache, policy=policy, skip_cache=skip_cache, bar=bar
+        bars: list[Bar] = []
+
+        def progress(total: int) -> Callable[[int], None]:  # once the scan has counted
+            bars.append(svc.progress(total, f"adding {os.fspath(local_path)}"))
+            return bars[0].update
+
+        try:  # scans and hashes at once; paths are validated before waiting for hashes
+            files, pairs = draft.ingest_dir(
+                os.fspath(local_path), prefix, cache=svc.cache, policy=policy,
+                skip_cache=skip_cache, progress=progress,
             )
         finally:
-            bar.close()
+            for bar in bars:
+                bar.close()
         draft.check_conflicts((e for e, _s in pairs), overwrite=merge)
         draft.put_many(pairs, [f.abspath for f in files])
 

@@ -23,8 +23,9 @@ import contextlib
 import os
 import uuid
 import weakref
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+
+import msgspec
 
 from satchel import paths as logical_paths
 from satchel.cache import Cache
@@ -35,7 +36,7 @@ from satchel.errors import (
     SourceFileNotFoundError,
 )
 from satchel.hashing import LARGE_FILE, XXH128, b64_to_hex, hash_file, snapshot_files
-from satchel.localfiles import LocalFile, digest_files
+from satchel.localfiles import LocalFile, digest_files, digest_tree
 from satchel.manifest import Manifest, ManifestEntry
 from satchel.progress import Bar, NullBar
 from satchel.statcache import stat_key
@@ -46,23 +47,24 @@ POLICIES = ("mutable", "immutable")
 PACK_MIN = 16
 
 
-@dataclass(frozen=True, slots=True)
-class CachedSource:
+class CachedSource(msgspec.Struct, frozen=True, gc=False):
     """Bytes already in the cache (``mutable`` files, ``add``-ed objects, ``new_file``)."""
 
     cache_path: str
     evict_after_save: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class LocalSource:
-    """A user's file to read again at save (``immutable`` policy), with its add-time stat."""
+class LocalSource(msgspec.Struct, frozen=True, gc=False):
+    """A user's file to read again at save (``immutable`` policy), with its add-time stat.
+
+    (Sources are msgspec structs: ``add_dir`` makes one per file, ~5x faster than a frozen
+    dataclass.)
+    """
 
     file: LocalFile
 
 
-@dataclass(frozen=True, slots=True)
-class PackedSource:
+class PackedSource(msgspec.Struct, frozen=True, gc=False):
     """A small ``mutable`` file's bytes, copied at add time into a pack in the cache's ``tmp/``."""
 
     pack: str
@@ -135,11 +137,11 @@ class Draft:
     def put_many(self, pairs: Iterable[tuple[ManifestEntry, Source]], local: Iterable[str]) -> None:
         """Add entries with their sources, replacing what is at their paths (what ``put`` with
         ``overwrite=True`` does, in one loop), and remember the local file each came from."""
-        entries, sources, added = self.entries, self.sources, self.added_local
-        for (entry, source), abspath in zip(pairs, local):
-            entries[entry.path] = entry
-            sources[entry.path] = source
-            added[abspath] = entry.path
+        pairs = list(pairs)
+        paths = [entry.path for entry, _source in pairs]
+        self.entries.update(zip(paths, [entry for entry, _source in pairs]))
+        self.sources.update(zip(paths, [source for _entry, source in pairs]))
+        self.added_local.update(zip(local, paths))
 
     def check_conflicts(self, new: Iterable[ManifestEntry], *, overwrite: bool) -> None:
         """Raise before anything is added if any new entry would conflict.
@@ -228,6 +230,93 @@ class Draft:
                 fresh.append((files[i].key, digest))
         cache.stat_cache.store_many(fresh, self.alg)
         return [r for r in results if r is not None]
+
+    def ingest_dir(
+        self,
+        root: str,
+        prefix: str | None,
+        *,
+        cache: Cache,
+        policy: str,
+        skip_cache: bool,
+        progress: Callable[[int], Callable[[int], None]] | None = None,
+    ) -> tuple[list[LocalFile], list[tuple[ManifestEntry, Source]]]:
+        """``add_dir``'s work: scan ``root`` and digest its files under ``policy`` while
+        scanning (:func:`~satchel.localfiles.digest_tree`), as :meth:`ingest` does for a list.
+
+        Returns:
+            The files (sorted) and, aligned with them, entries (logical path ``prefix/rel``)
+            with their sources.
+
+        Raises:
+            SourceFileNotFoundError: no such folder, or a file vanished (mutable).
+            InvalidPathError: a file's logical path is not valid (checked before waiting for
+                the hashing).
+        """
+        extra = {"alg": "XXH128"} if self.alg == XXH128 else None
+        mutable = policy == "mutable"
+
+        def check(rels: list[str]) -> None:
+            logical_paths.validate_many([f"{prefix}/{r}" for r in rels] if prefix else rels)
+
+        def in_cache(digest: str, size: int) -> bool:
+            return cache.get(self.alg, b64_to_hex(digest), size) is not None
+
+        report: list[Callable[[int], None]] = []
+
+        def started(total: int) -> Callable[[int], None]:
+            report.append(progress(total) if progress is not None else (lambda n: None))
+            return report[0]
+
+        try:
+            tree = digest_tree(
+                root, self.alg, cache.stat_cache, reuse=in_cache if mutable else None,
+                pack_prefix=(
+                    os.path.join(cache.tmp_dir(), f"pack-{uuid.uuid4().hex}") if mutable else None
+                ),
+                check=check, progress=started,
+            )
+        except SourceFileNotFoundError:
+            raise
+        except FileNotFoundError as exc:
+            if not mutable:
+                raise
+            raise SourceFileNotFoundError(f"file {exc.filename} does not exist") from exc
+        self.packs.extend(tree.packs)
+        files = tree.files
+        logical = [f"{prefix}/{f.rel}" for f in files] if prefix else [f.rel for f in files]
+        pairs: list[tuple[ManifestEntry, Source]] = []
+        copy: list[int] = []
+        for i, (f, path, digest) in enumerate(zip(files, logical, tree.digests)):
+            size = tree.sizes[i]
+            source: Source
+            if not mutable:
+                source = LocalSource(f)
+            elif (where := tree.packed[i]) is not None:
+                source = PackedSource(where[0], where[1], size, skip_cache)
+            elif digest is not None:
+                source = CachedSource(cache.object_path(self.alg, b64_to_hex(digest)), skip_cache)
+            else:
+                copy.append(i)  # a large mutable file: copied into the cache below
+                source = CachedSource("", skip_cache)
+            pairs.append((ManifestEntry(path, digest or "", size, None, extra), source))
+        if copy:
+
+            def add(i: int) -> tuple[str, int, str]:
+                out = cache.add_file(files[i].abspath, alg=self.alg)
+                report[0](1)
+                return out
+
+            fresh = []
+            for i, (digest, size, cpath) in zip(copy, run_parallel(add, copy)):
+                pairs[i] = (
+                    ManifestEntry(logical[i], digest, size, None, extra),
+                    CachedSource(cpath, skip_cache),
+                )
+                if size == files[i].size:
+                    fresh.append((files[i].key, digest))
+            cache.stat_cache.store_many(fresh, self.alg)
+        return files, pairs
 
     # -- removing -------------------------------------------------------------------------
     def remove(self, path: str, *, incremental: bool) -> list[str]:

@@ -29,7 +29,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, final
 
 from satchel import hashworker
 from satchel.errors import ConfigError, HandlerUnavailableError
@@ -40,6 +40,8 @@ ALGORITHMS = (MD5, XXH128)
 CHUNK = 1 << 20
 #: files at least this large are hashed in the thread pool
 LARGE_FILE = 1 << 20
+#: a file read by :class:`SmallFiles`: (id, digest, size read, pack, offset, stat key)
+Hashed = tuple[int, str, int, "str | None", int, tuple[int, int, int, int]]
 #: below this many small files a helper process costs more than it saves
 PROCESS_SPLIT_MIN = 3000
 _F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ (Python 3.10+ on Linux); a constant for older ones
@@ -183,10 +185,10 @@ def hash_files(
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(run_large, i) for i in large]
-        for i, digest, size, _pack, _offset in SmallFiles(alg, workers=workers).run(
-            paths, sizes, small, on_done
-        ):
-            results[i] = (digest, size)
+        with SmallFiles(alg, workers=workers, on_done=on_done) as runner:
+            ids = runner.add([paths[i] for i in small])
+            for k, digest, size, _pack, _offset, _key in runner.finish():
+                results[small[k - ids.start]] = (digest, size)
         for fut in futures:
             fut.result()
     return results  # type: ignore[return-value]
@@ -223,134 +225,223 @@ def snapshot_files(
         OSError: a file could not be read.
     """
     new_hasher(alg)
-    runner = SmallFiles(alg, workers=workers or default_workers(), pack_prefix=pack_prefix)
+    runner = SmallFiles(
+        alg, workers=workers or default_workers(), pack_prefix=pack_prefix, on_done=on_done
+    )
     out: list[tuple[str, int, str, int] | None] = [None] * len(paths)
     try:
-        for i, digest, size, pack, offset in runner.run(
-            paths, sizes, range(len(paths)), on_done
-        ):
-            out[i] = (digest, size, pack or "", offset)
+        with runner:
+            runner.add(paths)
+            for i, digest, size, pack, offset, _key in runner.finish():
+                out[i] = (digest, size, pack or "", offset)
     except BaseException:
-        for p in runner.packs:
-            with contextlib.suppress(OSError):
-                os.unlink(p)
+        runner.remove_packs()
         raise
     return out, runner.packs  # type: ignore[return-value]
 
 
+@final
 class SmallFiles:
-    """Hashes many small files in this process and, when there are many, in a helper process.
+    """Hashes small files in this process and, when there are many, in a helper process.
 
-    Files go out in chunks. The helper (a fresh ``python -I`` running
-    :mod:`satchel.hashworker`, never a fork) is kept two chunks ahead; this process hashes every
-    other chunk itself, so the split adapts to the helper's start-up time and to each core's
-    load. Chunks the helper could not do (it failed to start or died) are redone here, and so
-    is every file the helper could not read, so errors are raised here, as usual.
+    Files are :meth:`add`-ed (possibly while the caller is still finding more) and go out in
+    chunks. The helper (a fresh ``python -I`` running :mod:`satchel.hashworker`, never a fork)
+    starts once :data:`PROCESS_SPLIT_MIN` files were added and is kept two chunks ahead; until
+    :meth:`finish`, this process only feeds it (so a caller that scans a folder while adding
+    gets hashing done meanwhile on the second core); :meth:`finish` hashes the chunks left
+    here while the helper takes more, so the split adapts to the helper's start-up time and
+    to each core's load. Chunks the helper could not do (it failed to start or died) and
+    files it could not read are redone here, so errors are raised here, as usual. Use as a
+    context manager: leaving it stops the helper and closes this process's pack.
     """
 
-    def __init__(self, alg: str, *, workers: int, pack_prefix: str | None = None) -> None:
-        """Prepare a run (``workers < 2`` means no helper process)."""
+    def __init__(
+        self,
+        alg: str,
+        *,
+        workers: int,
+        pack_prefix: str | None = None,
+        on_done: Callable[[int], None] | None = None,
+        large_from: int = hashworker.NO_LIMIT,
+        missing_ok: bool = False,
+    ) -> None:
+        """Prepare a run (``workers < 2`` means no helper process; files of at least
+        ``large_from`` bytes are only stat-ed and listed in :attr:`large`; with
+        ``missing_ok`` a file that vanished is listed in :attr:`missing` instead of raising
+        ``FileNotFoundError``)."""
         self.alg = alg
         self.workers = workers
         self.pack_prefix = pack_prefix
+        self.on_done = on_done
+        self.large_from = large_from
+        self.missing_ok = missing_ok
+        #: ids of files that vanished (with ``missing_ok``)
+        self.missing: list[int] = []
         self.packs: list[str] = []
+        #: ``(id, stat key)`` of files left unread because they are large
+        self.large: list[tuple[int, tuple[int, int, int, int]]] = []
+        self._new = hashworker.constructor(alg)
+        self._paths: list[str] = []
+        self._pending: list[int] = []
+        self._queue: collections.deque[list[int]] = collections.deque()
+        self._inflight: collections.deque[list[int]] = collections.deque()
+        self._out: list[Hashed] = []
+        self._failed: list[int] = []
+        self._helper: _Helper | None = None
+        self._helper_tried = False
+        self._local_pack: BinaryIO | None = None
+        self._local_name: str | None = None
+        self._offset = 0
 
-    def run(
-        self,
-        paths: Sequence[str],
-        sizes: Sequence[int],
-        idx: Sequence[int],
-        on_done: Callable[[int], None] | None = None,
-    ) -> list[tuple[int, str, int, str | None, int]]:
-        """Hash ``paths[i]`` for ``i`` in ``idx``.
+    _STEP = 256  # files per chunk: small enough to balance, big enough to amortise a frame
 
-        Returns:
-            ``(i, digest, size, pack, offset)`` per file, in no particular order.
+    def __enter__(self) -> SmallFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def add(self, paths: Sequence[str]) -> range:
+        """Queue files; returns their ids (consecutive, starting at the number added so far)."""
+        start = len(self._paths)
+        self._paths.extend(paths)
+        ids = range(start, len(self._paths))
+        pending = self._pending
+        pending.extend(ids)
+        step = self._STEP
+        while len(pending) >= step:
+            self._queue.append(pending[:step])
+            del pending[:step]
+        if not self._helper_tried and self.workers >= 2 and len(self._paths) >= PROCESS_SPLIT_MIN:
+            self._start_helper()
+        self._feed()
+        return ids
+
+    def finish(self) -> list[Hashed]:
+        """Hash everything added; returns ``(id, digest, size, pack, offset, stat key)`` per
+        file read (the key from the stat taken right before reading), in no particular order;
+        large files are in :attr:`large`.
+
+        Raises:
+            OSError: a file could not be read.
         """
-        if not idx:
-            return []
-        new = hashworker.constructor(self.alg)
-        n = len(idx)
-        step = max(64, min(512, n // 32))
-        chunks = [idx[k : k + step] for k in range(0, n, step)]
-        out: list[tuple[int, str, int, str | None, int]] = []
-        failed: list[int] = []
-        local_pack = None
-        local_name: str | None = None
-        helper: _Helper | None = None
-        offset = 0
+        if self._pending:
+            self._queue.append(self._pending)
+            self._pending = []
+        while self._queue:
+            self._feed()
+            if self._queue:
+                self._local(self._queue.popleft())
+        helper = self._helper
+        while self._inflight:
+            waited = helper.wait() if helper is not None else None
+            chunk = self._inflight.popleft()
+            if waited is None:  # the helper died: do its chunks here
+                self._local(chunk)
+            else:
+                self._absorb(chunk, waited, helper.pack if helper else None)
+        if helper is not None:
+            helper.close()
+            self._helper = None
+        for i in self._failed:  # raises the real error, or hashes a file that came back
+            redone = self._redo(i)
+            if redone is not None:
+                self._out.append(redone)
+        self._failed = []
+        return self._out
 
-        def absorb(chunk: Sequence[int], answer: bytes, pack: str | None) -> None:
-            meta, digests = hashworker.parse_answer(answer, len(chunk))
-            for k, i in enumerate(chunk):
-                size = meta[2 * k]
-                if size < 0:
-                    failed.append(i)
-                else:
-                    out.append((i, digests[k], size, pack, meta[2 * k + 1]))
-            if on_done:
-                on_done(len(chunk))
+    def close(self) -> None:
+        """Stop the helper (if still running) and close this process's pack."""
+        if self._helper is not None:
+            self._helper.kill()
+            self._helper = None
+        if self._local_pack is not None:
+            self._local_pack.close()
+            self._local_pack = None
 
-        def local(chunk: Sequence[int]) -> None:
-            nonlocal offset
-            answer, offset = hashworker.run_job(
-                [paths[i] for i in chunk], [sizes[i] for i in chunk], new, local_pack, offset
-            )
-            absorb(chunk, answer, local_name)
+    def remove_packs(self) -> None:
+        """Delete the packs (after a failure)."""
+        self.close()
+        for p in self.packs:
+            with contextlib.suppress(OSError):
+                os.unlink(p)
 
-        try:
-            if self.pack_prefix is not None:
-                local_name = f"{self.pack_prefix}.0"
-                local_pack = open(local_name, "xb", buffering=CHUNK)  # noqa: SIM115
-                self.packs.append(local_name)
-            if self.workers >= 2 and n >= PROCESS_SPLIT_MIN:
-                helper_pack = f"{self.pack_prefix}.1" if self.pack_prefix is not None else None
-                helper = _Helper.start(self.alg, helper_pack)
-                if helper is not None and helper_pack is not None:
-                    self.packs.append(helper_pack)
-            inflight: collections.deque[Sequence[int]] = collections.deque()
-            for chunk in chunks:
-                if helper is not None and helper.alive:
-                    for answer in helper.ready():
-                        absorb(inflight.popleft(), answer, helper.pack)
-                    if len(inflight) < 2 and helper.send(
-                        [paths[i] for i in chunk], [sizes[i] for i in chunk]
-                    ):
-                        inflight.append(chunk)
-                        continue
-                local(chunk)
-            while inflight:
-                waited = helper.wait() if helper is not None else None
-                chunk = inflight.popleft()
-                if waited is None:  # the helper died: do its chunks here
-                    local(chunk)
-                else:
-                    absorb(chunk, waited, helper.pack if helper else None)
-            if helper is not None:
-                helper.close()
-                helper = None
-            for i in failed:  # raises the real error, or hashes a file that came back
-                out.append(self._redo(i, paths[i], local_pack, local_name))
-        finally:
-            if helper is not None:
-                helper.kill()
-            if local_pack is not None:
-                local_pack.close()
-        return out
+    # -- internals ------------------------------------------------------------------------
+    def _start_helper(self) -> None:
+        self._helper_tried = True
+        pack = f"{self.pack_prefix}.1" if self.pack_prefix is not None else None
+        self._helper = _Helper.start(self.alg, pack, self.large_from)
+        if self._helper is not None and pack is not None:
+            self.packs.append(pack)
 
-    def _redo(
-        self, i: int, path: str, pack: BinaryIO | None, pack_name: str | None
-    ) -> tuple[int, str, int, str | None, int]:
+    def _feed(self) -> None:
+        helper = self._helper
+        if helper is None or not helper.alive:
+            return
+        for answer in helper.ready():
+            self._absorb(self._inflight.popleft(), answer, helper.pack)
+        paths = self._paths
+        while self._queue and len(self._inflight) < 2 and helper.alive:
+            chunk = self._queue[0]
+            if not helper.send([paths[i] for i in chunk]):
+                return
+            self._inflight.append(self._queue.popleft())
+
+    def _absorb(self, chunk: Sequence[int], answer: bytes, pack: str | None) -> None:
+        meta, digests = hashworker.parse_answer(answer, len(chunk))
+        out, failed = self._out, self._failed
+        left = len(self.large)
+        for k, i in enumerate(chunk):
+            size, offset, dev, ino, st_size, mtime_ns = meta[6 * k : 6 * k + 6]
+            if size >= 0:
+                out.append((i, digests[k], size, pack, offset, (dev, ino, st_size, mtime_ns)))
+            elif size == hashworker.LARGE:
+                self.large.append((i, (dev, ino, st_size, mtime_ns)))
+            else:
+                failed.append(i)
+        if self.on_done:  # large files count once their owner has hashed or copied them
+            self.on_done(len(chunk) - (len(self.large) - left))
+
+    def _open_local_pack(self) -> BinaryIO | None:
+        if self.pack_prefix is not None and self._local_pack is None:
+            self._local_name = f"{self.pack_prefix}.0"
+            self._local_pack = open(self._local_name, "xb", buffering=CHUNK)  # noqa: SIM115
+            self.packs.append(self._local_name)
+        return self._local_pack
+
+    def _local(self, chunk: Sequence[int]) -> None:
+        pack = self._open_local_pack()
+        answer, self._offset = hashworker.run_job(
+            [self._paths[i] for i in chunk], self._new, pack, self._offset, self.large_from
+        )
+        self._absorb(chunk, answer, self._local_name)
+
+    def _redo(self, i: int) -> Hashed | None:
+        pack = self._open_local_pack()
         h = new_hasher(self.alg)
         start = pack.tell() if pack is not None else 0
         size = 0
-        with open(path, "rb", buffering=0) as f:
+        try:
+            f = open(self._paths[i], "rb", buffering=0)  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            if not self.missing_ok:
+                raise
+            self.missing.append(i)
+            return None
+        with f:
+            st = os.fstat(f.fileno())
+            key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            if st.st_size >= self.large_from:
+                self.large.append((i, key))
+                return None
             while chunk := f.read(CHUNK):
                 h.update(chunk)
                 if pack is not None:
                     pack.write(chunk)
                 size += len(chunk)
-        return (i, b64(h.digest()), size, pack_name, start)
+        if pack is not None:
+            self._offset = pack.tell()
+        return (i, b64(h.digest()), size, self._local_name, start, key)
 
 
 class _Helper:
@@ -365,7 +456,7 @@ class _Helper:
         self._reader.start()
 
     @classmethod
-    def start(cls, alg: str, pack: str | None) -> _Helper | None:
+    def start(cls, alg: str, pack: str | None, large_from: int) -> _Helper | None:
         """Start a helper, or return ``None`` where no Python interpreter can be started."""
         exe = sys.executable
         if not exe or not os.path.exists(exe):
@@ -385,7 +476,7 @@ class _Helper:
 
                 fcntl.fcntl(proc.stdin.fileno(), _F_SETPIPE_SZ, 1 << 20)  # type: ignore[union-attr]
         helper = cls(proc, pack)
-        if not helper._send(hashworker.encode_config(alg, pack)):
+        if not helper._send(hashworker.encode_config(alg, pack, large_from)):
             helper.kill()
             return None
         return helper
@@ -412,9 +503,9 @@ class _Helper:
             self.alive = False
             return False
 
-    def send(self, paths: Sequence[str], sizes: Sequence[int]) -> bool:
+    def send(self, paths: Sequence[str]) -> bool:
         """Queue a job; ``False`` when the helper is gone."""
-        return self._send(hashworker.encode_job(paths, sizes))
+        return self._send(hashworker.encode_job(paths))
 
     def ready(self) -> list[bytes]:
         """Answers that have arrived, without waiting."""

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from operator import attrgetter
 
 import msgspec
 
 from satchel.errors import SourceFileNotFoundError
-from satchel.hashing import hash_files
+from satchel.hashing import LARGE_FILE, SmallFiles, default_workers, hash_file, hash_files
 from satchel.statcache import StatCacheLike, StatKey, stat_key
 
 
@@ -38,30 +40,266 @@ def scan(root: str) -> list[LocalFile]:
     Raises:
         SourceFileNotFoundError: ``root`` is not a folder.
     """
+    out: list[LocalFile] = []
+    for batch in iter_scan(root):
+        out.extend(batch)
+    out.sort(key=attrgetter("rel"))
+    return out
+
+
+def iter_scan(root: str) -> Iterator[list[LocalFile]]:
+    """The files of :func:`scan`, one folder at a time, in no particular order.
+
+    Raises:
+        SourceFileNotFoundError: ``root`` is not a folder.
+    """
     root = os.path.abspath(root)
     if not os.path.isdir(root):
         raise SourceFileNotFoundError(f"folder {root} does not exist or is not a folder")
-    out: list[LocalFile] = []
-    append = out.append
     stack = [("", root)]
     while stack:
         prefix, folder = stack.pop()
+        out: list[LocalFile] = []
+        append = out.append
         with os.scandir(folder) as it:
             for de in it:
-                rel = f"{prefix}{de.name}"
                 if de.is_dir():
                     if de.is_symlink():  # never follow folder links (cycles, escapes)
                         continue
-                    stack.append((rel + "/", de.path))
+                    stack.append((f"{prefix}{de.name}/", de.path))
                 elif de.is_file():
                     try:
                         st = de.stat()
                     except FileNotFoundError:  # vanished while scanning
                         continue
                     key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-                    append(LocalFile(rel, de.path, key))
-    out.sort(key=attrgetter("rel"))
-    return out
+                    append(LocalFile(f"{prefix}{de.name}", de.path, key))
+        if out:
+            yield out
+
+
+def iter_names(root: str) -> Iterator[tuple[int, list[tuple[str, str, int, bool]]]]:
+    """The files below ``root`` without a stat each: per folder, ``(st_dev of the folder,
+    [(rel, path, inode, is_symlink), ...])``, in no particular order.
+
+    ``os.scandir`` gives names, types and inode numbers for free; only folders are stat-ed
+    (for their device). Symlinked folders are not followed; symlinks to files are listed
+    (their inode is the link's, so the caller stats them).
+
+    Raises:
+        SourceFileNotFoundError: ``root`` is not a folder.
+    """
+    root = os.path.abspath(root)
+    try:
+        st = os.stat(root)
+    except FileNotFoundError:
+        st = None
+    if st is None or not os.path.isdir(root):
+        raise SourceFileNotFoundError(f"folder {root} does not exist or is not a folder")
+    stack = [("", root, st.st_dev)]
+    while stack:
+        prefix, folder, dev = stack.pop()
+        out: list[tuple[str, str, int, bool]] = []
+        append = out.append
+        with os.scandir(folder) as it:
+            for de in it:
+                if de.is_dir():
+                    if de.is_symlink():  # never follow folder links (cycles, escapes)
+                        continue
+                    try:
+                        sub_dev = de.stat().st_dev
+                    except FileNotFoundError:
+                        continue
+                    stack.append((f"{prefix}{de.name}/", de.path, sub_dev))
+                elif de.is_file():
+                    append((f"{prefix}{de.name}", de.path, de.inode(), de.is_symlink()))
+        if out:
+            yield dev, out
+
+
+@dataclass(frozen=True, slots=True)
+class TreeDigest:
+    """What :func:`digest_tree` found, every list aligned with ``files`` (sorted by ``rel``).
+
+    Attributes:
+        files: the files, with the stat taken right before each was read (or, for stat-cache
+            hits and files left unread, when it was looked up).
+        digests: base64 digest per file; ``None`` for a large file left to the caller
+            (pack mode).
+        sizes: bytes read, or the stat size where nothing was read.
+        packed: ``(pack, offset)`` for a file copied into a pack, else ``None``.
+        read: whether the file was read (``False``: digest from the stat cache, or left).
+        packs: the pack files made; the caller owns them.
+    """
+
+    files: list[LocalFile]
+    digests: list[str | None]
+    sizes: list[int]
+    packed: list[tuple[str, int] | None]
+    read: list[bool]
+    packs: list[str]
+
+
+def digest_tree(
+    root: str,
+    alg: str,
+    stat_cache: StatCacheLike,
+    *,
+    reuse: Callable[[str, int], bool] | None = None,
+    pack_prefix: str | None = None,
+    check: Callable[[list[str]], None] | None = None,
+    progress: Callable[[int], Callable[[int], None]] | None = None,
+    workers: int | None = None,
+) -> TreeDigest:
+    """Scan a folder and digest every file, hashing while the scan goes on.
+
+    The scan only lists names (:func:`iter_names`). A few hundred files at a time, their
+    inode numbers are looked up in the stat cache; only files the cache knows are stat-ed
+    here (to compare size and mtime). Every other file goes straight to
+    :class:`~satchel.hashing.SmallFiles`, which stats it on the open descriptor, reads it once
+    and hashes it, in its helper process on the second core while this process keeps
+    scanning, so a first add stats nothing twice and the scan overlaps the hashing. Large
+    files are hashed in a thread pool (or, in pack mode, left to the caller, which copies
+    them). New digests are remembered in the stat cache. A file that vanishes before it is
+    read is left out, as a scan would.
+
+    Args:
+        root: the folder.
+        alg: digest algorithm.
+        stat_cache: where known digests come from and new ones go.
+        reuse: for a stat-cache hit ``(digest, size)``, whether it needs no read (default:
+            always); a hit it refuses is read like an unknown file.
+        pack_prefix: copy the small files that are read into packs (``policy="mutable"``).
+        check: called with the sorted relative paths once the scan is done, before waiting
+            for the hashing; an exception it raises stops everything (packs are removed).
+        progress: called once with the number of files, returns the callback that receives
+            counts of finished files.
+        workers: hashing parallelism (default :func:`~satchel.hashing.default_workers`).
+
+    Raises:
+        SourceFileNotFoundError: ``root`` is not a folder.
+        OSError: a file could not be read.
+    """
+    workers = workers or default_workers()
+    rels: list[str] = []
+    abspaths: list[str] = []
+    keys: list[StatKey | None] = []
+    digests: list[str | None] = []
+    sizes: list[int] = []
+    read: list[bool] = []
+    packed: dict[int, tuple[str, int]] = {}
+    jobs: list[int] = []  # SmallFiles id -> file index
+    large: dict[int, Future[tuple[str, int]]] = {}
+    gone: set[int] = set()
+    counted = [0]
+    report: list[Callable[[int], None]] = []
+
+    def on_done(n: int) -> None:
+        if report:
+            report[0](n)
+        else:
+            counted[0] += n
+
+    runner = SmallFiles(
+        alg, workers=workers, pack_prefix=pack_prefix, on_done=on_done, large_from=LARGE_FILE,
+        missing_ok=True,
+    )
+    pool = ThreadPoolExecutor(max_workers=workers)
+
+    def leave_large(i: int, key: StatKey) -> None:
+        keys[i], sizes[i] = key, key[2]
+        if pack_prefix is None:
+            large[i] = pool.submit(hash_file, abspaths[i], alg)
+
+    def dispatch(dev: int, batch: list[tuple[str, str, int, bool]]) -> None:
+        base = len(rels)
+        n = len(batch)
+        rels.extend([b[0] for b in batch])
+        abspaths.extend([b[1] for b in batch])
+        keys.extend([None] * n)
+        digests.extend([None] * n)
+        sizes.extend([0] * n)
+        read.extend([False] * n)
+        rows = stat_cache.lookup_inodes(dev, [b[2] for b in batch if not b[3]], alg)
+        send: list[int] = []
+        reused = 0
+        for k, (_rel, path, ino, link) in enumerate(batch):
+            i = base + k
+            if not link and ino not in rows:
+                send.append(i)  # never seen: stat, read and hash in one go
+                continue
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:  # vanished while scanning
+                gone.add(i)
+                continue
+            key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            row = rows.get(st.st_ino) if st.st_dev == dev else None
+            digest = row[2] if row is not None and row[:2] == key[2:] else None
+            if link and digest is None:
+                digest = stat_cache.lookup_many([key], alg)[0]
+            if digest is not None and (reuse is None or reuse(digest, key[2])):
+                keys[i], digests[i], sizes[i] = key, digest, key[2]
+                reused += 1
+            elif key[2] >= LARGE_FILE:
+                leave_large(i, key)
+            else:
+                send.append(i)
+        if reused:
+            on_done(reused)
+        if send:
+            jobs.extend(send)
+            runner.add([abspaths[i] for i in send])
+
+    try:
+        with runner:
+            pending_dev = -1
+            pending: list[tuple[str, str, int, bool]] = []
+            for dev, found in iter_names(root):
+                if dev != pending_dev and pending:
+                    dispatch(pending_dev, pending)
+                    pending = []
+                pending_dev = dev
+                pending.extend(found)
+                if len(pending) >= 256:
+                    dispatch(dev, pending)
+                    pending = []
+            if pending:
+                dispatch(pending_dev, pending)
+            if check is not None:
+                check(sorted(rels))
+            if progress is not None:
+                report.append(progress(len(rels)))
+                if counted[0]:
+                    report[0](counted[0])
+            for rid, digest, size, pack, offset, key in runner.finish():
+                i = jobs[rid]
+                keys[i], digests[i], sizes[i], read[i] = key, digest, size, True
+                if pack is not None:
+                    packed[i] = (pack, offset)
+            for rid, key in runner.large:
+                leave_large(jobs[rid], key)
+            gone.update(jobs[rid] for rid in runner.missing)
+            for i, fut in large.items():
+                digests[i], sizes[i] = fut.result()
+                read[i] = True
+                on_done(1)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        runner.remove_packs()
+        raise
+    pool.shutdown(wait=True)
+    stat_cache.store_many(
+        [(keys[i], digests[i]) for i in range(len(rels))  # type: ignore[misc]
+         if read[i] and sizes[i] == keys[i][2]],  # type: ignore[index]
+        alg,
+    )
+    order = sorted((i for i in range(len(rels)) if i not in gone), key=rels.__getitem__)
+    return TreeDigest(
+        [LocalFile(rels[i], abspaths[i], keys[i]) for i in order],  # type: ignore[arg-type]
+        [digests[i] for i in order], [sizes[i] for i in order],
+        [packed.get(i) for i in order], [read[i] for i in order], runner.packs,
+    )
 
 
 def stat_file(path: str) -> LocalFile:

@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 #: (device, inode, size, mtime_ns)
 StatKey = tuple[int, int, int, int]
+#: what the cache holds for an inode: (size, mtime_ns, digest)
+Row = tuple[int, int, str]
 #: inode numbers per ``IN (...)`` query (SQLite allows 999 parameters at least)
 _BATCH = 900
 
@@ -38,6 +40,11 @@ class StatCacheLike(Protocol):
         """Remember digests."""
         ...
 
+    def lookup_inodes(self, dev: int, inos: Sequence[int], alg: str) -> dict[int, Row]:
+        """``inode -> (size, mtime_ns, digest)`` for the inodes of ``dev`` with a row (which
+        the caller compares with a fresh stat); possibly rows of other inodes too."""
+        ...
+
 
 class NullStatCache:
     """A stat cache that remembers nothing."""
@@ -48,6 +55,9 @@ class NullStatCache:
     def store_many(self, items: Sequence[tuple[StatKey, str]], alg: str) -> None:
         return None
 
+    def lookup_inodes(self, dev: int, inos: Sequence[int], alg: str) -> dict[int, Row]:
+        return {}
+
 
 class StatCache:
     """The SQLite stat cache at ``path``."""
@@ -57,6 +67,9 @@ class StatCache:
         self.path = path
         self._local = threading.local()
         self._broken = False
+        # (device, algorithm) pairs without a single row, as this object saw (rows another
+        # process adds meanwhile are missed: that costs a rehash, nothing else)
+        self._empty: set[tuple[int, str]] = set()
 
     def _db(self) -> sqlite3.Connection | None:
         if self._broken:
@@ -86,38 +99,20 @@ class StatCache:
         self._broken = True
 
     def lookup_many(self, keys: Sequence[StatKey], alg: str) -> list[str | None]:
-        db = self._db()
-        if db is None or not keys:
-            return [None] * len(keys)
-        found: dict[tuple[int, int], tuple[int, int, str]] = {}
+        if not keys:
+            return []
+        devs = {k[0] for k in keys}
         by_dev: dict[int, list[int]] = {}
-        for k in keys:
-            by_dev.setdefault(k[0], []).append(k[1])
-        try:
-            for dev, inos in by_dev.items():
-                lo, hi = min(inos), max(inos)
-                if hi - lo <= 4 * len(inos) + 1024:
-                    # Files of one folder tree have nearby inode numbers: one range scan of the
-                    # primary key reads them all (and a few other rows) without binding a
-                    # parameter per file.
-                    rows = db.execute(
-                        "SELECT ino, size, mtime_ns, digest FROM stat "
-                        "WHERE dev = ? AND ino BETWEEN ? AND ? AND alg = ?",
-                        (dev, lo, hi, alg),
-                    ).fetchall()
-                else:
-                    rows = []
-                    for start in range(0, len(inos), _BATCH):
-                        part = inos[start : start + _BATCH]
-                        rows += db.execute(
-                            "SELECT ino, size, mtime_ns, digest FROM stat WHERE dev = ? "
-                            f"AND alg = ? AND ino IN ({','.join('?' * len(part))})",
-                            (dev, alg, *part),
-                        ).fetchall()
-                for ino, size, mtime_ns, digest in rows:
-                    found[(dev, ino)] = (size, mtime_ns, digest)
-        except sqlite3.Error as exc:
-            self._disable(exc)
+        if len(devs) == 1:
+            by_dev[next(iter(devs))] = [k[1] for k in keys]
+        else:
+            for k in keys:
+                by_dev.setdefault(k[0], []).append(k[1])
+        found: dict[tuple[int, int], Row] = {}
+        for dev, inos in by_dev.items():
+            for ino, known in self.lookup_inodes(dev, inos, alg).items():
+                found[(dev, ino)] = known
+        if not found:
             return [None] * len(keys)
         out: list[str | None] = []
         append = out.append
@@ -127,10 +122,45 @@ class StatCache:
             append(row[2] if row is not None and row[0] == size and row[1] == mtime_ns else None)
         return out
 
+    def lookup_inodes(self, dev: int, inos: Sequence[int], alg: str) -> dict[int, Row]:
+        db = self._db()
+        if db is None or not inos or (dev, alg) in self._empty:
+            return {}
+        try:
+            if db.execute(
+                "SELECT 1 FROM stat WHERE dev = ? AND alg = ? LIMIT 1", (dev, alg)
+            ).fetchone() is None:  # nothing known on that device: no per-file work
+                self._empty.add((dev, alg))
+                return {}
+            lo, hi = min(inos), max(inos)
+            if hi - lo <= 4 * len(inos) + 1024:
+                # Files of one folder tree have nearby inode numbers: one range scan of the
+                # primary key reads them all (and a few other rows) without binding a
+                # parameter per file.
+                rows = db.execute(
+                    "SELECT ino, size, mtime_ns, digest FROM stat "
+                    "WHERE dev = ? AND ino BETWEEN ? AND ? AND alg = ?",
+                    (dev, lo, hi, alg),
+                ).fetchall()
+            else:
+                rows = []
+                for start in range(0, len(inos), _BATCH):
+                    part = inos[start : start + _BATCH]
+                    rows += db.execute(
+                        "SELECT ino, size, mtime_ns, digest FROM stat WHERE dev = ? "
+                        f"AND alg = ? AND ino IN ({','.join('?' * len(part))})",
+                        (dev, alg, *part),
+                    ).fetchall()
+        except sqlite3.Error as exc:
+            self._disable(exc)
+            return {}
+        return {ino: (size, mtime_ns, digest) for ino, size, mtime_ns, digest in rows}
+
     def store_many(self, items: Sequence[tuple[StatKey, str]], alg: str) -> None:
         db = self._db()
         if db is None or not items:
             return
+        self._empty -= {(k[0], alg) for k, _d in items}
         try:
             db.execute("BEGIN")
             db.executemany(
