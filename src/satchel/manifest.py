@@ -20,15 +20,15 @@ from __future__ import annotations
 import gc
 import hashlib
 import itertools
+import operator
 import os
-import zlib
 from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
 
+from satchel import gzblocks
 from satchel import paths as logical_paths
 from satchel.errors import ManifestError
 from satchel.hashing import MD5, XXH128, b64_to_hex
@@ -78,12 +78,24 @@ class ManifestEntry(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
         return b64_to_hex(self.digest)
 
 
-class _WireEntry(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
-    digest: str
-    ref: str | None = None
+class _WireEntry(msgspec.Struct, frozen=True, gc=False, omit_defaults=True, kw_only=True):
+    # Decoding: fields in the order canonical JSON lists its keys, so msgspec finds each
+    # field at the expected position.
     birthArtifactID: str | None = None
-    size: Annotated[int, msgspec.Meta(ge=0)] | None = None  # checked while decoding
+    digest: str
     extra: dict[str, Any] | None = None
+    ref: str | None = None
+    size: Annotated[int, msgspec.Meta(ge=0)] | None = None  # checked while decoding
+
+
+class _OutEntry(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
+    # Encoding entries made in memory: positional (faster to build); the sorted encoder
+    # writes its fields in the same order as _WireEntry's.
+    digest: str
+    size: int | None = None
+    ref: str | None = None
+    extra: dict[str, Any] | None = None
+    birthArtifactID: str | None = None
 
 
 class _WireManifest(msgspec.Struct, frozen=True):
@@ -162,9 +174,8 @@ class Manifest:
         if not _trusted:
             keys = list(items)
             logical_paths.validate_many(keys)
-            ordered = sorted(keys)
-            if ordered != keys:
-                items = {p: items[p] for p in ordered}
+            if not _in_order(keys):
+                items = {p: items[p] for p in sorted(keys)}
         self._entries: dict[str, ManifestEntry] | None = (
             items if items is not entries and isinstance(items, dict) else dict(items)
         )
@@ -249,13 +260,12 @@ class Manifest:
     # -- serialisation --------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """The manifest as plain JSON-able data, in W&B's ``wandb_manifest.json`` shape."""
-        data: dict[str, Any] = msgspec.to_builtins(
-            _WireManifest(
-                MANIFEST_VERSION, self._wire_contents(self._items().items()),
-                self.storage_policy, self.storage_policy_config,
-            )
-        )
-        return data
+        return {
+            "version": MANIFEST_VERSION,
+            "contents": msgspec.to_builtins(self._wire_contents(self._items().items())),
+            "storagePolicy": self.storage_policy,
+            "storagePolicyConfig": msgspec.to_builtins(self.storage_policy_config),
+        }
 
     def to_manifest_json(self) -> dict[str, Any]:
         """The same as :meth:`to_dict`, under W&B's method name (code written for W&B ports)."""
@@ -294,31 +304,21 @@ class Manifest:
     def to_json_gzip(self, level: int = 1) -> tuple[str, bytes]:
         """The SHA-256 (hex) of :meth:`to_json` and the gzip of it, without holding the JSON.
 
-        Pieces of :meth:`iter_json` are hashed here and compressed on a second thread
-        (zlib releases the GIL), so compressing overlaps encoding the next piece.
+        Pieces of :meth:`iter_json` are hashed here and compressed, as gzip members, on two
+        threads (:mod:`satchel.gzblocks`; zlib releases the GIL) while the next pieces are
+        encoded.
         """
         sha = hashlib.sha256()
-        comp = zlib.compressobj(level, zlib.DEFLATED, 31)  # wbits 31: gzip container
-        out: list[bytes] = []
-        with ThreadPoolExecutor(1, thread_name_prefix="satchel-gzip") as pool:
-            pending: Future[bytes] | None = None
-            for piece in self.iter_json():
-                sha.update(piece)
-                if pending is not None:
-                    out.append(pending.result())
-                pending = pool.submit(comp.compress, piece)
-            if pending is not None:
-                out.append(pending.result())
-        out.append(comp.flush())
-        return sha.hexdigest(), b"".join(out)
+        compressed = gzblocks.compress(self.iter_json(), level, each=sha.update)
+        return sha.hexdigest(), compressed
 
     @staticmethod
     def _wire_contents(
         items: Iterable[tuple[str, ManifestEntry | _WireEntry]],
-    ) -> dict[str, _WireEntry]:
+    ) -> dict[str, _WireEntry | _OutEntry]:
         return {
-            p: e if type(e) is _WireEntry else _WireEntry(
-                e.digest, e.ref, e.birth_artifact_id, e.size, e.extra  # type: ignore[union-attr]
+            p: e if type(e) is _WireEntry else _OutEntry(
+                e.digest, e.size, e.ref, e.extra, e.birth_artifact_id  # type: ignore[union-attr]
             )
             for p, e in items
         }
@@ -357,13 +357,12 @@ class Manifest:
         contents = wire.contents
         keys = list(contents)
         logical_paths.validate_many(keys)
-        ordered = sorted(keys)
         manifest = cls(
             storage_policy=wire.storagePolicy, storage_policy_config=wire.storagePolicyConfig
         )
         manifest._entries = None
         manifest._contents = (  # adopted without a copy when already in path order
-            contents if ordered == keys else {p: contents[p] for p in ordered}
+            contents if _in_order(keys) else {p: contents[p] for p in sorted(keys)}
         )
         return manifest
 
@@ -405,6 +404,11 @@ class Manifest:
             if p in mine and (mine[p].digest != e.digest or mine[p].ref != e.ref)
         )
         return ManifestDiff(added, removed, modified)
+
+
+def _in_order(keys: list[str]) -> bool:
+    """Whether ``keys`` are sorted (one pass of comparisons in C, no sorted copy)."""
+    return all(map(operator.lt, keys, itertools.islice(keys, 1, None)))
 
 
 class _ReadOnlyMapping(Mapping[str, ManifestEntry]):

@@ -107,11 +107,11 @@ def _maybe_bad(joined: str) -> bool:
     """
     if not joined or "\x00" in joined or "\\" in joined or "\r" in joined:
         return True
-    if (
-        joined[0] in "/\n."
-        or joined[-1] in "/\n"
-        or ":" in joined
-        or any(pair in joined for pair in ("//", "\n/", "/\n", "\n\n", "/.", "\n."))
+    # With line breaks turned into "/", every path boundary is a "/": an empty path or
+    # segment shows as "//" (or a "/" at either end), a dot segment as "/." (or a "." first).
+    slashed = joined.replace("\n", "/")
+    if slashed[0] in "/." or slashed[-1] == "/" or "//" in slashed or "/." in slashed or (
+        ":" in joined
     ):
         return _BAD_CANONICAL.search(joined) is not None
     return False

@@ -9,18 +9,18 @@ A crash at any step leaves at most unreferenced objects and manifests, which ``g
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import random
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import msgspec
 
-from satchel import naming
+from satchel import gzblocks, naming
 from satchel.errors import (
     ArtifactDeletedError,
     ArtifactNotFoundError,
@@ -180,19 +180,28 @@ class Store:
             return cached
         key = layout.manifest_key(manifest_id)
         try:
-            data = gzip.decompress(self.backend.read(key))
+            data = gzblocks.decompress(self.backend.read(key))  # members inflated in parallel
         except FileNotFoundError as exc:
             raise ManifestError(
                 f"manifest {manifest_id} is missing from store {self.url}; run 'satchel fsck'"
             ) from exc
         except (OSError, EOFError) as exc:
             raise ManifestError(f"manifest {manifest_id} in {self.url} is corrupt: {exc}") from exc
-        if hashlib.sha256(data).hexdigest() != manifest_id:
-            raise ManifestError(
-                f"manifest {manifest_id} in {self.url} does not match its checksum; the store "
-                "was modified outside satchel. Run 'satchel fsck'"
-            )
-        manifest = Manifest.from_json(data)
+        with ThreadPoolExecutor(1) as pool:  # hash (GIL released) while parsing
+            checksum = pool.submit(lambda: hashlib.sha256(data).hexdigest())
+            try:
+                manifest: Manifest | None = Manifest.from_json(data)
+                problem: Exception | None = None
+            except Exception as exc:  # noqa: BLE001 - a checksum mismatch explains it better
+                manifest, problem = None, exc
+            if checksum.result() != manifest_id:
+                raise ManifestError(
+                    f"manifest {manifest_id} in {self.url} does not match its checksum; the "
+                    "store was modified outside satchel. Run 'satchel fsck'"
+                ) from problem
+        if problem is not None:
+            raise problem
+        assert manifest is not None
         if len(self._manifests) > 8:
             self._manifests.clear()
         self._manifests[manifest_id] = manifest
