@@ -72,6 +72,18 @@ def test_get_downloads_into_root_and_path_prefix_limits_it(capsys, data: Path, t
     assert list(read_tree(tmp_path / "part")) == ["sub/deep/c.bin"]
 
 
+def test_get_into_an_obstacle_prints_one_line_and_keeps_it(
+    capsys, data: Path, tmp_path: Path
+) -> None:
+    run(capsys, "put", str(data), "--name", "ds", "--type", "dataset")
+    target = write_tree(tmp_path / "out", {"sub": "my file"})
+    code, out, err = run(capsys, "get", "ds", "--root", str(target))
+    assert code == 1 and out == ""
+    assert "Traceback" not in err
+    assert "sub is a file where the artifact needs a folder; move it away, or use checkout" in err
+    assert (target / "sub").read_text() == "my file"
+
+
 def test_get_default_root_has_no_colon(capsys, data: Path) -> None:
     run(capsys, "put", str(data), "--name", "ds", "--type", "dataset")
     code, out, _ = run(capsys, "get", "ds:latest")

@@ -11,6 +11,7 @@ import pytest
 from satchel import Artifact, Cache
 from satchel.errors import (
     ArtifactVerificationError,
+    DownloadObstacleError,
     EntryNotFoundError,
     ReferenceChangedError,
     ReferenceNotFoundError,
@@ -257,6 +258,55 @@ def test_checkout_replaces_file_where_folder_must_be_and_folder_where_file_must_
     committed.checkout(out)
     assert read_tree(out) == FILES
     committed.verify(out)
+
+
+def test_download_refuses_a_file_where_a_folder_must_be_and_keeps_it(
+    committed: Artifact, tmp_path: Path
+) -> None:
+    out = write_tree(tmp_path / "out", {"images": "mine"})
+    with pytest.raises(DownloadObstacleError, match=r"cannot download images/\S+: .*images is a "
+                       r"file where the artifact needs a folder; move it away, or use checkout"
+                       ) as info:
+        committed.download(out)
+    assert isinstance(info.value, FileExistsError)
+    assert info.value.path.startswith("images/")
+    assert info.value.obstacle == str(out / "images")
+    assert (out / "images").read_bytes() == b"mine"
+
+
+def test_download_refuses_a_folder_where_a_file_must_be_and_keeps_it(
+    committed: Artifact, tmp_path: Path
+) -> None:
+    out = write_tree(tmp_path / "out", {"a.txt/keep.me": "mine"})
+    with pytest.raises(DownloadObstacleError, match=r"cannot download a.txt: .*a.txt is a folder "
+                       r"where the artifact needs a file") as info:
+        committed.download(out)
+    assert info.value.path == "a.txt"
+    assert (out / "a.txt" / "keep.me").read_bytes() == b"mine"
+
+
+def test_download_does_not_write_through_symlinked_folders(
+    committed: Artifact, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(outside, out / "images")
+    with pytest.raises(DownloadObstacleError, match=r"images is a symbolic link, which download "
+                       r"does not write through"):
+        committed.download(out)
+    assert os.listdir(outside) == []
+    assert os.path.islink(out / "images")
+
+
+def test_download_into_a_file_is_a_clear_error(committed: Artifact, tmp_path: Path) -> None:
+    target = tmp_path / "file"
+    target.write_text("mine")
+    with pytest.raises(DownloadObstacleError, match=r"cannot download into .*file: it is a file, "
+                       r"not a folder; pick another folder"):
+        committed.download(target)
+    assert target.read_text() == "mine"
 
 
 def test_checkout_does_not_write_through_symlinked_folders(

@@ -289,3 +289,34 @@ def test_negative_grace_is_refused(api: Api) -> None:
         collect_garbage(api.store, grace=-5)
     with pytest.raises(InvalidQueryError, match=r"grace must not be negative, got -1 day"):
         collect_garbage(api.store, grace=dt.timedelta(days=-1))
+
+
+def test_gc_removes_temporaries_killed_writers_left_and_restores_set_aside_objects(
+    api: Api, satchel_env: SatchelEnv
+) -> None:
+    store = satchel_env.store
+    versions_dir = store / layout.version_key("p", "ds", 0).rpartition("/")[0]
+    left = versions_dir / ".3.json.0123456789ab.tmp"  # a commit killed while writing a record
+    left.write_bytes(b"half a record")
+    live = api.artifact("ds:v1").get_entry("own")
+    obj = store / layout.object_key("md5", live.oid)
+    aside = obj.with_name(f".{obj.name}.gc-0badc0de")  # a gc killed between rename and unlink
+    os.rename(obj, aside)
+    other = store / layout.object_key("md5", api.artifact("ds:v2").get_entry("own").oid)
+    twin = other.with_name(f".{other.name}.gc-12345678")  # its original came back meanwhile
+    os.link(other, twin)
+
+    young = collect_garbage(api.store)  # everything is younger than the default grace
+    assert young.temporaries == () and left.exists() and aside.exists()
+    dry = collect_garbage(api.store, grace="1h", dry_run=True, now=LATER)
+    assert len(dry.temporaries) == 3 and left.exists() and aside.exists()
+
+    report = collect_garbage(api.store, grace="1h", now=LATER)
+    assert sorted(report.temporaries) == sorted(
+        p.relative_to(store).as_posix() for p in (left, aside, twin))
+    assert report.bytes_freed >= len(b"half a record")
+    assert not left.exists() and not aside.exists() and not twin.exists()
+    assert obj.exists() and other.exists()
+    for ref in ("ds:v0", "ds:v1", "ds:v2"):
+        art = api.artifact(ref)
+        art.verify(art.download(str(satchel_env.work / ref.replace(":", "-"))))

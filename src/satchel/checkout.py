@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from satchel.cache import Cache
 from satchel.errors import (
     ArtifactVerificationError,
     DigestMismatchError,
+    DownloadObstacleError,
     ReferenceChangedError,
     ReferenceNotFoundError,
     UnsupportedReferenceError,
@@ -97,6 +99,47 @@ def _copy_out(src: str, dest: str, alg: str | None) -> tuple[str | None, os.stat
     return (b64(hasher.digest()) if hasher else None), os.stat(dest)
 
 
+def _obstacle(logical: str, path: str, problem: str) -> DownloadObstacleError:
+    return DownloadObstacleError(
+        f"cannot download {logical}: {path} {problem}; move it away, or use checkout, which "
+        "replaces what is in the way", path=logical, obstacle=path,
+    )
+
+
+class _Way:
+    """Checks, once per folder, that the folders on the way to a file are real folders.
+
+    A file where a folder must go, or a symbolic link on the way (writing through it could
+    leave ``root``), raises :class:`DownloadObstacleError`; absent folders are fine.
+    """
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.clear: set[str] = set()
+
+    def check(self, logical: str) -> None:
+        folder = logical.rpartition("/")[0]
+        if not folder or folder in self.clear:
+            return
+        parts = folder.split("/")
+        for i in range(len(parts)):
+            rel = "/".join(parts[: i + 1])
+            if rel in self.clear:
+                continue
+            path = target_path(self.root, rel)
+            try:
+                mode = os.lstat(path).st_mode
+            except FileNotFoundError:
+                break  # created by the write, as are the folders below it
+            if stat.S_ISLNK(mode):
+                raise _obstacle(logical, path, "is a symbolic link, which download "
+                                "does not write through")
+            if not stat.S_ISDIR(mode):
+                raise _obstacle(logical, path, "is a file where the artifact needs "
+                                "a folder")
+            self.clear.add(rel)
+
+
 def materialize(
     manifest: Manifest,
     root: str,
@@ -125,9 +168,18 @@ def materialize(
     Raises:
         ReferenceChangedError / ReferenceNotFoundError: unless ``allow_missing_references``.
         DigestMismatchError: stored bytes stayed corrupt after a refetch.
+        DownloadObstacleError: a file, folder or symbolic link in ``root`` stands in the way
+            (a ``FileExistsError``); nothing is deleted.
     """
     bar = bar or NullBar()
-    os.makedirs(root, exist_ok=True)
+    try:
+        os.makedirs(root, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise DownloadObstacleError(
+            f"cannot download into {root}: it is a file, not a folder; pick another folder",
+            obstacle=root,
+        ) from exc
+    way = _Way(root)
     entries = [e for e in manifest if not path_prefix or e.path.startswith(path_prefix)]
     written: list[str] = []
     unchanged: list[str] = []
@@ -139,6 +191,7 @@ def materialize(
 
     def one(entry: ManifestEntry) -> None:
         dest = target_path(root, entry.path)
+        way.check(entry.path)
         known = content_digest(entry)
         if known is not None and _matches(dest, known[0], known[1], cache):
             unchanged.append(entry.path)
@@ -157,7 +210,11 @@ def materialize(
             unverified.append(entry.path)
         for rel, cached in pieces:
             out = target_path(dest, rel) if rel else dest
-            digest, st = _copy_out(cached, out, known[0] if known and not rel else None)
+            try:
+                digest, st = _copy_out(cached, out, known[0] if known and not rel else None)
+            except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
+                logical = f"{entry.path}/{rel}" if rel else entry.path
+                raise _describe_obstacle(root, logical) from exc
             if known and not rel and digest != known[1]:
                 cache.evict(cached)  # corrupt cache object: fetch again, once
                 (_, cached), = fetch(entry, True)
@@ -184,6 +241,18 @@ def materialize(
         tuple(sorted(written)), tuple(sorted(unchanged)), tuple(sorted(skipped)),
         tuple(sorted(unverified)),
     )
+
+
+def _describe_obstacle(root: str, logical: str) -> DownloadObstacleError:
+    """Name what stopped a write to ``logical`` (a folder where the file goes, or a file on
+    the way)."""
+    parts = logical.split("/")
+    for i in range(1, len(parts)):
+        path = target_path(root, "/".join(parts[:i]))
+        if os.path.lexists(path) and not os.path.isdir(path):
+            return _obstacle(logical, path, "is a file where the artifact needs a folder")
+    path = target_path(root, logical)
+    return _obstacle(logical, path, "is a folder where the artifact needs a file")
 
 
 def _untracked_folders(manifest: Manifest) -> list[str]:

@@ -35,6 +35,7 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
     ├── SerializerError             (TypeError)    no serializer for an object / bad payload
     ├── DigestMismatchError                        bytes did not hash to their recorded digest
     ├── ArtifactVerificationError                  a folder does not match a manifest
+    ├── DownloadObstacleError       (FileExistsError) a file, folder or link in a download's way
     ├── ReferenceError_                            (base for reference problems)
     │   ├── ReferenceNotFoundError  (FileNotFoundError) referenced object vanished
     │   ├── ReferenceChangedError                  referenced object changed, no version kept
@@ -203,6 +204,24 @@ class ArtifactVerificationError(SatchelError):
         self.extra: list[str] = list(extra)
         self.changed: list[str] = list(changed)
         self.unverifiable: list[str] = list(unverifiable)
+
+
+class DownloadObstacleError(SatchelError, FileExistsError):
+    """Something in the download folder stands where an artifact's file or folder must go.
+
+    ``download`` keeps files it does not own, so it refuses, rather than deletes, a file where
+    the artifact needs a folder, a folder where it needs a file, and a symbolic link on the way
+    (writing through one could leave the download folder). ``checkout`` replaces them.
+
+    Attributes:
+        path: the logical path that could not be written.
+        obstacle: the filesystem path in the way.
+    """
+
+    def __init__(self, message: str, *, path: str = "", obstacle: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+        self.obstacle = obstacle
 
 
 class ReferenceError_(SatchelError):

@@ -457,6 +457,8 @@ def cmd_gc(args: argparse.Namespace, ctx: CliContext) -> int:
             f"{'would free' if args.dry_run else 'freed'} {human_size(report.bytes_freed)} "
             f"({report.bytes_freed} bytes); {len(report.expired)} expired version(s); "
             f"{report.kept_young} unreferenced item(s) kept as younger than {args.grace}"
+            + (f"; {len(report.temporaries)} temporary file(s) of interrupted writers cleaned up"
+               if report.temporaries else "")
         )
     return 0
 

@@ -35,6 +35,12 @@ removed object is reported by ``satchel fsck`` and repaired by committing the fi
 
 Version records and tombstones are never removed: they are tiny, and keeping them is what
 guarantees a deleted version's number is never handed out again.
+
+5. **Temporaries** (local stores): hidden temporary files a killed writer left behind
+   (``.<name>.<12 hex>.tmp``, never visible as records, manifests or objects) are removed once
+   they are older than the grace period. An object a killed gc had renamed aside
+   (``.<name>.gc-<8 hex>``) is put back when nothing took its place, else removed: a later run
+   decides about it again, so an interrupted gc never loses content.
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ from satchel.errors import InvalidQueryError, ManifestError, SatchelError, Store
 from satchel.manifest import Manifest
 from satchel.registry.delete import delete_version
 from satchel.registry.index import CollectionSnapshot, snapshot
-from satchel.registry.scan import modified_time, walk_detailed
+from satchel.registry.scan import changed_time, modified_time, walk_detailed
 from satchel.store import Store, layout
 from satchel.store.backend import StoreBackend
 from satchel.store.records import parse_time
@@ -63,6 +69,8 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _MANIFEST_KEY = re.compile(r"^manifests/([0-9a-f]{2})/([0-9a-f]{62})\.json\.gz$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
+_ASIDE = re.compile(r"^\.(.+)\.gc-[0-9a-f]{8}$")
 
 
 def parse_duration(text: str | float | _dt.timedelta) -> _dt.timedelta:
@@ -106,6 +114,8 @@ class GcReport:
         bytes_freed: total size of the removed manifests and objects.
         kept_young: unreferenced objects and manifests kept because they are younger than the
             grace period (or undatable).
+        temporaries: keys of temporary files left by killed writers that were removed, and of
+            objects an interrupted gc had set aside that were put back (local stores only).
     """
 
     dry_run: bool
@@ -114,6 +124,7 @@ class GcReport:
     objects: tuple[str, ...] = ()
     bytes_freed: int = 0
     kept_young: int = 0
+    temporaries: tuple[str, ...] = ()
     protected: tuple[str, ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -125,6 +136,7 @@ class GcReport:
             "objects": list(self.objects),
             "bytes_freed": self.bytes_freed,
             "kept_young": self.kept_young,
+            "temporaries": list(self.temporaries),
         }
 
 
@@ -152,7 +164,7 @@ def collect_garbage(
         dry_run: report only, change nothing.
         now: the current time (seconds since the epoch), for tests.
         on_item: called as ``(kind, name, size)`` for each removal (``kind`` is ``expired``,
-            ``manifest`` or ``object``), as it happens.
+            ``manifest``, ``object`` or ``temporary``), as it happens.
 
     Returns:
         What was (or would be) removed.
@@ -240,6 +252,8 @@ def collect_garbage(
         removed_o.append(key)
         freed += candidates_o[key]
         emit("object", key, candidates_o[key])
+    temporaries, temp_bytes = _sweep_temporaries(backend, cutoff, dry_run, emit)
+    freed += temp_bytes
     return GcReport(
         dry_run=dry_run,
         expired=tuple(expired),
@@ -247,7 +261,56 @@ def collect_garbage(
         objects=tuple(removed_o),
         bytes_freed=freed,
         kept_young=young,
+        temporaries=tuple(temporaries),
     )
+
+
+def _sweep_temporaries(
+    backend: StoreBackend, cutoff: float, dry_run: bool, emit: Callable[[str, str, int], None]
+) -> tuple[list[str], int]:
+    """Remove temporaries older than ``cutoff`` from a local store; restore set-aside objects.
+
+    Age is the later of mtime and ctime (a rename updates ctime), so a writer or a gc that is
+    still running is never disturbed.
+    """
+    root = backend.local_path("")
+    if root is None:
+        return [], 0
+    root = root.rstrip(os.sep)
+    done: list[str] = []
+    freed = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            if not name.startswith("."):
+                continue
+            temp, aside = _TEMPORARY.match(name), _ASIDE.match(name)
+            if not (temp or aside):
+                continue
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            if changed_time(st) >= cutoff:
+                continue
+            key = os.path.relpath(path, root).replace(os.sep, "/")
+            if aside:
+                original = os.path.join(dirpath, aside.group(1))
+                if not dry_run:
+                    with contextlib.suppress(FileExistsError):
+                        os.link(path, original)  # put back; the next gc decides again
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
+                done.append(key)
+                emit("temporary", key, 0)
+                continue
+            if not dry_run:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+            done.append(key)
+            freed += st.st_size
+            emit("temporary", key, st.st_size)
+    return done, freed
 
 
 def _expire(

@@ -93,7 +93,7 @@ def walk_detailed(backend: StoreBackend, prefix: str) -> Iterator[tuple[str, int
                     continue
                 with contextlib.suppress(FileNotFoundError):
                     st = os.stat(os.path.join(dirpath, name))
-                    yield f"{rel}/{name}", st.st_size, _changed(st)
+                    yield f"{rel}/{name}", st.st_size, changed_time(st)
         return
     detailed = getattr(backend, "walk_detailed", None)
     if detailed is not None:
@@ -109,7 +109,7 @@ def modified_time(backend: StoreBackend, key: str) -> float | None:
     local = backend.local_path(key)
     if local is not None:
         try:
-            return _changed(os.stat(local))
+            return changed_time(os.stat(local))
         except FileNotFoundError:
             return None
     stat = getattr(backend, "modified_time", None)
@@ -119,7 +119,8 @@ def modified_time(backend: StoreBackend, key: str) -> float | None:
     return None
 
 
-def _changed(st: os.stat_result) -> float:
+def changed_time(st: os.stat_result) -> float:
+    """When a local file last changed: the later of its mtime and ctime."""
     # Local stores place objects by hard-linking cache files, which keeps the cache file's old
     # mtime; the link (and any touch or chmod) updates ctime, so "last changed" is the later.
     return max(st.st_mtime, st.st_ctime)
