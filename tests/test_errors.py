@@ -255,11 +255,10 @@ def test_bad_project_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 # -- sources and references --------------------------------------------------------------
 
 
-def test_immutable_file_changed_without_stat_change_is_caught_while_saving(
+def test_immutable_file_rewritten_in_place_with_restored_mtime_is_caught_before_save(
     tmp_path: Path, satchel_env: SatchelEnv
 ) -> None:
-    # Same inode, size and mtime: the pre-save stat check passes, but the bytes are hashed
-    # while they are copied and the mismatch stops the commit.
+    # Same inode, size and mtime: ctime still moved, so the pre-save check rehashes the file.
     f = tmp_path / "f.bin"
     f.write_bytes(b"original")
     st = os.stat(f)
@@ -268,6 +267,30 @@ def test_immutable_file_changed_without_stat_change_is_caught_while_saving(
     with open(f, "r+b") as fh:
         fh.write(b"ORIGINAL")
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(SourceFileChangedError, match=r"1 file\(s\) added with policy='immutable' "
+                       r"changed before save: f.bin \(.*f.bin\). Nothing was committed"):
+        art.save()
+    assert satchel_env.open_store().live_versions("default", "ds") == []
+
+
+def test_immutable_file_changed_after_the_pre_save_check_is_caught_while_copying(
+    tmp_path: Path, satchel_env: SatchelEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A writer that strikes between the pre-save check and the copy into the cache: the
+    # bytes are hashed while they are copied and the mismatch stops the commit.
+    from satchel.draft import Draft
+
+    f = tmp_path / "f.bin"
+    f.write_bytes(b"original")
+    art = Artifact("ds", "dataset")
+    art.add_file(f, policy="immutable")
+    real_check = Draft.check_sources
+
+    def check_then_rewrite(self: Draft, paths: object) -> None:
+        real_check(self, paths)  # type: ignore[arg-type]
+        f.write_bytes(b"ORIGINAL")
+
+    monkeypatch.setattr(Draft, "check_sources", check_then_rewrite)
     with pytest.raises(SourceFileChangedError, match=r"f.bin \(.*f.bin\) changed while saving; "
                                                      r"nothing was committed. Add it again"):
         art.save()

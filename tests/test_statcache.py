@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from satchel import Artifact
+from satchel import Artifact, ArtifactVerificationError
 from satchel.hashing import hash_bytes
 from satchel.statcache import NullStatCache, StatCache, stat_key
 from tests.core_fixtures import SatchelEnv, count_opens, write_tree
@@ -49,9 +49,8 @@ def test_readding_unchanged_file_opens_nothing(tmp_path: Path, policy: str) -> N
     assert entry.digest == hash_bytes(b"x" * 5000)
 
 
-def test_same_size_same_mtime_content_swap_returns_cached_digest(tmp_path: Path) -> None:
-    # The stat cache trusts (device, inode, size, mtime_ns): a rewrite that keeps all four
-    # (e.g. a tool that restores mtime) is not noticed, which proves no second read happened.
+def test_in_place_rewrite_with_restored_mtime_is_rehashed(tmp_path: Path) -> None:
+    # Same inode, same size, mtime set back by a tool: ctime still moved, so the key changes.
     f = tmp_path / "f.txt"
     f.write_bytes(b"AAAA")
     st = os.stat(f)
@@ -59,9 +58,49 @@ def test_same_size_same_mtime_content_swap_returns_cached_digest(tmp_path: Path)
     with open(f, "r+b") as fh:  # same inode
         fh.write(b"BBBB")
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert stat_key(os.stat(f)) == stat_key(st)
-    again = Artifact("a", "t").add_file(f, policy="immutable")
-    assert again.digest == first.digest == hash_bytes(b"AAAA")
+    now = os.stat(f)
+    assert (now.st_ino, now.st_size, now.st_mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns)
+    assert stat_key(now) != stat_key(st)
+    with count_opens(tmp_path) as log:
+        again = Artifact("a", "t").add_file(f, policy="immutable")
+    assert first.digest == hash_bytes(b"AAAA")
+    assert again.digest == hash_bytes(b"BBBB")
+    assert log.opened("f.txt") == 1
+
+
+def test_in_place_rewrite_with_restored_mtime_fails_verify(
+    tmp_path: Path, satchel_env: SatchelEnv
+) -> None:
+    data = write_tree(tmp_path / "data", {"a.txt": "AAAA", "b.txt": "keep"})
+    art = Artifact("ds", "dataset")
+    art.add_dir(data)
+    art.save()
+    out = Path(satchel_env.api().artifact("ds:v0").download(tmp_path / "out"))
+    st = os.stat(out / "a.txt")
+    with open(out / "a.txt", "r+b") as fh:
+        fh.write(b"ZZZZ")
+    os.utime(out / "a.txt", ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(ArtifactVerificationError) as info:
+        art.verify(out)
+    assert info.value.changed == ["a.txt"]
+
+
+def test_old_mtime_only_table_is_dropped(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "stat.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE stat (dev INTEGER, ino INTEGER, alg TEXT, size INTEGER, "
+               "mtime_ns INTEGER, digest TEXT, PRIMARY KEY (dev, ino, alg)) WITHOUT ROWID")
+    db.commit()
+    db.close()
+    cache = StatCache(str(path))
+    key = (1, 2, 3, 4)
+    cache.store_many([(key, "d")], "md5")
+    assert cache.lookup_many([key], "md5") == ["d"]
+    tables = {r[0] for r in sqlite3.connect(path).execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"stat2"}
 
 
 def test_changed_mtime_is_rehashed(tmp_path: Path) -> None:

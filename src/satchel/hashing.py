@@ -392,11 +392,11 @@ class SmallFiles:
         out, failed = self._out, self._failed
         left = len(self.large)
         for k, i in enumerate(chunk):
-            size, offset, dev, ino, st_size, mtime_ns = meta[6 * k : 6 * k + 6]
+            size, offset, dev, ino, st_size, changed = meta[6 * k : 6 * k + 6]
             if size >= 0:
-                out.append((i, digests[k], size, pack, offset, (dev, ino, st_size, mtime_ns)))
+                out.append((i, digests[k], size, pack, offset, (dev, ino, st_size, changed)))
             elif size == hashworker.LARGE:
-                self.large.append((i, (dev, ino, st_size, mtime_ns)))
+                self.large.append((i, (dev, ino, st_size, changed)))
             else:
                 failed.append(i)
         if self.on_done:  # large files count once their owner has hashed or copied them
@@ -430,7 +430,7 @@ class SmallFiles:
             return None
         with f:
             st = os.fstat(f.fileno())
-            key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            key = (st.st_dev, st.st_ino, st.st_size, max(st.st_mtime_ns, st.st_ctime_ns))
             if st.st_size >= self.large_from:
                 self.large.append((i, key))
                 return None

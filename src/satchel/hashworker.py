@@ -80,7 +80,8 @@ def run_job(
 
     Returns:
         ``(answer, new_offset)``. The answer holds, per file, six i64 (size read, pack
-        offset, st_dev, st_ino, st_size, st_mtime_ns of the stat taken before reading), then
+        offset, st_dev, st_ino, st_size and the change stamp ``max(st_mtime_ns, st_ctime_ns)``
+        of the stat taken before reading, as :func:`satchel.statcache.change_ns`), then
         per file a padded base64 digest of :data:`B64_LEN` ASCII bytes (see
         :func:`parse_answer`). Size :data:`FAILED` marks a file that could not be opened or
         read (the caller redoes it to raise the real error); :data:`LARGE` one left unread.
@@ -103,7 +104,7 @@ def run_job(
             st = o_fstat(fd)
             size = st.st_size
             if size >= large_from:
-                add_meta((LARGE, 0, st.st_dev, st.st_ino, size, st.st_mtime_ns))
+                add_meta((LARGE, 0, st.st_dev, st.st_ino, size, max(st.st_mtime_ns, st.st_ctime_ns)))
                 add_digest(_NO_DIGEST)
                 continue
             data = o_read(fd, size + 1)
@@ -125,7 +126,7 @@ def run_job(
             continue
         finally:
             o_close(fd)
-        add_meta((n, offset, st.st_dev, st.st_ino, size, st.st_mtime_ns))
+        add_meta((n, offset, st.st_dev, st.st_ino, size, max(st.st_mtime_ns, st.st_ctime_ns)))
         add_digest(b2a(h.digest(), newline=False))
         if write is not None:
             offset += n

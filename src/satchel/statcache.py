@@ -1,4 +1,10 @@
-"""A stat cache: (device, inode, size, mtime_ns) -> digest, so unchanged files are never rehashed.
+"""A stat cache: (device, inode, size, change stamp) -> digest, so unchanged files are never rehashed.
+
+The change stamp is the later of a file's mtime and ctime in nanoseconds (:func:`change_ns`).
+mtime alone can be set back by tools (``touch -d``, ``cp -p``, ``rsync -t``) after the content
+changed in place; ctime cannot be set from user space and moves on every write, so an in-place
+edit that restores the old mtime is still seen. The price: a ``chmod``, a new hard link or a
+rename of a file also moves its ctime, which costs one rehash of that file, nothing more.
 
 Kept in a small SQLite database in the cache folder (WAL mode, so several processes share it).
 It is only a cache: any SQLite problem degrades to "miss" with a warning, never to an error,
@@ -16,17 +22,22 @@ from typing import Protocol
 
 log = logging.getLogger(__name__)
 
-#: (device, inode, size, mtime_ns)
+#: (device, inode, size, change stamp: see :func:`change_ns`)
 StatKey = tuple[int, int, int, int]
-#: what the cache holds for an inode: (size, mtime_ns, digest)
+#: what the cache holds for an inode: (size, change stamp, digest)
 Row = tuple[int, int, str]
 #: inode numbers per ``IN (...)`` query (SQLite allows 999 parameters at least)
 _BATCH = 900
 
 
+def change_ns(st: os.stat_result) -> int:
+    """A file's change stamp: the later of its mtime and ctime, in nanoseconds."""
+    return max(st.st_mtime_ns, st.st_ctime_ns)
+
+
 def stat_key(st: os.stat_result) -> StatKey:
     """The stat-cache key of a stat result."""
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return (st.st_dev, st.st_ino, st.st_size, change_ns(st))
 
 
 class StatCacheLike(Protocol):
@@ -41,7 +52,7 @@ class StatCacheLike(Protocol):
         ...
 
     def lookup_inodes(self, dev: int, inos: Sequence[int], alg: str) -> dict[int, Row]:
-        """``inode -> (size, mtime_ns, digest)`` for the inodes of ``dev`` with a row (which
+        """``inode -> (size, changed_ns, digest)`` for the inodes of ``dev`` with a row (which
         the caller compares with a fresh stat); possibly rows of other inodes too."""
         ...
 
@@ -82,9 +93,11 @@ class StatCache:
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            # "stat" (keyed by mtime alone) was the table of earlier versions
+            db.execute("DROP TABLE IF EXISTS stat")
             db.execute(
-                "CREATE TABLE IF NOT EXISTS stat (dev INTEGER, ino INTEGER, alg TEXT, "
-                "size INTEGER, mtime_ns INTEGER, digest TEXT, PRIMARY KEY (dev, ino, alg)) "
+                "CREATE TABLE IF NOT EXISTS stat2 (dev INTEGER, ino INTEGER, alg TEXT, "
+                "size INTEGER, changed_ns INTEGER, digest TEXT, PRIMARY KEY (dev, ino, alg)) "
                 "WITHOUT ROWID"
             )
         except sqlite3.Error as exc:
@@ -117,9 +130,9 @@ class StatCache:
         out: list[str | None] = []
         append = out.append
         get = found.get
-        for dev, ino, size, mtime_ns in keys:
+        for dev, ino, size, changed in keys:
             row = get((dev, ino))
-            append(row[2] if row is not None and row[0] == size and row[1] == mtime_ns else None)
+            append(row[2] if row is not None and row[0] == size and row[1] == changed else None)
         return out
 
     def lookup_inodes(self, dev: int, inos: Sequence[int], alg: str) -> dict[int, Row]:
@@ -128,7 +141,7 @@ class StatCache:
             return {}
         try:
             if db.execute(
-                "SELECT 1 FROM stat WHERE dev = ? AND alg = ? LIMIT 1", (dev, alg)
+                "SELECT 1 FROM stat2 WHERE dev = ? AND alg = ? LIMIT 1", (dev, alg)
             ).fetchone() is None:  # nothing known on that device: no per-file work
                 self._empty.add((dev, alg))
                 return {}
@@ -138,7 +151,7 @@ class StatCache:
                 # primary key reads them all (and a few other rows) without binding a
                 # parameter per file.
                 rows = db.execute(
-                    "SELECT ino, size, mtime_ns, digest FROM stat "
+                    "SELECT ino, size, changed_ns, digest FROM stat2 "
                     "WHERE dev = ? AND ino BETWEEN ? AND ? AND alg = ?",
                     (dev, lo, hi, alg),
                 ).fetchall()
@@ -147,14 +160,14 @@ class StatCache:
                 for start in range(0, len(inos), _BATCH):
                     part = inos[start : start + _BATCH]
                     rows += db.execute(
-                        "SELECT ino, size, mtime_ns, digest FROM stat WHERE dev = ? "
+                        "SELECT ino, size, changed_ns, digest FROM stat2 WHERE dev = ? "
                         f"AND alg = ? AND ino IN ({','.join('?' * len(part))})",
                         (dev, alg, *part),
                     ).fetchall()
         except sqlite3.Error as exc:
             self._disable(exc)
             return {}
-        return {ino: (size, mtime_ns, digest) for ino, size, mtime_ns, digest in rows}
+        return {ino: (size, changed, digest) for ino, size, changed, digest in rows}
 
     def store_many(self, items: Sequence[tuple[StatKey, str]], alg: str) -> None:
         db = self._db()
@@ -164,7 +177,7 @@ class StatCache:
         try:
             db.execute("BEGIN")
             db.executemany(
-                "INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO stat2 VALUES (?, ?, ?, ?, ?, ?)",
                 [(k[0], k[1], alg, k[2], k[3], d) for k, d in items],
             )
             db.execute("COMMIT")
