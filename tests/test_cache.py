@@ -14,8 +14,8 @@ import pytest
 from satchel import Artifact, Cache
 from satchel.cache import parse_size
 from satchel.errors import DigestMismatchError, SourceFileNotFoundError
-from satchel.fsutil import READ_ONLY, atomic_file, write_bytes_atomic
-from satchel.hashing import hash_bytes
+from satchel.fsutil import DIRECT_MIN, READ_ONLY, atomic_file, copy_direct, write_bytes_atomic
+from satchel.hashing import hash_bytes, new_hasher
 from tests.core_fixtures import SatchelEnv, read_tree, write_tree
 
 
@@ -112,6 +112,68 @@ def test_add_file_copies_while_hashing(tmp_path: Path) -> None:
         cache.add_file(str(tmp_path / "missing"), alg="md5")
     with pytest.raises(DigestMismatchError):
         cache.add_file(str(src), alg="md5", expected_digest=hash_bytes(b"other"))
+    assert os.listdir(cache.tmp_dir()) == []
+
+
+@pytest.mark.parametrize(
+    "size", [0, 1, 4095, 4096, 4097, (4 << 20) - 1, 4 << 20, (4 << 20) + 5, 9_000_001]
+)
+def test_copy_direct_copies_and_hashes_every_length(tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    src = tmp_path / "src.bin"
+    src.write_bytes(data)
+    dest = tmp_path / "copy.bin"
+    h = new_hasher("md5")
+    with open(src, "rb") as f:
+        n = copy_direct(f, str(dest), h, mode=READ_ONLY)
+    assert n == size
+    assert dest.read_bytes() == data
+    assert h.digest() == hashlib.md5(data).digest()
+    assert stat.S_IMODE(dest.stat().st_mode) == READ_ONLY
+
+
+def test_copy_direct_never_overwrites(tmp_path: Path) -> None:
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"x" * 10_000)
+    taken = tmp_path / "taken"
+    taken.write_bytes(b"mine")
+    with open(src, "rb") as f, pytest.raises(FileExistsError):
+        copy_direct(f, str(taken), new_hasher("md5"))
+    assert taken.read_bytes() == b"mine"
+
+
+def test_without_o_direct_large_files_are_copied_buffered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As on a platform without O_DIRECT (macOS, Windows): copy_direct declines, creating
+    # nothing, and the cache copies in the kernel and hashes the copy instead.
+    monkeypatch.delattr(os, "O_DIRECT", raising=False)
+    data = os.urandom(DIRECT_MIN + 1)
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    with open(src, "rb") as f:
+        assert copy_direct(f, str(tmp_path / "never"), new_hasher("md5")) is None
+    assert not (tmp_path / "never").exists()
+    cache = Cache(str(tmp_path / "c"))
+    digest, size, path = cache.add_file(str(src), alg="md5")
+    assert (digest, size) == (hash_bytes(data), len(data))
+    assert Path(path).read_bytes() == data
+
+
+def test_add_file_of_a_very_large_file_copies_directly_and_checks_the_digest(
+    tmp_path: Path,
+) -> None:
+    data = os.urandom(DIRECT_MIN + 12_345)
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    cache = Cache(str(tmp_path / "c"))
+    with pytest.raises(DigestMismatchError, match=r"big.bin has digest .*nothing was cached"):
+        cache.add_file(str(src), alg="md5", expected_digest=hash_bytes(b"other"))
+    assert os.listdir(cache.tmp_dir()) == []
+    digest, size, path = cache.add_file(str(src), alg="md5")
+    assert (digest, size) == (hash_bytes(data), len(data))
+    assert Path(path).read_bytes() == data
+    assert stat.S_IMODE(os.stat(path).st_mode) == READ_ONLY
     assert os.listdir(cache.tmp_dir()) == []
 
 

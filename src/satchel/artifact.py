@@ -117,7 +117,7 @@ class Artifact:
     def __init__(
         self,
         name: str,
-        type: str,  # noqa: A002 - W&B's argument name
+        type: str,  # W&B's argument name (shadows the builtin on purpose)
         description: str | None = None,
         metadata: dict[str, Any] | None = None,
         incremental: bool = False,
@@ -300,7 +300,7 @@ class Artifact:
         )
         if is_tmp:
             folder, _, fname = entry.path.rpartition("/")
-            stem, dot, ext = fname.partition(".")
+            _stem, dot, ext = fname.partition(".")
             fname = entry.oid[:20] + (dot + ext if dot else "")
             entry = msgspec.structs.replace(entry, path=f"{folder}/{fname}" if folder else fname)
         draft.put(entry, source, overwrite=overwrite)

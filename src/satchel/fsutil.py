@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import io
+import mmap
 import os
 import shutil
 import stat
@@ -48,7 +50,7 @@ def atomic_file(
     """
     os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
     tmp = tmp_name(dest)
-    f = open(tmp, "xb")
+    f = open(tmp, "xb")  # noqa: SIM115 - yielded, closed below
     try:
         yield f
         f.flush()
@@ -127,6 +129,88 @@ def copy_file(src: BinaryIO, dst: BinaryIO) -> int:
         dst.write(chunk)
         n += len(chunk)
     return n
+
+
+#: files at least this big are copied with :func:`copy_direct` where the filesystem allows
+DIRECT_MIN = 8 << 20
+_DIRECT_CHUNK = 4 << 20  # a multiple of every logical block size (512 B .. 4 KiB)
+_ALIGN = 4096
+
+
+def copy_direct(src: BinaryIO, dest: str, hasher: Hasher, *, mode: int | None = None) -> int | None:
+    """Copy an open regular file into the new file ``dest``, hashing the bytes as they are
+    written, with ``O_DIRECT`` writes that bypass the page cache.
+
+    Why: a buffered copy of a large file makes the kernel allocate, dirty and later write back
+    a page-cache page per 4 KiB, which on a virtual disk costs more CPU than the md5 of the
+    same bytes (measured: a 1 GB copy took 1.8-3.8 s of system time buffered and 0.3-0.4 s
+    with ``O_DIRECT``, where md5 needs 1.4 s of one core). Direct writes wait for the device
+    instead of using a core, so hashing threads keep both cores busy. The copy does not fill
+    the page cache either (a big dataset does not evict the user's hot files).
+
+    The bytes hashed are exactly the bytes written (one buffer, one read per byte), so the
+    digest is that of the copy even if the source changes meanwhile. Each chunk is read into
+    one page-aligned buffer; a chunk whose length is not a multiple of 4 KiB (the end of the
+    file) is written after turning ``O_DIRECT`` off on the descriptor, as is everything after
+    a write the device refuses to take directly.
+
+    Args:
+        src: the source, read from its current offset to its end.
+        dest: the file to create (must not exist); removed again if anything fails.
+        hasher: updated with every byte written.
+        mode: permission bits to set once written (e.g. :data:`READ_ONLY`).
+
+    Returns:
+        The byte count, or ``None`` when this platform or filesystem offers no ``O_DIRECT``
+        (``dest`` is not created then; use a buffered copy).
+    """
+    flag = getattr(os, "O_DIRECT", 0)
+    if not flag:
+        return None
+    try:
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | flag, 0o600)
+    except OSError as exc:
+        if exc.errno in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
+            return None  # e.g. tmpfs
+        raise
+    in_fd = src.fileno()
+    buf = mmap.mmap(-1, _DIRECT_CHUNK)  # page-aligned, as O_DIRECT needs
+    view = memoryview(buf)
+    direct = True
+    size = 0
+    try:
+        while n := os.readv(in_fd, [buf]):
+            part = view[:n]
+            hasher.update(part)
+            if direct and n % _ALIGN:
+                direct = _buffered(fd)
+            while part:
+                try:
+                    written = os.write(fd, part)
+                except OSError as exc:
+                    if not direct or exc.errno != errno.EINVAL:
+                        raise
+                    direct = _buffered(fd)  # the device wants another alignment
+                    continue
+                part = part[written:]
+                if direct and written % _ALIGN:
+                    direct = _buffered(fd)
+            size += n
+        if mode is not None:
+            os.fchmod(fd, mode)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(dest)
+        raise
+    os.close(fd)
+    return size  # the buffer is unmapped when its last view goes, on return
+
+
+def _buffered(fd: int) -> bool:
+    """Turn ``O_DIRECT`` off on ``fd``; returns ``False`` (the new "direct" state)."""
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~getattr(os, "O_DIRECT", 0))
+    return False
 
 
 def link_or_copy(src: str, dest: str, *, allow_link: bool = True) -> str:
