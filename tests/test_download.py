@@ -285,14 +285,20 @@ def test_download_refuses_a_folder_where_a_file_must_be_and_keeps_it(
     assert (out / "a.txt" / "keep.me").read_bytes() == b"mine"
 
 
-def test_download_does_not_write_through_symlinked_folders(
-    committed: Artifact, tmp_path: Path
-) -> None:
+def _images_linked_outside(tmp_path: Path) -> tuple[Path, Path]:
+    """A download folder ``out`` whose ``images`` is a symlink to the empty ``outside``."""
     outside = tmp_path / "outside"
     outside.mkdir()
     out = tmp_path / "out"
     out.mkdir()
     os.symlink(outside, out / "images")
+    return out, outside
+
+
+def test_download_does_not_write_through_symlinked_folders(
+    committed: Artifact, tmp_path: Path
+) -> None:
+    out, outside = _images_linked_outside(tmp_path)
     with pytest.raises(DownloadObstacleError, match=r"images is a symbolic link, which download "
                        r"does not write through"):
         committed.download(out)
@@ -312,11 +318,7 @@ def test_download_into_a_file_is_a_clear_error(committed: Artifact, tmp_path: Pa
 def test_checkout_does_not_write_through_symlinked_folders(
     committed: Artifact, tmp_path: Path
 ) -> None:
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    out = tmp_path / "out"
-    out.mkdir()
-    os.symlink(outside, out / "images")
+    out, outside = _images_linked_outside(tmp_path)
     committed.checkout(out)
     assert os.listdir(outside) == []
     assert not os.path.islink(out / "images")
