@@ -268,6 +268,36 @@ class TestTransfers:
         # look for a tombstone, read the manifest; an alias adds reading the alias
         assert requests == {"ds:latest": 3, "ds:v0": 3, "ds:best": 4}
 
+    def test_a_download_into_an_empty_cache_fetches_in_the_stores_io_pool(
+        self, s3_bucket: S3Bucket, tmp_path: Path
+    ) -> None:
+        url = f"{s3_bucket.url}/pool"
+        writer = open_store(url, storage_options=s3_bucket.storage_options)
+        files = {f"f{i:02d}.bin": os.urandom(64 << 10) for i in range(48)}
+        commit_files(_services(tmp_path / "c1", writer), "ds", files, {})
+        reader = open_store(url, storage_options=s3_bucket.storage_options)
+        backend: Any = reader.backend
+        backend.fs.connect()
+        now = {"in_flight": 0, "most": 0}
+
+        def started(model: Any, **_kw: Any) -> None:
+            if model.name == "GetObject":
+                now["in_flight"] += 1
+                now["most"] = max(now["most"], now["in_flight"])
+
+        def ended(model: Any, **_kw: Any) -> None:
+            if model.name == "GetObject":
+                now["in_flight"] -= 1
+
+        backend.fs.s3.meta.events.register("before-call.s3", started)
+        backend.fs.s3.meta.events.register("after-call.s3", ended)
+        api = satchel.Api(reader, PROJECT, services=_services(tmp_path / "c2", reader))
+        root = api.artifact("ds:v0").download(tmp_path / "out")
+        assert {p.name: p.read_bytes() for p in Path(root).iterdir()} == files
+        # the local pool (2 x cores, at least 4) would never have more than 4 GETs in flight here
+        assert backend.io_workers == 16
+        assert now["most"] > 4, now
+
     def test_a_corrupt_object_in_the_store_is_never_cached(
         self, s3_bucket: S3Bucket, tmp_path: Path
     ) -> None:

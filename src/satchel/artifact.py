@@ -985,6 +985,7 @@ class Artifact:
                 manifest, folder, cache=svc.cache, fetch=self._fetch,
                 content_digest=self._content_digest, allow_missing_references=allow_missing,
                 path_prefix=path_prefix, bar=bar, warn=bar.note,
+                workers=getattr(self._store().backend, "io_workers", None),
             )
         finally:
             bar.close()

@@ -151,6 +151,7 @@ def materialize(
     path_prefix: str | None = None,
     bar: Bar | None = None,
     warn: Callable[[str], None] = lambda m: None,
+    workers: int | None = None,
 ) -> MaterializeResult:
     """Write the manifest's entries below ``root``.
 
@@ -164,6 +165,9 @@ def materialize(
         path_prefix: only entries whose logical path starts with this.
         bar: progress.
         warn: reports skipped or unverified references.
+        workers: entries fetched and written at once (default: the local pool size, see
+            :func:`satchel.transfer.run_parallel`; remote stores pass their ``io_workers``,
+            as network latency, not CPU, bounds their transfers).
 
     Raises:
         ReferenceChangedError / ReferenceNotFoundError: unless ``allow_missing_references``.
@@ -233,7 +237,7 @@ def materialize(
         bar.update(1)
 
     try:
-        run_parallel(one, entries)
+        run_parallel(one, entries, workers=workers)
     finally:
         for alg in {a for a, _k, _d in fresh}:
             cache.stat_cache.store_many([(k, d) for a, k, d in fresh if a == alg], alg)
