@@ -985,7 +985,7 @@ class Artifact:
                 manifest, folder, cache=svc.cache, fetch=self._fetch,
                 content_digest=self._content_digest, allow_missing_references=allow_missing,
                 path_prefix=path_prefix, bar=bar, warn=bar.note,
-                workers=getattr(self._store().backend, "io_workers", None),
+                workers=self._download_workers(manifest),
             )
         finally:
             bar.close()
@@ -994,6 +994,19 @@ class Artifact:
                 if not entry.is_reference:
                     svc.cache.evict(svc.cache.object_path(entry.alg, entry.oid))
         return result
+
+    def _download_workers(self, manifest: Manifest) -> int | None:
+        """The remote store's transfer pool while something must come over the network; the
+        local pool (``None``) when the cache holds every object, as more threads copying local
+        files only contend for the GIL."""
+        io_workers: int | None = getattr(self._store().backend, "io_workers", None)
+        if io_workers is None:
+            return None
+        cache = self._svc().cache
+        for entry in manifest:
+            if entry.is_reference or cache.get(entry.alg, entry.oid, entry.size) is None:
+                return io_workers
+        return None
 
     def checkout(self, root: str | os.PathLike[str] | None = None) -> str:
         """Make ``root`` match the version exactly.
