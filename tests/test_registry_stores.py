@@ -18,9 +18,10 @@ import satchel
 from satchel import Api
 from satchel.errors import ArtifactDeletedError
 from satchel.registry import collect_garbage
+from satchel.registry.scan import modified_time
 from satchel.store import Store, layout
 from tests.registry_support import commit, versions
-from tests.store_support import StoreCase, quick_store_case_fixture  # noqa: F401 - fixture
+from tests.store_support import StoreCase, _case, quick_store_case_fixture  # noqa: F401 - fixture
 
 LATER = time.time() + 7200
 
@@ -201,3 +202,58 @@ def test_gc_racing_a_committing_process_on_s3(s3_bucket: Any, tmp_path: Path) ->
     assert {a.version for a in live} == committed - deleted
     for art in live:
         art.verify(art.download(str(tmp_path / "dl" / art.version), skip_cache=True))
+
+
+# -- freshening: content a commit reuses survives a gc that runs meanwhile ------------------
+
+
+@pytest.fixture(
+    name="freshening_case",
+    params=[
+        pytest.param("local"),
+        pytest.param("s3", marks=pytest.mark.s3),
+        pytest.param("gcs", marks=pytest.mark.gcs),
+        pytest.param("azure", marks=pytest.mark.azure),
+    ],
+)
+def freshening_case_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """Every store kind whose backend can freshen (``memory://`` cannot: it is in-process)."""
+    yield from _case(request, request.param, tmp_path)
+
+
+def test_touch_moves_the_modification_time_and_keeps_the_content(
+    freshening_case: StoreCase,
+) -> None:
+    backend: Any = freshening_case.open().backend
+    key = "objects/md5/ab/" + "c" * 30
+    assert backend.create_if_absent(key, b"content")
+    before = modified_time(backend, key)
+    time.sleep(1.1)  # S3 and Azure report modification times in whole seconds
+    assert backend.touch(key) is True
+    after = modified_time(backend, key)
+    assert before is not None and after is not None and after >= before + 1
+    assert backend.read(key) == b"content"
+    assert backend.touch("objects/md5/ab/" + "d" * 30) is False
+
+
+def test_content_a_commit_reuses_survives_a_gc_between_its_check_and_its_commit_point(
+    freshening_case: StoreCase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = freshening_case.open()
+    api = Api(store, "p", services=freshening_case.services(tmp_path / "cache", store))
+    commit(api, "a", {"shared": "content the next commit reuses"})
+    api.artifact("a:v0").delete()
+    time.sleep(2.5)  # the orphaned object is now older than gc's 2 s grace period
+    real = Store.missing_objects
+    reports = []
+
+    def check_then_gc(self: Store, objects: Any) -> set[tuple[str, str]]:
+        missing = real(self, objects)  # finds (and freshens) the orphan: nothing to upload
+        reports.append(collect_garbage(self, grace="2s"))  # a gc strikes right now
+        return missing
+
+    monkeypatch.setattr(Store, "missing_objects", check_then_gc)
+    commit(api, "b", {"shared": "content the next commit reuses", "own": "new"})
+    assert len(reports) == 1 and reports[0].objects == ()  # the orphan was young again
+    art = api.artifact("b:v0")
+    art.verify(art.download(str(tmp_path / "out"), skip_cache=True))

@@ -20,18 +20,22 @@ candidates; once its record exists, the mark step sees it. Content a commit *reu
 already in the store, perhaps unreferenced since a version was deleted) is *freshened* by the
 committer when it checks that the content exists (:meth:`Store.missing_objects` and
 :meth:`Store.put_manifest` touch it when the backend supports ``touch``, as the local backend
-does), which makes it young again. On local disk the sweep cannot race that touch: it renames
-a candidate aside before deleting it and puts it back if its mtime moved (see
+does), which makes it young again: on local disk by setting its mtime, on a bucket by a server-side
+metadata rewrite (S3 ``CopyObject`` onto itself, GCS ``rewrite`` onto itself, Azure ``Set Blob
+Metadata``: one request, no bytes sent). On local disk the sweep cannot race that touch: it
+renames a candidate aside before deleting it and puts it back if its mtime moved (see
 :func:`_remove_if_old`); a touch that comes after the rename fails, so the committer uploads
 the object again. Hard-linked objects keep an old mtime, so on local disk age is the later of
-mtime and ctime (linking, touching and chmod update ctime).
+mtime and ctime (linking, touching and chmod update ctime). On a bucket the sweep re-reads an
+object's time right before deleting it, so what remains is a window of one round trip between
+that read and the delete.
 
 The documented limit: a commit must create its version record within the grace period after
 uploading or freshening its content; the default grace is one hour (``--grace``; use a longer
-one for very slow uploads). On a backend without ``touch`` (an object store where rewriting
-a big object to refresh its time would cost an upload), reused content is protected only by
-the mark step re-reading manifests just before the sweep; a version that ends up naming a
-removed object is reported by ``satchel fsck`` and repaired by committing the files again.
+one for very slow uploads). ``memory://`` cannot freshen: there reused content is protected
+only by the mark step re-reading manifests just before the sweep; a version that ends up
+naming a removed object is reported by ``satchel fsck`` and repaired by committing the files
+again.
 
 Version records and tombstones are never removed: they are tiny, and keeping them is what
 guarantees a deleted version's number is never handed out again.

@@ -13,6 +13,7 @@ Azure AD as configured in the storage options).
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from satchel.store.backend import Token
@@ -114,6 +115,21 @@ class AzureBackend(AsyncFsspecBackend):
     async def _adelete(self, path: str) -> None:
         async with self._blob(path) as bc:
             await bc.delete_blob()
+
+    def touch(self, key: str) -> bool:
+        """Freshen ``key`` for ``gc``: ``Set Blob Metadata``, which sets ``Last-Modified`` to
+        now without sending the content."""
+        return self._touch(key)
+
+    async def _atouch(self, path: str) -> bool:
+        async with self._blob(path) as bc:
+            try:
+                await bc.set_blob_metadata({"satchel_touched": f"{time.time():.3f}"})
+            except Exception as exc:
+                if self.classify(exc) is ErrorKind.NOT_FOUND:
+                    return False
+                raise
+        return True
 
     def _put_file(self, path: str, local_path: str) -> None:
         self.fs.put_file(local_path, path, max_concurrency=BLOCK_CONCURRENCY)

@@ -414,6 +414,25 @@ class AsyncFsspecBackend(FsspecBackend):
     async def _adelete(self, path: str) -> None:
         raise NotImplementedError
 
+    async def _atouch(self, path: str) -> bool:
+        """Rewrite an object's metadata in place so its modification time becomes now."""
+        raise NotImplementedError
+
+    def _touch(self, key: str) -> bool:
+        """Freshen ``key`` for ``gc`` (see :meth:`satchel.store.local.LocalBackend.touch`):
+        one metadata request, no content transferred.
+
+        Returns:
+            ``False`` when the key is gone or the service cannot rewrite it in place (the
+            caller uploads the object again).
+        """
+        path = self.path(key)
+        try:
+            done: bool = self._call(lambda: self._sync(self._atouch, path), f"freshen {key}")
+        except FileNotFoundError:
+            return False
+        return done
+
     def _get(self, path: str) -> tuple[bytes, str]:
         result: tuple[bytes, str] = self._sync(self._aget, path)
         return result

@@ -13,6 +13,7 @@ storage options); error codes are read from the ``ClientError`` s3fs keeps as ``
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from satchel.store.backend import Token
@@ -106,6 +107,28 @@ class S3Backend(AsyncFsspecBackend):
         bucket, key = self._split(path)
         condition = {"IfNoneMatch": "*"} if token is None else {"IfMatch": token}
         await self.fs._call_s3("put_object", Bucket=bucket, Key=key, Body=data, **condition)
+
+    def touch(self, key: str) -> bool:
+        """Freshen ``key`` for ``gc``: a server-side ``CopyObject`` onto itself with new
+        metadata (S3 refuses a self-copy that changes nothing), which sets ``LastModified`` to
+        now without sending the content. Objects over 5 GB cannot be copied in one request:
+        ``False``, so the committer uploads them again."""
+        return self._touch(key)
+
+    async def _atouch(self, path: str) -> bool:
+        bucket, key = self._split(path)
+        try:
+            await self.fs._call_s3(
+                "copy_object", Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key},
+                MetadataDirective="REPLACE", Metadata={"satchel-touched": f"{time.time():.3f}"},
+            )
+        except FileNotFoundError:
+            return False
+        except Exception as exc:
+            if _code(exc) in ("InvalidRequest", "EntityTooLarge"):  # over 5 GB
+                return False
+            raise
+        return True
 
     async def _pages(self, path: str, delimiter: str | None) -> list[dict[str, Any]]:
         bucket, key = self._split(path)

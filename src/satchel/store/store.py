@@ -43,6 +43,7 @@ from satchel.store.records import (
     utcnow,
     who,
 )
+from satchel.transfer import run_parallel
 
 MAX_ATTEMPTS = 500
 
@@ -144,8 +145,14 @@ class Store:
         return {v for k, v in wanted.items() if k not in have}
 
     def _freshen(self, keys: set[str]) -> set[str]:
+        """Touch ``keys`` (in the backend's transfer pool: on a bucket each is one request);
+        return those still there."""
         touch = getattr(self.backend, "touch", None)
-        return keys if touch is None else {k for k in keys if touch(k)}
+        if touch is None or not keys:
+            return keys
+        ordered = sorted(keys)
+        done = run_parallel(touch, ordered, workers=getattr(self.backend, "io_workers", None))
+        return {k for k, ok in zip(ordered, done) if ok}
 
     def put_object(self, alg: str, oid: str, local_path: str) -> None:
         """Store a verified local file as object ``(alg, oid)``."""
