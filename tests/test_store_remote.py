@@ -298,6 +298,39 @@ class TestTransfers:
         assert backend.io_workers == 16
         assert now["most"] > 4, now
 
+    def test_readding_a_folder_checks_and_freshens_only_what_the_latest_version_lacks(
+        self, s3_bucket: S3Bucket, tmp_path: Path
+    ) -> None:
+        url = f"{s3_bucket.url}/readd"
+        store = open_store(url, storage_options=s3_bucket.storage_options)
+        files = {f"d/f{i:02d}.txt": f"file {i}".encode() for i in range(40)}
+        commit_files(_services(tmp_path / "c1", store), "ds", files, {})
+        orphan = {"orphan.txt": b"only a deleted version used this"}
+        commit_files(_services(tmp_path / "c1", store), "gone", orphan, {})
+        satchel.Api(store, PROJECT, services=_services(tmp_path / "c1", store)).artifact(
+            "gone:v0").delete()
+        backend: Any = store.backend
+        backend.fs.connect()
+        calls: list[tuple[str, str]] = []
+        backend.fs.s3.meta.events.register(  # API parameters, before serialisation
+            "before-parameter-build.s3",
+            lambda model, params, **kw: calls.append((model.name, str(params.get("Key", "")))),
+        )
+        # a fresh draft (not new_draft) of the same folder plus one new file and the orphan
+        commit_files(_services(tmp_path / "c2", store), "ds",
+                     {**files, "d/new.txt": b"new", **orphan}, {})
+        on_objects = [(op, key) for op, key in calls if "/objects/" in f"/{key}"]
+        copies = [key for op, key in on_objects if op == "CopyObject"]
+        puts = [key for op, key in on_objects if op == "PutObject"]
+        # the 40 files the latest version holds cost nothing; the orphan (only a deleted version
+        # used it) is found and freshened, the new file is found missing and sent
+        assert len(copies) == 1 and copies[0].endswith(layout.object_key("md5", _md5(orphan)))
+        assert len(puts) == 1 and puts[0].endswith(layout.object_key("md5", _md5(b"new")))
+        assert len([op for op, _key in on_objects if op == "HeadObject"]) == 2
+        art = satchel.Api(store, PROJECT, services=_services(tmp_path / "c3", store)).artifact(
+            "ds:v1")
+        art.verify(art.download(tmp_path / "out"))
+
     def test_a_corrupt_object_in_the_store_is_never_cached(
         self, s3_bucket: S3Bucket, tmp_path: Path
     ) -> None:
@@ -312,6 +345,12 @@ class TestTransfers:
         with pytest.raises(DigestMismatchError, match="nothing was cached"):
             art.download(tmp_path / "out")
         assert fresh.cache.get(entry.alg, entry.oid) is None
+
+
+def _md5(data: dict[str, bytes] | bytes) -> str:
+    """Object id (hex MD5) of ``data`` (or of the single value of a one-file dict)."""
+    raw = data if isinstance(data, bytes) else next(iter(data.values()))
+    return hashlib.md5(raw).hexdigest()
 
 
 def _services(cache: Path, store: Store) -> Any:

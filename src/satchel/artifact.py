@@ -839,7 +839,7 @@ class Artifact:
         self._state = ArtifactState.PENDING
         uploader = Uploader(
             draft, target, svc.cache, origin=self._origin, progress=svc.progress,
-            based_on=self._based_on,
+            based_on=self._based_on, collection=(proj, self._name),
         )
         incremental = self._incremental
 

@@ -26,9 +26,12 @@ Metadata``: one request, no bytes sent). On local disk the sweep cannot race tha
 renames a candidate aside before deleting it and puts it back if its mtime moved (see
 :func:`_remove_if_old`); a touch that comes after the rename fails, so the committer uploads
 the object again. Hard-linked objects keep an old mtime, so on local disk age is the later of
-mtime and ctime (linking, touching and chmod update ctime). On a bucket the sweep re-reads an
-object's time right before deleting it, so what remains is a window of one round trip between
-that read and the delete.
+mtime and ctime (linking, touching and chmod update ctime). On GCS and Azure the sweep reads
+an object's time and version (generation / ETag) in one request and deletes it only if it is
+still that version (``ifGenerationMatch`` / ``If-Match``); a freshening makes a new version, so
+the race is closed there too. On S3 a self-copy keeps the ETag (it is the content's MD5), so
+the sweep re-reads the time right before an unconditional delete: what remains is a window of
+one round trip between that read and the delete.
 
 The documented limit: a commit must create its version record within the grace period after
 uploading or freshening its content; the default grace is one hour (``--grace``; use a longer
@@ -346,6 +349,9 @@ def _remove_if_old(backend: StoreBackend, key: str, cutoff: float) -> bool:
     re-read right before the delete.
     """
     local = backend.local_path(key)
+    delete_if_old = getattr(backend, "delete_if_old", None)
+    if local is None and delete_if_old is not None:
+        return bool(delete_if_old(key, cutoff))
     if local is None:
         mtime = modified_time(backend, key)
         if mtime is not None and mtime >= cutoff:

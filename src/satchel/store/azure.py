@@ -116,6 +116,33 @@ class AzureBackend(AsyncFsspecBackend):
         async with self._blob(path) as bc:
             await bc.delete_blob()
 
+    def delete_if_old(self, key: str, cutoff: float) -> bool:
+        """gc's delete: ``Delete Blob`` with ``If-Match: <ETag seen>`` (setting metadata to
+        freshen a blob changes its ETag, so it makes this delete fail)."""
+        return self._delete_if_old(key, cutoff)
+
+    async def _astamp(self, path: str) -> tuple[float | None, str] | None:
+        async with self._blob(path) as bc:
+            try:
+                props = await bc.get_blob_properties()
+            except Exception as exc:
+                if self.classify(exc) is ErrorKind.NOT_FOUND:
+                    return None
+                raise
+            return _timestamp(props.last_modified), str(props.etag)
+
+    async def _adelete_if(self, path: str, token: str) -> bool:
+        from azure.core import MatchConditions
+
+        async with self._blob(path) as bc:
+            try:
+                await bc.delete_blob(etag=token, match_condition=MatchConditions.IfNotModified)
+            except Exception as exc:
+                if self.classify(exc) is ErrorKind.CONFLICT:
+                    return False
+                raise
+        return True
+
     def touch(self, key: str) -> bool:
         """Freshen ``key`` for ``gc``: ``Set Blob Metadata``, which sets ``Last-Modified`` to
         now without sending the content."""

@@ -154,6 +154,29 @@ class GCSBackend(AsyncFsspecBackend):
         bucket, key = self._split(path)
         await self.fs._call("DELETE", "b/{}/o/{}", bucket, key)
 
+    def delete_if_old(self, key: str, cutoff: float) -> bool:
+        """gc's delete: ``DELETE ?ifGenerationMatch=<generation seen>`` (a freshening
+        rewrite makes a new generation, so it makes this delete fail)."""
+        return self._delete_if_old(key, cutoff)
+
+    async def _astamp(self, path: str) -> tuple[float | None, str] | None:
+        bucket, key = self._split(path)
+        try:
+            meta = await self.fs._call("GET", "b/{}/o/{}", bucket, key, json_out=True)
+        except FileNotFoundError:
+            return None
+        return parse_timestamp(str(meta.get("updated", ""))), str(meta["generation"])
+
+    async def _adelete_if(self, path: str, token: str) -> bool:
+        bucket, key = self._split(path)
+        try:
+            await self.fs._call("DELETE", "b/{}/o/{}", bucket, key, ifGenerationMatch=token)
+        except Exception as exc:
+            if self.classify(exc) is ErrorKind.CONFLICT:
+                return False
+            raise
+        return True
+
     def touch(self, key: str) -> bool:
         """Freshen ``key`` for ``gc``: a server-side ``rewrite`` onto itself (a new generation
         whose ``updated`` is now; within one bucket GCS copies no bytes for it). A metadata

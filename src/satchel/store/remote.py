@@ -418,6 +418,37 @@ class AsyncFsspecBackend(FsspecBackend):
         """Rewrite an object's metadata in place so its modification time becomes now."""
         raise NotImplementedError
 
+    async def _astamp(self, path: str) -> tuple[float | None, str] | None:
+        """``(modification time, version token)`` of an object, ``None`` when absent; the
+        token changes with every write *and* every freshening (see :meth:`delete_if_old`)."""
+        raise NotImplementedError
+
+    async def _adelete_if(self, path: str, token: str) -> bool:
+        """Delete the object only while it still carries ``token``; ``False`` otherwise."""
+        raise NotImplementedError
+
+    def _delete_if_old(self, key: str, cutoff: float) -> bool:
+        """Delete ``key`` only if it last changed before ``cutoff`` and has not changed since
+        it was looked at: the time and a version token come from one request, and the delete
+        is conditional on that token, so a committer freshening the object in between makes
+        the delete fail (the object stays) and a freshening after it fails (the committer
+        uploads again). Returns whether the object was deleted."""
+        path = self.path(key)
+        try:
+            stamp = self._call(lambda: self._sync(self._astamp, path), f"look up {key}")
+        except FileNotFoundError:
+            return False
+        if stamp is None or stamp[0] is None or stamp[0] >= cutoff:
+            return False
+        token = stamp[1]
+        try:
+            done: bool = self._call(
+                lambda: self._sync(self._adelete_if, path, token), f"delete {key}"
+            )
+        except FileNotFoundError:
+            return False
+        return done
+
     def _touch(self, key: str) -> bool:
         """Freshen ``key`` for ``gc`` (see :meth:`satchel.store.local.LocalBackend.touch`):
         one metadata request, no content transferred.
