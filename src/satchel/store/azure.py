@@ -68,15 +68,19 @@ class AzureBackend(AsyncFsspecBackend):
         downloader = await self._blob(path).download_blob()
         return downloader.read, lambda: None
 
-    async def _ahead(self, path: str) -> Head | None:
+    async def _properties(self, path: str) -> Any:
+        """The blob's properties, ``None`` when it does not exist."""
         async with self._blob(path) as bc:
             try:
-                props = await bc.get_blob_properties()
+                return await bc.get_blob_properties()
             except Exception as exc:
                 if self.classify(exc) is ErrorKind.NOT_FOUND:
                     return None
                 raise
-            return int(props.size), _timestamp(props.last_modified)
+
+    async def _ahead(self, path: str) -> Head | None:
+        props = await self._properties(path)
+        return None if props is None else (int(props.size), _timestamp(props.last_modified))
 
     async def _aput(self, path: str, data: bytes, token: Token) -> None:
         from azure.core import MatchConditions
@@ -122,26 +126,14 @@ class AzureBackend(AsyncFsspecBackend):
         return self._delete_if_old(key, cutoff)
 
     async def _astamp(self, path: str) -> tuple[float | None, str] | None:
-        async with self._blob(path) as bc:
-            try:
-                props = await bc.get_blob_properties()
-            except Exception as exc:
-                if self.classify(exc) is ErrorKind.NOT_FOUND:
-                    return None
-                raise
-            return _timestamp(props.last_modified), str(props.etag)
+        props = await self._properties(path)
+        return None if props is None else (_timestamp(props.last_modified), str(props.etag))
 
-    async def _adelete_if(self, path: str, token: str) -> bool:
+    async def _adelete_if(self, path: str, token: str) -> None:
         from azure.core import MatchConditions
 
         async with self._blob(path) as bc:
-            try:
-                await bc.delete_blob(etag=token, match_condition=MatchConditions.IfNotModified)
-            except Exception as exc:
-                if self.classify(exc) is ErrorKind.CONFLICT:
-                    return False
-                raise
-        return True
+            await bc.delete_blob(etag=token, match_condition=MatchConditions.IfNotModified)
 
     def touch(self, key: str) -> bool:
         """Freshen ``key`` for ``gc``: ``Set Blob Metadata``, which sets ``Last-Modified`` to

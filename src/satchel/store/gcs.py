@@ -167,15 +167,9 @@ class GCSBackend(AsyncFsspecBackend):
             return None
         return parse_timestamp(str(meta.get("updated", ""))), str(meta["generation"])
 
-    async def _adelete_if(self, path: str, token: str) -> bool:
+    async def _adelete_if(self, path: str, token: str) -> None:
         bucket, key = self._split(path)
-        try:
-            await self.fs._call("DELETE", "b/{}/o/{}", bucket, key, ifGenerationMatch=token)
-        except Exception as exc:
-            if self.classify(exc) is ErrorKind.CONFLICT:
-                return False
-            raise
-        return True
+        await self.fs._call("DELETE", "b/{}/o/{}", bucket, key, ifGenerationMatch=token)
 
     def touch(self, key: str) -> bool:
         """Freshen ``key`` for ``gc``: a server-side ``rewrite`` onto itself (a new generation

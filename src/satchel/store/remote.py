@@ -423,8 +423,9 @@ class AsyncFsspecBackend(FsspecBackend):
         token changes with every write *and* every freshening (see :meth:`delete_if_old`)."""
         raise NotImplementedError
 
-    async def _adelete_if(self, path: str, token: str) -> bool:
-        """Delete the object only while it still carries ``token``; ``False`` otherwise."""
+    async def _adelete_if(self, path: str, token: str) -> None:
+        """Delete the object only while it still carries ``token``; a failed precondition
+        raises an exception :meth:`classify` calls ``CONFLICT``."""
         raise NotImplementedError
 
     def _delete_if_old(self, key: str, cutoff: float) -> bool:
@@ -442,12 +443,10 @@ class AsyncFsspecBackend(FsspecBackend):
             return False
         token = stamp[1]
         try:
-            done: bool = self._call(
-                lambda: self._sync(self._adelete_if, path, token), f"delete {key}"
-            )
-        except FileNotFoundError:
+            self._call(lambda: self._sync(self._adelete_if, path, token), f"delete {key}")
+        except (FileNotFoundError, PreconditionFailed):  # gone, or freshened meanwhile
             return False
-        return done
+        return True
 
     def _touch(self, key: str) -> bool:
         """Freshen ``key`` for ``gc`` (see :meth:`satchel.store.local.LocalBackend.touch`):
