@@ -64,7 +64,7 @@ import harness
 #: backend methods that each make (at least) one request
 REQUESTING = (
     "read", "read_token", "create_if_absent", "replace_if_unchanged", "delete", "exists",
-    "size", "put_file", "open", "modified_time",
+    "size", "put_file", "open", "modified_time", "touch", "delete_if_old",
 )
 
 
