@@ -357,3 +357,30 @@ def _services(cache: Path, store: Store) -> Any:
     from satchel.services import local_services
 
     return local_services(cache_dir=str(cache), store=store)
+
+
+@pytest.mark.gcs
+def test_a_gcs_download_makes_one_request_per_object(
+    gcs_bucket: GCSBucket, tmp_path: Path
+) -> None:
+    url = f"{gcs_bucket.url}/one-get"
+    store = open_store(url, storage_options=gcs_bucket.storage_options)
+    files = {f"f{i}.bin": os.urandom(3000 + i) for i in range(12)}
+    commit_files(_services(tmp_path / "c1", store), "ds", files, {})
+    reader = open_store(url, storage_options=gcs_bucket.storage_options)
+    backend: Any = reader.backend
+    metadata_gets: list[str] = []
+    real_call = backend.fs._call
+
+    async def recording_call(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "GET" and path == "b/{}/o/{}" and "/objects/" in f"/{args[1]}":
+            metadata_gets.append(args[1])
+        return await real_call(method, path, *args, **kwargs)
+
+    backend.fs._call = recording_call
+    api = satchel.Api(reader, PROJECT, services=_services(tmp_path / "c2", reader))
+    root = api.artifact("ds:v0").download(tmp_path / "out")
+    assert {p.name: p.read_bytes() for p in Path(root).iterdir()} == files
+    assert metadata_gets == []  # gcsfs' open() would GET each object's metadata first
+    with pytest.raises(FileNotFoundError):
+        reader.backend.open("objects/md5/00/" + "0" * 30).read()
