@@ -17,6 +17,7 @@ import pytest
 import satchel
 from satchel import Api
 from satchel.errors import ArtifactDeletedError
+from satchel.fsck import check_store
 from satchel.registry import collect_garbage
 from satchel.registry.scan import modified_time
 from satchel.store import Store, layout
@@ -315,3 +316,32 @@ def test_gc_deletes_on_gcs_only_the_generation_it_looked_at(
     deletes = [kw for method, _a, kw in sent if method == "DELETE"]
     assert deletes == [{"ifGenerationMatch": after[1]}]
     assert not backend.exists(key)
+
+
+@pytest.mark.s3
+def test_on_s3_a_reused_object_gc_deletes_just_after_its_freshening_is_sent_again(
+    s3_bucket: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # S3 cannot delete conditionally (a self-copy keeps the ETag), so gc's delete can land
+    # right after a commit freshened an object; the commit checks after its commit point.
+    from satchel.store.s3 import S3Backend
+
+    case = StoreCase("s3", f"{s3_bucket.url}/race", dict(s3_bucket.storage_options))
+    store = case.open()
+    api = Api(store, "p", services=case.services(tmp_path / "cache", store))
+    shared = {"shared": "content the next commit reuses"}
+    commit(api, "a", shared)
+    api.artifact("a:v0").delete()
+    real_touch = S3Backend.touch
+
+    def touch_then_gc_deletes(self: Any, key: str) -> bool:
+        done = real_touch(self, key)
+        self.delete(key)  # gc read the old time a moment earlier; its delete lands now
+        return done
+
+    monkeypatch.setattr(S3Backend, "touch", touch_then_gc_deletes)
+    commit(api, "b", {**shared, "own": "new"})
+    monkeypatch.undo()
+    art = api.artifact("b:v0")
+    art.verify(art.download(str(tmp_path / "out"), skip_cache=True))
+    assert check_store(case.open()).problems == ()  # the store itself is complete

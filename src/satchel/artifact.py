@@ -866,6 +866,8 @@ class Artifact:
         except BaseException:
             self._state = previous
             raise
+        if result.created:
+            uploader.confirm(result.manifest, result.record.manifest)
         uploader.release()
         self._transition(ArtifactState.COMMITTED)
         self._draft = None

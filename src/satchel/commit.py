@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from satchel.cache import Cache
 from satchel.draft import CachedSource, Draft, LocalSource, PackedSource
@@ -24,7 +24,7 @@ from satchel.errors import (
 )
 from satchel.manifest import Manifest, ManifestEntry
 from satchel.progress import ProgressFactory, null_factory
-from satchel.store import Store
+from satchel.store import Store, layout
 from satchel.store.records import VersionRecord
 from satchel.transfer import run_parallel
 
@@ -41,6 +41,8 @@ class Uploader:
     based_on: VersionRecord | None = None
     #: the collection being committed to; its latest version's objects need no check
     collection: tuple[str, str] | None = None
+    #: objects found in the store (and freshened) instead of uploaded, filled by a call
+    reused: list[ManifestEntry] = field(default_factory=list)
 
     def __call__(self, manifest: Manifest) -> None:
         """Make sure every stored-content object of ``manifest`` is in the store.
@@ -61,6 +63,7 @@ class Uploader:
                 by_key[key] = e
         held = self._held_by_latest()
         missing = self.store.missing_objects(k for k in by_key if k not in held)
+        self.reused[:] = [e for k, e in by_key.items() if k not in held and k not in missing]
         todo = [by_key[k] for k in sorted(missing)]
         if not todo:
             return
@@ -155,6 +158,35 @@ class Uploader:
             f"content of {entry.path} (digest {entry.digest}) is in neither the store "
             f"{self.store.url} nor the local cache; add the file again"
         )
+
+    def confirm(self, manifest: Manifest, manifest_id: str) -> int:
+        """After the commit point, on a store whose gc cannot delete conditionally (S3, where
+        a freshening self-copy keeps the ETag): send again any reused object, and the
+        manifest, that a gc removed in the moment between reading its age and deleting it,
+        just as this commit freshened it. One bulk existence check of the reused objects;
+        nothing on local disk (rename-aside) or GCS/Azure (conditional deletes), whose gc
+        cannot race the freshening at all.
+
+        Returns:
+            How many objects were sent again.
+        """
+        backend = self.store.backend
+        if (
+            backend.local_path("") is not None
+            or getattr(backend, "touch", None) is None
+            or getattr(backend, "delete_if_old", None) is not None
+        ):
+            return 0
+        mkey = layout.manifest_key(manifest_id)
+        if not backend.exists(mkey):
+            self.store.put_manifest(manifest)
+        if not self.reused:
+            return 0
+        keys = {layout.object_key(e.alg, e.oid): e for e in self.reused}
+        gone = [keys[k] for k in sorted(set(keys) - backend.existing(keys))]
+        for entry in gone:
+            self.store.put_object(entry.alg, entry.oid, self._local_copy(entry))
+        return len(gone)
 
     def release(self) -> None:
         """After a commit: drop cached copies made with ``skip_cache=True``, and the packs."""

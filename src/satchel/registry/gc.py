@@ -30,8 +30,10 @@ mtime and ctime (linking, touching and chmod update ctime). On GCS and Azure the
 an object's time and version (generation / ETag) in one request and deletes it only if it is
 still that version (``ifGenerationMatch`` / ``If-Match``); a freshening makes a new version, so
 the race is closed there too. On S3 a self-copy keeps the ETag (it is the content's MD5), so
-the sweep re-reads the time right before an unconditional delete: what remains is a window of
-one round trip between that read and the delete.
+the sweep re-reads the time right before an unconditional delete, and a delete can land just
+after a commit freshened the object; the committer therefore checks its reused objects (and
+its manifest) once more after its commit point and sends again whatever is gone
+(:meth:`satchel.commit.Uploader.confirm`).
 
 The documented limit: a commit must create its version record within the grace period after
 uploading or freshening its content; the default grace is one hour (``--grace``; use a longer
