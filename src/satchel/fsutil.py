@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import io
 import mmap
 import os
@@ -209,6 +208,8 @@ def copy_direct(src: BinaryIO, dest: str, hasher: Hasher, *, mode: int | None = 
 
 def _buffered(fd: int) -> bool:
     """Turn ``O_DIRECT`` off on ``fd``; returns ``False`` (the new "direct" state)."""
+    import fcntl  # POSIX only, as O_DIRECT is (copy_direct declines before this elsewhere)
+
     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~getattr(os, "O_DIRECT", 0))
     return False
 
