@@ -839,7 +839,7 @@ class Artifact:
         self._state = ArtifactState.PENDING
         uploader = Uploader(
             draft, target, svc.cache, origin=self._origin, progress=svc.progress,
-            based_on=self._based_on, collection=(proj, self._name),
+            based_on=self._based_on,
         )
         incremental = self._incremental
 

@@ -39,13 +39,14 @@ class Uploader:
     origin: Store | None = None
     progress: ProgressFactory = null_factory
     based_on: VersionRecord | None = None
-    #: the collection being committed to; its latest version's objects need no check
-    collection: tuple[str, str] | None = None
     #: objects found in the store (and freshened) instead of uploaded, filled by a call
     reused: list[ManifestEntry] = field(default_factory=list)
 
-    def __call__(self, manifest: Manifest) -> None:
+    def __call__(self, manifest: Manifest, latest: VersionRecord | None = None) -> None:
         """Make sure every stored-content object of ``manifest`` is in the store.
+
+        ``latest`` is the collection's latest live version the commit just read: its objects
+        need no check (see :meth:`_held_by`).
 
         Raises:
             SourceFileChangedError: an immutable-policy file changed since it was added.
@@ -61,7 +62,7 @@ class Uploader:
             key = (e.alg, e.oid)
             if key not in by_key or e.path in self.draft.sources:
                 by_key[key] = e
-        held = self._held_by_latest()
+        held = self._held_by(latest)
         missing = self.store.missing_objects(k for k in by_key if k not in held)
         self.reused[:] = [e for k, e in by_key.items() if k not in held and k not in missing]
         todo = [by_key[k] for k in sorted(missing)]
@@ -101,7 +102,7 @@ class Uploader:
             return {}
         return base
 
-    def _held_by_latest(self) -> set[tuple[str, str]]:
+    def _held_by(self, latest: VersionRecord | None) -> set[tuple[str, str]]:
         """Objects the collection's latest live version names: they are in the store, and no
         ``gc`` removes them while that version is live, so they need neither an existence
         check nor a freshening (on a bucket, one request each). This makes re-adding a folder
@@ -109,14 +110,11 @@ class Uploader:
         trade-off as :meth:`_inherited`: a version deleted *and* garbage-collected during the
         few seconds of this save leaves the new one naming objects that are gone, which
         ``satchel fsck`` reports."""
-        if self.collection is None:
+        if latest is None:
             return set()
         try:
-            latest = self.store.latest(*self.collection)
-            manifest = self.store.get_manifest(latest.manifest) if latest else None
+            manifest = self.store.get_manifest(latest.manifest)
         except SatchelError:  # unreadable: check everything
-            return set()
-        if manifest is None:
             return set()
         return {(e.alg, e.oid) for e in manifest if not e.is_reference}
 

@@ -143,7 +143,7 @@ class _Present:
 
     store: Store
 
-    def __call__(self, manifest: Manifest) -> None:
+    def __call__(self, manifest: Manifest, latest: VersionRecord | None = None) -> None:
         wanted = {(e.alg, e.oid) for e in manifest if not e.is_reference}
         missing = self.store.missing_objects(wanted)
         if missing:

@@ -56,7 +56,8 @@ class CommitRequest:
         project, name, type: where the version goes and what it is.
         build: given the latest committed version (or ``None``), return the manifest to commit;
             called again after a lost race, so incremental drafts apply on the newest version.
-        upload: given the manifest, make sure every stored-content object is in the store.
+        upload: given the manifest and the latest committed version it was built on (or
+            ``None``), make sure every stored-content object is in the store.
         description, metadata, tags, aliases: initial attributes.
         based_on: the version a ``new_draft()`` started from.
         run_id: the run that logs the version.
@@ -68,7 +69,7 @@ class CommitRequest:
     name: str
     type: str
     build: Callable[[VersionRecord | None], Manifest]
-    upload: Callable[[Manifest], None]
+    upload: Callable[[Manifest, VersionRecord | None], None]
     description: str | None = None
     metadata: dict[str, Any] | None = None
     tags: tuple[str, ...] = ()
@@ -350,7 +351,7 @@ class Store:
                     self.set_alias(req.project, req.name, alias, latest.version)
                 return CommitResult(latest, self.get_manifest(latest.manifest), False)
             if uploaded_for != manifest.digest:
-                req.upload(manifest)
+                req.upload(manifest, latest)
                 manifest_id = self.put_manifest(manifest)
                 uploaded_for = manifest.digest
             number = committed[-1] + 1 if committed else 0
