@@ -33,6 +33,7 @@ from typing import BinaryIO, Protocol, final
 
 from satchel import hashworker
 from satchel.errors import ConfigError, HandlerUnavailableError
+from satchel.statcache import stat_key
 
 MD5 = "md5"
 XXH128 = "xxh128"
@@ -430,7 +431,7 @@ class SmallFiles:
             return None
         with f:
             st = os.fstat(f.fileno())
-            key = (st.st_dev, st.st_ino, st.st_size, max(st.st_mtime_ns, st.st_ctime_ns))
+            key = stat_key(st)
             if st.st_size >= self.large_from:
                 self.large.append((i, key))
                 return None

@@ -72,7 +72,7 @@ def iter_scan(root: str) -> Iterator[list[LocalFile]]:
                         st = de.stat()
                     except FileNotFoundError:  # vanished while scanning
                         continue
-                    key = (st.st_dev, st.st_ino, st.st_size, max(st.st_mtime_ns, st.st_ctime_ns))
+                    key = stat_key(st)
                     append(LocalFile(f"{prefix}{de.name}", de.path, key))
         if out:
             yield out
@@ -233,7 +233,7 @@ def digest_tree(
             except FileNotFoundError:  # vanished while scanning
                 gone.add(i)
                 continue
-            key = (st.st_dev, st.st_ino, st.st_size, max(st.st_mtime_ns, st.st_ctime_ns))
+            key = stat_key(st)
             row = rows.get(st.st_ino) if st.st_dev == dev else None
             digest = row[2] if row is not None and row[:2] == key[2:] else None
             if link and digest is None:
