@@ -218,7 +218,9 @@ def materialize(
                 digest, st = _copy_out(cached, out, known[0] if known and not rel else None)
             except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
                 logical = f"{entry.path}/{rel}" if rel else entry.path
-                raise _describe_obstacle(root, logical) from exc
+                way.check(logical)  # raises when a file stands on the way
+                raise _obstacle(logical, target_path(root, logical),
+                                "is a folder where the artifact needs a file") from exc
             if known and not rel and digest != known[1]:
                 cache.evict(cached)  # corrupt cache object: fetch again, once
                 (_, cached), = fetch(entry, True)
@@ -245,18 +247,6 @@ def materialize(
         tuple(sorted(written)), tuple(sorted(unchanged)), tuple(sorted(skipped)),
         tuple(sorted(unverified)),
     )
-
-
-def _describe_obstacle(root: str, logical: str) -> DownloadObstacleError:
-    """Name what stopped a write to ``logical`` (a folder where the file goes, or a file on
-    the way)."""
-    parts = logical.split("/")
-    for i in range(1, len(parts)):
-        path = target_path(root, "/".join(parts[:i]))
-        if os.path.lexists(path) and not os.path.isdir(path):
-            return _obstacle(logical, path, "is a file where the artifact needs a folder")
-    path = target_path(root, logical)
-    return _obstacle(logical, path, "is a folder where the artifact needs a file")
 
 
 def _untracked_folders(manifest: Manifest) -> list[str]:
