@@ -121,11 +121,7 @@ class Cache:
         with atomic_file(dest, mode=READ_ONLY) as f:
             size = copy_hashing(src, f, hasher, on_bytes)
             digest = b64(hasher.digest())
-            if expected_digest is not None and digest != expected_digest:
-                raise DigestMismatchError(
-                    f"{what} has digest {digest}, expected {expected_digest}: the data is "
-                    "corrupt or changed; nothing was cached"
-                )
+            _check_digest(what, digest, expected_digest)
         return digest, size
 
     def add_file(
@@ -174,12 +170,11 @@ class Cache:
         if size is None:
             return None
         digest = b64(hasher.digest())
-        if expected_digest is not None and digest != expected_digest:
+        try:
+            _check_digest(what, digest, expected_digest)
+        except DigestMismatchError:
             os.unlink(dest)
-            raise DigestMismatchError(
-                f"{what} has digest {digest}, expected {expected_digest}: the data is "
-                "corrupt or changed; nothing was cached"
-            )
+            raise
         return digest, size
 
     def _copy_then_hash(
@@ -192,11 +187,7 @@ class Cache:
             copy_file(src, f)
             f.flush()
             digest, size = hash_file(f.name, alg)
-            if expected_digest is not None and digest != expected_digest:
-                raise DigestMismatchError(
-                    f"{what} has digest {digest}, expected {expected_digest}: the data is "
-                    "corrupt or changed; nothing was cached"
-                )
+            _check_digest(what, digest, expected_digest)
         return digest, size
 
     def add_bytes(self, data: bytes, *, alg: str) -> tuple[str, int, str]:
@@ -277,3 +268,12 @@ def parse_size(text: str) -> int:
     if value < 0:
         raise ValueError(f"size {text!r} is negative")
     return int(value * units[unit])
+
+
+def _check_digest(what: str, digest: str, expected: str | None) -> None:
+    """Raise :class:`DigestMismatchError` when ``expected`` is given and not ``digest``."""
+    if expected is not None and digest != expected:
+        raise DigestMismatchError(
+            f"{what} has digest {digest}, expected {expected}: the data is corrupt or "
+            "changed; nothing was cached"
+        )
