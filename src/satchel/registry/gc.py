@@ -195,12 +195,13 @@ def collect_garbage(
     candidates_m: dict[str, int] = {}
     candidates_o: dict[str, int] = {}
     young = 0
-    for key, size, mtime in walk_detailed(backend, "manifests"):
+    hidden: list[str] = []  # local stores: temporaries, swept at the end (no second walk)
+    for key, size, mtime in walk_detailed(backend, "manifests", hidden=hidden):
         if mtime is not None and mtime < cutoff:
             candidates_m[key] = size
         else:
             young += 1
-    for key, size, mtime in walk_detailed(backend, "objects"):
+    for key, size, mtime in walk_detailed(backend, "objects", hidden=hidden):
         if mtime is not None and mtime < cutoff:
             candidates_o[key] = size
         else:
@@ -261,7 +262,7 @@ def collect_garbage(
         removed_o.append(key)
         freed += candidates_o[key]
         emit("object", key, candidates_o[key])
-    temporaries, temp_bytes = _sweep_temporaries(backend, cutoff, dry_run, emit)
+    temporaries, temp_bytes = _sweep_temporaries(backend, hidden, cutoff, dry_run, emit)
     freed += temp_bytes
     return GcReport(
         dry_run=dry_run,
@@ -275,50 +276,58 @@ def collect_garbage(
 
 
 def _sweep_temporaries(
-    backend: StoreBackend, cutoff: float, dry_run: bool, emit: Callable[[str, str, int], None]
+    backend: StoreBackend,
+    seen: list[str],
+    cutoff: float,
+    dry_run: bool,
+    emit: Callable[[str, str, int], None],
 ) -> tuple[list[str], int]:
     """Remove temporaries older than ``cutoff`` from a local store; restore set-aside objects.
 
-    Age is the later of mtime and ctime (a rename updates ctime), so a writer or a gc that is
-    still running is never disturbed.
+    ``seen`` holds the hidden files the listing of ``objects/`` and ``manifests/`` met; the
+    rest of the store (records, aliases: small) is walked here. Age is the later of mtime and
+    ctime (a rename updates ctime), so a writer or a gc that is still running is never
+    disturbed.
     """
     root = backend.local_path("")
     if root is None:
         return [], 0
     root = root.rstrip(os.sep)
+    paths = list(seen)
+    for dirpath, dirs, files in os.walk(root):
+        if dirpath == root:
+            dirs[:] = [d for d in dirs if d not in ("objects", "manifests")]
+        paths += [os.path.join(dirpath, n) for n in files if n.startswith(".")]
     done: list[str] = []
     freed = 0
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            if not name.startswith("."):
-                continue
-            temp, aside = _TEMPORARY.match(name), _ASIDE.match(name)
-            if not (temp or aside):
-                continue
-            path = os.path.join(dirpath, name)
-            try:
-                st = os.lstat(path)
-            except FileNotFoundError:
-                continue
-            if changed_time(st) >= cutoff:
-                continue
-            key = os.path.relpath(path, root).replace(os.sep, "/")
-            if aside:
-                original = os.path.join(dirpath, aside.group(1))
-                if not dry_run:
-                    with contextlib.suppress(FileExistsError):
-                        os.link(path, original)  # put back; the next gc decides again
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(path)
-                done.append(key)
-                emit("temporary", key, 0)
-                continue
+    for path in paths:
+        dirpath, name = os.path.split(path)
+        temp, aside = _TEMPORARY.match(name), _ASIDE.match(name)
+        if not (temp or aside):
+            continue
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        if changed_time(st) >= cutoff:
+            continue
+        key = os.path.relpath(path, root).replace(os.sep, "/")
+        if aside:
+            original = os.path.join(dirpath, aside.group(1))
             if not dry_run:
+                with contextlib.suppress(FileExistsError):
+                    os.link(path, original)  # put back; the next gc decides again
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
             done.append(key)
-            freed += st.st_size
-            emit("temporary", key, st.st_size)
+            emit("temporary", key, 0)
+            continue
+        if not dry_run:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        done.append(key)
+        freed += st.st_size
+        emit("temporary", key, st.st_size)
     return done, freed
 
 

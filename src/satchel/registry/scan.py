@@ -75,11 +75,14 @@ def list_detailed(backend: StoreBackend, prefix: str) -> dict[str, Listed]:
     return {name: Listed(None, None) for name in backend.list(prefix)}
 
 
-def walk_detailed(backend: StoreBackend, prefix: str) -> Iterator[tuple[str, int, float | None]]:
+def walk_detailed(
+    backend: StoreBackend, prefix: str, *, hidden: list[str] | None = None
+) -> Iterator[tuple[str, int, float | None]]:
     """Yield ``(key, size, changed)`` for every object below folder ``prefix``.
 
     ``changed`` is when the object last changed (on local disk the later of mtime and ctime),
-    ``None`` when the backend cannot date its objects.
+    ``None`` when the backend cannot date its objects. On local disk, hidden files (temporary
+    writes, never objects) are skipped, and their paths appended to ``hidden`` when given.
     """
     local = backend.local_path(prefix)
     if local is not None:
@@ -90,6 +93,8 @@ def walk_detailed(backend: StoreBackend, prefix: str) -> Iterator[tuple[str, int
             rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
             for name in files:
                 if name.startswith("."):
+                    if hidden is not None:
+                        hidden.append(os.path.join(dirpath, name))
                     continue
                 with contextlib.suppress(FileNotFoundError):
                     st = os.stat(os.path.join(dirpath, name))
