@@ -141,9 +141,12 @@ def copy_direct(src: BinaryIO, dest: str, hasher: Hasher, *, mode: int | None = 
     written, with ``O_DIRECT`` writes that bypass the page cache.
 
     Why: a buffered copy of a large file makes the kernel allocate, dirty and later write back
-    a page-cache page per 4 KiB, which on a virtual disk costs more CPU than the md5 of the
-    same bytes (measured: a 1 GB copy took 1.8-3.8 s of system time buffered and 0.3-0.4 s
-    with ``O_DIRECT``, where md5 needs 1.4 s of one core). Direct writes wait for the device
+    a page-cache page per 4 KiB. On a VM whose balloon driver reports freed memory to the host
+    (free page reporting), every fresh page is also a host page fault, and the copy costs more
+    CPU than the md5 of the same bytes (measured: a 1 GB copy took 1.8-3.8 s of system time
+    buffered and 0.3-0.4 s with ``O_DIRECT``, where md5 needs 1.4 s of one core; the buffered
+    copy took 0.3 s only when another copy had just freed its pages; ``bench_core.py --bench
+    md5`` prints both copies next to the add). Direct writes wait for the device
     instead of using a core, so hashing threads keep both cores busy. The copy does not fill
     the page cache either (a big dataset does not evict the user's hot files).
 
