@@ -3,12 +3,14 @@ its index, stages, delete and gc, copy within and across stores, links, apply, l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -345,3 +347,92 @@ def test_on_s3_a_reused_object_gc_deletes_just_after_its_freshening_is_sent_agai
     art = api.artifact("b:v0")
     art.verify(art.download(str(tmp_path / "out"), skip_cache=True))
     assert check_store(case.open()).problems == ()  # the store itself is complete
+
+
+@contextlib.contextmanager
+def _copy_object_refused_as_too_large(backend: Any) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Make the S3 client answer ``CopyObject`` as S3 does for a copy source over 5 GiB (moto
+    copies anything; a 5 GiB object is too big for this suite), and record every operation
+    sent with its parameters. The refusal comes back through the real client stack, so
+    s3fs turns it into the exception satchel sees from S3; everything else goes to moto.
+    The handlers are removed on exit (s3fs shares its client between tests)."""
+    backend.fs.connect()
+    events = backend.fs.s3.meta.events
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def record(model: Any, params: dict[str, Any], **_kw: Any) -> None:
+        sent.append((model.name, params))
+
+    def refuse(**_kw: Any) -> Any:
+        error = {"Code": "InvalidRequest", "Message": "The specified copy source is larger "
+                 "than the maximum allowable size for a copy source: 5368709120"}
+        return (type("Refused", (), {"status_code": 400, "headers": {}})(),
+                {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}})
+
+    handlers = [("before-parameter-build.s3", record), ("before-call.s3.CopyObject", refuse)]
+    for event, handler in handlers:
+        events.register(event, handler)
+    try:
+        yield sent
+    finally:
+        for event, handler in handlers:
+            events.unregister(event, handler)
+
+
+@pytest.mark.s3
+def test_on_s3_an_object_too_large_for_copy_object_is_freshened_by_a_server_side_copy_in_parts(
+    s3_bucket: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from satchel.store import s3
+
+    monkeypatch.setattr(s3, "COPY_PART", 5 << 20)  # S3's smallest part: 12 MiB makes 3 parts
+    backend: Any = StoreCase("s3", f"{s3_bucket.url}/big", dict(s3_bucket.storage_options)).open(
+    ).backend
+    key = "objects/md5/ab/" + "f" * 30
+    data = os.urandom(12 << 20)
+    assert backend.create_if_absent(key, data)
+    before = modified_time(backend, key)
+    etag = s3_bucket.client.head_object(Bucket=s3_bucket.name, Key=f"big/{key}")["ETag"]
+    time.sleep(1.1)  # S3 reports modification times in whole seconds
+    with _copy_object_refused_as_too_large(backend) as sent:
+        assert backend.touch(key) is True
+    names = [name for name, _params in sent]
+    assert names == ["CopyObject", "HeadObject", "CreateMultipartUpload", "UploadPartCopy",
+                     "UploadPartCopy", "UploadPartCopy", "CompleteMultipartUpload"]
+    copies = [params for name, params in sent if name == "UploadPartCopy"]
+    assert sorted(p["CopySourceRange"] for p in copies) == [
+        "bytes=0-5242879", "bytes=10485760-12582911", "bytes=5242880-10485759"]
+    # each part copies the version looked at, or fails (moto does not check the condition)
+    assert [p["CopySourceIfMatch"] for p in copies] == [etag] * 3
+    after = modified_time(backend, key)
+    assert before is not None and after is not None and after >= before + 1
+    assert backend.read(key) == data
+    head = s3_bucket.client.head_object(Bucket=s3_bucket.name, Key=f"big/{key}")
+    assert "satchel-touched" in head["Metadata"]
+    assert s3_bucket.client.list_multipart_uploads(Bucket=s3_bucket.name).get("Uploads", []) == []
+
+
+@pytest.mark.s3
+def test_on_s3_a_too_large_object_deleted_during_its_copy_in_parts_is_reported_gone(
+    s3_bucket: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from satchel.store import s3
+
+    monkeypatch.setattr(s3, "COPY_PART", 5 << 20)
+    backend: Any = StoreCase("s3", f"{s3_bucket.url}/big", dict(s3_bucket.storage_options)).open(
+    ).backend
+    key = "objects/md5/ab/" + "9" * 30
+    assert backend.create_if_absent(key, os.urandom(11 << 20))
+
+    def gc_deletes_it(**_kw: Any) -> None:  # a gc's delete lands after the look
+        s3_bucket.client.delete_object(Bucket=s3_bucket.name, Key=f"big/{key}")
+
+    with _copy_object_refused_as_too_large(backend):
+        event = "before-call.s3.CreateMultipartUpload"
+        backend.fs.s3.meta.events.register(event, gc_deletes_it)
+        try:
+            assert backend.touch(key) is False  # the committer uploads it again
+        finally:
+            backend.fs.s3.meta.events.unregister(event, gc_deletes_it)
+    assert not backend.exists(key)
+    assert s3_bucket.client.list_multipart_uploads(Bucket=s3_bucket.name).get("Uploads", []) == []

@@ -13,6 +13,7 @@ storage options); error codes are read from the ``ClientError`` s3fs keeps as ``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -24,6 +25,10 @@ from satchel.store.retry import ErrorKind
 MULTIPART_CHUNK = 16 << 20
 #: parts of one object sent at once
 PART_CONCURRENCY = 4
+#: part size of the server-side multipart copy that freshens an object too large for one
+#: ``CopyObject`` (S3 takes 5 MiB to 5 GiB per part and at most 10,000 parts)
+COPY_PART = 1 << 30
+_MAX_PARTS = 10_000
 
 _PERMISSION = {
     "AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch",
@@ -35,6 +40,11 @@ _TRANSIENT = {
     "500", "502", "503", "504", "409",
 }  # fmt: skip
 _CONFLICT = {"PreconditionFailed", "412"}
+
+
+def _touched() -> dict[str, str]:
+    """The metadata a freshening writes (S3 needs *some* change to copy an object onto itself)."""
+    return {"satchel-touched": f"{time.time():.3f}"}
 
 
 def _code(exc: BaseException) -> str | None:
@@ -111,8 +121,9 @@ class S3Backend(AsyncFsspecBackend):
     def touch(self, key: str) -> bool:
         """Freshen ``key`` for ``gc``: a server-side ``CopyObject`` onto itself with new
         metadata (S3 refuses a self-copy that changes nothing), which sets ``LastModified`` to
-        now without sending the content. Objects over 5 GB cannot be copied in one request:
-        ``False``, so the committer uploads them again."""
+        now without sending the content. An object over 5 GiB, which ``CopyObject`` refuses,
+        is freshened by a multipart upload onto itself whose parts are server-side copies
+        (:meth:`_atouch_in_parts`): still no content leaves the service."""
         return self._touch(key)
 
     async def _atouch(self, path: str) -> bool:
@@ -120,13 +131,69 @@ class S3Backend(AsyncFsspecBackend):
         try:
             await self.fs._call_s3(
                 "copy_object", Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key},
-                MetadataDirective="REPLACE", Metadata={"satchel-touched": f"{time.time():.3f}"},
+                MetadataDirective="REPLACE", Metadata=_touched(),
             )
         except FileNotFoundError:
             return False
         except Exception as exc:
-            if _code(exc) in ("InvalidRequest", "EntityTooLarge"):  # over 5 GB
-                return False
+            if _code(exc) in ("InvalidRequest", "EntityTooLarge"):  # over 5 GiB
+                return await self._atouch_in_parts(bucket, key)
+            raise
+        return True
+
+    async def _atouch_in_parts(self, bucket: str, key: str) -> bool:
+        """Freshen an object too large for one ``CopyObject``: a multipart upload onto the same
+        key whose parts (:data:`COPY_PART` bytes, :data:`PART_CONCURRENCY` at a time) are
+        ``UploadPartCopy`` ranges of the object itself, each on the condition that it is still
+        the version looked at (its ETag). Readers see the old object until the completion
+        puts the identical new one in its place. On any failure the upload is aborted, so no
+        parts are left behind.
+
+        Returns:
+            ``False`` when the object is gone or was replaced meanwhile (the caller uploads
+            it again).
+        """
+        try:
+            head = await self.fs._call_s3("head_object", Bucket=bucket, Key=key)
+        except FileNotFoundError:
+            return False
+        size, etag = int(head["ContentLength"]), str(head["ETag"])
+        part = max(COPY_PART, -(-size // _MAX_PARTS))
+        upload = await self.fs._call_s3(
+            "create_multipart_upload", Bucket=bucket, Key=key, Metadata=_touched()
+        )
+        uid = upload["UploadId"]
+        gate = asyncio.Semaphore(PART_CONCURRENCY)
+
+        async def copy(number: int, start: int) -> dict[str, Any]:
+            async with gate:
+                resp = await self.fs._call_s3(
+                    "upload_part_copy", Bucket=bucket, Key=key, UploadId=uid,
+                    PartNumber=number, CopySource={"Bucket": bucket, "Key": key},
+                    CopySourceIfMatch=etag,
+                    CopySourceRange=f"bytes={start}-{min(start + part, size) - 1}",
+                )
+            return {"PartNumber": number, "ETag": resp["CopyPartResult"]["ETag"]}
+
+        try:
+            parts = await asyncio.gather(
+                *(copy(n, start) for n, start in enumerate(range(0, size, part), 1)),
+                return_exceptions=True,  # every copy ends before the upload is aborted
+            )
+            for result in parts:
+                if isinstance(result, BaseException):
+                    raise result
+            await self.fs._call_s3(
+                "complete_multipart_upload", Bucket=bucket, Key=key, UploadId=uid,
+                MultipartUpload={"Parts": list(parts)},
+            )
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                await self.fs._call_s3(
+                    "abort_multipart_upload", Bucket=bucket, Key=key, UploadId=uid
+                )
+            if isinstance(exc, FileNotFoundError) or _code(exc) in _CONFLICT:
+                return False  # deleted or replaced since the look: upload it again
             raise
         return True
 
