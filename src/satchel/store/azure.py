@@ -63,9 +63,9 @@ class AzureBackend(AsyncFsspecBackend):
             data = await downloader.readall()
             return bytes(data), str(downloader.properties.etag)
 
-    async def _aopen(self, path: str) -> tuple[Any, Any]:
+    async def _aopen(self, path: str, start: int = 0) -> tuple[Any, Any]:
         # the first GET brings up to max_single_get_size; read() fetches the rest in chunks
-        downloader = await self._blob(path).download_blob()
+        downloader = await self._blob(path).download_blob(offset=start or None)
         return downloader.read, lambda: None
 
     async def _properties(self, path: str) -> Any:

@@ -81,15 +81,16 @@ class GCSBackend(AsyncFsspecBackend):
         self._bucket_seen = True
         return bytes(data), str(headers["X-Goog-Generation"])
 
-    async def _aopen(self, path: str) -> tuple[Any, Any]:
+    async def _aopen(self, path: str, start: int = 0) -> tuple[Any, Any]:
         # One streaming GET of the media, on gcsfs' own session and credentials: gcsfs' open()
         # would first GET the object's metadata, doubling the requests of a download.
         from gcsfs.retry import validate_response  # type: ignore[import-untyped]
 
         fs = self.fs
         await fs._set_session()
+        headers = fs._get_headers({"Range": f"bytes={start}-"} if start else None)
         resp = await fs.session.get(
-            url=fs.url(path), params=fs._get_params({}), headers=fs._get_headers(None),
+            url=fs.url(path), params=fs._get_params({}), headers=headers,
             timeout=fs.requests_timeout,
         )
         if resp.status >= 400:

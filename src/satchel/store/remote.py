@@ -39,6 +39,7 @@ A filesystem without conditional writes is refused for writing with
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import io
@@ -485,8 +486,11 @@ class AsyncFsspecBackend(FsspecBackend):
     def _delete(self, path: str) -> None:
         self._sync(self._adelete, path)
 
-    async def _aopen(self, path: str) -> tuple[Callable[[int], Any], Callable[[], Any]]:
-        """Start one streaming GET: ``(read(n) coroutine function, close function)``.
+    async def _aopen(
+        self, path: str, start: int = 0
+    ) -> tuple[Callable[[int], Any], Callable[[], Any]]:
+        """Start one streaming GET from byte ``start`` to the end: ``(read(n) coroutine
+        function, close function)``.
 
         Subclasses that can stream a download in one request implement this; the default
         falls back to fsspec's ``open`` (a HEAD, then ranged GETs).
@@ -494,35 +498,91 @@ class AsyncFsspecBackend(FsspecBackend):
         raise NotImplementedError
 
     def open(self, key: str) -> BinaryIO:
-        """Open ``key`` for streaming reads with one request; ``FileNotFoundError`` if absent."""
+        """Open ``key`` for streaming reads with one request; ``FileNotFoundError`` if absent.
+
+        A connection that breaks in the middle (reset, truncated body, timeout) does not fail
+        the read: the response is dropped and a ranged GET continues from the first byte not
+        yet received, under the backend's retry policy (:class:`_ResumingStream`). Readers
+        check the digest of what they stream, so bytes from two requests are verified
+        together; content objects never change under their key.
+        """
         if type(self)._aopen is AsyncFsspecBackend._aopen:
             return super().open(key)
         path = self.path(key)
-        read, close = self._call(lambda: self._sync(self._aopen, path), f"open {key}")
-        raw = _AsyncStream(lambda n: self._sync(read, n), close)
+        raw = _ResumingStream(
+            lambda start: self._sync(self._aopen, path, start),
+            lambda read, n: self._sync(read, n),
+            lambda fn: self._call(fn, f"read {key}"),
+        )
+        raw.begin()
         return io.BufferedReader(raw, buffer_size=1 << 20)
 
 
-class _AsyncStream(io.RawIOBase):
-    """A blocking, read-only file over an asynchronous response body."""
+_Body = tuple[Callable[[int], Any], Callable[[], Any]]
 
-    def __init__(self, read: Callable[[int], bytes], close: Callable[[], Any]) -> None:
+
+class _ResumingStream(io.RawIOBase):
+    """A blocking, read-only file over an asynchronous response body that continues after a
+    broken connection.
+
+    Every read runs through ``call`` (the backend's retry loop): when an attempt fails, the
+    response is closed and forgotten, so the next attempt opens a new one at the current
+    offset. An error the retry loop does not retry (a missing object, refused access) or
+    retries in vain comes out translated, as for any other request; each read gets the
+    policy's full number of attempts, so a flaky link that keeps making progress never
+    fails a long download.
+    """
+
+    def __init__(
+        self,
+        opener: Callable[[int], _Body],
+        read: Callable[[Callable[[int], Any], int], bytes],
+        call: Callable[[Callable[[], Any]], Any],
+    ) -> None:
+        self._opener = opener
         self._read = read
-        self._close = close
+        self._call = call
+        self._pos = 0
+        self._body: _Body | None = None
 
     def readable(self) -> bool:
         return True
 
+    def begin(self) -> None:
+        """Send the first request (so a missing object fails at open, not at first read)."""
+        self._call(self._ensure)
+
+    def _ensure(self) -> _Body:
+        if self._body is None:
+            self._body = self._opener(self._pos)
+        return self._body
+
+    def _attempt(self, n: int) -> bytes:
+        read, _close = self._ensure()
+        try:
+            data = self._read(read, n)
+        except BaseException:
+            self._drop()
+            raise
+        self._pos += len(data)
+        return data
+
+    def _drop(self) -> None:
+        body, self._body = self._body, None
+        if body is not None:
+            with contextlib.suppress(Exception):
+                body[1]()
+
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
-        data = self._read(len(view))
+        data: bytes = self._call(lambda: self._attempt(len(view)))
         view[: len(data)] = data
         return len(data)
 
     def close(self) -> None:
         if not self.closed:
             try:
-                self._close()
+                self._drop()
             finally:
                 super().close()
 

@@ -99,9 +99,10 @@ class S3Backend(AsyncFsspecBackend):
             resp["Body"].close()
         return bytes(data), str(resp["ETag"])
 
-    async def _aopen(self, path: str) -> tuple[Any, Any]:
+    async def _aopen(self, path: str, start: int = 0) -> tuple[Any, Any]:
         bucket, key = self._split(path)
-        resp = await self.fs._call_s3("get_object", Bucket=bucket, Key=key)
+        ranged = {"Range": f"bytes={start}-"} if start else {}
+        resp = await self.fs._call_s3("get_object", Bucket=bucket, Key=key, **ranged)
         body = resp["Body"]
         return body.read, body.close
 
