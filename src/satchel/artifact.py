@@ -12,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import enum
+import functools
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
@@ -41,6 +42,7 @@ from satchel.errors import (
     InvalidMetadataError,
     InvalidPathError,
 )
+from satchel.fsutil import disk_full_typed
 from satchel.handlers import DEFAULT_MAX_OBJECTS
 from satchel.hashing import check_algorithm
 from satchel.localfiles import stat_file
@@ -96,6 +98,27 @@ def _check_metadata(metadata: Any) -> dict[str, Any]:
             f"metadata is not JSON-serialisable: {exc}. Use only dicts, lists, str, int, "
             "finite float, bool and None"
         ) from exc
+
+
+_M = TypeVar("_M", bound=Callable[..., Any])
+
+
+def _disk_full_typed(doing: str) -> Callable[[_M], _M]:
+    """Decorate a method that writes to local disk: a write that finds no space (or no
+    quota) raises :class:`~satchel.errors.DiskFullError` naming the full disk's folder, instead
+    of a bare ``OSError`` (see :func:`satchel.fsutil.disk_full_typed`). ``doing`` may use
+    ``{name}`` (the artifact's name)."""
+
+    def wrap(method: _M) -> _M:
+        @functools.wraps(method)
+        def run(self: Artifact, *args: Any, **kwargs: Any) -> Any:
+            what = doing.format(name=self._name)
+            with disk_full_typed(what, lambda: self._local_folders(args, kwargs)):
+                return method(self, *args, **kwargs)
+
+        return run  # type: ignore[return-value]
+
+    return wrap
 
 
 class Artifact:
@@ -261,7 +284,25 @@ class Artifact:
     def _store(self) -> Store:
         return self._svc().require_store()
 
+    def _local_folders(self, args: Sequence[Any], kwargs: dict[str, Any]) -> list[str]:
+        """Local folders a call may write to, for naming a full disk: the cache, a local
+        store, the folder the call was given (``root``), the working directory (default
+        download folders) and the temporary folder (:meth:`new_file`)."""
+        svc = self._svc()
+        folders = [svc.cache.root, os.getcwd(), tempfile.gettempdir()]
+        for store in (svc.store, kwargs.get("store")):
+            if isinstance(store, str) and "://" not in store:
+                folders.append(store)
+            root = getattr(getattr(store, "backend", None), "root", None)
+            if isinstance(root, str):
+                folders.append(root)
+        root_arg = kwargs.get("root", args[0] if args else None)
+        if isinstance(root_arg, (str, os.PathLike)):
+            folders.append(os.fspath(root_arg))
+        return folders
+
     # -- drafting -------------------------------------------------------------------------
+    @_disk_full_typed("adding a file to {name}")
     def add_file(
         self,
         local_path: str | os.PathLike[str],
@@ -307,6 +348,7 @@ class Artifact:
         draft.added_local[local.abspath] = entry.path
         return entry
 
+    @_disk_full_typed("adding a folder to {name}")
     def add_dir(
         self,
         local_path: str | os.PathLike[str],
@@ -386,6 +428,7 @@ class Artifact:
             draft.put(e, None, overwrite=False)
         return entries
 
+    @_disk_full_typed("adding an object to {name}")
     def add(self, obj: Any, name: str, *, overwrite: bool = False) -> ManifestEntry:
         """Add a Python object, serialised by the serializer registry.
 
@@ -436,13 +479,15 @@ class Artifact:
         folder = tempfile.mkdtemp(prefix="satchel-new-file-")
         path = os.path.join(folder, "f")
         try:
-            if "b" in mode:
-                with open(path, "wb") as fb:
-                    yield fb
-            else:
-                with open(path, "w", encoding=encoding or "utf-8") as ft:
-                    yield ft
-            self.add_file(path, logical, overwrite=True)
+            with disk_full_typed(f"writing {logical} of {self._name}",
+                                 lambda: self._local_folders((), {})):
+                if "b" in mode:
+                    with open(path, "wb") as fb:
+                        yield fb
+                else:
+                    with open(path, "w", encoding=encoding or "utf-8") as ft:
+                        yield ft
+                self.add_file(path, logical, overwrite=True)
             draft.added_local.pop(os.path.abspath(path), None)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -793,6 +838,7 @@ class Artifact:
             raise ArtifactStateError(f"artifact {self.name} was deleted and cannot change")
 
     # -- committing -----------------------------------------------------------------------
+    @_disk_full_typed("saving {name}")
     def save(
         self,
         project: str | None = None,
@@ -949,6 +995,7 @@ class Artifact:
         rec = self._committed("download")
         return os.path.abspath(os.path.join("artifacts", f"{rec.name}-v{rec.version}"))
 
+    @_disk_full_typed("downloading {name}")
     def download(
         self,
         root: str | os.PathLike[str] | None = None,
@@ -1010,6 +1057,7 @@ class Artifact:
                 return io_workers
         return None
 
+    @_disk_full_typed("checking out {name}")
     def checkout(self, root: str | os.PathLike[str] | None = None) -> str:
         """Make ``root`` match the version exactly.
 

@@ -36,6 +36,7 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
     ├── DigestMismatchError                        bytes did not hash to their recorded digest
     ├── ArtifactVerificationError                  a folder does not match a manifest
     ├── DownloadObstacleError       (FileExistsError) a file, folder or link in a download's way
+    ├── DiskFullError               (OSError)      a local disk or quota is full
     ├── ReferenceError_                            (base for reference problems)
     │   ├── ReferenceNotFoundError  (FileNotFoundError) referenced object vanished
     │   ├── ReferenceChangedError                  referenced object changed, no version kept
@@ -222,6 +223,26 @@ class DownloadObstacleError(SatchelError, FileExistsError):
         super().__init__(message)
         self.path = path
         self.obstacle = obstacle
+
+
+class DiskFullError(SatchelError, OSError):
+    """A local disk (the cache, a local store or a download folder) has no space left, or the
+    user's quota there is used up.
+
+    Raised instead of the bare ``OSError`` (``ENOSPC``/``EDQUOT``); ``errno`` keeps the
+    original number, so ``except OSError`` code that checks it still works. What was being
+    written is removed again (temporary files, packs), so nothing half-written stays.
+
+    Attributes:
+        folder: the folder whose disk is full, as best known (``None`` when unknown).
+    """
+
+    def __init__(self, message: str, *, errno: int, folder: str | None = None) -> None:
+        super().__init__(errno, message)
+        self.folder = folder
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 class ReferenceError_(SatchelError):

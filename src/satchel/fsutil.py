@@ -17,12 +17,64 @@ import shutil
 import stat
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
+from satchel.errors import DiskFullError
 from satchel.hashing import CHUNK, Hasher
 
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+#: ``errno`` values that mean "no room to write": the disk is full, or the user's quota is
+NO_SPACE = frozenset(n for n in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if n is not None)
+
+
+@contextlib.contextmanager
+def disk_full_typed(doing: str, folders: Callable[[], Iterable[str]]) -> Iterator[None]:
+    """Turn a write inside the block that failed for lack of space into :class:`DiskFullError`.
+
+    The block's own cleanup (temporary files, packs) has already run when the error reaches
+    this frame, so only the message changes: it names the folder whose disk is full (the
+    failing file's folder when the OS reports it, else the one of ``folders`` with the least
+    free space) and what to do.
+
+    Args:
+        doing: what was being done, for the message (``"committing ds"``).
+        folders: the local folders the block writes to; called only after a failure.
+    """
+    try:
+        yield
+    except DiskFullError:
+        raise
+    except OSError as exc:
+        if exc.errno not in NO_SPACE:
+            raise
+        folder = os.path.dirname(os.fsdecode(exc.filename)) if exc.filename else None
+        folder = folder or _least_free(folders())
+        where = f"on the disk of {folder} " if folder else ""
+        what = "the disk quota is used up" if exc.errno != errno.ENOSPC else "no space is left"
+        raise DiskFullError(
+            f"{what} {where}while {doing}; nothing half-written was kept. Free space there "
+            "(`satchel cache cleanup --target-size SIZE` trims the cache, SATCHEL_CACHE_DIR "
+            "moves it) and try again",
+            errno=exc.errno or errno.ENOSPC, folder=folder,
+        ) from exc
+
+
+def _least_free(folders: Iterable[str]) -> str | None:
+    """The folder (of those given) whose disk has the least free space; a folder that does
+    not exist yet counts with its nearest existing parent."""
+    best: tuple[int, str] | None = None
+    for folder in dict.fromkeys(os.path.abspath(f) for f in folders):
+        probe = folder
+        while not os.path.isdir(probe) and os.path.dirname(probe) != probe:
+            probe = os.path.dirname(probe)
+        try:
+            free = shutil.disk_usage(probe).free
+        except OSError:
+            continue
+        if best is None or free < best[0]:
+            best = (free, folder)
+    return best[1] if best else None
 
 
 def tmp_name(dest: str) -> str:

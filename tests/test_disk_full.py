@@ -1,0 +1,233 @@
+"""Full disks: adding, saving and downloading onto a disk without space raise a typed
+``DiskFullError`` that names the disk, keep nothing half-written, and work once there is room.
+
+The full disk is real: each scenario runs in a child process inside its own user and mount
+namespace (``unshare``), where a tmpfs of a few hundred KiB is mounted; the kernel answers
+``ENOSPC`` when it is full. Nothing else on the machine sees that mount.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from satchel.errors import DiskFullError, SatchelError
+
+REPO = Path(__file__).resolve().parents[1]
+
+PRELUDE = """
+import json, os, sys
+import satchel
+from satchel.errors import DiskFullError
+
+small, outside = sys.argv[1], sys.argv[2]
+result = {}
+
+def listing(top):
+    return sorted(os.path.relpath(os.path.join(d, f), top)
+                  for d, _dirs, files in os.walk(top) for f in files)
+
+def fail(key, fn):
+    try:
+        fn()
+    except DiskFullError as exc:
+        result[key] = {"type": type(exc).__name__, "message": str(exc), "errno": exc.errno,
+                       "folder": exc.folder, "is_oserror": isinstance(exc, OSError)}
+    else:
+        result[key] = None
+
+def dataset(top, n, size):
+    os.makedirs(top, exist_ok=True)
+    for i in range(n):
+        with open(os.path.join(top, f"f{i:02d}.bin"), "wb") as f:
+            f.write(os.urandom(size))
+    return top
+"""
+
+
+def run_on_small_disk(tmp_path: Path, size_kib: int, script: str) -> dict[str, Any]:
+    """Run ``script`` (after :data:`PRELUDE`) with a ``size_kib`` tmpfs at ``argv[1]`` and an
+    ordinary folder at ``argv[2]``; return the ``result`` dict it printed as JSON."""
+    if shutil.which("unshare") is None:
+        pytest.fail("the full-disk tests need `unshare` (util-linux) to mount a small tmpfs in "
+                    "a private mount namespace; install util-linux")
+    small, outside = tmp_path / "small", tmp_path / "outside"
+    small.mkdir()
+    outside.mkdir()
+    code = PRELUDE + textwrap.dedent(script) + "\nprint('RESULT ' + json.dumps(result))\n"
+    env = {**os.environ, "SATCHEL_NO_PROGRESS": "1", "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+         'mount -t tmpfs -o size="$1" tmpfs "$2" || exit 97; shift 2; exec "$@"',
+         "sh", f"{size_kib}k", str(small), sys.executable, "-c", code, str(small), str(outside)],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    if proc.returncode == 97 or "unshare:" in proc.stderr:
+        pytest.fail("the full-disk tests mount a small tmpfs in a user and mount namespace; "
+                    f"this machine refused ({proc.stderr.strip()}); enable unprivileged user "
+                    "namespaces (sysctl kernel.unprivileged_userns_clone=1)")
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stdout + proc.stderr
+    result: dict[str, Any] = json.loads(lines[-1][len("RESULT "):])
+    return result
+
+
+def _check_error(err: dict[str, Any] | None, folder: str, doing: str) -> None:
+    assert err is not None, "no DiskFullError"
+    assert err["type"] == "DiskFullError" and err["is_oserror"] and err["errno"] == 28
+    assert err["folder"] is not None and err["folder"].startswith(folder), err
+    assert err["message"] == (
+        f"no space is left on the disk of {err['folder']} while {doing}; nothing half-written "
+        "was kept. Free space there (`satchel cache cleanup --target-size SIZE` trims the "
+        "cache, SATCHEL_CACHE_DIR moves it) and try again"
+    )
+
+
+def test_the_error_is_a_satchel_error_and_an_os_error_with_the_errno() -> None:
+    err = DiskFullError("no space", errno=28, folder="/x")
+    assert isinstance(err, SatchelError) and isinstance(err, OSError)
+    assert (err.errno, err.folder, str(err)) == (28, "/x", "no space")
+
+
+def test_adding_into_a_full_cache_raises_and_leaves_no_object_pack_or_temporary(
+    tmp_path: Path,
+) -> None:
+    result = run_on_small_disk(tmp_path, 512, """
+        os.environ["SATCHEL_CACHE_DIR"] = os.path.join(small, "cache")
+        many = dataset(os.path.join(outside, "many"), 40, 30_000)   # small files: packs
+        big = dataset(os.path.join(outside, "big"), 1, 900_000)     # one large file
+        for policy in ("mutable", "immutable"):
+            art = satchel.Artifact("ds", "dataset")
+            fail(f"dir-{policy}", lambda: art.add_dir(many, policy=policy))
+        art = satchel.Artifact("ds", "dataset")
+        fail("file", lambda: art.add_file(os.path.join(big, "f00.bin")))
+        fail("object", lambda: art.add(os.urandom(900_000), "blob.bin"))
+        def new_file():
+            with art.new_file("made.bin", mode="wb") as f:
+                f.write(os.urandom(900_000))
+        fail("new_file", new_file)
+        result["cache"] = listing(os.path.join(small, "cache"))
+        result["entries"] = len(art.manifest.entries)
+        art.add(b"small", "small.txt")  # the draft is still usable
+        result["after"] = sorted(art.manifest.entries)
+    """)
+    cache = str(tmp_path / "small" / "cache")
+    _check_error(result["dir-mutable"], cache, "adding a folder to ds")
+    assert result["dir-immutable"] is None  # immutable adds write nothing but the stat cache
+    _check_error(result["file"], cache, "adding a file to ds")
+    _check_error(result["object"], cache, "adding an object to ds")
+    _check_error(result["new_file"], cache, "adding a file to ds")
+    assert [p for p in result["cache"] if not p.startswith("stat.db")] == []
+    assert result["entries"] == 0 and result["after"] == ["small.txt"]
+
+
+def test_saving_into_a_full_local_store_commits_nothing_and_succeeds_once_there_is_room(
+    tmp_path: Path,
+) -> None:
+    result = run_on_small_disk(tmp_path, 1024, """
+        os.environ["SATCHEL_CACHE_DIR"] = os.path.join(outside, "cache")
+        store = os.path.join(small, "store")
+        filler = os.path.join(small, "filler")
+        with open(filler, "wb") as f:
+            f.write(b"x" * 800_000)
+        data = dataset(os.path.join(outside, "data"), 20, 25_000)
+        art = satchel.Artifact("ds", "dataset")
+        art.add_dir(data)
+        fail("save", lambda: art.save("p", store=store))
+        result["tmp"] = [p for p in listing(store) if p.endswith(".tmp")]
+        result["versions"] = [p for p in listing(store) if "/versions/" in p]
+        os.remove(filler)  # room again: the same draft commits
+        art.save("p", store=store)
+        result["version"] = art.version
+        got = satchel.Api(store, "p").artifact("ds:latest")
+        got.verify(got.download(os.path.join(outside, "out")))
+        result["files"] = got.file_count
+    """)
+    _check_error(result["save"], str(tmp_path / "small"), "saving ds")
+    assert result["tmp"] == [] and result["versions"] == []
+    assert result["version"] == "v0" and result["files"] == 20
+
+
+def test_downloading_onto_a_full_disk_keeps_no_partial_file_and_works_once_there_is_room(
+    tmp_path: Path,
+) -> None:
+    result = run_on_small_disk(tmp_path, 1024, """
+        os.environ["SATCHEL_CACHE_DIR"] = os.path.join(outside, "cache")
+        store = os.path.join(outside, "store")
+        data = dataset(os.path.join(outside, "data"), 20, 25_000)
+        art = satchel.Artifact("ds", "dataset")
+        art.add_dir(data)
+        art.save("p", store=store)
+        filler = os.path.join(small, "filler")
+        with open(filler, "wb") as f:
+            f.write(b"x" * 800_000)
+        root = os.path.join(small, "out")
+        got = satchel.Api(store, "p").artifact("ds:v0")
+        fail("download", lambda: got.download(root))
+        fail("checkout", lambda: got.checkout(root))
+        kept = listing(root)
+        result["tmp"] = [p for p in kept if p.endswith(".tmp")]
+        result["partial"] = [p for p in kept if os.path.getsize(os.path.join(root, p)) != 25_000]
+        os.remove(filler)
+        got.verify(got.download(root))
+        import subprocess
+        os.remove(os.path.join(root, "f00.bin"))
+        import shutil
+        with open(filler, "wb") as f:  # leave less room than the missing file needs
+            f.write(b"x" * (shutil.disk_usage(small).free - 10_000))
+        cli = subprocess.run([sys.executable, "-m", "satchel", "--store", store, "--project",
+                              "p", "get", "ds:v0", "--root", root],
+                             capture_output=True, text=True)
+        result["cli"] = [cli.returncode, cli.stdout, cli.stderr]
+    """)
+    out = str(tmp_path / "small")
+    _check_error(result["download"], out, "downloading ds")
+    _check_error(result["checkout"], out, "checking out ds")
+    assert result["tmp"] == [] and result["partial"] == []
+    code, stdout, stderr = result["cli"]
+    assert code == 1 and stdout == ""
+    assert stderr.startswith("satchel: error: no space is left on the disk of ")
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr
+
+
+def test_a_used_up_quota_is_named_as_such_with_the_failing_files_folder(tmp_path: Path) -> None:
+    # Quotas cannot be set up in a user namespace here, so the translator is fed the OSError
+    # the kernel raises for EDQUOT, with the file name the OS reported.
+    import errno
+
+    from satchel.fsutil import disk_full_typed
+
+    failing = tmp_path / "cache" / "objects" / "x.tmp"
+    with pytest.raises(DiskFullError) as info, disk_full_typed("saving ds", list):
+        raise OSError(errno.EDQUOT, "Disk quota exceeded", str(failing))
+    assert info.value.errno == errno.EDQUOT and info.value.folder == str(failing.parent)
+    assert str(info.value) == (
+        f"the disk quota is used up on the disk of {failing.parent} while saving ds; nothing "
+        "half-written was kept. Free space there (`satchel cache cleanup --target-size SIZE` "
+        "trims the cache, SATCHEL_CACHE_DIR moves it) and try again"
+    )
+    with pytest.raises(PermissionError), disk_full_typed("saving ds", list):
+        raise PermissionError(errno.EACCES, "denied")  # other errors pass unchanged
+
+
+def test_a_full_temporary_folder_under_new_file_is_named(tmp_path: Path) -> None:
+    result = run_on_small_disk(tmp_path, 256, """
+        os.environ["TMPDIR"] = small
+        os.environ["SATCHEL_CACHE_DIR"] = os.path.join(outside, "cache")
+        art = satchel.Artifact("ds", "dataset")
+        def new_file():
+            with art.new_file("made.bin", mode="wb") as f:
+                f.write(os.urandom(600_000))
+        fail("new_file", new_file)
+        result["left"] = listing(small)
+    """)
+    _check_error(result["new_file"], str(tmp_path / "small"), "writing made.bin of ds")
+    assert result["left"] == []
