@@ -79,7 +79,7 @@ FULL = {
 }
 QUICK = {
     "A": Spec("A-quick", 300, 4 << 10, (3, 10), 1),
-    "B": Spec("B-quick", 2, 2 << 20, (0, 0), 2),
+    "B": Spec("B-quick", 2, 9 << 20, (0, 0), 2),  # over 8 MiB: the big-file copy path
     "C": Spec("C-quick", 1_000, 1 << 10, (10, 10), 3),
 }
 

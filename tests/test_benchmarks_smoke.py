@@ -25,8 +25,8 @@ def test_bench_core_quick_prints_every_measurement_and_target(tmp_path):
     by_bench: dict[str, list[dict]] = {}
     for rec in records:
         by_bench.setdefault(rec["bench"], []).append(rec)
-    assert set(by_bench) >= {"machine", "add_dir", "md5", "readd", "manifest", "new_draft",
-                             "target"}
+    assert set(by_bench) >= {"machine", "add_dir", "md5", "copy", "readd", "manifest",
+                             "new_draft", "target"}
     adds = {(r["dataset"], r["policy"]) for r in by_bench["add_dir"]}
     assert adds == {(d, p) for d in "AB" for p in ("mutable", "immutable")}
     for rec in by_bench["add_dir"] + by_bench["readd"]:
@@ -36,6 +36,11 @@ def test_bench_core_quick_prints_every_measurement_and_target(tmp_path):
     for ds in "AB":
         digests = {r["digest"] for r in by_bench["add_dir"] if r["dataset"] == ds}
         assert len(digests) == 1
+    # the disk's floor of a mutable add is measured for the big-file dataset, both ways
+    copies = {(r["dataset"], r["policy"]): r for r in by_bench["copy"]}
+    assert set(copies) == {("B", "direct"), ("B", "buffered")}
+    assert all(r["bytes"] == 2 * (9 << 20) and r["wall_s"] > 0 for r in copies.values())
+    assert "### floor: copy the files without hashing" in cp.stdout
     manifest = by_bench["manifest"][0]
     assert manifest["digest_matches"] is True
     for key in ("build_s", "write_s", "read_s", "digest_s", "total_s", "process_peak_rss_mb"):
