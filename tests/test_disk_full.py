@@ -29,6 +29,7 @@ import satchel
 from satchel.errors import DiskFullError
 
 small, outside = sys.argv[1], sys.argv[2]
+os.environ["SATCHEL_CACHE_DIR"] = os.path.join(outside, "cache")  # scripts may move it
 result = {}
 
 def listing(top):
@@ -43,6 +44,18 @@ def fail(key, fn):
                        "folder": exc.folder, "is_oserror": isinstance(exc, OSError)}
     else:
         result[key] = None
+
+def fill(size):  # take size bytes of the small disk (None: all but 10 kB)
+    import shutil
+    path = os.path.join(small, "filler")
+    with open(path, "wb") as f:
+        f.write(b"x" * (size or shutil.disk_usage(small).free - 10_000))
+    return path
+
+def drafted():  # a draft of 20 files of 25 kB, added from a folder outside the small disk
+    art = satchel.Artifact("ds", "dataset")
+    art.add_dir(dataset(os.path.join(outside, "data"), 20, 25_000))
+    return art
 
 def dataset(top, n, size):
     os.makedirs(top, exist_ok=True)
@@ -133,14 +146,9 @@ def test_saving_into_a_full_local_store_commits_nothing_and_succeeds_once_there_
     tmp_path: Path,
 ) -> None:
     result = run_on_small_disk(tmp_path, 1024, """
-        os.environ["SATCHEL_CACHE_DIR"] = os.path.join(outside, "cache")
         store = os.path.join(small, "store")
-        filler = os.path.join(small, "filler")
-        with open(filler, "wb") as f:
-            f.write(b"x" * 800_000)
-        data = dataset(os.path.join(outside, "data"), 20, 25_000)
-        art = satchel.Artifact("ds", "dataset")
-        art.add_dir(data)
+        filler = fill(800_000)
+        art = drafted()
         fail("save", lambda: art.save("p", store=store))
         result["tmp"] = [p for p in listing(store) if p.endswith(".tmp")]
         result["versions"] = [p for p in listing(store) if "/versions/" in p]
@@ -160,15 +168,9 @@ def test_downloading_onto_a_full_disk_keeps_no_partial_file_and_works_once_there
     tmp_path: Path,
 ) -> None:
     result = run_on_small_disk(tmp_path, 1024, """
-        os.environ["SATCHEL_CACHE_DIR"] = os.path.join(outside, "cache")
         store = os.path.join(outside, "store")
-        data = dataset(os.path.join(outside, "data"), 20, 25_000)
-        art = satchel.Artifact("ds", "dataset")
-        art.add_dir(data)
-        art.save("p", store=store)
-        filler = os.path.join(small, "filler")
-        with open(filler, "wb") as f:
-            f.write(b"x" * 800_000)
+        drafted().save("p", store=store)
+        filler = fill(800_000)
         root = os.path.join(small, "out")
         got = satchel.Api(store, "p").artifact("ds:v0")
         fail("download", lambda: got.download(root))
@@ -180,9 +182,7 @@ def test_downloading_onto_a_full_disk_keeps_no_partial_file_and_works_once_there
         got.verify(got.download(root))
         import subprocess
         os.remove(os.path.join(root, "f00.bin"))
-        import shutil
-        with open(filler, "wb") as f:  # leave less room than the missing file needs
-            f.write(b"x" * (shutil.disk_usage(small).free - 10_000))
+        fill(None)  # leave less room than the missing file needs
         cli = subprocess.run([sys.executable, "-m", "satchel", "--store", store, "--project",
                               "p", "get", "ds:v0", "--root", root],
                              capture_output=True, text=True)
@@ -221,7 +221,6 @@ def test_a_used_up_quota_is_named_as_such_with_the_failing_files_folder(tmp_path
 def test_a_full_temporary_folder_under_new_file_is_named(tmp_path: Path) -> None:
     result = run_on_small_disk(tmp_path, 256, """
         os.environ["TMPDIR"] = small
-        os.environ["SATCHEL_CACHE_DIR"] = os.path.join(outside, "cache")
         art = satchel.Artifact("ds", "dataset")
         def new_file():
             with art.new_file("made.bin", mode="wb") as f:
