@@ -42,7 +42,7 @@ from satchel.errors import (
     InvalidMetadataError,
     InvalidPathError,
 )
-from satchel.fsutil import disk_full_typed
+from satchel.fsutil import local_errors_typed
 from satchel.handlers import DEFAULT_MAX_OBJECTS
 from satchel.hashing import check_algorithm
 from satchel.localfiles import stat_file
@@ -103,17 +103,18 @@ def _check_metadata(metadata: Any) -> dict[str, Any]:
 _M = TypeVar("_M", bound=Callable[..., Any])
 
 
-def _disk_full_typed(doing: str) -> Callable[[_M], _M]:
-    """Decorate a method that writes to local disk: a write that finds no space (or no
-    quota) raises :class:`~satchel.errors.DiskFullError` naming the full disk's folder, instead
-    of a bare ``OSError`` (see :func:`satchel.fsutil.disk_full_typed`). ``doing`` may use
-    ``{name}`` (the artifact's name)."""
+def _local_errors_typed(doing: str) -> Callable[[_M], _M]:
+    """Decorate a method that reads and writes local files: a write that finds no space (or
+    no quota) raises :class:`~satchel.errors.DiskFullError`, one the OS refuses (permission,
+    read-only filesystem) :class:`~satchel.errors.LocalAccessError`, instead of a bare
+    ``OSError`` (see :func:`satchel.fsutil.local_errors_typed`). ``doing`` may use ``{name}``
+    (the artifact's name)."""
 
     def wrap(method: _M) -> _M:
         @functools.wraps(method)
         def run(self: Artifact, *args: Any, **kwargs: Any) -> Any:
             what = doing.format(name=self._name)
-            with disk_full_typed(what, lambda: self._local_folders(args, kwargs)):
+            with local_errors_typed(what, lambda: self._local_folders(args, kwargs)):
                 return method(self, *args, **kwargs)
 
         return run  # type: ignore[return-value]
@@ -302,7 +303,7 @@ class Artifact:
         return folders
 
     # -- drafting -------------------------------------------------------------------------
-    @_disk_full_typed("adding a file to {name}")
+    @_local_errors_typed("adding a file to {name}")
     def add_file(
         self,
         local_path: str | os.PathLike[str],
@@ -348,7 +349,7 @@ class Artifact:
         draft.added_local[local.abspath] = entry.path
         return entry
 
-    @_disk_full_typed("adding a folder to {name}")
+    @_local_errors_typed("adding a folder to {name}")
     def add_dir(
         self,
         local_path: str | os.PathLike[str],
@@ -428,7 +429,7 @@ class Artifact:
             draft.put(e, None, overwrite=False)
         return entries
 
-    @_disk_full_typed("adding an object to {name}")
+    @_local_errors_typed("adding an object to {name}")
     def add(self, obj: Any, name: str, *, overwrite: bool = False) -> ManifestEntry:
         """Add a Python object, serialised by the serializer registry.
 
@@ -479,7 +480,7 @@ class Artifact:
         folder = tempfile.mkdtemp(prefix="satchel-new-file-")
         path = os.path.join(folder, "f")
         try:
-            with disk_full_typed(f"writing {logical} of {self._name}",
+            with local_errors_typed(f"writing {logical} of {self._name}",
                                  lambda: self._local_folders((), {})):
                 if "b" in mode:
                     with open(path, "wb") as fb:
@@ -838,7 +839,7 @@ class Artifact:
             raise ArtifactStateError(f"artifact {self.name} was deleted and cannot change")
 
     # -- committing -----------------------------------------------------------------------
-    @_disk_full_typed("saving {name}")
+    @_local_errors_typed("saving {name}")
     def save(
         self,
         project: str | None = None,
@@ -995,7 +996,7 @@ class Artifact:
         rec = self._committed("download")
         return os.path.abspath(os.path.join("artifacts", f"{rec.name}-v{rec.version}"))
 
-    @_disk_full_typed("downloading {name}")
+    @_local_errors_typed("downloading {name}")
     def download(
         self,
         root: str | os.PathLike[str] | None = None,
@@ -1057,7 +1058,7 @@ class Artifact:
                 return io_workers
         return None
 
-    @_disk_full_typed("checking out {name}")
+    @_local_errors_typed("checking out {name}")
     def checkout(self, root: str | os.PathLike[str] | None = None) -> str:
         """Make ``root`` match the version exactly.
 

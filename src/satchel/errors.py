@@ -37,6 +37,7 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
     ├── ArtifactVerificationError                  a folder does not match a manifest
     ├── DownloadObstacleError       (FileExistsError) a file, folder or link in a download's way
     ├── DiskFullError               (OSError)      a local disk or quota is full
+    ├── LocalAccessError            (PermissionError) a local path may not be read or written
     ├── ReferenceError_                            (base for reference problems)
     │   ├── ReferenceNotFoundError  (FileNotFoundError) referenced object vanished
     │   ├── ReferenceChangedError                  referenced object changed, no version kept
@@ -240,6 +241,24 @@ class DiskFullError(SatchelError, OSError):
     def __init__(self, message: str, *, errno: int, folder: str | None = None) -> None:
         super().__init__(errno, message)
         self.folder = folder
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+class LocalAccessError(SatchelError, PermissionError):
+    """A local path the operation needs (the cache, a local store, a download folder, a file
+    to add) may not be read or written: permission denied, or a read-only filesystem.
+
+    ``errno`` keeps the original number (``EACCES``, ``EPERM`` or ``EROFS``).
+
+    Attributes:
+        path: the path the OS refused (``None`` when it did not say).
+    """
+
+    def __init__(self, message: str, *, errno: int, path: str | None = None) -> None:
+        super().__init__(errno, message)
+        self.path = path
 
     def __str__(self) -> str:
         return str(self.strerror)

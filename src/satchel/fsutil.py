@@ -20,36 +20,47 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
-from satchel.errors import DiskFullError
+from satchel.errors import DiskFullError, LocalAccessError, SatchelError
 from satchel.hashing import CHUNK, Hasher
 
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 #: ``errno`` values that mean "no room to write": the disk is full, or the user's quota is
 NO_SPACE = frozenset(n for n in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if n is not None)
+#: ``errno`` values that mean "not allowed": permission denied, or a read-only filesystem
+NO_ACCESS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 
 
 @contextlib.contextmanager
-def disk_full_typed(doing: str, folders: Callable[[], Iterable[str]]) -> Iterator[None]:
-    """Turn a write inside the block that failed for lack of space into :class:`DiskFullError`.
+def local_errors_typed(doing: str, folders: Callable[[], Iterable[str]]) -> Iterator[None]:
+    """Turn a local read or write inside the block that failed for lack of space into
+    :class:`DiskFullError`, and one the OS refused into :class:`LocalAccessError`.
 
     The block's own cleanup (temporary files, packs) has already run when the error reaches
-    this frame, so only the message changes: it names the folder whose disk is full (the
-    failing file's folder when the OS reports it, else the one of ``folders`` with the least
-    free space) and what to do.
+    this frame, so only the message changes: it names the path or folder concerned (the one
+    the OS reported; for a full disk without one, the one of ``folders`` with the least free
+    space) and what to do. Errors satchel already typed pass unchanged.
 
     Args:
-        doing: what was being done, for the message (``"committing ds"``).
-        folders: the local folders the block writes to; called only after a failure.
+        doing: what was being done, for the message (``"saving ds"``).
+        folders: the local folders the block writes to; called only after a full disk.
     """
     try:
         yield
-    except DiskFullError:
+    except SatchelError:
         raise
     except OSError as exc:
+        path = os.fsdecode(exc.filename) if exc.filename else None
+        if exc.errno in NO_ACCESS:
+            what = "is on a read-only filesystem" if exc.errno == errno.EROFS else (
+                "may not be read or written by you (permission denied)")
+            raise LocalAccessError(
+                f"{path or 'a local path'} {what}, while {doing}. Use a folder you may write "
+                "to (SATCHEL_CACHE_DIR moves the cache) or fix its permissions, and try again",
+                errno=exc.errno, path=path,
+            ) from exc
         if exc.errno not in NO_SPACE:
             raise
-        folder = os.path.dirname(os.fsdecode(exc.filename)) if exc.filename else None
-        folder = folder or _least_free(folders())
+        folder = (os.path.dirname(path) if path else None) or _least_free(folders())
         where = f"on the disk of {folder} " if folder else ""
         what = "the disk quota is used up" if exc.errno != errno.ENOSPC else "no space is left"
         raise DiskFullError(

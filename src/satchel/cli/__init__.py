@@ -61,6 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # an OS failure nothing above typed: one line, not a traceback
+        if os.environ.get("SATCHEL_DEBUG"):
+            raise
+        print(f"satchel: error: {exc} (set SATCHEL_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

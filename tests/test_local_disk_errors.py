@@ -1,9 +1,13 @@
-"""Full disks: adding, saving and downloading onto a disk without space raise a typed
-``DiskFullError`` that names the disk, keep nothing half-written, and work once there is room.
+"""Local disks that refuse writes: adding, saving and downloading onto a disk without space
+raise a typed ``DiskFullError`` that names the disk, keep nothing half-written, and work once
+there is room; onto a read-only filesystem (or a path the user may not write) they raise
+``LocalAccessError`` naming the path. The command line prints one line for these and for any
+other OS error.
 
-The full disk is real: each scenario runs in a child process inside its own user and mount
-namespace (``unshare``), where a tmpfs of a few hundred KiB is mounted; the kernel answers
-``ENOSPC`` when it is full. Nothing else on the machine sees that mount.
+The disks are real: each scenario runs in a child process inside its own user and mount
+namespace (``unshare``), where a tmpfs of a few hundred KiB (or a read-only one) is mounted;
+the kernel answers ``ENOSPC`` when it is full and ``EROFS`` when it is read-only. Nothing else
+on the machine sees that mount.
 """
 
 from __future__ import annotations
@@ -19,14 +23,17 @@ from typing import Any
 
 import pytest
 
-from satchel.errors import DiskFullError, SatchelError
+from satchel.errors import DiskFullError, LocalAccessError, SatchelError
+from satchel.services import local_services
+from satchel.store import open_store
+from tests.store_support import PROJECT, commit_files
 
 REPO = Path(__file__).resolve().parents[1]
 
 PRELUDE = """
 import json, os, sys
 import satchel
-from satchel.errors import DiskFullError
+from satchel.errors import DiskFullError, LocalAccessError
 
 small, outside = sys.argv[1], sys.argv[2]
 os.environ["SATCHEL_CACHE_DIR"] = os.path.join(outside, "cache")  # scripts may move it
@@ -39,9 +46,10 @@ def listing(top):
 def fail(key, fn):
     try:
         fn()
-    except DiskFullError as exc:
+    except (DiskFullError, LocalAccessError) as exc:
         result[key] = {"type": type(exc).__name__, "message": str(exc), "errno": exc.errno,
-                       "folder": exc.folder, "is_oserror": isinstance(exc, OSError)}
+                       "folder": getattr(exc, "folder", None), "path": getattr(exc, "path", None),
+                       "is_oserror": isinstance(exc, OSError)}
     else:
         result[key] = None
 
@@ -66,9 +74,12 @@ def dataset(top, n, size):
 """
 
 
-def run_on_small_disk(tmp_path: Path, size_kib: int, script: str) -> dict[str, Any]:
-    """Run ``script`` (after :data:`PRELUDE`) with a ``size_kib`` tmpfs at ``argv[1]`` and an
-    ordinary folder at ``argv[2]``; return the ``result`` dict it printed as JSON."""
+def run_on_small_disk(
+    tmp_path: Path, size_kib: int, script: str, *, read_only: bool = False
+) -> dict[str, Any]:
+    """Run ``script`` (after :data:`PRELUDE`) with a ``size_kib`` tmpfs (read-only if asked) at
+    ``argv[1]`` and an ordinary folder at ``argv[2]``; return the ``result`` dict it printed
+    as JSON."""
     if shutil.which("unshare") is None:
         pytest.fail("the full-disk tests need `unshare` (util-linux) to mount a small tmpfs in "
                     "a private mount namespace; install util-linux")
@@ -79,8 +90,8 @@ def run_on_small_disk(tmp_path: Path, size_kib: int, script: str) -> dict[str, A
     env = {**os.environ, "SATCHEL_NO_PROGRESS": "1", "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.run(
         ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
-         'mount -t tmpfs -o size="$1" tmpfs "$2" || exit 97; shift 2; exec "$@"',
-         "sh", f"{size_kib}k", str(small), sys.executable, "-c", code, str(small), str(outside)],
+         'mount -t tmpfs -o "$1" tmpfs "$2" || exit 97; shift 2; exec "$@"',
+         "sh", f"{'ro,' if read_only else ''}size={size_kib}k", str(small), sys.executable, "-c", code, str(small), str(outside)],
         capture_output=True, text=True, env=env, timeout=120, check=False,
     )  # fmt: skip
     if proc.returncode == 97 or "unshare:" in proc.stderr:
@@ -203,10 +214,10 @@ def test_a_used_up_quota_is_named_as_such_with_the_failing_files_folder(tmp_path
     # the kernel raises for EDQUOT, with the file name the OS reported.
     import errno
 
-    from satchel.fsutil import disk_full_typed
+    from satchel.fsutil import local_errors_typed
 
     failing = tmp_path / "cache" / "objects" / "x.tmp"
-    with pytest.raises(DiskFullError) as info, disk_full_typed("saving ds", list):
+    with pytest.raises(DiskFullError) as info, local_errors_typed("saving ds", list):
         raise OSError(errno.EDQUOT, "Disk quota exceeded", str(failing))
     assert info.value.errno == errno.EDQUOT and info.value.folder == str(failing.parent)
     assert str(info.value) == (
@@ -214,7 +225,7 @@ def test_a_used_up_quota_is_named_as_such_with_the_failing_files_folder(tmp_path
         "half-written was kept. Free space there (`satchel cache cleanup --target-size SIZE` "
         "trims the cache, SATCHEL_CACHE_DIR moves it) and try again"
     )
-    with pytest.raises(PermissionError), disk_full_typed("saving ds", list):
+    with pytest.raises(PermissionError), local_errors_typed("saving ds", list):
         raise PermissionError(errno.EACCES, "denied")  # other errors pass unchanged
 
 
@@ -230,3 +241,83 @@ def test_a_full_temporary_folder_under_new_file_is_named(tmp_path: Path) -> None
     """)
     _check_error(result["new_file"], str(tmp_path / "small"), "writing made.bin of ds")
     assert result["left"] == []
+
+
+def test_a_read_only_filesystem_is_named_for_the_cache_the_store_and_the_download_folder(
+    tmp_path: Path,
+) -> None:
+    result = run_on_small_disk(tmp_path, 256, """
+        store = os.path.join(outside, "store")
+        drafted().save("p", store=store)
+        got = satchel.Api(store, "p").artifact("ds:v0")
+        fail("download", lambda: got.download(os.path.join(small, "out")))
+        fail("save", lambda: drafted().save("p", store=os.path.join(small, "store")))
+        os.environ["SATCHEL_CACHE_DIR"] = os.path.join(small, "cache")
+        fail("add", lambda: drafted())
+        result["left"] = listing(small)
+        import subprocess
+        cli = subprocess.run([sys.executable, "-m", "satchel", "--store", store, "--project",
+                              "p", "get", "ds:v0", "--root", os.path.join(small, "out")],
+                             capture_output=True, text=True)
+        result["cli"] = [cli.returncode, cli.stdout, cli.stderr]
+    """, read_only=True)
+    small = str(tmp_path / "small")
+    for key, path, doing in (
+        ("download", f"{small}/out", "downloading ds"),
+        ("save", f"{small}/store", "saving ds"),
+        ("add", f"{small}/cache", "adding a folder to ds"),
+    ):
+        err = result[key]
+        assert err is not None and err["type"] == "LocalAccessError", (key, err)
+        assert err["is_oserror"] and err["errno"] == 30 and err["path"] == path, (key, err)
+        assert err["message"] == (
+            f"{path} is on a read-only filesystem, while {doing}. Use a folder you may write "
+            "to (SATCHEL_CACHE_DIR moves the cache) or fix its permissions, and try again"
+        )
+    assert result["left"] == []
+    code, stdout, stderr = result["cli"]
+    assert (code, stdout) == (1, "")
+    assert stderr == (
+        f"satchel: error: {small}/out is on a read-only filesystem, while downloading ds. Use "
+        "a folder you may write to (SATCHEL_CACHE_DIR moves the cache) or fix its "
+        "permissions, and try again\n"
+    )
+
+
+def test_permission_denied_is_named_with_the_path(tmp_path: Path) -> None:
+    # The suite may run as root, for whom permission bits deny nothing; the translator is fed
+    # the OSError the kernel raises for a path the user may not write.
+    import errno
+
+    from satchel.fsutil import local_errors_typed
+
+    for number in (errno.EACCES, errno.EPERM):
+        with pytest.raises(LocalAccessError) as info, local_errors_typed("saving ds", list):
+            raise OSError(number, "Permission denied", str(tmp_path / "store"))
+        assert isinstance(info.value, PermissionError) and info.value.errno == number
+        assert info.value.path == str(tmp_path / "store")
+        assert str(info.value) == (
+            f"{tmp_path / 'store'} may not be read or written by you (permission denied), "
+            "while saving ds. Use a folder you may write to (SATCHEL_CACHE_DIR moves the "
+            "cache) or fix its permissions, and try again"
+        )
+
+
+def test_the_command_line_prints_one_line_for_an_os_error_nothing_typed(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    services = local_services(cache_dir=str(tmp_path / "cache"), store=open_store(str(store)))
+    commit_files(services, "ds", {"a.txt": b"hi"}, {})
+    (tmp_path / "loop").symlink_to("loop")  # a symbolic link to itself: ELOOP
+    cmd = [sys.executable, "-m", "satchel", "--store", str(store), "--project", PROJECT, "get",
+           "ds:v0", "--root", str(tmp_path / "loop" / "x")]
+    env = {**os.environ, "SATCHEL_CACHE_DIR": str(tmp_path / "cache"), "SATCHEL_NO_PROGRESS": "1"}
+    env.pop("SATCHEL_DEBUG", None)
+    cli = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    assert (cli.returncode, cli.stdout) == (1, "")
+    assert cli.stderr == (
+        f"satchel: error: [Errno 40] Too many levels of symbolic links: "
+        f"'{tmp_path / 'loop' / 'x'}' (set SATCHEL_DEBUG=1 for the traceback)\n"
+    )
+    debug = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                           env={**env, "SATCHEL_DEBUG": "1"})
+    assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr
