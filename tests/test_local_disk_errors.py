@@ -65,6 +65,11 @@ def drafted():  # a draft of 20 files of 25 kB, added from a folder outside the 
     art.add_dir(dataset(os.path.join(outside, "data"), 20, 25_000))
     return art
 
+def committed():  # the draft committed to a store outside the small disk: (store, p/ds:v0)
+    store = os.path.join(outside, "store")
+    drafted().save("p", store=store)
+    return store, satchel.Api(store, "p").artifact("ds:v0")
+
 def dataset(top, n, size):
     os.makedirs(top, exist_ok=True)
     for i in range(n):
@@ -179,11 +184,9 @@ def test_downloading_onto_a_full_disk_keeps_no_partial_file_and_works_once_there
     tmp_path: Path,
 ) -> None:
     result = run_on_small_disk(tmp_path, 1024, """
-        store = os.path.join(outside, "store")
-        drafted().save("p", store=store)
+        store, got = committed()
         filler = fill(800_000)
         root = os.path.join(small, "out")
-        got = satchel.Api(store, "p").artifact("ds:v0")
         fail("download", lambda: got.download(root))
         fail("checkout", lambda: got.checkout(root))
         kept = listing(root)
@@ -247,9 +250,7 @@ def test_a_read_only_filesystem_is_named_for_the_cache_the_store_and_the_downloa
     tmp_path: Path,
 ) -> None:
     result = run_on_small_disk(tmp_path, 256, """
-        store = os.path.join(outside, "store")
-        drafted().save("p", store=store)
-        got = satchel.Api(store, "p").artifact("ds:v0")
+        store, got = committed()
         fail("download", lambda: got.download(os.path.join(small, "out")))
         fail("save", lambda: drafted().save("p", store=os.path.join(small, "store")))
         os.environ["SATCHEL_CACHE_DIR"] = os.path.join(small, "cache")
