@@ -387,3 +387,57 @@ def test_a_gcs_download_makes_one_request_per_object(
     assert metadata_gets == []  # gcsfs' open() would GET each object's metadata first
     with pytest.raises(FileNotFoundError):
         reader.backend.open("objects/md5/00/" + "0" * 30).read()
+
+
+class TestUnreachableOrRefusing:
+    @pytest.mark.azure
+    @pytest.mark.timeout(45)
+    def test_an_unreachable_azure_store_gives_up_in_seconds_not_minutes(
+        self, azure_container: AzureContainer
+    ) -> None:
+        # Nothing listens on the port: every connection is refused. The storage SDK's own
+        # retries (15, 18 and 24 s apart by default) would make one attempt take a minute.
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        conn = azure_container.connection_string
+        endpoint = conn.split("BlobEndpoint=", 1)[1].split(";", 1)[0]
+        dead = conn.replace(endpoint, f"http://127.0.0.1:{port}/devstoreaccount1")
+        backend: Any = open_remote_backend(
+            f"az://{azure_container.name}/team", storage_options={"connection_string": dead},
+            retry=RetryPolicy(attempts=2, sleep=lambda _s: None),
+        )
+        policy = backend.fs.service_client._config.retry_policy
+        assert (policy.initial_backoff, policy.increment_base, policy.total_retries) == (1, 2, 2)
+        with pytest.raises(StoreUnavailableError) as info:
+            backend.read("satchel.json")
+        assert str(info.value).startswith(
+            f"could not read satchel.json in store az://{azure_container.name}/team: still "
+            "failing after 2 attempts ("
+        )
+
+    @pytest.mark.gcs
+    def test_gcsfs_logs_no_traceback_to_a_process_that_configured_no_logging(
+        self, http_site: HTTPSite, tmp_path: Path
+    ) -> None:
+        # gcsfs logs a request it gives up on with logger.exception; without a handler Python
+        # prints that (with its traceback) to stderr, next to satchel's own one-line error.
+        import subprocess
+        import sys
+
+        http_site.behave("storage/v1/b/bkt/o", status=400)
+        script = (
+            "from satchel.store.remote import open_remote_backend\n"
+            "from satchel.store.retry import RetryPolicy\n"
+            f"b = open_remote_backend('gs://bkt/team', storage_options={{'endpoint_url': "
+            f"{http_site.base_url!r}, 'token': 'anon'}}, retry=RetryPolicy(attempts=1))\n"
+            "try:\n    b.list('projects')\nexcept Exception as exc:\n"
+            "    print('raised', type(exc).__name__)\n"
+        )
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              check=False, timeout=120)
+        assert done.stdout.startswith("raised "), done.stdout + done.stderr
+        assert [r.path for r in http_site.received()] != []  # the request was made
+        assert done.stderr == ""

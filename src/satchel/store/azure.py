@@ -24,8 +24,18 @@ from satchel.store.retry import ErrorKind
 BLOCK_CONCURRENCY = 4
 
 
+#: the Azure SDK's retries under satchel's own: tries after the first, and the backoff
+#: (seconds: ``initial + base ** n``) between them
+SDK_RETRIES = 2
+SDK_BACKOFF = (1, 2)
+
+
 class AzureBackend(AsyncFsspecBackend):
     """A store below ``az://container/prefix``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _shorten_sdk_retries(self.fs)
 
     def classify(self, exc: BaseException) -> ErrorKind:
         for e in (exc, exc.__cause__):
@@ -156,3 +166,20 @@ class AzureBackend(AsyncFsspecBackend):
 
 def _timestamp(value: Any) -> float | None:
     return value.timestamp() if hasattr(value, "timestamp") else None
+
+
+
+def _shorten_sdk_retries(fs: Any) -> None:
+    """Keep the Azure SDK's own retries short: satchel retries every request itself (with its
+    :class:`~satchel.store.retry.RetryPolicy`), and the storage SDK's default (3 retries after
+    15, 18 and 24 s) under it made an unreachable store hang for five minutes. adlfs offers no
+    option for this, so the policy object of its service client is adjusted in place (its
+    attributes are the public ones of ``azure.storage.blob.ExponentialRetry``)."""
+    config = getattr(getattr(fs, "service_client", None), "_config", None)
+    policy = getattr(config, "retry_policy", None)
+    if policy is None or not hasattr(policy, "initial_backoff"):
+        return
+    policy.initial_backoff, policy.increment_base = SDK_BACKOFF
+    for name in ("total_retries", "connect_retries", "read_retries", "status_retries"):
+        if hasattr(policy, name):
+            setattr(policy, name, SDK_RETRIES)

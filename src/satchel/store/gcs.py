@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 from typing import Any
@@ -28,12 +29,24 @@ from satchel.store.retry import ErrorKind, bucket_missing
 _BOUNDARY = "satchel-9f2c1e"
 
 
+def _quiet(name: str) -> None:
+    """Give the library logger ``name`` a ``NullHandler`` (once), so a process that configured
+    no logging does not get its records printed by Python's last-resort handler: gcsfs logs
+    every request it gives up on with a full traceback, and satchel reports those failures
+    itself (retried, then one typed error). Where logging is configured, the records still
+    reach its handlers."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+
+
 class GCSBackend(AsyncFsspecBackend):
     """A store below ``gs://bucket/prefix``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._bucket_seen = False
+        _quiet("gcsfs")
 
     def classify(self, exc: BaseException) -> ErrorKind:
         if isinstance(exc, FileExistsError):  # gcsfs: 412
