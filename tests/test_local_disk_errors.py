@@ -228,8 +228,13 @@ def test_a_used_up_quota_is_named_as_such_with_the_failing_files_folder(tmp_path
         "half-written was kept. Free space there (`satchel cache cleanup --target-size SIZE` "
         "trims the cache, SATCHEL_CACHE_DIR moves it) and try again"
     )
-    with pytest.raises(PermissionError), local_errors_typed("saving ds", list):
-        raise PermissionError(errno.EACCES, "denied")  # other errors pass unchanged
+    # a failed copy names its source, then its destination (shutil): the destination counts
+    copied = tmp_path / "out" / "f.bin"
+    with pytest.raises(DiskFullError) as info, local_errors_typed("downloading ds", list):
+        raise OSError(errno.ENOSPC, "No space left on device", str(failing), None, str(copied))
+    assert info.value.folder == str(copied.parent)
+    with pytest.raises(IsADirectoryError), local_errors_typed("saving ds", list):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory")  # other errors pass unchanged
 
 
 def test_a_full_temporary_folder_under_new_file_is_named(tmp_path: Path) -> None:

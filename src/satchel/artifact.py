@@ -103,18 +103,20 @@ def _check_metadata(metadata: Any) -> dict[str, Any]:
 _M = TypeVar("_M", bound=Callable[..., Any])
 
 
-def _local_errors_typed(doing: str) -> Callable[[_M], _M]:
+def _local_errors_typed(doing: str, *, takes_root: bool = False) -> Callable[[_M], _M]:
     """Decorate a method that reads and writes local files: a write that finds no space (or
     no quota) raises :class:`~satchel.errors.DiskFullError`, one the OS refuses (permission,
     read-only filesystem) :class:`~satchel.errors.LocalAccessError`, instead of a bare
     ``OSError`` (see :func:`satchel.fsutil.local_errors_typed`). ``doing`` may use ``{name}``
-    (the artifact's name)."""
+    (the artifact's name); ``takes_root``: the method's first argument (or ``root=``) is the
+    folder it writes into."""
 
     def wrap(method: _M) -> _M:
         @functools.wraps(method)
         def run(self: Artifact, *args: Any, **kwargs: Any) -> Any:
             what = doing.format(name=self._name)
-            with local_errors_typed(what, lambda: self._local_folders(args, kwargs)):
+            root = kwargs.get("root", args[0] if args else None) if takes_root else None
+            with local_errors_typed(what, lambda: self._local_folders(root, kwargs)):
                 return method(self, *args, **kwargs)
 
         return run  # type: ignore[return-value]
@@ -285,21 +287,21 @@ class Artifact:
     def _store(self) -> Store:
         return self._svc().require_store()
 
-    def _local_folders(self, args: Sequence[Any], kwargs: dict[str, Any]) -> list[str]:
+    def _local_folders(self, root: Any, kwargs: dict[str, Any]) -> list[str]:
         """Local folders a call may write to, for naming a full disk: the cache, a local
-        store, the folder the call was given (``root``), the working directory (default
-        download folders) and the temporary folder (:meth:`new_file`)."""
+        store (also one given as ``store=``), the folder the call writes into (``root``), the
+        working directory (default download folders) and the temporary folder
+        (:meth:`new_file`)."""
         svc = self._svc()
         folders = [svc.cache.root, os.getcwd(), tempfile.gettempdir()]
         for store in (svc.store, kwargs.get("store")):
             if isinstance(store, str) and "://" not in store:
                 folders.append(store)
-            root = getattr(getattr(store, "backend", None), "root", None)
-            if isinstance(root, str):
-                folders.append(root)
-        root_arg = kwargs.get("root", args[0] if args else None)
-        if isinstance(root_arg, (str, os.PathLike)):
-            folders.append(os.fspath(root_arg))
+            store_root = getattr(getattr(store, "backend", None), "root", None)
+            if isinstance(store_root, str):
+                folders.append(store_root)
+        if isinstance(root, (str, os.PathLike)):
+            folders.append(os.fspath(root))
         return folders
 
     # -- drafting -------------------------------------------------------------------------
@@ -480,8 +482,9 @@ class Artifact:
         folder = tempfile.mkdtemp(prefix="satchel-new-file-")
         path = os.path.join(folder, "f")
         try:
-            with local_errors_typed(f"writing {logical} of {self._name}",
-                                 lambda: self._local_folders((), {})):
+            with local_errors_typed(
+                f"writing {logical} of {self._name}", lambda: self._local_folders(None, {})
+            ):
                 if "b" in mode:
                     with open(path, "wb") as fb:
                         yield fb
@@ -996,7 +999,7 @@ class Artifact:
         rec = self._committed("download")
         return os.path.abspath(os.path.join("artifacts", f"{rec.name}-v{rec.version}"))
 
-    @_local_errors_typed("downloading {name}")
+    @_local_errors_typed("downloading {name}", takes_root=True)
     def download(
         self,
         root: str | os.PathLike[str] | None = None,
@@ -1058,7 +1061,7 @@ class Artifact:
                 return io_workers
         return None
 
-    @_local_errors_typed("checking out {name}")
+    @_local_errors_typed("checking out {name}", takes_root=True)
     def checkout(self, root: str | os.PathLike[str] | None = None) -> str:
         """Make ``root`` match the version exactly.
 

@@ -49,7 +49,9 @@ def local_errors_typed(doing: str, folders: Callable[[], Iterable[str]]) -> Iter
     except SatchelError:
         raise
     except OSError as exc:
-        path = os.fsdecode(exc.filename) if exc.filename else None
+        # a failed copy names both files (shutil: source, then destination): the written one
+        named = exc.filename2 or exc.filename
+        path = os.fsdecode(named) if named else None
         if exc.errno in NO_ACCESS:
             what = "is on a read-only filesystem" if exc.errno == errno.EROFS else (
                 "may not be read or written by you (permission denied)")
