@@ -70,6 +70,12 @@ def test_get_downloads_into_root_and_path_prefix_limits_it(capsys, data: Path, t
                                             for k, v in FILES.items()}
     run(capsys, "get", "ds", "--root", str(tmp_path / "part"), "--path-prefix", "sub/deep")
     assert list(read_tree(tmp_path / "part")) == ["sub/deep/c.bin"]
+    code, out, err = run(capsys, "get", "ds", "--root", str(tmp_path / "none"),
+                         "--path-prefix", "sbu/")
+    assert (code, out) == (1, "")
+    assert err == ("satchel: error: no file of default/ds:v0 has a path starting with 'sbu/'; "
+                   "nothing was downloaded. See 'satchel show ds --files'\n")
+    assert not (tmp_path / "none").exists()
 
 
 def test_get_into_an_obstacle_prints_one_line_and_keeps_it(

@@ -10,7 +10,12 @@ from typing import Any
 from satchel.artifact import Artifact
 from satchel.cache import parse_size
 from satchel.cli.context import CliContext, add_json_flag
-from satchel.errors import ArtifactVerificationError, InvalidMetadataError, SourceFileNotFoundError
+from satchel.errors import (
+    ArtifactVerificationError,
+    EntryNotFoundError,
+    InvalidMetadataError,
+    SourceFileNotFoundError,
+)
 
 
 def register(sub: Any) -> None:
@@ -149,8 +154,16 @@ def cmd_put(args: argparse.Namespace, ctx: CliContext) -> int:
 def cmd_get(args: argparse.Namespace, ctx: CliContext) -> int:
     """``satchel get``."""
     art = ctx.api.artifact(args.ref)
+    prefix = args.path_prefix
+    if prefix and not any(e.path.startswith(prefix) for e in art.manifest):
+        # the API filters silently, as W&B's does; on the command line an empty result is
+        # almost always a typo
+        raise EntryNotFoundError(
+            f"no file of {art.qualified_name} has a path starting with {prefix!r}; nothing "
+            f"was downloaded. See 'satchel show {args.ref} --files'"
+        )
     root = art.download(
-        args.root, path_prefix=args.path_prefix,
+        args.root, path_prefix=prefix,
         allow_missing_references=args.allow_missing_references,
     )
     if args.json:
