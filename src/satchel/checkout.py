@@ -140,6 +140,12 @@ class _Way:
             self.clear.add(rel)
 
 
+def selected(manifest: Manifest, path_prefix: str | None) -> list[ManifestEntry]:
+    """The entries a download with ``path_prefix`` writes: those whose logical path starts
+    with it (all when it is empty or ``None``)."""
+    return [e for e in manifest if not path_prefix or e.path.startswith(path_prefix)]
+
+
 def materialize(
     manifest: Manifest,
     root: str,
@@ -184,7 +190,7 @@ def materialize(
             obstacle=root,
         ) from exc
     way = _Way(root)
-    entries = [e for e in manifest if not path_prefix or e.path.startswith(path_prefix)]
+    entries = selected(manifest, path_prefix)
     written: list[str] = []
     unchanged: list[str] = []
     skipped: list[str] = []

@@ -9,6 +9,7 @@ from typing import Any
 
 from satchel.artifact import Artifact
 from satchel.cache import parse_size
+from satchel.checkout import selected
 from satchel.cli.context import CliContext, add_json_flag
 from satchel.errors import (
     ArtifactVerificationError,
@@ -155,7 +156,7 @@ def cmd_get(args: argparse.Namespace, ctx: CliContext) -> int:
     """``satchel get``."""
     art = ctx.api.artifact(args.ref)
     prefix = args.path_prefix
-    if prefix and not any(e.path.startswith(prefix) for e in art.manifest):
+    if prefix and not selected(art.manifest, prefix):
         # the API filters silently, as W&B's does; on the command line an empty result is
         # almost always a typo
         raise EntryNotFoundError(

@@ -22,9 +22,9 @@ committer when it checks that the content exists (:meth:`Store.missing_objects` 
 :meth:`Store.put_manifest` touch it when the backend supports ``touch``, as the local backend
 does), which makes it young again: on local disk by setting its mtime, on a bucket by a server-side
 metadata rewrite (S3 ``CopyObject`` onto itself, or a multipart self-copy in server-side parts
-over 5 GiB; GCS ``rewrite`` onto itself, Azure ``Set Blob Metadata``: no bytes sent). On local disk the sweep cannot race that touch: it
-renames a candidate aside before deleting it and puts it back if its mtime moved (see
-:func:`_remove_if_old`); a touch that comes after the rename fails, so the committer uploads
+over 5 GiB; GCS ``rewrite`` onto itself, Azure ``Set Blob Metadata``: no bytes sent). On local
+disk the sweep cannot race that touch: it renames a candidate aside before deleting it and
+puts it back if its mtime moved (see :func:`_remove_if_old`); a touch that comes after the rename fails, so the committer uploads
 the object again. Hard-linked objects keep an old mtime, so on local disk age is the later of
 mtime and ctime (linking, touching and chmod update ctime). On GCS and Azure the sweep reads
 an object's time and version (generation / ETag) in one request and deletes it only if it is

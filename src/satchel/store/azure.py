@@ -168,7 +168,6 @@ def _timestamp(value: Any) -> float | None:
     return value.timestamp() if hasattr(value, "timestamp") else None
 
 
-
 def _shorten_sdk_retries(fs: Any) -> None:
     """Keep the Azure SDK's own retries short: satchel retries every request itself (with its
     :class:`~satchel.store.retry.RetryPolicy`), and the storage SDK's default (3 retries after

@@ -509,16 +509,18 @@ class AsyncFsspecBackend(FsspecBackend):
         if type(self)._aopen is AsyncFsspecBackend._aopen:
             return super().open(key)
         path = self.path(key)
-        raw = _ResumingStream(
-            lambda start: self._sync(self._aopen, path, start),
-            lambda read, n: self._sync(read, n),
-            lambda fn: self._call(fn, f"read {key}"),
-        )
+
+        def opener(start: int) -> _Body:
+            read, close = self._sync(self._aopen, path, start)
+            return (lambda n: self._sync(read, n)), close
+
+        raw = _ResumingStream(opener, lambda fn: self._call(fn, f"read {key}"))
         raw.begin()
         return io.BufferedReader(raw, buffer_size=1 << 20)
 
 
-_Body = tuple[Callable[[int], Any], Callable[[], Any]]
+#: a response being read: blocking ``read(n)`` and ``close()``
+_Body = tuple[Callable[[int], bytes], Callable[[], Any]]
 
 
 class _ResumingStream(io.RawIOBase):
@@ -534,13 +536,11 @@ class _ResumingStream(io.RawIOBase):
     """
 
     def __init__(
-        self,
-        opener: Callable[[int], _Body],
-        read: Callable[[Callable[[int], Any], int], bytes],
-        call: Callable[[Callable[[], Any]], Any],
+        self, opener: Callable[[int], _Body], call: Callable[[Callable[[], Any]], Any]
     ) -> None:
+        """``opener(start)`` sends a GET from byte ``start`` and returns its blocking
+        ``(read(n), close())``; ``call(fn)`` runs ``fn`` under the retry policy."""
         self._opener = opener
-        self._read = read
         self._call = call
         self._pos = 0
         self._body: _Body | None = None
@@ -560,7 +560,7 @@ class _ResumingStream(io.RawIOBase):
     def _attempt(self, n: int) -> bytes:
         read, _close = self._ensure()
         try:
-            data = self._read(read, n)
+            data: bytes = read(n)
         except BaseException:
             self._drop()
             raise
