@@ -1,9 +1,12 @@
 """The ``satchel`` command: a thin layer over the public API.
 
-Each command group lives in its own module exposing ``register(sub, parent)``, which adds
+Each command group lives in its own module exposing ``register(sub)``, which adds
 sub-commands whose ``func(args, ctx) -> int`` does the work. Global options: ``--store URL``
-(env ``SATCHEL_STORE``), ``--project P`` (env ``SATCHEL_PROJECT``). A user error prints one line,
-``satchel: error: ...``, and exits 1, never a traceback; ``SATCHEL_DEBUG=1`` shows tracebacks.
+(env ``SATCHEL_STORE``), ``--project P`` (env ``SATCHEL_PROJECT``), ``--cache-dir DIR`` (env
+``SATCHEL_CACHE_DIR``) and ``--json``, accepted before the command and after it
+(``satchel ls --store X``); given in both places, the one after the command wins. A user error
+prints one line, ``satchel: error: ...``, and exits 1, never a traceback; ``SATCHEL_DEBUG=1``
+shows tracebacks.
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="satchel",
         description="Version datasets and models as artifacts, on a folder or a bucket.",
     )
-    parser.add_argument("--store", help="store URL or folder (env SATCHEL_STORE)")
-    parser.add_argument("--project", help="project (env SATCHEL_PROJECT, default 'default')")
-    parser.add_argument("--cache-dir", help="cache folder (env SATCHEL_CACHE_DIR)")
+    _add_global_options(parser, default=None)
+    parser.add_argument("--json", action="store_true", default=False,
+                        help="print JSON instead of text (also after the command)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
@@ -40,7 +43,33 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+    for leaf in _leaf_parsers(parser):
+        # SUPPRESS: an option not given after the command leaves the one before it in place
+        _add_global_options(leaf, default=argparse.SUPPRESS)
     return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, default: object) -> None:
+    taken = set(parser._option_string_actions)
+    for flag, text in (
+        ("--store", "store URL or folder (env SATCHEL_STORE)"),
+        ("--project", "project (env SATCHEL_PROJECT, default 'default')"),
+        ("--cache-dir", "cache folder (env SATCHEL_CACHE_DIR)"),
+    ):
+        if flag not in taken:
+            parser.add_argument(flag, default=default, help=text)
+
+
+def _leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The parsers of every command that takes no further sub-command (``ls``, ``cache info``)."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return [parser]
+    out: list[argparse.ArgumentParser] = []
+    for action in subs:
+        for child in dict.fromkeys(action.choices.values()):  # aliases share a parser
+            out.extend(_leaf_parsers(child))
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:

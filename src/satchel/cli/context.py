@@ -44,5 +44,8 @@ class CliContext:
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
-    """Add ``--json`` (machine-readable output) to a command."""
-    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    """Add ``--json`` (machine-readable output) to a command; ``satchel --json COMMAND``
+    works too (the global option is the default)."""
+    parser.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON instead of text"
+    )

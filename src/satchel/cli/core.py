@@ -11,6 +11,7 @@ from satchel.artifact import Artifact
 from satchel.cache import parse_size
 from satchel.checkout import selected
 from satchel.cli.context import CliContext, add_json_flag
+from satchel.cli.views import printable, version_json, version_lines
 from satchel.errors import (
     ArtifactVerificationError,
     EntryNotFoundError,
@@ -102,26 +103,6 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_cache_info)
 
 
-def _describe(art: Artifact) -> dict[str, Any]:
-    return {
-        "name": art.name,
-        "qualified_name": art.qualified_name,
-        "version": art.version,
-        "type": art.type,
-        "digest": art.digest,
-        "size": art.size,
-        "file_count": art.file_count,
-        "aliases": art.aliases,
-        "tags": art.tags,
-        "description": art.description,
-        "metadata": art.metadata,
-        "created_at": art.created_at.isoformat(),
-        "created_by": art.created_by,
-        "based_on": art.based_on,
-        "id": art.id,
-    }
-
-
 def cmd_put(args: argparse.Namespace, ctx: CliContext) -> int:
     """``satchel put``."""
     try:
@@ -142,7 +123,7 @@ def cmd_put(args: argparse.Namespace, ctx: CliContext) -> int:
     art.save(ctx.api.project, aliases=args.alias, tags=args.tag)
     created = before is None or before.version != art.version_index
     if args.json:
-        ctx.json({**_describe(art), "created": created})
+        ctx.json({**version_json(art), "created": created})
     elif created:
         ctx.print(f"committed {art.qualified_name}: {art.file_count} files, {art.size} bytes, "
                   f"digest {art.digest}")
@@ -208,7 +189,7 @@ def cmd_verify(args: argparse.Namespace, ctx: CliContext) -> int:
 def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
     """``satchel show``."""
     art = ctx.api.artifact(args.ref)
-    info = _describe(art)
+    info = version_json(art)
     if args.files:
         info["files"] = [
             {"path": e.path, "digest": e.digest, "size": e.size, "ref": e.ref}
@@ -217,17 +198,14 @@ def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.json:
         ctx.json(info)
         return 0
-    for key in ("qualified_name", "type", "digest", "size", "file_count", "aliases", "tags",
-                "description", "created_at", "created_by", "based_on"):
-        value = info[key]
-        if isinstance(value, list):
-            value = ", ".join(value) or "-"
-        ctx.print(f"{key:15} {value if value is not None else '-'}")
+    for line in version_lines(info):
+        ctx.print(line)
     if art.metadata:
-        ctx.print(f"{'metadata':15} {json.dumps(art.metadata, sort_keys=True)}")
+        ctx.print(f"{'metadata':15} {printable(json.dumps(art.metadata, sort_keys=True))}")
     for f in info.get("files", []):
-        ref = f"  -> {f['ref']}" if f["ref"] else ""
-        ctx.print(f"  {f['path']}  {f['size'] if f['size'] is not None else '?'}  {f['digest']}{ref}")
+        ref = f"  -> {printable(f['ref'])}" if f["ref"] else ""
+        size = f["size"] if f["size"] is not None else "?"
+        ctx.print(f"  {printable(f['path'])}  {size}  {f['digest']}{ref}")
     return 0
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from satchel.artifact import Artifact
 from satchel.cli.context import CliContext, add_json_flag
+from satchel.cli.views import human_size, printable, version_json
 from satchel.errors import ArtifactNotFoundError, InvalidQueryError
 from satchel.manifest import ManifestEntry
 from satchel.registry.query import MAX_PAGE_SIZE, SORT_KEYS
@@ -192,41 +193,6 @@ def _register_ls(sub: Any) -> None:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def human_size(n: int | None) -> str:
-    """``1.5 MB``-style size (decimal units)."""
-    if n is None:
-        return "?"
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{n} B"  # pragma: no cover
-
-
-def describe(art: Artifact) -> dict[str, Any]:
-    """A JSON-able summary of a committed version."""
-    return {
-        "qualified_name": art.qualified_name,
-        "name": art.collection_name,
-        "project": art.project,
-        "version": art.version,
-        "type": art.type,
-        "digest": art.digest,
-        "size": art.size,
-        "file_count": art.file_count,
-        "aliases": art.aliases,
-        "tags": art.tags,
-        "stage": art.stage,
-        "description": art.description,
-        "metadata": art.metadata,
-        "created_at": art.created_at.isoformat(),
-        "updated_at": art.updated_at.isoformat(),
-        "ttl_seconds": art.ttl.total_seconds() if art.ttl is not None else None,
-        "linked_from": art.linked_from,
-    }
-
-
 def _metadata_filter(items: list[str]) -> dict[str, Any] | None:
     if not items:
         return None
@@ -285,7 +251,7 @@ def cmd_ls(args: argparse.Namespace, ctx: CliContext) -> int:
     )
     if args.json:
         ctx.json({
-            "items": [describe(a) for a in page], "index": page.index,
+            "items": [version_json(a) for a in page], "index": page.index,
             "max_size": page.max_size, "total": page.total, "total_pages": page.total_pages,
         })
         return 0
@@ -318,18 +284,18 @@ def cmd_diff(args: argparse.Namespace, ctx: CliContext) -> int:
         })
         return 0
     for e in d.added:
-        ctx.print(f"+ {e.path}  ({human_size(e.size)})")
+        ctx.print(f"+ {printable(e.path)}  ({human_size(e.size)})")
     for e in d.removed:
-        ctx.print(f"- {e.path}  ({human_size(e.size)})")
+        ctx.print(f"- {printable(e.path)}  ({human_size(e.size)})")
     for old, new in d.modified:
-        ctx.print(f"M {new.path}  ({human_size(old.size)} -> {human_size(new.size)})")
+        ctx.print(f"M {printable(new.path)}  ({human_size(old.size)} -> {human_size(new.size)})")
     ctx.print(f"{len(d.added)} added, {len(d.removed)} removed, {len(d.modified)} modified")
     return 0
 
 
 def _report(ctx: CliContext, args: argparse.Namespace, art: Artifact, text: str) -> int:
     if args.json:
-        ctx.json(describe(art))
+        ctx.json(version_json(art))
     else:
         ctx.print(text)
     return 0
@@ -394,7 +360,7 @@ def cmd_stage(args: argparse.Namespace, ctx: CliContext) -> int:
     )
     if args.json:
         ctx.json({
-            **describe(art),
+            **version_json(art),
             "stage_history": [
                 {"from": e.from_stage, "to": e.to_stage, "at": e.at.isoformat(), "by": e.by,
                  "reason": e.reason, "message": e.message}
@@ -505,7 +471,7 @@ def cmd_apply(args: argparse.Namespace, ctx: CliContext) -> int:
 
     results = apply_file(ctx.api.services, args.file, default_project=ctx.api.project)
     if args.json:
-        ctx.json([{"action": r.action, **describe(r.artifact)} for r in results])
+        ctx.json([{"action": r.action, **version_json(r.artifact)} for r in results])
     else:
         for r in results:
             ctx.print(f"{r.action}: {r.artifact.qualified_name}")
