@@ -13,7 +13,7 @@ The object model follows Weights & Biases' ``Artifact`` API::
 """
 
 from satchel.api import Api, log_artifact, use_artifact
-from satchel.artifact import Artifact, ArtifactState
+from satchel.artifact import Artifact, ArtifactState, SaveResult
 from satchel.cache import Cache
 from satchel.config import configure
 from satchel.errors import (
@@ -107,6 +107,7 @@ __all__ = [
     "Run",
     "RunFinishedError",
     "SatchelError",
+    "SaveResult",
     "SerializerError",
     "SourceFileChangedError",
     "SourceFileNotFoundError",

@@ -10,6 +10,7 @@ because the W&B surface it mirrors is wide, not because it does the work itself.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import enum
 import functools
@@ -40,6 +41,7 @@ from satchel.errors import (
     EntryNotFoundError,
     InvalidAttributeError,
     InvalidMetadataError,
+    InvalidNameError,
     InvalidPathError,
 )
 from satchel.fsutil import local_errors_typed
@@ -67,6 +69,24 @@ class ArtifactState(str, enum.Enum):
     PENDING = "PENDING"
     COMMITTED = "COMMITTED"
     DELETED = "DELETED"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SaveResult:
+    """What the last :meth:`Artifact.save` did (:attr:`Artifact.save_result`).
+
+    Attributes:
+        created: a new version was committed. ``False`` when the content equalled the latest
+            version's (the no-op rule: the artifact became that version) or when a committed
+            artifact's attributes were saved. Computed from the commit itself, so of several
+            processes saving the same content at once exactly one sees ``True``.
+        updated: attributes this save changed on an existing version (``"description"``,
+            ``"metadata"``, ``"ttl"``, ``"tags"``), in that order; aliases are not listed (a
+            save always points the requested aliases at the version).
+    """
+
+    created: bool
+    updated: tuple[str, ...] = ()
 
 
 _ALLOWED = {
@@ -155,6 +175,14 @@ class Artifact:
         self._type = naming.validate_name(type, kind="type")
         self._description = description
         self._metadata = _check_metadata(metadata)
+        # attributes given to this draft (not inherited by new_draft): a save whose content
+        # equals the latest version's applies them to that version
+        self._given: set[str] = set()
+        if description is not None:
+            self._given.add("description")
+        if self._metadata:
+            self._given.add("metadata")
+        self._save_result: SaveResult | None = None
         self._incremental = bool(incremental)
         self._alg = check_algorithm(digest_algorithm)
         self._state = ArtifactState.DRAFT
@@ -194,6 +222,8 @@ class Artifact:
         art._based_on = None
         art._origin = store
         art._manifest = None
+        art._given = set()
+        art._save_result = None
         art._load(record)
         if known is not None:  # (attrs, aliases, is_latest) already read by a registry listing
             art._preload(*known)
@@ -277,6 +307,12 @@ class Artifact:
         """
         self._committed("wait")
         return self
+
+    @property
+    def save_result(self) -> SaveResult | None:
+        """What the last :meth:`save` of this object did (whether it created a version, and
+        which attributes it changed on an existing one); ``None`` before any save."""
+        return self._save_result
 
     # -- services -------------------------------------------------------------------------
     def _svc(self) -> Services:
@@ -670,6 +706,7 @@ class Artifact:
         self._check_not_deleted()
         self._extras()
         self._description = value
+        self._given.add("description")
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -682,6 +719,7 @@ class Artifact:
         self._check_not_deleted()
         self._extras()
         self._metadata = _check_metadata(value)
+        self._given.add("metadata")
 
     @property
     def aliases(self) -> list[str]:
@@ -696,7 +734,26 @@ class Artifact:
     def aliases(self, value: Sequence[str]) -> None:
         self._check_not_deleted()
         self._extras()
+        self._check_latest(value)
         self._aliases = _clean_aliases(value)
+
+    def _check_latest(self, aliases: Sequence[str]) -> None:
+        """``latest`` is computed: accepted where it is true anyway (a draft, whose commit is
+        the newest version, or the newest committed version: ``art.aliases`` lists it), and
+        refused where assigning it would be ignored.
+
+        Raises:
+            InvalidNameError: ``latest`` for a committed version that is not the newest.
+        """
+        if isinstance(aliases, str):
+            aliases = [aliases]
+        if naming.LATEST not in aliases or self._record is None or self._is_latest:
+            return
+        raise InvalidNameError(
+            f"alias 'latest' is computed (it always names the newest version of "
+            f"{self._record.project}/{self._record.name}) and cannot be assigned to "
+            f"{self.qualified_name}; use another alias, such as 'best' or 'prod'"
+        )
 
     @property
     def tags(self) -> list[str]:
@@ -722,6 +779,7 @@ class Artifact:
         self._check_not_deleted()
         self._extras()
         self._ttl = _ttl_seconds(value)
+        self._given.add("ttl")
 
     # -- registry: stages, links, deletion, lineage (the work is in satchel.registry) ------
     @property
@@ -853,11 +911,18 @@ class Artifact:
     ) -> Artifact:
         """Commit a draft as the next version, or persist a committed one's attributes.
 
+        When the draft's content equals the latest version's, no version is created (the
+        no-op rule): the artifact becomes that version, the aliases and tags are added to it,
+        and the description, metadata and TTL given to the draft (to the constructor or set
+        on the draft; not those a ``new_draft()`` inherited, nor an empty metadata dict)
+        replace the version's, as an edit would. :attr:`save_result` tells which happened.
+
         Args:
             project: the project (default: ``$SATCHEL_PROJECT`` or ``default``).
             store: a :class:`Store` or URL (default: the configured store, or, for a draft
                 made with ``new_draft()``, the store of its parent).
-            aliases: aliases to point at the version (``latest`` is implied and ignored).
+            aliases: aliases to point at the version (``latest`` is implied for a draft and
+                refused for a committed version that is not the newest).
             tags: tags to add.
 
         Returns:
@@ -869,11 +934,12 @@ class Artifact:
         """
         self._extras()
         if aliases is not None:
+            self._check_latest(aliases)
             self._aliases = sorted(set(self._aliases) | set(_clean_aliases(aliases)))
         if tags is not None:
             self._tags = sorted(set(self._tags) | {naming.validate_tag(t) for t in tags})
         if self._state is ArtifactState.COMMITTED:
-            self._persist_attributes()
+            self._save_result = SaveResult(False, self._persist_attributes())
             return self
         if self._state is ArtifactState.DELETED:
             raise ArtifactStateError(f"artifact {self._name} was deleted and cannot be saved")
@@ -923,14 +989,31 @@ class Artifact:
         self._draft = None
         self._manifest = result.manifest
         self._origin = target
+        wanted = {
+            "description": self._description, "metadata": self._metadata, "ttl": self._ttl,
+        }
         wanted_tags = set(self._tags)
         self._load(result.record)
-        if not result.created and not wanted_tags <= set(self.tags):
+        updated: tuple[str, ...] = ()
+        if not result.created:
+            # The no-op rule returned the existing version (as W&B does); what this draft was
+            # given is applied to it as an edit, as apply and a committed save() would.
+            self._extras()
+            if "description" in self._given:
+                self._description = wanted["description"]  # type: ignore[assignment]
+            if "metadata" in self._given:
+                self._metadata = wanted["metadata"]  # type: ignore[assignment]
+            if "ttl" in self._given:
+                self._ttl = wanted["ttl"]  # type: ignore[assignment]
             self._tags = sorted(set(self._tags) | wanted_tags)
-            self._persist_attributes()
+            updated = self._persist_attributes()
+        self._given = set()
+        self._save_result = SaveResult(result.created, updated)
         return self
 
-    def _adopt_commit(self, store: Store, record: VersionRecord, manifest: Manifest) -> None:
+    def _adopt_commit(
+        self, store: Store, record: VersionRecord, manifest: Manifest, *, created: bool = True
+    ) -> None:
         """Become the committed version ``record`` of ``store`` (a draft whose content was
         committed by someone else on its behalf: a collaborative ``finish_artifact``)."""
         if self._state is ArtifactState.DRAFT:
@@ -941,8 +1024,11 @@ class Artifact:
         self._origin = store
         self._services = self._svc().with_store(store)
         self._load(record)
+        self._save_result = SaveResult(created)
 
-    def _persist_attributes(self) -> None:
+    def _persist_attributes(self) -> tuple[str, ...]:
+        """Write the edited attributes and aliases; return the names of the attributes that
+        changed (see :class:`SaveResult`)."""
         rec = self._committed("save")
         self._extras()
         store = self._store()
@@ -961,10 +1047,13 @@ class Artifact:
                 ttl_seconds=ttl if ttl != loaded.ttl_seconds else cur.ttl_seconds,
             )
 
-        if (
-            add_tags or drop_tags or description != loaded.description
-            or metadata != loaded.metadata or ttl != loaded.ttl_seconds
-        ):
+        changed = tuple(name for name, differs in (
+            ("description", description != loaded.description),
+            ("metadata", metadata != loaded.metadata),
+            ("ttl", ttl != loaded.ttl_seconds),
+            ("tags", bool(add_tags or drop_tags)),
+        ) if differs)
+        if changed:
             store.update_attrs(rec, change)
         for alias in set(self._aliases) - self._saved_aliases:
             store.set_alias(rec.project, rec.name, alias, rec.version)
@@ -972,6 +1061,7 @@ class Artifact:
             if store.alias_target(rec.project, rec.name, alias) == rec.version:
                 store.remove_alias(rec.project, rec.name, alias)
         self._load(rec)
+        return changed
 
     # -- reading --------------------------------------------------------------------------
     def _fetch(self, entry: ManifestEntry, refetch: bool) -> list[tuple[str, str]]:
@@ -1137,6 +1227,7 @@ class Artifact:
         draft._based_on = rec
         draft._origin = self._store()
         draft._tags = []
+        draft._given = set()  # inherited, not given: a no-op save leaves them alone
         return draft
 
     def json_encode(self) -> dict[str, Any]:

@@ -133,7 +133,7 @@ def finish_parts(
     result = store.commit(request)
     for key, _part in parts:
         store.backend.delete(key)
-    artifact._adopt_commit(store, result.record, result.manifest)
+    artifact._adopt_commit(store, result.record, result.manifest, created=result.created)
     return artifact
 
 

@@ -60,7 +60,8 @@ def validate_alias(value: str) -> str:
     validate_name(value, kind="alias")
     if value == LATEST:
         raise InvalidNameError(
-            "alias 'latest' is computed (the newest version) and cannot be assigned"
+            "alias 'latest' is computed (it always names the newest version) and cannot be "
+            "assigned; use another alias, such as 'best' or 'prod'"
         )
     if _VERSION.match(value) or re.fullmatch(r"v[0-9]+", value):
         raise InvalidNameError(

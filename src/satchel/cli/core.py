@@ -119,17 +119,18 @@ def cmd_put(args: argparse.Namespace, ctx: CliContext) -> int:
         art.add_file(args.path, policy=args.policy)
     else:
         raise SourceFileNotFoundError(f"{args.path} is neither a file nor a folder")
-    before = ctx.api.store.latest(ctx.api.project, args.name) if ctx.api.artifact_exists(args.name) else None
     art.save(ctx.api.project, aliases=args.alias, tags=args.tag)
-    created = before is None or before.version != art.version_index
+    outcome = art.save_result
+    assert outcome is not None
     if args.json:
-        ctx.json({**version_json(art), "created": created})
-    elif created:
+        ctx.json({**version_json(art), "created": outcome.created, "updated": list(outcome.updated)})
+    elif outcome.created:
         ctx.print(f"committed {art.qualified_name}: {art.file_count} files, {art.size} bytes, "
                   f"digest {art.digest}")
     else:
+        edits = f"; updated its {', '.join(outcome.updated)}" if outcome.updated else ""
         ctx.print(f"unchanged: {art.qualified_name} already holds this content "
-                  f"(digest {art.digest})")
+                  f"(digest {art.digest}){edits}")
     return 0
 
 

@@ -302,7 +302,12 @@ def _report(ctx: CliContext, args: argparse.Namespace, art: Artifact, text: str)
 
 
 def cmd_alias_add(args: argparse.Namespace, ctx: CliContext) -> int:
-    """``satchel alias add``."""
+    """``satchel alias add``: refuses ``latest`` and version-like names (they would be
+    ignored or are reserved) before changing anything."""
+    from satchel import naming
+
+    for name in args.names:
+        naming.validate_alias(name)
     art = ctx.api.artifact(args.ref)
     art.aliases = [*art.aliases, *args.names]
     art.save()

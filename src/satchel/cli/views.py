@@ -49,7 +49,7 @@ def human_size(n: int | None) -> str:
 
 def human_duration(seconds: float) -> str:
     """``30d``, ``1h30m``, ``45s``-style duration (whole seconds)."""
-    left = int(round(seconds))
+    left = round(seconds)
     parts = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if left >= size:
