@@ -145,3 +145,44 @@ def test_global_options_after_the_command_win(
     assert json.loads(out)["root"] == str(tmp_path / "c2")
     code, out, _ = run(capsys, "--store", str(other), "--json", "show", "ds:v0", "--project", "p")
     assert json.loads(out)["qualified_name"] == "p/ds:v0"
+
+
+def test_gc_dry_run_reports_young_unreferenced_content_apart_from_what_goes(
+    capsys: pytest.CaptureFixture[str], satchel_env: SatchelEnv
+) -> None:
+    import time
+
+    from satchel.registry import collect_garbage
+    from satchel.store import layout
+    from tests.registry_support import commit
+
+    api = satchel_env.api("default")
+    commit(api, "ds", {"shared": "in both", "own": "zero"})
+    commit(api, "ds", {"shared": "in both", "own": "one"})
+    # a healthy store whose content is all young: nothing is unreferenced
+    report = collect_garbage(api.store, dry_run=True)
+    assert (report.kept_young, report.young, report.objects) == (0, (), ())
+    _code, out, _ = run(capsys, "gc", "--dry-run")
+    assert out == ("would remove 0 manifest(s) and 0 object(s), would free 0 B (0 bytes); 0 "
+                   "expired version(s); 0 unreferenced item(s) kept as younger than 1h\n")
+    # a deleted version's own object and manifest are unreferenced, kept while young
+    v0 = api.artifact("ds:v0")
+    own = layout.object_key("md5", v0.get_entry("own").oid)
+    manifest = layout.manifest_key(v0.commit_hash)
+    v0.delete()
+    report = collect_garbage(api.store, dry_run=True)
+    assert report.young == tuple(sorted((manifest, own))) and report.kept_young == 2
+    assert report.objects == () and report.manifests == ()
+    size = (satchel_env.store / manifest).stat().st_size
+    _code, out, _ = run(capsys, "gc", "--dry-run", "--grace", "2h")
+    assert out.splitlines() == [
+        f"kept manifest {manifest} ({size} B): younger than 2h",
+        f"kept object {own} (4 B): younger than 2h",
+        ("would remove 0 manifest(s) and 0 object(s), would free 0 B (0 bytes); 0 expired "
+         "version(s); 2 unreferenced item(s) kept as younger than 2h"),
+    ]
+    _, out, _ = run(capsys, "gc", "--dry-run", "--json")
+    assert json.loads(out)["young"] == [manifest, own]
+    # once old, the same items are what would go, and nothing is "kept"
+    later = collect_garbage(api.store, dry_run=True, now=time.time() + 7200)
+    assert later.young == () and later.objects == (own,) and later.manifests == (manifest,)

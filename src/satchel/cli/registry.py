@@ -417,6 +417,9 @@ def cmd_gc(args: argparse.Namespace, ctx: CliContext) -> int:
             return
         if kind == "expired":
             ctx.print(f"{'would delete' if args.dry_run else 'deleted'} expired version {name}")
+        elif kind == "young":  # unreferenced, but not removed: apart from what goes
+            what = "manifest" if name.startswith("manifests/") else "object"
+            ctx.print(f"kept {what} {name} ({human_size(size)}): younger than {args.grace}")
         else:
             ctx.print(f"{verb} {kind} {name} ({human_size(size)})")
 

@@ -121,8 +121,11 @@ class GcReport:
         manifests: keys of manifests removed.
         objects: keys of content objects removed.
         bytes_freed: total size of the removed manifests and objects.
-        kept_young: unreferenced objects and manifests kept because they are younger than the
-            grace period (or undatable).
+        kept_young: how many unreferenced objects and manifests were kept because they are
+            younger than the grace period (or undatable): ``len(young)``. Content a live
+            version uses is never counted, however young.
+        young: their keys, sorted (what a ``dry_run`` shows as "kept: younger than grace",
+            apart from what would really be removed).
         temporaries: keys of temporary files left by killed writers that were removed, and of
             objects an interrupted gc had set aside that were put back (local stores only).
     """
@@ -134,6 +137,7 @@ class GcReport:
     bytes_freed: int = 0
     kept_young: int = 0
     temporaries: tuple[str, ...] = ()
+    young: tuple[str, ...] = ()
     protected: tuple[str, ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -145,6 +149,7 @@ class GcReport:
             "objects": list(self.objects),
             "bytes_freed": self.bytes_freed,
             "kept_young": self.kept_young,
+            "young": list(self.young),
             "temporaries": list(self.temporaries),
         }
 
@@ -173,7 +178,8 @@ def collect_garbage(
         dry_run: report only, change nothing.
         now: the current time (seconds since the epoch), for tests.
         on_item: called as ``(kind, name, size)`` for each removal (``kind`` is ``expired``,
-            ``manifest``, ``object`` or ``temporary``), as it happens.
+            ``manifest``, ``object`` or ``temporary``), as it happens, and, with ``kind``
+            ``young``, for each unreferenced item kept as younger than ``grace``.
 
     Returns:
         What was (or would be) removed.
@@ -194,18 +200,20 @@ def collect_garbage(
     # 1. list (before marking: anything created later is not a candidate)
     candidates_m: dict[str, int] = {}
     candidates_o: dict[str, int] = {}
-    young = 0
+    # young (or undatable) content: kept whatever it is; reported when no live version uses it
+    young_m: dict[str, int] = {}
+    young_o: dict[str, int] = {}
     hidden: list[str] = []  # local stores: temporaries, swept at the end (no second walk)
     for key, size, mtime in walk_detailed(backend, "manifests", hidden=hidden):
         if mtime is not None and mtime < cutoff:
             candidates_m[key] = size
         else:
-            young += 1
+            young_m[key] = size
     for key, size, mtime in walk_detailed(backend, "objects", hidden=hidden):
         if mtime is not None and mtime < cutoff:
             candidates_o[key] = size
         else:
-            young += 1
+            young_o[key] = size
 
     # 2. expire, and 3. mark
     now_dt = _dt.datetime.fromtimestamp(started, _dt.timezone.utc)
@@ -225,6 +233,7 @@ def collect_garbage(
                 if n not in gone:
                     live_manifests.add(snap.records[n].manifest)
             live_manifests |= _pending_manifests(store, project, name)
+    referenced = set(live_manifests)  # by live versions and pending parts, for the report
     # manifests that appeared or changed since the listing belong to commits in flight
     for key, _size, mtime in walk_detailed(backend, "manifests"):
         if key not in candidates_m or (mtime is not None and mtime >= cutoff):
@@ -234,10 +243,14 @@ def collect_garbage(
                 candidates_m.pop(key, None)
 
     live_objects: set[str] = set()
-    for mid in sorted(live_manifests):
-        for entry in _read_manifest(store, mid):
-            if not entry.is_reference:
-                live_objects.add(layout.object_key(entry.alg, entry.oid))
+    used_objects: set[str] = set()  # named by the referenced manifests, for the report
+    for i, group in enumerate((sorted(referenced), sorted(live_manifests - referenced))):
+        for mid in group:
+            for entry in _read_manifest(store, mid):
+                if not entry.is_reference:
+                    live_objects.add(layout.object_key(entry.alg, entry.oid))
+        if i == 0:
+            used_objects = set(live_objects)
 
     # 4. sweep
     removed_m: list[str] = []
@@ -248,7 +261,7 @@ def collect_garbage(
         if mid is None or mid in live_manifests:
             continue
         if not dry_run and not _remove_if_old(backend, key, cutoff):
-            young += 1
+            young_m[key] = candidates_m[key]  # freshened by a commit since the listing
             continue
         removed_m.append(key)
         freed += candidates_m[key]
@@ -257,11 +270,17 @@ def collect_garbage(
         if key in live_objects:
             continue
         if not dry_run and not _remove_if_old(backend, key, cutoff):
-            young += 1  # freshened by a commit (or rewritten) since the listing
+            young_o[key] = candidates_o[key]  # freshened by a commit (or rewritten) since
             continue
         removed_o.append(key)
         freed += candidates_o[key]
         emit("object", key, candidates_o[key])
+    young = sorted(
+        [k for k in young_m if _manifest_id(k) not in referenced]
+        + [k for k in young_o if k not in used_objects]
+    )
+    for key in young:
+        emit("young", key, young_m.get(key, young_o.get(key, 0)))
     temporaries, temp_bytes = _sweep_temporaries(backend, hidden, cutoff, dry_run, emit)
     freed += temp_bytes
     return GcReport(
@@ -270,8 +289,9 @@ def collect_garbage(
         manifests=tuple(removed_m),
         objects=tuple(removed_o),
         bytes_freed=freed,
-        kept_young=young,
+        kept_young=len(young),
         temporaries=tuple(temporaries),
+        young=tuple(young),
     )
 
 
