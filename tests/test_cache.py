@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import stat
 import time
 from pathlib import Path
@@ -269,6 +270,10 @@ def test_touch_on_use_protects_from_cleanup(tmp_path: Path) -> None:
 def test_download_marks_objects_used(tmp_path: Path, satchel_env: SatchelEnv) -> None:
     art = _committed(tmp_path)
     cache = Cache(str(satchel_env.cache))
+    # fetched from the store into the cache: the cache's own copies, which cleanup counts
+    # (a commit's cached files may share their inode with a local store's objects)
+    shutil.rmtree(satchel_env.cache / "objects")
+    satchel_env.api().artifact("ds:v0").download(tmp_path / "first")
     old = time.time() - 100_000
     for e in art.manifest:
         os.utime(cache.object_path(e.alg, e.oid), (old, old))

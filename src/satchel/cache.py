@@ -12,6 +12,17 @@ place only when its digest matches; a mismatch raises :class:`DigestMismatchErro
 nothing behind. A hit is checked by size; readers that copy an object out hash it while copying
 and call :meth:`Cache.evict` on a mismatch, so a corrupted object is fetched again, never served.
 Objects are used least-recently-first by :meth:`Cache.cleanup` (their mtime is touched on use).
+
+Sizes (:meth:`Cache.usage`, :meth:`Cache.cleanup`) count only the bytes that deleting would
+free: a file whose inode has hard links outside the cache (a local store's object on the same
+disk, say) costs the cache nothing, so it is listed as *shared*, neither counted nor removed.
+*Temporaries* are the in-flight files of writers: everything in ``tmp/`` (snapshot packs of
+unsaved drafts, copies being hashed) and the hidden ``.<name>.<12 hex>.tmp`` files next to
+objects and references. Those of killed writers are removed by cleanup once their last
+modification is older than :data:`TEMPORARY_MAX_AGE` and no live draft holds them: a draft
+holds a shared ``flock`` on each of its packs until it is saved or dropped (the kernel releases
+it when the process dies), because a pack is written at add time and only read at save, so
+its age says nothing about whether it is still needed.
 """
 
 from __future__ import annotations
@@ -21,7 +32,7 @@ import hashlib
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -30,14 +41,103 @@ from satchel.fsutil import DIRECT_MIN, READ_ONLY, atomic_file, copy_direct, copy
 from satchel.hashing import LARGE_FILE, b64, b64_to_hex, hash_file, new_hasher
 from satchel.statcache import StatCache
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: packs are judged by age alone
+    fcntl = None  # type: ignore[assignment]
+
+#: a temporary whose last modification is older than this belongs to a killed writer (a
+#: writer modifies its file as it goes; packs are protected by their draft's lock instead)
+TEMPORARY_MAX_AGE = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class CacheUsage:
+    """What the cache holds, in bytes that deleting would free (:meth:`Cache.usage`).
+
+    Attributes:
+        files, bytes: cached objects and references.
+        temporaries, temporary_bytes: in-flight files of writers (``tmp/`` and hidden
+            ``.tmp`` files), live or left by killed writers.
+        shared_files, shared_bytes: cached files whose bytes hard links outside the cache keep
+            alive; not in ``bytes`` (deleting them frees nothing).
+    """
+
+    files: int = 0
+    bytes: int = 0
+    temporaries: int = 0
+    temporary_bytes: int = 0
+    shared_files: int = 0
+    shared_bytes: int = 0
+
+    @property
+    def total_bytes(self) -> int:
+        """``bytes + temporary_bytes``: what emptying the cache would free."""
+        return self.bytes + self.temporary_bytes
+
 
 @dataclass(frozen=True, slots=True)
 class CleanupResult:
-    """What :meth:`Cache.cleanup` removed."""
+    """What :meth:`Cache.cleanup` removed (or, with ``dry_run``, would remove).
+
+    Attributes:
+        removed_files, freed_bytes: cached objects and references removed, and the bytes
+            that freed.
+        remaining_bytes: bytes the cache still holds (objects, references, temporaries).
+        removed_temporaries, temporary_bytes: temporaries of killed writers removed.
+        shared_files, shared_bytes: files kept because hard links elsewhere keep their bytes
+            (removing them would free nothing).
+    """
 
     removed_files: int
     freed_bytes: int
     remaining_bytes: int
+    removed_temporaries: int = 0
+    temporary_bytes: int = 0
+    shared_files: int = 0
+    shared_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """One inode of the cache: its names there, its size and when it was last used."""
+
+    paths: tuple[str, ...]
+    size: int
+    used: float
+    shared: bool  # hard links outside the cache keep it
+
+
+def hold(path: str) -> int | None:
+    """Open ``path`` with a shared ``flock``, telling :meth:`Cache.cleanup` that a live draft
+    still needs it. Returns the descriptor (closing it releases the hold), or ``None`` where
+    locks are not available."""
+    if fcntl is None:  # pragma: no cover
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+    except OSError:  # pragma: no cover - a filesystem without locks
+        os.close(fd)
+        return None
+    return fd
+
+
+def _held(path: str) -> bool:
+    """Whether a live process holds ``path`` (see :func:`hold`)."""
+    if fcntl is None:  # pragma: no cover
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # releases the probe's lock
+    return False
 
 
 class Cache:
@@ -201,46 +301,89 @@ class Cache:
                 f.write(data)
         return digest, len(data), dest
 
-    # -- cleanup --------------------------------------------------------------------------
+    # -- size and cleanup -----------------------------------------------------------------
     def size(self) -> int:
-        """Bytes held by cached objects and references."""
-        return sum(s for _p, s, _t in self._files())
+        """Bytes that emptying the cache would free: objects, references and temporaries,
+        without files whose bytes hard links elsewhere keep (see :meth:`usage`)."""
+        return self.usage().total_bytes
 
-    def _files(self) -> list[tuple[str, int, float]]:
-        out = []
-        for top in ("objects", "refs"):
-            for dirpath, _dirs, files in os.walk(os.path.join(self.root, top)):
-                for name in files:
-                    p = os.path.join(dirpath, name)
-                    with contextlib.suppress(FileNotFoundError):
-                        st = os.stat(p)
-                        out.append((p, st.st_size, max(st.st_mtime, st.st_atime)))
-        return out
+    def usage(self) -> CacheUsage:
+        """What the cache holds, counting only bytes that deleting would free."""
+        items, temps = self._scan()
+        own = [i for i in items if not i.shared]
+        shared = [i for i in items if i.shared]
+        return CacheUsage(
+            files=sum(len(i.paths) for i in own), bytes=sum(i.size for i in own),
+            temporaries=len(temps), temporary_bytes=sum(size for _p, size, _m in temps),
+            shared_files=sum(len(i.paths) for i in shared),
+            shared_bytes=sum(i.size for i in shared),
+        )
+
+    def _scan(self) -> tuple[list[_Item], list[tuple[str, int, float]]]:
+        """The cached inodes, and the temporaries as ``(path, size, mtime)``."""
+        names: dict[tuple[int, int], list[str]] = {}
+        stats: dict[tuple[int, int], os.stat_result] = {}
+        temps: list[tuple[str, int, float]] = []
+        for top in ("objects", "refs", "tmp"):
+            for path, st in _walk(os.path.join(self.root, top)):
+                if top == "tmp" or os.path.basename(path).startswith("."):
+                    temps.append((path, st.st_size, st.st_mtime))
+                    continue
+                key = (st.st_dev, st.st_ino)
+                names.setdefault(key, []).append(path)
+                stats[key] = st
+        items = [
+            _Item(tuple(paths), stats[k].st_size, max(stats[k].st_mtime, stats[k].st_atime),
+                  shared=stats[k].st_nlink > len(paths))
+            for k, paths in names.items()
+        ]
+        return items, temps
 
     def cleanup(self, target_size: int, *, dry_run: bool = False) -> CleanupResult:
-        """Remove least-recently-used files until the cache holds at most ``target_size`` bytes.
+        """Remove temporaries of killed writers, then least-recently-used files until the
+        cache holds at most ``target_size`` bytes.
+
+        Only bytes that deleting frees count: files that hard links outside the cache keep
+        alive are left alone. A temporary goes when its last modification is older than
+        :data:`TEMPORARY_MAX_AGE` and no live draft holds it (see the module docstring).
 
         Args:
             target_size: bytes to keep at most.
             dry_run: only report what would be removed.
         """
-        files = sorted(self._files(), key=lambda t: t[2])
-        total = sum(f[1] for f in files)
+        items, temps = self._scan()
+        cutoff = time.time() - TEMPORARY_MAX_AGE
+        stale = [(p, size) for p, size, mtime in temps if mtime < cutoff and not _held(p)]
+        temp_freed = 0
+        for path, size in stale:
+            if not dry_run:
+                self.evict(path)
+            temp_freed += size
+        own = sorted((i for i in items if not i.shared), key=lambda i: i.used)
+        total = sum(i.size for i in own) + sum(size for _p, size, _m in temps) - temp_freed
         removed = freed = 0
-        for path, size, _t in files:
+        for item in own:
             if total - freed <= target_size:
                 break
             if not dry_run:
-                self.evict(path)
-            removed += 1
-            freed += size
-        if not dry_run:
-            with contextlib.suppress(OSError):
-                for name in os.listdir(self.tmp_dir()):  # stale in-flight files older than a day
-                    p = os.path.join(self.tmp_dir(), name)
-                    if time.time() - os.stat(p).st_mtime > 86400:
-                        os.unlink(p)
-        return CleanupResult(removed, freed, total - freed)
+                for path in item.paths:
+                    self.evict(path)
+            removed += len(item.paths)
+            freed += item.size
+        shared = [i for i in items if i.shared]
+        return CleanupResult(
+            removed, freed, total - freed, len(stale), temp_freed,
+            sum(len(i.paths) for i in shared), sum(i.size for i in shared),
+        )
+
+
+def _walk(top: str) -> Iterator[tuple[str, os.stat_result]]:
+    """Every file below ``top`` with its ``lstat`` (files that vanish meanwhile are skipped)."""
+    for dirpath, _dirs, files in os.walk(top):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            with contextlib.suppress(FileNotFoundError):
+                yield path, os.lstat(path)
 
 
 def parse_size(text: str) -> int:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 import msgspec
 
 from satchel import paths as logical_paths
-from satchel.cache import Cache
+from satchel.cache import Cache, hold
 from satchel.errors import (
     EntryConflictError,
     EntryNotFoundError,
@@ -82,7 +82,11 @@ class PackedSource(msgspec.Struct, frozen=True, gc=False):
 Source = CachedSource | LocalSource | PackedSource
 
 
-def _remove_files(paths: list[str]) -> None:
+def _remove_files(paths: list[str], holds: list[int]) -> None:
+    for fd in holds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    holds.clear()
     for p in paths:
         with contextlib.suppress(OSError):
             os.unlink(p)
@@ -103,11 +107,21 @@ class Draft:
         self.removed_in_draft: set[str] = set()  # incremental removals that matched own adds
         self.added_local: dict[str, str] = {}
         self.packs: list[str] = []
-        weakref.finalize(self, _remove_files, self.packs)
+        # a shared lock on each pack while the draft lives: cache cleanup keeps held packs
+        self._holds: list[int] = []
+        weakref.finalize(self, _remove_files, self.packs, self._holds)
+
+    def _keep_packs(self, packs: Iterable[str]) -> None:
+        for pack in packs:
+            self.packs.append(pack)
+            with contextlib.suppress(FileNotFoundError):
+                fd = hold(pack)
+                if fd is not None:
+                    self._holds.append(fd)
 
     def discard_packs(self) -> None:
         """Delete the packs (after a successful save; later reads of them would fail)."""
-        _remove_files(self.packs)
+        _remove_files(self.packs, self._holds)
 
     # -- adding ---------------------------------------------------------------------------
     def put(
@@ -207,7 +221,7 @@ class Draft:
                 )
             except FileNotFoundError as exc:  # vanished since the scan, as cache.add_file says
                 raise SourceFileNotFoundError(f"file {exc.filename} does not exist") from exc
-            self.packs.extend(packs)
+            self._keep_packs(packs)
             for i, (digest, size, pack, offset) in zip(small, snaps):
                 results[i] = (
                     ManifestEntry(logical[i], digest, size, None, extra),
@@ -282,7 +296,7 @@ class Draft:
             if not mutable:
                 raise
             raise SourceFileNotFoundError(f"file {exc.filename} does not exist") from exc
-        self.packs.extend(tree.packs)
+        self._keep_packs(tree.packs)
         files = tree.files
         logical = [f"{prefix}/{f.rel}" for f in files] if prefix else [f.rel for f in files]
         pairs: list[tuple[ManifestEntry, Source]] = []

@@ -92,7 +92,10 @@ def register(sub: Any) -> None:
     p = csub.add_parser(
         "cleanup",
         help="remove least-recently-used cache files",
-        description="Remove least-recently-used files until the cache holds at most TARGET.",
+        description="Remove temporary files of interrupted writers (older than a day, not held "
+        "by a live draft), then least-recently-used files until the cache holds at most "
+        "TARGET. Only bytes that deleting frees count: files whose bytes hard links outside "
+        "the cache keep are left alone.",
     )
     p.add_argument("--target-size", default="10GB", help="size to shrink to (default 10GB)")
     p.add_argument("--dry-run", action="store_true", help="only report what would go")
@@ -211,24 +214,47 @@ def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_cache_cleanup(args: argparse.Namespace, ctx: CliContext) -> int:
-    """``satchel cache cleanup``."""
-    result = ctx.api.services.cache.cleanup(parse_size(args.target_size), dry_run=args.dry_run)
+    """``satchel cache cleanup``: temporaries of killed writers, then least-recently-used
+    files; only bytes that deleting frees are counted."""
+    cache = ctx.api.services.cache
+    result = cache.cleanup(parse_size(args.target_size), dry_run=args.dry_run)
     if args.json:
         ctx.json({"removed_files": result.removed_files, "freed_bytes": result.freed_bytes,
-                  "remaining_bytes": result.remaining_bytes, "dry_run": args.dry_run})
-    else:
-        verb = "would remove" if args.dry_run else "removed"
-        ctx.print(f"{verb} {result.removed_files} files, {result.freed_bytes} bytes; "
-                  f"{result.remaining_bytes} bytes remain in {ctx.api.services.cache.root}")
+                  "remaining_bytes": result.remaining_bytes,
+                  "removed_temporaries": result.removed_temporaries,
+                  "temporary_bytes": result.temporary_bytes,
+                  "shared_files": result.shared_files, "shared_bytes": result.shared_bytes,
+                  "dry_run": args.dry_run})
+        return 0
+    verb = "would remove" if args.dry_run else "removed"
+    ctx.print(f"{verb} {result.removed_files} files, {result.freed_bytes} bytes; "
+              f"{result.remaining_bytes} bytes remain in {printable(cache.root)}")
+    if result.removed_temporaries:
+        ctx.print(f"{verb} {result.removed_temporaries} temporary file(s) of interrupted "
+                  f"writers, {result.temporary_bytes} bytes")
+    if result.shared_files:
+        ctx.print(_shared_note(result.shared_files, result.shared_bytes))
     return 0
 
 
+def _shared_note(files: int, size: int) -> str:
+    return (f"not counted: {files} file(s), {size} bytes, whose bytes hard links outside the "
+            "cache keep (deleting them would free nothing)")
+
+
 def cmd_cache_info(args: argparse.Namespace, ctx: CliContext) -> int:
-    """``satchel cache info``."""
+    """``satchel cache info``: bytes that deleting would free, temporaries included."""
     cache = ctx.api.services.cache
-    size = cache.size()
+    use = cache.usage()
     if args.json:
-        ctx.json({"root": cache.root, "bytes": size})
-    else:
-        ctx.print(f"{cache.root}: {size} bytes")
+        ctx.json({"root": cache.root, "bytes": use.total_bytes, "files": use.files,
+                  "content_bytes": use.bytes, "temporaries": use.temporaries,
+                  "temporary_bytes": use.temporary_bytes, "shared_files": use.shared_files,
+                  "shared_bytes": use.shared_bytes})
+        return 0
+    ctx.print(f"{printable(cache.root)}: {use.total_bytes} bytes ({use.files} file(s), "
+              f"{use.bytes} bytes; {use.temporaries} temporary file(s), "
+              f"{use.temporary_bytes} bytes)")
+    if use.shared_files:
+        ctx.print(_shared_note(use.shared_files, use.shared_bytes))
     return 0
