@@ -49,6 +49,7 @@ def fail(key, fn):
     except (DiskFullError, LocalAccessError) as exc:
         result[key] = {"type": type(exc).__name__, "message": str(exc), "errno": exc.errno,
                        "folder": getattr(exc, "folder", None), "path": getattr(exc, "path", None),
+                       "role": getattr(exc, "role", None),
                        "is_oserror": isinstance(exc, OSError)}
     else:
         result[key] = None
@@ -109,14 +110,27 @@ def run_on_small_disk(
     return result
 
 
-def _check_error(err: dict[str, Any] | None, folder: str, doing: str) -> None:
+#: what the message says of each role of a full folder, and what frees its disk
+ROLE_TEXT = {
+    "cache": ("the cache", ("`satchel cache cleanup --target-size SIZE` trims the cache, "
+              "SATCHEL_CACHE_DIR (or --cache-dir) moves it")),
+    "store": ("the store", ("`satchel gc` removes content no version uses (`satchel delete` "
+              "versions you no longer need first), or use a store on a disk with room")),
+    "target": ("the download folder", "free space there or pick a folder on another disk"),
+    "temp": ("the temporary folder",
+             "free space there or set TMPDIR to a folder on a disk with room"),
+}
+
+
+def _check_error(err: dict[str, Any] | None, folder: str, doing: str, role: str) -> None:
     assert err is not None, "no DiskFullError"
     assert err["type"] == "DiskFullError" and err["is_oserror"] and err["errno"] == 28
     assert err["folder"] is not None and err["folder"].startswith(folder), err
+    assert err["role"] == role, err
+    name, remedy = ROLE_TEXT[role]
     assert err["message"] == (
-        f"no space is left on the disk of {err['folder']} while {doing}; nothing half-written "
-        "was kept. Free space there (`satchel cache cleanup --target-size SIZE` trims the "
-        "cache, SATCHEL_CACHE_DIR moves it) and try again"
+        f"no space is left on the disk of {err['folder']} ({name}) while {doing}; nothing "
+        f"half-written was kept. To free that disk: {remedy}; then try again"
     )
 
 
@@ -149,11 +163,11 @@ def test_adding_into_a_full_cache_raises_and_leaves_no_object_pack_or_temporary(
         result["after"] = sorted(art.manifest.entries)
     """)
     cache = str(tmp_path / "small" / "cache")
-    _check_error(result["dir-mutable"], cache, "adding a folder to ds")
+    _check_error(result["dir-mutable"], cache, "adding a folder to ds", "cache")
     assert result["dir-immutable"] is None  # immutable adds write nothing but the stat cache
-    _check_error(result["file"], cache, "adding a file to ds")
-    _check_error(result["object"], cache, "adding an object to ds")
-    _check_error(result["new_file"], cache, "adding a file to ds")
+    _check_error(result["file"], cache, "adding a file to ds", "cache")
+    _check_error(result["object"], cache, "adding an object to ds", "cache")
+    _check_error(result["new_file"], cache, "adding a file to ds", "cache")
     assert [p for p in result["cache"] if not p.startswith("stat.db")] == []
     assert result["entries"] == 0 and result["after"] == ["small.txt"]
 
@@ -175,7 +189,7 @@ def test_saving_into_a_full_local_store_commits_nothing_and_succeeds_once_there_
         got.verify(got.download(os.path.join(outside, "out")))
         result["files"] = got.file_count
     """)
-    _check_error(result["save"], str(tmp_path / "small"), "saving ds")
+    _check_error(result["save"], str(tmp_path / "small" / "store"), "saving ds", "store")
     assert result["tmp"] == [] and result["versions"] == []
     assert result["version"] == "v0" and result["files"] == 20
 
@@ -203,12 +217,13 @@ def test_downloading_onto_a_full_disk_keeps_no_partial_file_and_works_once_there
         result["cli"] = [cli.returncode, cli.stdout, cli.stderr]
     """)
     out = str(tmp_path / "small")
-    _check_error(result["download"], out, "downloading ds")
-    _check_error(result["checkout"], out, "checking out ds")
+    _check_error(result["download"], out, "downloading ds", "target")
+    _check_error(result["checkout"], out, "checking out ds", "target")
     assert result["tmp"] == [] and result["partial"] == []
     code, stdout, stderr = result["cli"]
     assert code == 1 and stdout == ""
     assert stderr.startswith("satchel: error: no space is left on the disk of ")
+    assert "(the download folder) while downloading ds" in stderr
     assert stderr.count("\n") == 1 and "Traceback" not in stderr
 
 
@@ -247,7 +262,7 @@ def test_a_full_temporary_folder_under_new_file_is_named(tmp_path: Path) -> None
         fail("new_file", new_file)
         result["left"] = listing(small)
     """)
-    _check_error(result["new_file"], str(tmp_path / "small"), "writing made.bin of ds")
+    _check_error(result["new_file"], str(tmp_path / "small"), "writing made.bin of ds", "temp")
     assert result["left"] == []
 
 

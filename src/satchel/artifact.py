@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
@@ -38,16 +39,18 @@ from satchel.errors import (
     ArtifactFinalizedError,
     ArtifactNotLoggedError,
     ArtifactStateError,
+    ArtifactVerificationError,
     EntryNotFoundError,
     InvalidAttributeError,
     InvalidMetadataError,
     InvalidNameError,
     InvalidPathError,
+    SkippedFilesWarning,
 )
 from satchel.fsutil import local_errors_typed
 from satchel.handlers import DEFAULT_MAX_OBJECTS
 from satchel.hashing import check_algorithm
-from satchel.localfiles import stat_file
+from satchel.localfiles import skipped_message, stat_file
 from satchel.manifest import Manifest, ManifestEntry
 from satchel.materializers import SERIALIZER_KEY
 from satchel.progress import Bar
@@ -323,21 +326,22 @@ class Artifact:
     def _store(self) -> Store:
         return self._svc().require_store()
 
-    def _local_folders(self, root: Any, kwargs: dict[str, Any]) -> list[str]:
-        """Local folders a call may write to, for naming a full disk: the cache, a local
-        store (also one given as ``store=``), the folder the call writes into (``root``), the
-        working directory (default download folders) and the temporary folder
-        (:meth:`new_file`)."""
+    def _local_folders(self, root: Any, kwargs: dict[str, Any]) -> list[tuple[str, str]]:
+        """Local folders a call may write to, with their roles, for naming a full disk: the
+        cache, a local store (also one given as ``store=``), the folder the call writes into
+        (``root``), the working directory (default download folders) and the temporary
+        folder (:meth:`new_file`)."""
         svc = self._svc()
-        folders = [svc.cache.root, os.getcwd(), tempfile.gettempdir()]
+        folders = [(svc.cache.root, "cache"), (os.getcwd(), "workdir"),
+                   (tempfile.gettempdir(), "temp")]
         for store in (svc.store, kwargs.get("store")):
             if isinstance(store, str) and "://" not in store:
-                folders.append(store)
+                folders.append((store, "store"))
             store_root = getattr(getattr(store, "backend", None), "root", None)
             if isinstance(store_root, str):
-                folders.append(store_root)
+                folders.append((store_root, "store"))
         if isinstance(root, (str, os.PathLike)):
-            folders.append(os.fspath(root))
+            folders.append((os.fspath(root), "target"))
         return folders
 
     # -- drafting -------------------------------------------------------------------------
@@ -397,7 +401,11 @@ class Artifact:
         policy: str = "mutable",
         merge: bool = False,
     ) -> None:
-        """Add every file below a folder (symlinked folders are not followed).
+        """Add every regular file below a folder (and symbolic links to regular files).
+
+        Anything else is skipped with a :class:`~satchel.errors.SkippedFilesWarning` listing
+        it: symbolic links to folders (not followed), symbolic link loops, dangling links,
+        FIFOs, sockets and devices.
 
         Args:
             local_path: the folder.
@@ -419,16 +427,25 @@ class Artifact:
             bars.append(svc.progress(total, f"adding {os.fspath(local_path)}"))
             return bars[0].update
 
+        skipped: list[tuple[str, str]] = []
         try:  # scans and hashes at once; paths are validated before waiting for hashes
             files, pairs = draft.ingest_dir(
                 os.fspath(local_path), prefix, cache=svc.cache, policy=policy,
-                skip_cache=skip_cache, progress=progress,
+                skip_cache=skip_cache, progress=progress, skipped=skipped,
             )
         finally:
             for bar in bars:
                 bar.close()
         draft.check_conflicts((e for e, _s in pairs), overwrite=merge)
         draft.put_many(pairs, [f.abspath for f in files])
+        if skipped:
+            folder = os.path.abspath(os.fspath(local_path))
+            warnings.warn(
+                SkippedFilesWarning(
+                    skipped_message(folder, skipped, "add_dir"), folder=folder, skipped=skipped
+                ),
+                stacklevel=3,  # the caller of add_dir (through the error-typing wrapper)
+            )
 
     def add_reference(
         self,
@@ -548,7 +565,7 @@ class Artifact:
         Raises:
             EntryNotFoundError: no such entry.
         """
-        path = logical_paths.normalize(name)
+        path = logical_paths.normalize(name, stored=True)
         entry = self.manifest.get(path)
         if entry is None:
             raise EntryNotFoundError(
@@ -1178,6 +1195,15 @@ class Artifact:
         """
         self._committed("verify")
         folder = os.path.abspath(os.fspath(root)) if root is not None else self._default_root()
+        if not os.path.isdir(folder):
+            paths = [e.path for e in self.manifest]
+            what = "is not a folder" if os.path.lexists(folder) else "does not exist"
+            raise ArtifactVerificationError(
+                f"folder {logical_paths.printable(folder)} {what}, so none of the "
+                f"{len(paths)} file(s) of {self.qualified_name} is there; download them with "
+                f"'satchel get {self.qualified_name} --root DIR' (download(root)) first",
+                missing=paths,
+            )
         return verify_folder(
             self.manifest, folder, cache=self._svc().cache, content_digest=self._content_digest
         )

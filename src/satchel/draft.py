@@ -254,6 +254,7 @@ class Draft:
         policy: str,
         skip_cache: bool,
         progress: Callable[[int], Callable[[int], None]] | None = None,
+        skipped: list[tuple[str, str]] | None = None,
     ) -> tuple[list[LocalFile], list[tuple[ManifestEntry, Source]]]:
         """``add_dir``'s work: scan ``root`` and digest its files under ``policy`` while
         scanning (:func:`~satchel.localfiles.digest_tree`), as :meth:`ingest` does for a list.
@@ -271,7 +272,9 @@ class Draft:
         mutable = policy == "mutable"
 
         def check(rels: list[str]) -> None:
-            logical_paths.validate_many([f"{prefix}/{r}" for r in rels] if prefix else rels)
+            logical_paths.validate_many(
+                [f"{prefix}/{r}" for r in rels] if prefix else rels, stored=False
+            )
 
         def in_cache(digest: str, size: int) -> bool:
             return cache.get(self.alg, b64_to_hex(digest), size) is not None
@@ -288,7 +291,7 @@ class Draft:
                 pack_prefix=(
                     os.path.join(cache.tmp_dir(), f"pack-{uuid.uuid4().hex}") if mutable else None
                 ),
-                check=check, progress=started,
+                check=check, progress=started, skipped=skipped,
             )
         except SourceFileNotFoundError:
             raise
@@ -339,7 +342,7 @@ class Draft:
         Raises:
             EntryNotFoundError: nothing at or below ``path`` (non-incremental drafts).
         """
-        path = logical_paths.normalize(path)
+        path = logical_paths.normalize(path, stored=True)  # may name an inherited entry
         hits = [p for p in self.entries if logical_paths.is_under(p, path)]
         for p in hits:
             del self.entries[p]

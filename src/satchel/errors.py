@@ -53,6 +53,13 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
         ├── StoreAccessError        (PermissionError) credentials refused by the store
         ├── StoreNotFoundError                     the bucket/container does not exist
         └── StoreUnavailableError   (ConnectionError) still failing after retries
+
+Warnings (not errors: the operation went on) have their own category, so they can be
+filtered (``warnings.simplefilter("error", SkippedFilesWarning)`` makes one an error)::
+
+    UserWarning
+    └── SkippedFilesWarning                         add_dir / a file:// folder skipped entries
+                                                    that are not regular files or folders
 """
 
 from __future__ import annotations
@@ -236,11 +243,18 @@ class DiskFullError(SatchelError, OSError):
 
     Attributes:
         folder: the folder whose disk is full, as best known (``None`` when unknown).
+        role: what that folder is to satchel: ``"cache"``, ``"store"``, ``"target"`` (the
+            download or checkout folder), ``"workdir"`` (where downloads go by default),
+            ``"temp"`` (the temporary folder), or ``None`` when unknown. The message names
+            it and what frees that disk.
     """
 
-    def __init__(self, message: str, *, errno: int, folder: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, errno: int, folder: str | None = None, role: str | None = None
+    ) -> None:
         super().__init__(errno, message)
         self.folder = folder
+        self.role = role
 
     def __str__(self) -> str:
         return str(self.strerror)
@@ -326,3 +340,19 @@ class StoreNotFoundError(StoreError):
 
 class StoreUnavailableError(StoreError, ConnectionError):
     """The store kept failing with transient errors (timeouts, 5xx, throttling) after retries."""
+
+
+class SkippedFilesWarning(UserWarning):
+    """A folder given to ``add_dir`` (or referenced with ``file://``) held entries that are
+    not regular files or folders (symbolic links to folders, symbolic link loops, dangling
+    links, FIFOs, sockets, devices): they were skipped, and the rest was added.
+
+    Attributes:
+        folder: the folder scanned.
+        skipped: ``(path relative to folder, reason)`` for every entry skipped.
+    """
+
+    def __init__(self, message: str, *, folder: str, skipped: Sequence[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.folder = folder
+        self.skipped: list[tuple[str, str]] = list(skipped)

@@ -30,19 +30,48 @@ NO_SPACE = frozenset(n for n in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) i
 NO_ACCESS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 
 
+#: what a local folder is to satchel, for naming a full disk: (name, what frees that disk)
+ROLES = {
+    "cache": (
+        "the cache",
+        ("`satchel cache cleanup --target-size SIZE` trims the cache, SATCHEL_CACHE_DIR (or "
+         "--cache-dir) moves it"),
+    ),
+    "store": (
+        "the store",
+        ("`satchel gc` removes content no version uses (`satchel delete` versions you no "
+         "longer need first), or use a store on a disk with room"),
+    ),
+    "target": ("the download folder", "free space there or pick a folder on another disk"),
+    "workdir": (
+        "the working directory, where downloads go by default",
+        "free space there or pass a download folder on another disk (--root, root=)",
+    ),
+    "temp": (
+        "the temporary folder",
+        "free space there or set TMPDIR to a folder on a disk with room",
+    ),
+}
+#: a local folder the block writes to: a path, or ``(path, role)`` with a role of :data:`ROLES`
+Folder = str | tuple[str, str]
+
+
 @contextlib.contextmanager
-def local_errors_typed(doing: str, folders: Callable[[], Iterable[str]]) -> Iterator[None]:
+def local_errors_typed(doing: str, folders: Callable[[], Iterable[Folder]]) -> Iterator[None]:
     """Turn a local read or write inside the block that failed for lack of space into
     :class:`DiskFullError`, and one the OS refused into :class:`LocalAccessError`.
 
     The block's own cleanup (temporary files, packs) has already run when the error reaches
     this frame, so only the message changes: it names the path or folder concerned (the one
     the OS reported; for a full disk without one, the one of ``folders`` with the least free
-    space) and what to do. Errors satchel already typed pass unchanged.
+    space), for a full disk also that folder's role (the cache, the store, the download
+    folder, ...) and what frees that disk, and what to do. Errors satchel already typed pass
+    unchanged.
 
     Args:
         doing: what was being done, for the message (``"saving ds"``).
-        folders: the local folders the block writes to; called only after a full disk.
+        folders: the local folders the block writes to, each with its role where known
+            (:data:`Folder`); called only after a failure.
     """
     try:
         yield
@@ -62,15 +91,36 @@ def local_errors_typed(doing: str, folders: Callable[[], Iterable[str]]) -> Iter
             ) from exc
         if exc.errno not in NO_SPACE:
             raise
-        folder = (os.path.dirname(path) if path else None) or _least_free(folders())
+        known = [(f, None) if isinstance(f, str) else f for f in folders()]
+        folder = (os.path.dirname(path) if path else None) or _least_free(f for f, _r in known)
+        role = _role_of(folder, known) if folder else None
         where = f"on the disk of {folder} " if folder else ""
         what = "the disk quota is used up" if exc.errno != errno.ENOSPC else "no space is left"
+        if role is None:
+            advice = ("Free space there (`satchel cache cleanup --target-size SIZE` trims the "
+                      "cache, SATCHEL_CACHE_DIR moves it) and try again")
+        else:
+            name, remedy = ROLES[role]
+            where += f"({name}) "
+            advice = f"To free that disk: {remedy}; then try again"
         raise DiskFullError(
-            f"{what} {where}while {doing}; nothing half-written was kept. Free space there "
-            "(`satchel cache cleanup --target-size SIZE` trims the cache, SATCHEL_CACHE_DIR "
-            "moves it) and try again",
-            errno=exc.errno or errno.ENOSPC, folder=folder,
+            f"{what} {where}while {doing}; nothing half-written was kept. {advice}",
+            errno=exc.errno or errno.ENOSPC, folder=folder, role=role,
         ) from exc
+
+
+def _role_of(folder: str, known: Iterable[tuple[str, str | None]]) -> str | None:
+    """The role of the known folder that holds ``folder`` most closely (the longest one)."""
+    best: tuple[int, str] | None = None
+    folder = os.path.abspath(folder)
+    for path, role in known:
+        if role is None:
+            continue
+        path = os.path.abspath(path)
+        inside = folder == path or folder.startswith(path.rstrip(os.sep) + os.sep)
+        if inside and (best is None or len(path) > best[0]):
+            best = (len(path), role)
+    return best[1] if best else None
 
 
 def _least_free(folders: Iterable[str]) -> str | None:

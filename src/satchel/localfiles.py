@@ -1,8 +1,17 @@
-"""Finding and digesting files on local disk (shared by ``add_dir`` and ``file://`` references)."""
+"""Finding and digesting files on local disk (shared by ``add_dir`` and ``file://`` references).
+
+What a folder scan takes: regular files, and symbolic links to regular files (with the
+target's content). Everything else is *skipped*, never an error, and reported to the caller
+(``skipped``: ``(relative path, reason)`` pairs) so it can say so: symbolic links to folders
+(not followed: cycles, escapes), symbolic link loops, dangling symbolic links, FIFOs, sockets
+and devices. Entries that vanish while the folder is scanned are left out silently.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -12,6 +21,7 @@ import msgspec
 
 from satchel.errors import SourceFileNotFoundError
 from satchel.hashing import LARGE_FILE, SmallFiles, default_workers, hash_file, hash_files
+from satchel.paths import printable
 from satchel.statcache import StatCacheLike, StatKey, stat_key
 
 
@@ -34,28 +44,106 @@ class LocalFile(msgspec.Struct, frozen=True, gc=False):
         return self.key[2]
 
 
-def scan(root: str) -> list[LocalFile]:
+#: what :func:`classify` says of a folder entry
+FOLDER, FILE, GONE, SKIP = "folder", "file", "gone", "skip"
+
+
+def classify(de: os.DirEntry[str]) -> tuple[str, str]:
+    """``(kind, reason)`` of a folder entry: :data:`FOLDER` (a real folder: descend),
+    :data:`FILE` (a regular file, or a symbolic link to one), :data:`GONE` (vanished while
+    looked at) or :data:`SKIP` with the reason (see the module docstring). Costs no system
+    call for plain files and folders (the type comes with the listing), one ``stat`` per
+    symbolic link."""
+    try:
+        if not de.is_symlink():
+            if de.is_dir(follow_symlinks=False):
+                return FOLDER, ""
+            if de.is_file(follow_symlinks=False):
+                return FILE, ""
+            return SKIP, _special(os.lstat(de.path).st_mode)
+        try:
+            st = os.stat(de.path)
+        except FileNotFoundError:
+            return SKIP, f"a symbolic link to {os.readlink(de.path)!r}, which does not exist"
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            return SKIP, "a symbolic link loop"
+    except FileNotFoundError:
+        return GONE, ""
+    if stat.S_ISREG(st.st_mode):
+        return FILE, ""
+    if stat.S_ISDIR(st.st_mode):
+        return SKIP, "a symbolic link to a folder, not followed"
+    return SKIP, "a symbolic link to " + _special(st.st_mode)
+
+
+def _special(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    return "a special file"
+
+
+def skipped_message(root: str, skipped: list[tuple[str, str]], doing: str) -> str:
+    """One line saying what a scan of ``root`` skipped (names escaped, at most 20 shown)."""
+    items = sorted(skipped)
+    shown = "; ".join(f"'{printable(rel)}' ({printable(reason)})" for rel, reason in items[:20])
+    more = f" (+{len(items) - 20} more)" if len(items) > 20 else ""
+    return (
+        f"{doing} skipped {len(items)} entr{'y' if len(items) == 1 else 'ies'} of "
+        f"{printable(root)} that {'is' if len(items) == 1 else 'are'} not a regular file or "
+        f"folder: {shown}{more}. Only regular files (and symbolic links to them) are added; "
+        "copy what you need into the folder as regular files"
+    )
+
+
+def require_folder(root: str) -> str:
+    """``root`` as an absolute path, if it is a folder.
+
+    Raises:
+        SourceFileNotFoundError: it does not exist, or is not a folder (saying which).
+    """
+    root = os.path.abspath(root)
+    if os.path.isdir(root):
+        return root
+    if os.path.lexists(root):
+        what = "a file" if os.path.isfile(root) else "not a folder"
+        raise SourceFileNotFoundError(f"{printable(root)} is {what}, not a folder")
+    raise SourceFileNotFoundError(f"folder {printable(root)} does not exist")
+
+
+def scan(root: str, *, skipped: list[tuple[str, str]] | None = None) -> list[LocalFile]:
     """Every regular file below ``root`` (following symlinks to files), sorted by ``rel``.
+
+    Args:
+        root: the folder.
+        skipped: receives ``(rel, reason)`` for every entry skipped (see the module docstring).
 
     Raises:
         SourceFileNotFoundError: ``root`` is not a folder.
     """
     out: list[LocalFile] = []
-    for batch in iter_scan(root):
+    for batch in iter_scan(root, skipped=skipped):
         out.extend(batch)
     out.sort(key=attrgetter("rel"))
     return out
 
 
-def iter_scan(root: str) -> Iterator[list[LocalFile]]:
+def iter_scan(
+    root: str, *, skipped: list[tuple[str, str]] | None = None
+) -> Iterator[list[LocalFile]]:
     """The files of :func:`scan`, one folder at a time, in no particular order.
 
     Raises:
         SourceFileNotFoundError: ``root`` is not a folder.
     """
-    root = os.path.abspath(root)
-    if not os.path.isdir(root):
-        raise SourceFileNotFoundError(f"folder {root} does not exist or is not a folder")
+    root = require_folder(root)
     stack = [("", root)]
     while stack:
         prefix, folder = stack.pop()
@@ -63,39 +151,41 @@ def iter_scan(root: str) -> Iterator[list[LocalFile]]:
         append = out.append
         with os.scandir(folder) as it:
             for de in it:
-                if de.is_dir():
-                    if de.is_symlink():  # never follow folder links (cycles, escapes)
-                        continue
+                kind, reason = classify(de)
+                if kind == FOLDER:
                     stack.append((f"{prefix}{de.name}/", de.path))
-                elif de.is_file():
+                elif kind == FILE:
                     try:
                         st = de.stat()
                     except FileNotFoundError:  # vanished while scanning
                         continue
                     key = stat_key(st)
                     append(LocalFile(f"{prefix}{de.name}", de.path, key))
+                elif kind == SKIP and skipped is not None:
+                    skipped.append((f"{prefix}{de.name}", reason))
         if out:
             yield out
 
 
-def iter_names(root: str) -> Iterator[tuple[int, list[tuple[str, str, int, bool]]]]:
+def iter_names(
+    root: str, *, skipped: list[tuple[str, str]] | None = None
+) -> Iterator[tuple[int, list[tuple[str, str, int, bool]]]]:
     """The files below ``root`` without a stat each: per folder, ``(st_dev of the folder,
     [(rel, path, inode, is_symlink), ...])``, in no particular order.
 
     ``os.scandir`` gives names, types and inode numbers for free; only folders are stat-ed
-    (for their device). Symlinked folders are not followed; symlinks to files are listed
-    (their inode is the link's, so the caller stats them).
+    (for their device). Symlinks to files are listed (their inode is the link's, so the caller
+    stats them); what is not a regular file or folder goes to ``skipped`` (see the module
+    docstring).
 
     Raises:
         SourceFileNotFoundError: ``root`` is not a folder.
     """
-    root = os.path.abspath(root)
+    root = require_folder(root)
     try:
         st = os.stat(root)
-    except FileNotFoundError:
-        st = None
-    if st is None or not os.path.isdir(root):
-        raise SourceFileNotFoundError(f"folder {root} does not exist or is not a folder")
+    except FileNotFoundError:  # gone since the check
+        raise SourceFileNotFoundError(f"folder {printable(root)} does not exist") from None
     stack = [("", root, st.st_dev)]
     while stack:
         prefix, folder, dev = stack.pop()
@@ -103,16 +193,17 @@ def iter_names(root: str) -> Iterator[tuple[int, list[tuple[str, str, int, bool]
         append = out.append
         with os.scandir(folder) as it:
             for de in it:
-                if de.is_dir():
-                    if de.is_symlink():  # never follow folder links (cycles, escapes)
-                        continue
+                kind, reason = classify(de)
+                if kind == FOLDER:
                     try:
                         sub_dev = de.stat().st_dev
                     except FileNotFoundError:
                         continue
                     stack.append((f"{prefix}{de.name}/", de.path, sub_dev))
-                elif de.is_file():
+                elif kind == FILE:
                     append((f"{prefix}{de.name}", de.path, de.inode(), de.is_symlink()))
+                elif kind == SKIP and skipped is not None:
+                    skipped.append((f"{prefix}{de.name}", reason))
         if out:
             yield dev, out
 
@@ -150,6 +241,7 @@ def digest_tree(
     check: Callable[[list[str]], None] | None = None,
     progress: Callable[[int], Callable[[int], None]] | None = None,
     workers: int | None = None,
+    skipped: list[tuple[str, str]] | None = None,
 ) -> TreeDigest:
     """Scan a folder and digest every file, hashing while the scan goes on.
 
@@ -175,6 +267,8 @@ def digest_tree(
         progress: called once with the number of files, returns the callback that receives
             counts of finished files.
         workers: hashing parallelism (default :func:`~satchel.hashing.default_workers`).
+        skipped: receives ``(rel, reason)`` for every entry that is not a regular file or
+            folder (see the module docstring).
 
     Raises:
         SourceFileNotFoundError: ``root`` is not a folder.
@@ -255,7 +349,7 @@ def digest_tree(
         with runner:
             pending_dev = -1
             pending: list[tuple[str, str, int, bool]] = []
-            for dev, found in iter_names(root):
+            for dev, found in iter_names(root, skipped=skipped):
                 if dev != pending_dev and pending:
                     dispatch(pending_dev, pending)
                     pending = []

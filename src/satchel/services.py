@@ -23,7 +23,7 @@ from satchel.store import Store, open_store
 log = logging.getLogger("satchel")
 
 
-def _warn(message: str) -> None:
+def _warn(message: str | Warning) -> None:
     warnings.warn(message, stacklevel=3)
 
 

@@ -6,7 +6,8 @@ sub-commands whose ``func(args, ctx) -> int`` does the work. Global options: ``-
 ``SATCHEL_CACHE_DIR``) and ``--json``, accepted before the command and after it
 (``satchel ls --store X``); given in both places, the one after the command wins. A user error
 prints one line, ``satchel: error: ...``, and exits 1, never a traceback; ``SATCHEL_DEBUG=1``
-shows tracebacks.
+shows tracebacks. A warning prints one line, ``satchel: warning: ...``. Control characters in
+messages (a file name's line break, say) are escaped, so no name can forge an output line.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import TextIO
 
 from satchel.cli.context import CliContext
 from satchel.errors import SatchelError
+from satchel.paths import printable
 
 #: modules that contribute commands, in help order
 COMMAND_MODULES = ("satchel.cli.core", "satchel.cli.registry", "satchel.cli.admin")
@@ -77,12 +81,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     ctx = CliContext.from_args(args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # each distinct warning once
+        warnings.showwarning = _show_warning
+        return _run(args, ctx)
+
+
+def _show_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int,
+    file: TextIO | None = None, line: str | None = None,
+) -> None:
+    """A warning (a skipped file, an unverifiable download) as one line on stderr."""
+    print(f"satchel: warning: {printable(str(message).strip())}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     try:
         return int(args.func(args, ctx) or 0)
     except (SatchelError, FileNotFoundError, ValueError) as exc:
         if os.environ.get("SATCHEL_DEBUG"):
             raise
-        message = str(exc).strip().replace("\n", "\n  ") or type(exc).__name__
+        # one line: control characters (a file name's line break) are escaped, never printed
+        message = printable(str(exc).strip()) or type(exc).__name__
         print(f"satchel: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -93,7 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # an OS failure nothing above typed: one line, not a traceback
         if os.environ.get("SATCHEL_DEBUG"):
             raise
-        print(f"satchel: error: {exc} (set SATCHEL_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(f"satchel: error: {printable(str(exc))} (set SATCHEL_DEBUG=1 for the traceback)",
+              file=sys.stderr)
         return 1
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from typing import Any
 
 from satchel.artifact import Artifact
@@ -38,6 +39,11 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--policy", choices=("mutable", "immutable"), default="mutable",
         help="mutable: snapshot files now (default); immutable: read them again at commit",
+    )
+    p.add_argument(
+        "--skip-cache", action="store_true",
+        help="keep no copy in the cache: files are hashed now and streamed to the store at "
+        "commit, so the cache needs no room for the artifact (they must not change meanwhile)",
     )
     add_json_flag(p)
     p.set_defaults(func=cmd_put)
@@ -117,11 +123,18 @@ def cmd_put(args: argparse.Namespace, ctx: CliContext) -> int:
         services=ctx.api.services,
     )
     if os.path.isdir(args.path):
-        art.add_dir(args.path, policy=args.policy)
+        art.add_dir(args.path, policy=args.policy, skip_cache=args.skip_cache)
     elif os.path.isfile(args.path):
-        art.add_file(args.path, policy=args.policy)
+        art.add_file(args.path, policy=args.policy, skip_cache=args.skip_cache)
+    elif os.path.lexists(args.path):
+        kind = "a dangling symbolic link" if os.path.islink(args.path) else "a special file"
+        raise SourceFileNotFoundError(
+            f"{printable(args.path)} is {kind}, neither a regular file nor a folder; put a "
+            "file or a folder"
+        )
     else:
-        raise SourceFileNotFoundError(f"{args.path} is neither a file nor a folder")
+        raise SourceFileNotFoundError(f"{printable(args.path)} does not exist; put a file or a "
+                                      "folder")
     art.save(ctx.api.project, aliases=args.alias, tags=args.tag)
     outcome = art.save_result
     assert outcome is not None
@@ -155,7 +168,7 @@ def cmd_get(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.json:
         ctx.json({"name": art.qualified_name, "root": root})
     else:
-        ctx.print(root)
+        ctx.print(printable(root))
     return 0
 
 
@@ -166,27 +179,42 @@ def cmd_checkout(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.json:
         ctx.json({"name": art.qualified_name, "root": root})
     else:
-        ctx.print(f"{root} now matches {art.qualified_name}")
+        ctx.print(f"{printable(root)} now matches {art.qualified_name}")
     return 0
 
 
 def cmd_verify(args: argparse.Namespace, ctx: CliContext) -> int:
-    """``satchel verify``: exit 1 and list problems on mismatch."""
+    """``satchel verify``: exit 1 and list problems on mismatch (names escaped)."""
     art = ctx.api.artifact(args.ref)
     try:
         report = art.verify(args.dir)
     except ArtifactVerificationError as exc:
         if args.json:
             ctx.json({"ok": False, "missing": exc.missing, "extra": exc.extra,
-                      "changed": exc.changed, "unverifiable": exc.unverifiable})
+                      "changed": exc.changed, "unverifiable": exc.unverifiable,
+                      "folder_exists": os.path.isdir(args.dir)})
             return 1
-        raise
+        if not os.path.isdir(args.dir):
+            raise  # one line: the folder does not exist
+        where = printable(os.path.abspath(args.dir))
+        lines = [f"folder {where} does not match {art.qualified_name}:"]
+        for label, items in (("missing", exc.missing), ("extra", exc.extra),
+                             ("changed", exc.changed)):
+            if items:
+                shown = ", ".join(printable(p) for p in items[:50])
+                more = f" (+{len(items) - 50} more)" if len(items) > 50 else ""
+                lines.append(f"  {len(items)} {label}: {shown}{more}")
+        lines.append(f"  run 'satchel checkout {args.ref} {printable(args.dir)}' to make the "
+                     "folder match (it deletes the extra files)")
+        print("satchel: error: " + "\n".join(lines), file=sys.stderr)
+        return 1
     if args.json:
         ctx.json({"ok": True, "verified": report.verified, "unverifiable": list(report.unverifiable)})
     else:
-        ctx.print(f"ok: {args.dir} matches {art.qualified_name} ({report.verified} files verified)")
+        ctx.print(f"ok: {printable(args.dir)} matches {art.qualified_name} "
+                  f"({report.verified} files verified)")
         for path in report.unverifiable:
-            ctx.print(f"  not verifiable (reference without content hash): {path}")
+            ctx.print(f"  not verifiable (reference without content hash): {printable(path)}")
     return 0
 
 

@@ -7,32 +7,18 @@ so scripts see the same keys everywhere.
 
 Names of files come from users' disks and from stored manifests, so they can hold control
 characters; a line break or a terminal escape printed raw would let a file name forge output
-lines. :func:`printable` escapes them, and every path the CLI prints goes through it.
+lines. :func:`satchel.paths.printable` escapes them, and every path the CLI prints goes
+through it.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from satchel.artifact import Artifact
+from satchel.paths import printable
 
-#: C0 controls, DEL and C1 controls: what :func:`printable` escapes
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters escaped (``\\n``, ``\\t``, ``\\x1b``, ...), so a
-    file name can never start a new output line or drive the terminal. Text without control
-    characters comes back unchanged (backslashes included)."""
-    if not CONTROL.search(text):
-        return text
-    return re.sub(
-        r"[\x00-\x1f\x7f-\x9f\\]",
-        lambda m: _NAMED.get(m.group(), f"\\x{ord(m.group()):02x}"),
-        text,
-    )
+__all__ = ["human_duration", "human_size", "printable", "version_json", "version_lines"]
 
 
 def human_size(n: int | None) -> str:

@@ -20,12 +20,13 @@ class HandlerContext:
     Attributes:
         cache: the local content cache references are downloaded into.
         options: returns the fsspec/session options for a scheme (credentials, endpoint...).
-        warn: reports a non-fatal problem (unverifiable download, skipped missing object).
+        warn: reports a non-fatal problem (unverifiable download, skipped missing object), as
+            a message or a warning of its own category.
     """
 
     cache: Cache
     options: Callable[[str], dict[str, Any]] = field(default=lambda scheme: {})
-    warn: Callable[[str], None] = field(default=lambda message: None)
+    warn: Callable[[str | Warning], None] = field(default=lambda message: None)
 
 
 class ReferenceHandler(Protocol):

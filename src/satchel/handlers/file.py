@@ -18,12 +18,14 @@ from satchel.errors import (
     InvalidPathError,
     ReferenceChangedError,
     ReferenceNotFoundError,
+    SkippedFilesWarning,
     TooManyObjectsError,
 )
 from satchel.handlers.base import HandlerContext
 from satchel.hashing import MD5
-from satchel.localfiles import LocalFile, digest_files, scan, stat_file
+from satchel.localfiles import LocalFile, digest_files, scan, skipped_message, stat_file
 from satchel.manifest import ManifestEntry
+from satchel.paths import printable
 
 
 def uri_to_path(uri: str) -> str:
@@ -69,7 +71,13 @@ class FileHandler:
             return [ManifestEntry(logical, digest, f.size, path_to_uri(local))]
         if not os.path.isdir(local):
             raise ReferenceNotFoundError(f"reference {uri} does not exist (no file or folder)")
-        files = scan(local)
+        skipped: list[tuple[str, str]] = []
+        files = scan(local, skipped=skipped)
+        if skipped:
+            self.context.warn(SkippedFilesWarning(
+                skipped_message(local, skipped, f"add_reference({printable(uri)!r})"),
+                folder=local, skipped=skipped,
+            ))
         if len(files) > max_objects:
             raise TooManyObjectsError(
                 f"{uri} holds {len(files)} files, more than max_objects={max_objects}; "
