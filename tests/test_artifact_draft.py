@@ -15,6 +15,7 @@ from satchel.errors import (
     InvalidPathError,
     ReferenceNotFoundError,
     SerializerError,
+    SkippedFilesWarning,
     SourceFileChangedError,
     SourceFileNotFoundError,
     TooManyObjectsError,
@@ -120,8 +121,13 @@ def test_add_dir_with_and_without_prefix(data: Path) -> None:
 
 
 def test_add_dir_missing(tmp_path: Path) -> None:
-    with pytest.raises(SourceFileNotFoundError, match="does not exist or is not a folder"):
+    with pytest.raises(SourceFileNotFoundError) as info:
         Artifact("ds", "dataset").add_dir(tmp_path / "nope")
+    assert str(info.value) == f"folder {tmp_path / 'nope'} does not exist"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SourceFileNotFoundError) as info:
+        Artifact("ds", "dataset").add_dir(tmp_path / "file")
+    assert str(info.value) == f"{tmp_path / 'file'} is a file, not a folder"
 
 
 def test_add_dir_does_not_follow_folder_symlinks(data: Path, tmp_path: Path) -> None:
@@ -129,7 +135,8 @@ def test_add_dir_does_not_follow_folder_symlinks(data: Path, tmp_path: Path) -> 
     os.symlink(outside, data / "link")
     os.symlink(data / "a.txt", data / "file-link.txt")
     art = Artifact("ds", "dataset")
-    art.add_dir(data)
+    with pytest.warns(SkippedFilesWarning, match="'link' \\(a symbolic link to a folder, not"):
+        art.add_dir(data)
     assert "link/secret.txt" not in art.manifest
     assert art.get_entry("file-link.txt").digest == hash_bytes(b"alpha")  # file links followed
 

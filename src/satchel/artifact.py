@@ -363,7 +363,9 @@ class Artifact:
             name: its logical path (default: the file name).
             is_tmp: replace the file-name stem with the first 20 hex characters of its digest,
                 so temporary files with clashing names do not collide (as W&B does).
-            skip_cache: drop satchel's cached copy after the commit.
+            skip_cache: keep no copy in the cache: the file is hashed now and streamed to the
+                store at save, where it must still hold those bytes (as with
+                ``policy="immutable"``), so a commit needs no cache room for it.
             policy: ``"mutable"`` (snapshot now) or ``"immutable"`` (read again at save).
             overwrite: replace an existing entry with other content.
 
@@ -410,7 +412,7 @@ class Artifact:
         Args:
             local_path: the folder.
             name: logical folder to put the files under (default: the artifact root).
-            skip_cache: drop satchel's cached copies after the commit.
+            skip_cache: keep no copies in the cache (see :meth:`add_file`).
             policy: ``"mutable"`` or ``"immutable"`` (see :meth:`add_file`).
             merge: replace existing entries whose content differs, instead of raising.
 

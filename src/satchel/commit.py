@@ -5,12 +5,19 @@ sources: cached copies (or packs, see :mod:`satchel.draft`) for ``mutable`` file
 file for ``immutable`` ones (copied into the cache while hashing and checked against the add-time digest, so a file that changed
 in the meantime can never be stored under a wrong name), or, for entries a draft inherited, the
 cache or the store the draft came from. Uploads run in a bounded pool.
+
+Files added with ``skip_cache=True`` never enter the cache: each is copied while hashed
+straight into a local store (atomically, so a mismatch leaves nothing), or, for a bucket, into
+a scratch file in the cache's ``tmp/`` that is uploaded and removed at once; the cache needs
+room for the files in flight (at most one per transfer worker), not for the artifact.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -71,8 +78,7 @@ class Uploader:
         bar = self.progress(len(todo), f"uploading to {self.store.url}")
 
         def send(entry: ManifestEntry) -> None:
-            path = self._local_copy(entry)
-            self.store.put_object(entry.alg, entry.oid, path)
+            self._put(entry)
             bar.update(1)
 
         try:
@@ -117,6 +123,41 @@ class Uploader:
         except SatchelError:  # unreadable: check everything
             return set()
         return {(e.alg, e.oid) for e in manifest if not e.is_reference}
+
+    def _put(self, entry: ManifestEntry) -> None:
+        """Send one object to the store from its source."""
+        src = self.draft.sources.get(entry.path)
+        if isinstance(src, LocalSource) and src.stream:
+            self._stream(entry, src)
+        else:
+            self.store.put_object(entry.alg, entry.oid, self._local_copy(entry))
+
+    def _stream(self, entry: ManifestEntry, src: LocalSource) -> None:
+        """``skip_cache``: a copy checked against the add-time digest while it is written,
+        straight into a local store, or through a scratch file (removed at once) to a bucket."""
+        local = self.store.backend.local_path(layout.object_key(entry.alg, entry.oid))
+        scratch = None if local is not None else os.path.join(
+            self.cache.tmp_dir(), f"stream-{os.getpid()}-{uuid.uuid4().hex}"
+        )
+        try:
+            try:
+                with open(src.file.abspath, "rb") as f:
+                    self.cache.put_stream(
+                        f, local or scratch or "", alg=entry.alg, expected_digest=entry.digest,
+                        what=f"{entry.path} ({src.file.abspath})",
+                    )
+            except (DigestMismatchError, FileNotFoundError) as exc:
+                raise SourceFileChangedError(
+                    f"{entry.path} ({src.file.abspath}) changed while saving; nothing was "
+                    "committed. Add it again",
+                    paths=[entry.path],
+                ) from exc
+            if scratch is not None:
+                self.store.put_object(entry.alg, entry.oid, scratch)
+        finally:
+            if scratch is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(scratch)
 
     def _local_copy(self, entry: ManifestEntry) -> str:
         src = self.draft.sources.get(entry.path)
@@ -183,7 +224,7 @@ class Uploader:
         keys = {layout.object_key(e.alg, e.oid): e for e in self.reused}
         gone = [keys[k] for k in sorted(set(keys) - backend.existing(keys))]
         for entry in gone:
-            self.store.put_object(entry.alg, entry.oid, self._local_copy(entry))
+            self._put(entry)
         return len(gone)
 
     def release(self) -> None:

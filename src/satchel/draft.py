@@ -13,6 +13,8 @@ in a store yet, a *source*: where those bytes are now.
   the cache and the store, and the packs are deleted after the save or with the draft.
 * ``policy="immutable"``: only the digest is taken (stat cache first); the file is read again
   at save time and must still hash to that digest, or the save fails and commits nothing.
+* ``skip_cache=True`` (either policy): as ``immutable``, and at save the file is streamed to
+  the store without a cached copy, so a commit needs no cache room for the artifact.
 
 Incremental drafts also remember removals, applied at save time on top of the latest version.
 """
@@ -55,13 +57,20 @@ class CachedSource(msgspec.Struct, frozen=True, gc=False):
 
 
 class LocalSource(msgspec.Struct, frozen=True, gc=False):
-    """A user's file to read again at save (``immutable`` policy), with its add-time stat.
+    """A user's file to read again at save (``immutable`` policy, or ``skip_cache``), with its
+    add-time stat.
 
     (Sources are msgspec structs: ``add_dir`` makes one per file, ~5x faster than a frozen
     dataclass.)
+
+    Attributes:
+        file: the file and its stat at add time.
+        stream: ``skip_cache``: at save the file goes to the store through a checked copy
+            that is not kept (see :class:`satchel.commit.Uploader`); the cache never holds it.
     """
 
     file: LocalFile
+    stream: bool = False
 
 
 class PackedSource(msgspec.Struct, frozen=True, gc=False):
@@ -190,10 +199,10 @@ class Draft:
         """Digest local files under the given policy; return entries with their sources."""
         bar = bar or NullBar()
         extra = {"alg": "XXH128"} if self.alg == XXH128 else None
-        if policy == "immutable":
+        if policy == "immutable" or skip_cache:
             digests = digest_files(files, self.alg, cache.stat_cache, on_done=bar.update)
             return [
-                (ManifestEntry(p, d, f.size, None, extra), LocalSource(f))
+                (ManifestEntry(p, d, f.size, None, extra), LocalSource(f, skip_cache))
                 for f, p, d in zip(files, logical, digests)
             ]
         known = cache.stat_cache.lookup_many([f.key for f in files], self.alg)
@@ -269,7 +278,7 @@ class Draft:
                 the hashing).
         """
         extra = {"alg": "XXH128"} if self.alg == XXH128 else None
-        mutable = policy == "mutable"
+        mutable = policy == "mutable" and not skip_cache  # skip_cache: no snapshot copy
 
         def check(rels: list[str]) -> None:
             logical_paths.validate_many(
@@ -308,7 +317,7 @@ class Draft:
             size = tree.sizes[i]
             source: Source
             if not mutable:
-                source = LocalSource(f)
+                source = LocalSource(f, skip_cache)
             elif (where := tree.packed[i]) is not None:
                 source = PackedSource(where[0], where[1], size, skip_cache)
             elif digest is not None:
