@@ -342,3 +342,66 @@ def test_the_command_line_prints_one_line_for_an_os_error_nothing_typed(tmp_path
     debug = subprocess.run(cmd, capture_output=True, text=True, check=False,
                            env={**env, "SATCHEL_DEBUG": "1"})
     assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr
+
+
+def test_put_skip_cache_needs_no_cache_room_on_a_local_store_or_a_bucket(
+    tmp_path: Path, s3_bucket: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The cache is a 768 KiB disk; the artifact is 2 MB. A plain put snapshots it into the
+    # cache and finds the disk full (naming the cache and its remedy); with --skip-cache the
+    # files go to the store without a cached copy, to a local store and to S3 alike.
+    monkeypatch.setenv("SATCHEL_STORAGE_OPTIONS", json.dumps({"s3": s3_bucket.storage_options}))
+    monkeypatch.setenv("SATCHEL_TEST_BUCKET", f"{s3_bucket.url}/team")
+    result = run_on_small_disk(tmp_path, 768, """
+        import subprocess
+        cache = os.path.join(small, "cache")
+        os.environ["SATCHEL_CACHE_DIR"] = cache
+        data = dataset(os.path.join(outside, "data"), 80, 25_000)
+        def cli(store, *args):
+            p = subprocess.run([sys.executable, "-m", "satchel", "--store", store, "put", data,
+                                "--name", "ds", "--type", "dataset", *args],
+                               capture_output=True, text=True)
+            return [p.returncode, p.stdout, p.stderr]
+        for kind, store in (("local", os.path.join(outside, "store")),
+                            ("s3", os.environ["SATCHEL_TEST_BUCKET"])):
+            result[f"{kind}-plain"] = cli(store)
+            result[f"{kind}-skip"] = cli(store, "--skip-cache", "--json")
+            result[f"{kind}-cache"] = [p for p in listing(cache) if not p.startswith("stat.db")]
+            got = satchel.Api(store).artifact("ds:v0")
+            got.verify(data)
+            result[f"{kind}-files"] = got.file_count
+    """)
+    for kind in ("local", "s3"):
+        code, out, err = result[f"{kind}-plain"]
+        assert (code, out) == (1, "") and err.count("\n") == 1, err
+        assert err.startswith(f"satchel: error: no space is left on the disk of {tmp_path}/small/"
+                              "cache")
+        assert ("(the cache) while adding a folder to ds; nothing half-written was kept. To "
+                "free that disk: `satchel cache cleanup --target-size SIZE` trims the cache"
+                ) in err
+        code, out, err = result[f"{kind}-skip"]
+        assert code == 0, err
+        assert json.loads(out)["created"] is True and json.loads(out)["file_count"] == 80
+        assert result[f"{kind}-cache"] == [], kind  # no object, pack or scratch file kept
+        assert result[f"{kind}-files"] == 80
+
+
+def test_a_full_store_disk_names_the_store_and_gc(tmp_path: Path) -> None:
+    result = run_on_small_disk(tmp_path, 512, """
+        import subprocess
+        data = dataset(os.path.join(outside, "data"), 40, 25_000)
+        p = subprocess.run([sys.executable, "-m", "satchel", "--store", os.path.join(small, "s"),
+                            "put", data, "--name", "ds", "--type", "dataset", "--skip-cache"],
+                           capture_output=True, text=True)
+        result["cli"] = [p.returncode, p.stdout, p.stderr]
+        result["versions"] = [f for f in listing(small) if "/versions/" in f]
+    """)
+    code, out, err = result["cli"]
+    assert (code, out) == (1, "") and err.count("\n") == 1
+    assert err.startswith(f"satchel: error: no space is left on the disk of {tmp_path}/small/s")
+    assert err.endswith(
+        "(the store) while saving ds; nothing half-written was kept. To free that disk: "
+        "`satchel gc` removes content no version uses (`satchel delete` versions you no longer "
+        "need first), or use a store on a disk with room; then try again\n"
+    )
+    assert result["versions"] == []
