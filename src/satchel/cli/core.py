@@ -27,7 +27,10 @@ def register(sub: Any) -> None:
         "put",
         help="commit a file or folder as a new version",
         description="Commit a file or folder as the next version of an artifact. If the content "
-        "equals the latest version's, no version is created and the latest is reported.",
+        "equals the latest version's, no version is created: the given description, metadata, "
+        "tags and aliases are applied to the latest version and the change is reported. Entries "
+        "that are not regular files or folders (links to folders, link loops, dangling links, "
+        "FIFOs, sockets) are skipped with a warning listing them.",
     )
     p.add_argument("path", help="file or folder to commit")
     p.add_argument("--name", required=True, help="artifact name")
