@@ -198,3 +198,19 @@ def test_yaml_without_pyyaml_says_which_extra_to_install(
         load_specs(tmp_path / "spec.yaml")
     (tmp_path / "spec2.yaml").write_text('{"name": "x", "type": "dataset"}')  # JSON is YAML too
     assert load_specs(tmp_path / "spec2.yaml") == [{"name": "x", "type": "dataset"}]
+
+
+def test_latest_in_aliases_is_refused_for_a_version_that_is_not_the_newest(
+    api: Api, data: Path
+) -> None:
+    assert api.apply(spec(data, aliases=["latest"])).action == "created"  # the newest: fine
+    (data / "train" / "c.txt").write_text("c")
+    api.apply(spec(data, version_alias="v2.0.0"))
+    (data / "train" / "c.txt").unlink()
+    with pytest.raises(InvalidSpecError) as info:
+        api.apply(spec(data, aliases=["latest"], metadata={"split": "again"}))
+    assert str(info.value) == (
+        "spec aliases name 'latest', but the version the spec describes, p/mnist:v0, is not "
+        "the newest; 'latest' is computed and cannot be assigned. Remove it from aliases"
+    )
+    assert api.artifact("mnist:v0").metadata == {"split": "train"}  # nothing changed

@@ -250,12 +250,20 @@ def apply_spec(
             "use the same type or another name"
         )
     record = _existing(store, project, name, version_alias, digest) if collection else None
+    if record is not None and naming.LATEST in _str_list(spec, "aliases"):
+        newest = store.latest(project, name)
+        if newest is None or newest.version != record.version:  # it would be ignored
+            raise InvalidSpecError(
+                f"spec aliases name 'latest', but the version the spec describes, "
+                f"{project}/{name}:v{record.version}, is not the newest; 'latest' is computed "
+                "and cannot be assigned. Remove it from aliases"
+            )
     action = "unchanged"
     if record is None:
-        before = store.latest(project, name) if collection else None
         draft.save(project, store=store, aliases=aliases, tags=tags)
         record = store.version(project, name, draft.version_index)
-        if before is None or before.version != record.version:
+        # from the commit itself: of concurrent applies of one content, one creates
+        if draft.save_result is not None and draft.save_result.created:
             action = "created"
     if _enforce(store, record, spec, tags, aliases) and action == "unchanged":
         action = "updated"
