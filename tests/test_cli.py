@@ -156,7 +156,7 @@ def test_cache_cleanup_and_info(capsys, data: Path, satchel_env: SatchelEnv) -> 
     [
         (["get", "nope"], "no artifact named 'nope'"),
         (["get", "bad name!"], "is not valid"),
-        (["put", "missing-folder", "--name", "ds", "--type", "dataset"], "is neither a file nor a folder"),
+        (["put", "missing-folder", "--name", "ds", "--type", "dataset"], "missing-folder does not exist"),
         (["put", ".", "--name", "ds", "--type", "dataset", "--metadata", "{oops"], "--metadata is not valid JSON"),
         (["cache", "cleanup", "--target-size", "lots"], "is not a size"),
     ],

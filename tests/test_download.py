@@ -171,6 +171,7 @@ def test_verify_many_problems_message_is_bounded_but_attributes_complete(
     for i in range(60):
         art.add(f"{i}", f"f{i:02d}.txt")
     art.save()
+    (tmp_path / "empty").mkdir()
     with pytest.raises(ArtifactVerificationError) as info:
         art.verify(tmp_path / "empty")
     assert len(info.value.missing) == 60

@@ -54,12 +54,10 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
         ├── StoreNotFoundError                     the bucket/container does not exist
         └── StoreUnavailableError   (ConnectionError) still failing after retries
 
-Warnings (not errors: the operation went on) have their own category, so they can be
-filtered (``warnings.simplefilter("error", SkippedFilesWarning)`` makes one an error)::
-
-    UserWarning
-    └── SkippedFilesWarning                         add_dir / a file:// folder skipped entries
-                                                    that are not regular files or folders
+Warnings are not errors (the operation went on) and not in this tree; each has a category of
+its own, so it can be filtered (``warnings.simplefilter("error", SkippedFilesWarning)`` makes
+it an error): :class:`SkippedFilesWarning` (a ``UserWarning``), raised when ``add_dir`` or a
+``file://`` folder reference skipped entries that are not regular files or folders.
 """
 
 from __future__ import annotations
