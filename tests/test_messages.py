@@ -209,3 +209,16 @@ def test_a_file_name_with_a_line_break_cannot_forge_output_lines(
     assert code == 1 and err.count("\n") == 1
     assert err == ("satchel: error: logical path 'x\\nsatchel: ok: everything matches' "
                    "contains a line break; rename the file\n")
+
+
+def test_every_line_of_human_output_stays_one_line() -> None:
+    import io
+
+    from satchel.cli.context import CliContext
+
+    ctx = CliContext(None, None, None, out=io.StringIO())
+    ctx.print("fsck: objects/x: entry a\nb\x1b[31m is missing")
+    ctx.print("plain C:\\path stays as it is")
+    assert ctx.out.getvalue() == (  # type: ignore[attr-defined]
+        "fsck: objects/x: entry a\\nb\\x1b[31m is missing\nplain C:\\path stays as it is\n"
+    )

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from satchel.api import Api
+from satchel.paths import printable
 
 
 @dataclass
@@ -34,8 +35,9 @@ class CliContext:
         return self._api
 
     def print(self, text: str = "") -> None:
-        """Write a line of human output."""
-        print(text, file=self.out)
+        """Write a line of human output, control characters escaped: whatever a line holds
+        (a file name with a line break, say), it stays one line."""
+        print(printable(text), file=self.out)
 
     def json(self, data: Any) -> None:
         """Write data as indented JSON."""
