@@ -117,3 +117,19 @@ def test_latest_is_refused_where_it_would_be_ignored(
     assert sorted(satchel_env.api().artifact("ds:best").aliases) == ["best", "latest"]
     draft = _art(tmp_path, "C").save(aliases=["latest", "rc"])
     assert draft.version == "v2" and sorted(draft.aliases) == ["latest", "rc"]
+
+
+def test_metadata_edited_in_place_on_the_draft_counts_as_given(
+    tmp_path: Path, satchel_env: SatchelEnv
+) -> None:
+    _art(tmp_path, "A", metadata={"k": {"n": 1}}).save()
+    draft = satchel_env.api().artifact("ds:v0").new_draft()
+    draft.metadata["k"]["n"] = 2  # nested, in place: no setter runs
+    draft.save()
+    assert draft.save_result == SaveResult(False, ("metadata",))
+    assert satchel_env.api().artifact("ds:v0").metadata == {"k": {"n": 2}}
+    fresh = _art(tmp_path, "A")
+    fresh.metadata["added"] = True
+    fresh.save()
+    assert fresh.save_result == SaveResult(False, ("metadata",))
+    assert satchel_env.api().artifact("ds:v0").metadata == {"added": True}

@@ -10,6 +10,7 @@ because the W&B surface it mirrors is wide, not because it does the work itself.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import datetime as _dt
 import enum
@@ -185,6 +186,10 @@ class Artifact:
             self._given.add("description")
         if self._metadata:
             self._given.add("metadata")
+        # what the draft started with, to notice in-place edits (draft.metadata["k"] = v)
+        self._baseline: tuple[str | None, dict[str, Any]] = (
+            self._description, copy.deepcopy(self._metadata)
+        )
         self._save_result: SaveResult | None = None
         self._incremental = bool(incremental)
         self._alg = check_algorithm(digest_algorithm)
@@ -226,6 +231,7 @@ class Artifact:
         art._origin = store
         art._manifest = None
         art._given = set()
+        art._baseline = (None, {})
         art._save_result = None
         art._load(record)
         if known is not None:  # (attrs, aliases, is_latest) already read by a registry listing
@@ -1011,6 +1017,11 @@ class Artifact:
         wanted = {
             "description": self._description, "metadata": self._metadata, "ttl": self._ttl,
         }
+        given = set(self._given)
+        if self._description != self._baseline[0]:
+            given.add("description")
+        if self._metadata != self._baseline[1]:
+            given.add("metadata")
         wanted_tags = set(self._tags)
         self._load(result.record)
         updated: tuple[str, ...] = ()
@@ -1018,11 +1029,11 @@ class Artifact:
             # The no-op rule returned the existing version (as W&B does); what this draft was
             # given is applied to it as an edit, as apply and a committed save() would.
             self._extras()
-            if "description" in self._given:
+            if "description" in given:
                 self._description = wanted["description"]  # type: ignore[assignment]
-            if "metadata" in self._given:
+            if "metadata" in given:
                 self._metadata = wanted["metadata"]  # type: ignore[assignment]
-            if "ttl" in self._given:
+            if "ttl" in given:
                 self._ttl = wanted["ttl"]  # type: ignore[assignment]
             self._tags = sorted(set(self._tags) | wanted_tags)
             updated = self._persist_attributes()
@@ -1256,6 +1267,7 @@ class Artifact:
         draft._origin = self._store()
         draft._tags = []
         draft._given = set()  # inherited, not given: a no-op save leaves them alone
+        draft._baseline = (draft._description, copy.deepcopy(draft._metadata))
         return draft
 
     def json_encode(self) -> dict[str, Any]:
