@@ -938,9 +938,9 @@ class Artifact:
 
         When the draft's content equals the latest version's, no version is created (the
         no-op rule): the artifact becomes that version, the aliases and tags are added to it,
-        and the description, metadata and TTL given to the draft (to the constructor or set
-        on the draft; not those a ``new_draft()`` inherited, nor an empty metadata dict)
-        replace the version's, as an edit would. :attr:`save_result` tells which happened.
+        and the description, metadata and TTL given to the draft (to the constructor, set or
+        edited in place on the draft; not those a ``new_draft()`` inherited unchanged, nor an
+        empty metadata dict) replace the version's, as an edit would. :attr:`save_result` tells which happened.
 
         Args:
             project: the project (default: ``$SATCHEL_PROJECT`` or ``default``).
