@@ -940,7 +940,8 @@ class Artifact:
         no-op rule): the artifact becomes that version, the aliases and tags are added to it,
         and the description, metadata and TTL given to the draft (to the constructor, set or
         edited in place on the draft; not those a ``new_draft()`` inherited unchanged, nor an
-        empty metadata dict) replace the version's, as an edit would. :attr:`save_result` tells which happened.
+        empty metadata dict) replace the version's, as an edit would. :attr:`save_result`
+        tells which happened.
 
         Args:
             project: the project (default: ``$SATCHEL_PROJECT`` or ``default``).
