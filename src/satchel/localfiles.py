@@ -14,6 +14,9 @@ from satchel.errors import SourceFileNotFoundError
 from satchel.hashing import LARGE_FILE, SmallFiles, default_workers, hash_file, hash_files
 from satchel.statcache import StatCacheLike, StatKey, stat_key
 
+#: ``skip(path, stat)``: whether a scan leaves the sub-folder at ``path`` out
+SkipFolder = Callable[[str, os.stat_result], bool]
+
 
 class LocalFile(msgspec.Struct, frozen=True, gc=False):
     """A file found on disk (a msgspec struct: a scan creates one per file, ~0.1 us each).
@@ -78,13 +81,16 @@ def iter_scan(root: str) -> Iterator[list[LocalFile]]:
             yield out
 
 
-def iter_names(root: str) -> Iterator[tuple[int, list[tuple[str, str, int, bool]]]]:
+def iter_names(
+    root: str, *, skip: SkipFolder | None = None
+) -> Iterator[tuple[int, list[tuple[str, str, int, bool]]]]:
     """The files below ``root`` without a stat each: per folder, ``(st_dev of the folder,
     [(rel, path, inode, is_symlink), ...])``, in no particular order.
 
     ``os.scandir`` gives names, types and inode numbers for free; only folders are stat-ed
     (for their device). Symlinked folders are not followed; symlinks to files are listed
-    (their inode is the link's, so the caller stats them).
+    (their inode is the link's, so the caller stats them). A sub-folder for which
+    ``skip(path, stat)`` is true is not entered (``add_dir`` skips satchel's own folders).
 
     Raises:
         SourceFileNotFoundError: ``root`` is not a folder.
@@ -107,10 +113,12 @@ def iter_names(root: str) -> Iterator[tuple[int, list[tuple[str, str, int, bool]
                     if de.is_symlink():  # never follow folder links (cycles, escapes)
                         continue
                     try:
-                        sub_dev = de.stat().st_dev
+                        sub = de.stat()
                     except FileNotFoundError:
                         continue
-                    stack.append((f"{prefix}{de.name}/", de.path, sub_dev))
+                    if skip is not None and skip(de.path, sub):
+                        continue
+                    stack.append((f"{prefix}{de.name}/", de.path, sub.st_dev))
                 elif de.is_file():
                     append((f"{prefix}{de.name}", de.path, de.inode(), de.is_symlink()))
         if out:
@@ -150,6 +158,7 @@ def digest_tree(
     check: Callable[[list[str]], None] | None = None,
     progress: Callable[[int], Callable[[int], None]] | None = None,
     workers: int | None = None,
+    skip: SkipFolder | None = None,
 ) -> TreeDigest:
     """Scan a folder and digest every file, hashing while the scan goes on.
 
@@ -175,6 +184,7 @@ def digest_tree(
         progress: called once with the number of files, returns the callback that receives
             counts of finished files.
         workers: hashing parallelism (default :func:`~satchel.hashing.default_workers`).
+        skip: sub-folders not to enter (see :func:`iter_names`).
 
     Raises:
         SourceFileNotFoundError: ``root`` is not a folder.
@@ -255,7 +265,7 @@ def digest_tree(
         with runner:
             pending_dev = -1
             pending: list[tuple[str, str, int, bool]] = []
-            for dev, found in iter_names(root):
+            for dev, found in iter_names(root, skip=skip):
                 if dev != pending_dev and pending:
                     dispatch(pending_dev, pending)
                     pending = []

@@ -4,6 +4,8 @@ Each command group lives in its own module exposing ``register(sub, parent)``, w
 sub-commands whose ``func(args, ctx) -> int`` does the work. Global options: ``--store URL``
 (env ``SATCHEL_STORE``), ``--project P`` (env ``SATCHEL_PROJECT``). A user error prints one line,
 ``satchel: error: ...``, and exits 1, never a traceback; ``SATCHEL_DEBUG=1`` shows tracebacks.
+A warning (a skipped folder, an unverifiable reference, a store folder that does not exist)
+prints one line, ``satchel: warning: ...``, on stderr.
 """
 
 from __future__ import annotations
@@ -12,13 +14,26 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import Any, TextIO
 
 from satchel.cli.context import CliContext
 from satchel.errors import SatchelError
 
 #: modules that contribute commands, in help order
 COMMAND_MODULES = ("satchel.cli.core", "satchel.cli.registry", "satchel.cli.admin")
+#: commands that create the store when it does not exist; ``cache`` does not use the store.
+#: Every other command reads the store first and warns when a local store's folder is missing.
+STORE_CREATING = frozenset({"put", "apply", "import-wandb", "cache"})
+
+
+def _show_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int,
+    file: TextIO | None = None, line: str | None = None, **_: Any,
+) -> None:
+    text = str(message).strip().replace("\n", "\n  ")
+    print(f"satchel: warning: {text}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ctx = CliContext.from_args(args)
     try:
-        return int(args.func(args, ctx) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            if args.command not in STORE_CREATING:
+                ctx.api._reading()  # warns once when a local store's folder is missing
+            return int(args.func(args, ctx) or 0)
     except (SatchelError, FileNotFoundError, ValueError) as exc:
         if os.environ.get("SATCHEL_DEBUG"):
             raise
