@@ -392,7 +392,7 @@ class Artifact:
         folder = os.fspath(local_path)
         own = protected.satchel_folders(svc.cache.root, [svc.store])
         protected.check_source_root(folder, own, self._name)
-        pruner = protected.Pruner([*own, *protected.download_folders(self._name)])
+        pruner = protected.Pruner(folder, [*own, *protected.download_folders(self._name)])
         bars: list[Bar] = []
 
         def progress(total: int) -> Callable[[int], None]:  # once the scan has counted
@@ -408,11 +408,7 @@ class Artifact:
             for bar in bars:
                 bar.close()
         for path, hit in pruner.skipped:
-            warnings.warn(
-                f"skipped {path} while adding {folder} to {self._name}: it is the {hit.role} "
-                f"{hit.path}, which satchel does not version",
-                stacklevel=3,
-            )
+            warnings.warn(protected.skipped_message(path, hit, folder, self._name), stacklevel=3)
         draft.check_conflicts((e for e, _s in pairs), overwrite=merge)
         draft.put_many(pairs, [f.abspath for f in files])
 
@@ -1017,6 +1013,12 @@ class Artifact:
             return self._svc().handlers.for_uri(entry.ref).content_digest(entry)  # type: ignore[arg-type]
         return (entry.alg, entry.digest)
 
+    def _root(self, root: str | os.PathLike[str] | None) -> str:
+        """The absolute folder a read uses: ``root`` (``~`` expanded), else the default."""
+        if root is None:
+            return self._default_root()
+        return os.path.abspath(os.path.expanduser(os.fspath(root)))
+
     def _default_root(self) -> str:
         rec = self._committed("download")
         return os.path.abspath(os.path.join("artifacts", f"{rec.name}-v{rec.version}"))
@@ -1050,7 +1052,7 @@ class Artifact:
             DownloadObstacleError: something in ``root`` stands in the way.
         """
         self._committed("download")
-        folder = os.path.abspath(os.fspath(root)) if root is not None else self._default_root()
+        folder = self._root(root)
         protected.check_download_root(
             folder, self._own_folders(),
             (e.path for e in selected(self.manifest, path_prefix)), self.qualified_name,
@@ -1151,7 +1153,7 @@ class Artifact:
             DownloadObstacleError: ``root`` is a file.
         """
         self._committed("checkout")
-        folder = os.path.abspath(os.fspath(root)) if root is not None else self._default_root()
+        folder = self._root(root)
         protected.check_checkout_root(folder, self._own_folders(), self.qualified_name)
         manifest = self.manifest
         svc = self._svc()
@@ -1175,7 +1177,7 @@ class Artifact:
             ArtifactVerificationError: listing every missing, extra and changed file.
         """
         self._committed("verify")
-        folder = os.path.abspath(os.fspath(root)) if root is not None else self._default_root()
+        folder = self._root(root)
         return verify_folder(
             self.manifest, folder, cache=self._svc().cache, content_digest=self._content_digest
         )

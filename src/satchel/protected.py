@@ -162,16 +162,15 @@ def check_checkout_root(root: str, folders: Sequence[Protected], what: str) -> N
             the home folder; is a filesystem root; or holds the working directory.
     """
     path = real(root)
-    hits: list[tuple[Protected, str]] = []
-    for folder in folders:
-        rel = relation(path, folder.path)
-        if rel is not None:
-            hits.append((folder, rel))
+    hits: list[tuple[Protected, str]] = []  # the most telling reason first
     if os.path.dirname(path) == path:
         hits.append((Protected(path, FS_ROOT), "is"))
     home = _home()
-    if home is not None and relation(path, home) in ("is", "holds"):
-        hits.append((Protected(home, HOME), relation(path, home) or "is"))
+    if home is not None and (rel := relation(path, home)) in ("is", "holds"):
+        hits.append((Protected(home, HOME), rel or "is"))
+    for folder in folders:
+        if (rel := relation(path, folder.path)) is not None:
+            hits.append((folder, rel))
     cwd = real(os.getcwd())
     if relation(path, cwd) == "holds":
         hits.append((Protected(cwd, WORKDIR), "holds"))
@@ -273,28 +272,50 @@ def check_source_root(root: str, folders: Sequence[Protected], what: str) -> Non
             )
 
 
+def skipped_message(path: str, hit: Protected, root: str, what: str) -> str:
+    """The warning for a folder ``add_dir`` skipped."""
+    where = "" if os.path.abspath(path) == hit.path else f" {hit.path}"
+    why = (
+        f" (download() puts the versions of {what} there; adding it would nest each version "
+        "inside the next)" if hit.role == DOWNLOAD
+        else ", which satchel does not version (it changes with every commit)"
+    )
+    return (f"skipped {path} while adding {os.path.abspath(root)} to {what}: it is the "
+            f"{hit.role}{where}{why}")
+
+
 class Pruner:
     """Decides which sub-folders a scan of an added folder skips, and remembers them.
 
+    A folder is matched by identity (device and inode, for folders that exist now: a link or
+    bind mount is caught) and by path (for one created while the scan runs, as the cache can
+    be: the scan's paths start with the root as given, so the real paths are mapped onto it).
+
     Args:
-        folders: the folders to skip wherever they appear below the scanned folder.
+        root: the folder being scanned.
+        folders: the folders to skip wherever they appear below it.
     """
 
-    def __init__(self, folders: Sequence[Protected]) -> None:
+    def __init__(self, root: str, folders: Sequence[Protected]) -> None:
         self._by_id: dict[tuple[int, int], Protected] = {}
+        self._by_path: dict[str, Protected] = {}
+        given, actual = os.path.abspath(root), real(root)
         for folder in folders:
             ident = _identity(folder.path)
             if ident is not None:
                 self._by_id.setdefault(ident, folder)
+            if folder.path.startswith(actual.rstrip(os.sep) + os.sep):
+                rel = os.path.relpath(folder.path, actual)
+                self._by_path.setdefault(os.path.join(given, rel), folder)
         #: ``(path found by the scan, protected folder)`` for every folder skipped
         self.skipped: list[tuple[str, Protected]] = []
 
     def __bool__(self) -> bool:
-        return bool(self._by_id)
+        return bool(self._by_id or self._by_path)
 
     def __call__(self, path: str, st: os.stat_result) -> bool:
         """Whether the scan skips the folder at ``path`` (``st``: its stat)."""
-        hit = self._by_id.get((st.st_dev, st.st_ino))
+        hit = self._by_id.get((st.st_dev, st.st_ino)) or self._by_path.get(path)
         if hit is None:
             return False
         self.skipped.append((path, hit))
