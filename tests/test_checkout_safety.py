@@ -458,3 +458,23 @@ def test_cli_needs_force_beyond_the_limit(
     code, out, _ = run(capsys, "checkout", "ds", str(out_dir), "--force")
     assert code == 0 and out.endswith(f"deleted {UNSEEN_LIMIT + 1}, wrote 4, kept 0\n")
     assert read_tree(out_dir) == FILES
+
+
+def test_the_plan_lists_links_and_folders_in_the_way_even_in_a_folder_without_files(
+    ds: Artifact, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(tmp_path / "src", out / "sub")  # a link where the version needs a folder
+    (out / "a.txt").mkdir()  # an empty folder where it needs a file
+    os.symlink(tmp_path / "src" / "b.txt", out / "b.txt")  # a link where it needs a file
+    before = snapshot(tmp_path)
+    plan = ds.checkout(out, dry_run=True)
+    assert plan.clear == ("a.txt", "b.txt", "sub")
+    assert (plan.delete, plan.keep) == ((), ())
+    assert plan.write == tuple(sorted(FILES))
+    assert snapshot(tmp_path) == before
+    result = ds.checkout(out, summary=True)
+    assert (result.deleted, result.written) == ((), tuple(sorted(FILES)))
+    assert read_tree(out) == FILES and not os.path.islink(out / "b.txt")
+    assert read_tree(tmp_path / "src") == FILES  # the links' targets are untouched

@@ -37,7 +37,7 @@ from satchel.errors import (
 )
 from satchel.fsutil import atomic_file, copy_hashing, remove_empty_parents
 from satchel.hashing import MD5, XXH128, b64, new_hasher
-from satchel.localfiles import LocalFile, digest_files, scan
+from satchel.localfiles import LocalFile, digest_files, iter_names, scan
 from satchel.manifest import Manifest, ManifestEntry
 from satchel.progress import Bar, NullBar
 from satchel.statcache import stat_key
@@ -332,6 +332,23 @@ def _not_a_folder(root: str) -> DownloadObstacleError:
     )
 
 
+def _scan_marking_links(root: str) -> tuple[dict[str, LocalFile], set[str]]:
+    """The files :func:`~satchel.localfiles.scan` finds, by logical path, and those of them
+    that are symbolic links (from the folder listing, so no extra system call per file)."""
+    found: dict[str, LocalFile] = {}
+    links: set[str] = set()
+    for _dev, batch in iter_names(root):
+        for rel, path, _ino, is_link in batch:
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:  # vanished while scanning
+                continue
+            found[rel] = LocalFile(rel, path, stat_key(st))
+            if is_link:
+                links.add(rel)
+    return found, links
+
+
 def plan_checkout(
     manifest: Manifest, root: str, *, cache: Cache, content_digest: ContentDigest
 ) -> CheckoutPlan:
@@ -345,7 +362,8 @@ def plan_checkout(
     """
     if os.path.lexists(root) and not os.path.isdir(root):
         raise _not_a_folder(root)
-    found = {f.rel: f for f in scan(root)} if os.path.isdir(root) else {}
+    exists = os.path.isdir(root)
+    found, links = _scan_marking_links(root) if exists else ({}, set())
     free = _untracked_folders(manifest)
     extra = [f for rel, f in found.items()
              if rel not in manifest and not any(logical_paths.is_under(rel, d) for d in free)]
@@ -356,7 +374,7 @@ def plan_checkout(
             break
         for i, d in zip(ask, cache.stat_cache.lookup_many([extra[i].key for i in ask], alg)):
             known[i] = d
-    clear = _in_the_way(manifest, root, free, {f.rel for f in extra})
+    clear = _in_the_way(manifest, root, free, found, links, {f.rel for f in extra}) if exists else []
     in_way = set(clear)
     write: list[str] = []
     keep: list[str] = []
@@ -364,7 +382,7 @@ def plan_checkout(
     for entry in manifest:
         local = found.get(entry.path)
         digest = content_digest(entry) if local is not None and entry.path not in in_way else None
-        if local is None or digest is None or entry.path in in_way:
+        if local is None or digest is None:
             write.append(entry.path)
         else:
             check.setdefault(digest[0], []).append((entry.path, digest[1], local))
@@ -379,8 +397,12 @@ def plan_checkout(
     )
 
 
-def _in_the_way(manifest: Manifest, root: str, free: list[str], deleted: set[str]) -> list[str]:
-    """What :func:`_clear_way` removes (besides files the plan deletes anyway)."""
+def _in_the_way(
+    manifest: Manifest, root: str, free: list[str], found: dict[str, LocalFile], links: set[str],
+    deleted: set[str],
+) -> list[str]:
+    """What :func:`_clear_way` removes, besides the files the plan deletes anyway: a link or
+    file where a folder must be, a link or folder where a file must be."""
     out: list[str] = []
     checked: set[str] = set()
     for entry in manifest:
@@ -391,9 +413,16 @@ def _in_the_way(manifest: Manifest, root: str, free: list[str], deleted: set[str
             if rel in checked:
                 continue
             checked.add(rel)
-            path = target_path(root, rel)
-            if rel not in deleted and (os.path.islink(path) or os.path.isfile(path)):
+            if rel in found:  # a file (or a link to one): in the way unless the plan deletes it
+                if rel not in deleted:
+                    out.append(rel)
+                continue
+            if os.path.islink(target_path(root, rel)):  # a link to a folder, or a broken one
                 out.append(rel)
+        if entry.path in found:
+            if entry.path in links:
+                out.append(entry.path)
+            continue
         dest = target_path(root, entry.path)
         if os.path.islink(dest) or (os.path.isdir(dest) and entry.path not in free):
             out.append(entry.path)
