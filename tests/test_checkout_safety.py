@@ -478,3 +478,20 @@ def test_the_plan_lists_links_and_folders_in_the_way_even_in_a_folder_without_fi
     assert (result.deleted, result.written) == ((), tuple(sorted(FILES)))
     assert read_tree(out) == FILES and not os.path.islink(out / "b.txt")
     assert read_tree(tmp_path / "src") == FILES  # the links' targets are untouched
+
+
+def test_nothing_is_removed_through_a_symlinked_folder_in_the_way(
+    ds: Artifact, tmp_path: Path
+) -> None:
+    # out/sub is a link to a folder of the user's whose c.txt is a folder, where the version
+    # needs the file sub/c.txt: the link goes, the user's folder stays as it is
+    theirs = write_tree(tmp_path / "theirs", {"c.txt/precious": "p", "other": "o"})
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(theirs, out / "sub")
+    before = snapshot(theirs)
+    plan = ds.checkout(out, dry_run=True)
+    assert plan.clear == ("sub",) and plan.delete == ()
+    ds.checkout(out)
+    assert snapshot(theirs) == before
+    assert read_tree(out) == FILES and not os.path.islink(out / "sub")

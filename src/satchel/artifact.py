@@ -1066,10 +1066,11 @@ class Artifact:
         return protected.satchel_folders(svc.cache.root, [svc.store, self._origin])
 
     def _materialize(
-        self, folder: str, allow_missing: bool, path_prefix: str | None, skip_cache: bool = False
+        self, folder: str, allow_missing: bool, path_prefix: str | None, skip_cache: bool = False,
+        *, manifest: Manifest | None = None,
     ) -> MaterializeResult:
         svc = self._svc()
-        manifest = self.manifest
+        manifest = self.manifest if manifest is None else manifest
         bar = svc.progress(len(manifest), f"downloading {self.name}")
         try:
             result = materialize(
@@ -1162,9 +1163,15 @@ class Artifact:
             return plan
         check_deletions(plan, f"{self.qualified_name} into {folder}", force=force)
         # Extras first: it also clears a folder where a file must go (and the reverse).
-        deleted = delete_extras(plan, manifest)
-        done = self._materialize(folder, False, None)
-        result = CheckoutResult(folder, tuple(deleted), done.written, done.unchanged)
+        deleted = delete_extras(plan)
+        # Only what the plan found missing or different is downloaded: the files it kept were
+        # just checked (by the stat cache, else hashed), so checking them again is waste.
+        todo = manifest if len(plan.write) == len(manifest) else Manifest(
+            {p: manifest.entries[p] for p in plan.write}, _trusted=True
+        )
+        done = self._materialize(folder, False, None, manifest=todo)
+        kept = tuple(sorted(plan.keep + done.unchanged))
+        result = CheckoutResult(folder, tuple(deleted), done.written, kept)
         return result if summary else folder
 
     def verify(self, root: str | os.PathLike[str] | None = None) -> VerificationReport:

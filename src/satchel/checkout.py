@@ -401,24 +401,38 @@ def _in_the_way(
     manifest: Manifest, root: str, free: list[str], found: dict[str, LocalFile], links: set[str],
     deleted: set[str],
 ) -> list[str]:
-    """What :func:`_clear_way` removes, besides the files the plan deletes anyway: a link or
-    file where a folder must be, a link or folder where a file must be."""
+    """What must be removed, besides the files the plan deletes anyway, before the manifest's
+    files can be written: a link or file where a folder must be, a link or folder where a file
+    must be. Nothing is looked at through such an obstacle (a folder seen through a link is
+    the link target's, never to be removed): what lies below it is written afresh."""
     out: list[str] = []
+    blocked: set[str] = set()  # folders of the manifest where a file or a link stands
     checked: set[str] = set()
     for entry in manifest:
         folder = entry.path.rpartition("/")[0]
         parts = folder.split("/") if folder else []
+        through = False
         for i in range(len(parts)):
             rel = "/".join(parts[: i + 1])
+            if rel in blocked:
+                through = True
+                break
             if rel in checked:
                 continue
             checked.add(rel)
             if rel in found:  # a file (or a link to one): in the way unless the plan deletes it
+                blocked.add(rel)
                 if rel not in deleted:
                     out.append(rel)
-                continue
+                through = True
+                break
             if os.path.islink(target_path(root, rel)):  # a link to a folder, or a broken one
+                blocked.add(rel)
                 out.append(rel)
+                through = True
+                break
+        if through:
+            continue
         if entry.path in found:
             if entry.path in links:
                 out.append(entry.path)
@@ -452,48 +466,57 @@ def check_deletions(plan: CheckoutPlan, what: str, *, force: bool) -> None:
     )
 
 
-def delete_extras(plan: CheckoutPlan, manifest: Manifest) -> list[str]:
-    """Delete the plan's files (and folders emptied by it), then clear the way for the
-    manifest's files: a folder where a file must go, and a file or symlink where a folder
-    must be, are removed. Return the logical paths of the files deleted.
+def delete_extras(plan: CheckoutPlan) -> list[str]:
+    """Delete the plan's files (and the folders that leaves empty), then what its ``clear``
+    lists (a folder where a file must go, a file or link where a folder must be). Return the
+    logical paths of the files deleted.
 
-    A file that appeared after the plan was made is left alone; one that vanished is skipped.
+    Nothing the plan does not name is removed: a file that appeared since is left alone (the
+    download then reports it in the way), one that vanished is skipped, and nothing is
+    removed through a symbolic link that appeared on its way.
     """
     root = plan.root
     if not os.path.isdir(root):
         return []
     removed = []
+    safe: set[str] = set()
     for rel in plan.delete:
         path = target_path(root, rel)
+        if _link_on_the_way(root, rel, safe):
+            continue
         try:
             os.unlink(path)
         except FileNotFoundError:
             continue
         remove_empty_parents(path, root)
         removed.append(rel)
-    free = _untracked_folders(manifest)
-    checked: set[str] = set()
-    for entry in manifest:
-        _clear_way(root, entry.path, checked, is_folder=entry.path in free)
+    for rel in plan.clear:  # sorted: a folder's own obstacle goes before anything below it
+        path = target_path(root, rel)
+        if _link_on_the_way(root, rel, set()):
+            continue
+        if os.path.islink(path) or os.path.isfile(path):
+            os.unlink(path)
+        elif os.path.isdir(path):
+            shutil.rmtree(path)
     return removed
 
 
-def _clear_way(root: str, logical: str, checked: set[str], *, is_folder: bool) -> None:
-    folder, _, _name = logical.rpartition("/")
-    parts = folder.split("/") if folder else []
-    for i in range(len(parts)):  # each folder on the way must be a real folder (or absent)
+def _link_on_the_way(root: str, logical: str, safe: set[str]) -> bool:
+    """Whether a folder between ``root`` and ``logical`` is a symbolic link (or not a folder);
+    ``safe`` remembers the folders already found to be real ones."""
+    folder = logical.rpartition("/")[0]
+    if not folder or folder in safe:
+        return False
+    parts = folder.split("/")
+    for i in range(len(parts)):
         rel = "/".join(parts[: i + 1])
-        if rel in checked:
+        if rel in safe:
             continue
-        checked.add(rel)
         path = target_path(root, rel)
-        if os.path.islink(path) or os.path.isfile(path):
-            os.unlink(path)
-    dest = target_path(root, logical)
-    if os.path.islink(dest):
-        os.unlink(dest)
-    elif os.path.isdir(dest) and not is_folder:  # a checksum=False reference may be a folder
-        shutil.rmtree(dest)
+        if os.path.islink(path) or not os.path.isdir(path):
+            return True
+        safe.add(rel)
+    return False
 
 
 def verify_folder(
