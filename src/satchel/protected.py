@@ -171,8 +171,11 @@ def check_checkout_root(root: str, folders: Sequence[Protected], what: str) -> N
     for folder in folders:
         if (rel := relation(path, folder.path)) is not None:
             hits.append((folder, rel))
-    cwd = real(os.getcwd())
-    if relation(path, cwd) == "holds":
+    try:
+        cwd: str | None = real(os.getcwd())
+    except FileNotFoundError:  # the working directory was deleted: nothing to hold
+        cwd = None
+    if cwd is not None and relation(path, cwd) == "holds":
         hits.append((Protected(cwd, WORKDIR), "holds"))
     if not hits:
         return
