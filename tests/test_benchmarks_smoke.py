@@ -48,3 +48,17 @@ def test_bench_core_quick_prints_every_measurement_and_target(tmp_path):
     new_draft = by_bench["new_draft"][0]
     assert new_draft["version"] == "v1" and new_draft["based_on"] == "v0"
     assert "### targets" in cp.stdout and "| data |" in cp.stdout
+
+
+@pytest.mark.timeout(120)
+def test_bench_checkout_quick_prints_every_row() -> None:
+    script = os.path.join(ROOT, "benchmarks", "bench_checkout.py")
+    cp = subprocess.run([sys.executable, script, "--quick"], check=False, capture_output=True,
+                        text=True, timeout=110)
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    rows = [ln for ln in cp.stdout.splitlines()
+            if ln.startswith("| ") and " s |" not in ln and "---" not in ln]
+    assert [r.split(" | ")[:2] for r in rows] == [
+        ["| up to date", "download"], ["| up to date", "checkout"], ["| up to date", "dry run"],
+        ["| 1% unseen", "dry run"], ["| 1% unseen", "checkout --force"],
+    ]

@@ -161,7 +161,10 @@ def test_cache_cleanup_and_info(capsys, data: Path, satchel_env: SatchelEnv) -> 
         (["cache", "cleanup", "--target-size", "lots"], "is not a size"),
     ],
 )
-def test_user_errors_print_one_line_and_exit_1(capsys, argv: list[str], message: str) -> None:
+def test_user_errors_print_one_line_and_exit_1(
+    capsys, satchel_env: SatchelEnv, argv: list[str], message: str
+) -> None:
+    satchel_env.store.mkdir()  # a store folder that does not exist adds a warning line
     code, _out, err = run(capsys, *argv)
     assert code == 1
     assert err.startswith("satchel: error: ") and message in err

@@ -15,6 +15,7 @@ The object model follows Weights & Biases' ``Artifact`` API::
 from satchel.api import Api, log_artifact, use_artifact
 from satchel.artifact import Artifact, ArtifactState, SaveResult
 from satchel.cache import Cache
+from satchel.checkout import CheckoutPlan, CheckoutResult
 from satchel.config import configure
 from satchel.errors import (
     AliasProtectedError,
@@ -42,6 +43,7 @@ from satchel.errors import (
     LocalAccessError,
     ManifestError,
     PartConflictError,
+    ProtectedFolderError,
     ReferenceAccessError,
     ReferenceChangedError,
     ReferenceNetworkError,
@@ -57,6 +59,7 @@ from satchel.errors import (
     StoreNotFoundError,
     StoreNotWritableError,
     StoreUnavailableError,
+    TooManyDeletionsError,
     TooManyObjectsError,
     UnsupportedReferenceError,
 )
@@ -80,6 +83,8 @@ __all__ = [
     "ArtifactTypeMismatchError",
     "ArtifactVerificationError",
     "Cache",
+    "CheckoutPlan",
+    "CheckoutResult",
     "ConcurrentUpdateError",
     "ConfigError",
     "DigestMismatchError",
@@ -100,6 +105,7 @@ __all__ = [
     "ManifestEntry",
     "ManifestError",
     "PartConflictError",
+    "ProtectedFolderError",
     "ReferenceAccessError",
     "ReferenceChangedError",
     "ReferenceNetworkError",
@@ -118,6 +124,7 @@ __all__ = [
     "StoreNotFoundError",
     "StoreNotWritableError",
     "StoreUnavailableError",
+    "TooManyDeletionsError",
     "TooManyObjectsError",
     "UnsupportedReferenceError",
     "__version__",

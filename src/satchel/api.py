@@ -2,10 +2,16 @@
 
 ``Api(store=None, project=None)`` resolves its store and project from arguments, then the
 environment (``SATCHEL_STORE``, ``SATCHEL_PROJECT``), then defaults.
+
+A local store whose folder does not exist holds nothing, which is almost always a mistyped
+path: the read methods (look-ups and listings) warn once per ``Api``, naming the folder, before
+answering. Writes create the folder, as before.
 """
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -44,11 +50,30 @@ class Api:
         base = services or local_services(cache_dir=cache_dir)
         self._services = base.with_store(store) if (store is not None or base.store is None) else base
         self.project = config.project(project)
+        self._warned_missing = False
 
     @property
     def store(self) -> Store:
         """The store this Api reads."""
         return self._services.require_store()
+
+    def missing_store_folder(self) -> str | None:
+        """The folder of a local store that does not exist (yet), else ``None``."""
+        from satchel.store.local import LocalBackend
+
+        backend = self.store.backend
+        if isinstance(backend, LocalBackend) and not os.path.isdir(backend.root):
+            return backend.root
+        return None
+
+    def _reading(self, stacklevel: int = 3) -> Store:
+        """The store, for a read: warns (once per Api) when a local store's folder is missing."""
+        if not self._warned_missing:
+            missing = self.missing_store_folder()
+            if missing is not None:
+                self._warned_missing = True
+                warnings.warn(missing_store_message(missing), stacklevel=stacklevel)
+        return self.store
 
     @property
     def services(self) -> Services:
@@ -68,9 +93,13 @@ class Api:
             ArtifactTypeMismatchError: ``type`` given and different.
             InvalidNameError: malformed reference.
         """
+        return self._artifact(ref, type, warn=True)
+
+    def _artifact(self, ref: str, type: str | None, *, warn: bool) -> Artifact:
         parsed = naming.parse_ref(ref, project=self.project)
         assert parsed.project is not None
-        record = self.store.resolve(parsed.project, parsed.name, parsed.selector)
+        store = self._reading(stacklevel=4) if warn else self.store
+        record = store.resolve(parsed.project, parsed.name, parsed.selector)
         if type is not None and record.type != type:
             raise ArtifactTypeMismatchError(
                 f"artifact {parsed.project}/{parsed.name} has type {record.type!r}, not {type!r}"
@@ -78,20 +107,21 @@ class Api:
         return Artifact._from_record(self._services, self.store, record)
 
     def artifact_exists(self, ref: str, type: str | None = None) -> bool:
-        """Whether :meth:`artifact` would find ``ref``."""
+        """Whether :meth:`artifact` would find ``ref`` (no warning for a missing store
+        folder: asking before a first commit is normal)."""
         try:
-            self.artifact(ref, type)
+            self._artifact(ref, type, warn=False)
         except (ArtifactNotFoundError, ArtifactTypeMismatchError):
             return False
         return True
 
     def projects(self) -> list[str]:
         """Every project in the store."""
-        return self.store.projects()
+        return self._reading().projects()
 
     def collections(self, project: str | None = None) -> list[str]:
         """Every artifact name in a project."""
-        return self.store.collections(config.project(project or self.project))
+        return self._reading().collections(config.project(project or self.project))
 
     def versions(self, name: str, project: str | None = None) -> list[Artifact]:
         """Every live version of an artifact, oldest first.
@@ -101,7 +131,7 @@ class Api:
         """
         proj = config.project(project or self.project)
         naming.validate_name(name)
-        store = self.store
+        store = self._reading()
         if store.collection(proj, name) is None:
             raise ArtifactNotFoundError(
                 f"no artifact named {name!r} in project {proj!r} of store {store.url}"
@@ -189,7 +219,7 @@ class Api:
             produced_by=produced_by, used_by=used_by, only_unused=only_unused,
             logical_operator=logical_operator, sort_by=sort_by, page=page, size=size,
         )
-        return list_versions(self._services, self.store, query)
+        return list_versions(self._services, self._reading(), query)
 
     def artifact_collections(
         self, project: str | None = None, type: str | None = None
@@ -197,13 +227,13 @@ class Api:
         """Every collection of a project (of one type, when given) with a live version."""
         from satchel.registry.listing import list_collections
 
-        return list_collections(self.store, config.project(project or self.project), type=type)
+        return list_collections(self._reading(), config.project(project or self.project), type=type)
 
     def artifact_types(self, project: str | None = None) -> list[str]:
         """The artifact types used in a project, sorted."""
         from satchel.registry.listing import list_types
 
-        return list_types(self.store, config.project(project or self.project))
+        return list_types(self._reading(), config.project(project or self.project))
 
     def update_artifact_version(
         self,
@@ -349,6 +379,14 @@ class Api:
         from satchel.registry.apply import apply_spec
 
         return apply_spec(self._services, spec, default_project=self.project, base_dir=base_dir)
+
+
+def missing_store_message(folder: str) -> str:
+    """The warning for a local store folder that does not exist."""
+    return (
+        f"store {folder} does not exist, so it holds nothing yet; check the store path "
+        "(--store, SATCHEL_STORE or Api(store=...)). The first commit creates it"
+    )
 
 
 def use_artifact(

@@ -21,17 +21,22 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import msgspec
 
-from satchel import config, naming
+from satchel import config, naming, protected
 from satchel import paths as logical_paths
 from satchel.checkout import (
+    CheckoutPlan,
+    CheckoutResult,
     MaterializeResult,
     VerificationReport,
+    check_deletions,
+    delete_extras,
     materialize,
-    remove_extras,
+    plan_checkout,
+    selected,
     verify_folder,
 )
 from satchel.commit import Uploader
@@ -422,13 +427,23 @@ class Artifact:
             policy: ``"mutable"`` or ``"immutable"`` (see :meth:`add_file`).
             merge: replace existing entries whose content differs, instead of raising.
 
+        satchel's own folders are never added: a satchel store or cache found below
+        ``local_path`` (a project-local ``SATCHEL_STORE=./store``, say), and the folders
+        ``./artifacts/<name>-v<N>`` where this artifact's versions download by default, are
+        skipped with a warning (see :mod:`satchel.protected`).
+
         Raises:
             SourceFileNotFoundError: no such folder. EntryConflictError: paths taken.
+            ProtectedFolderError: ``local_path`` is, or is inside, a satchel store or cache.
         """
         draft = self._editable()
         _check_policy(policy)
         prefix = logical_paths.normalize(name) if name else None
         svc = self._svc()
+        folder = os.fspath(local_path)
+        own = protected.satchel_folders(svc.cache.root, [svc.store])
+        protected.check_source_root(folder, own, self._name)
+        pruner = protected.Pruner(folder, [*own, *protected.download_folders(self._name)])
         bars: list[Bar] = []
 
         def progress(total: int) -> Callable[[int], None]:  # once the scan has counted
@@ -438,19 +453,22 @@ class Artifact:
         skipped: list[tuple[str, str]] = []
         try:  # scans and hashes at once; paths are validated before waiting for hashes
             files, pairs = draft.ingest_dir(
-                os.fspath(local_path), prefix, cache=svc.cache, policy=policy,
+                folder, prefix, cache=svc.cache, policy=policy,
                 skip_cache=skip_cache, progress=progress, skipped=skipped,
+                skip=pruner if pruner else None,
             )
         finally:
             for bar in bars:
                 bar.close()
+        for path, hit in pruner.skipped:
+            warnings.warn(protected.skipped_message(path, hit, folder, self._name), stacklevel=3)
         draft.check_conflicts((e for e, _s in pairs), overwrite=merge)
         draft.put_many(pairs, [f.abspath for f in files])
         if skipped:
-            folder = os.path.abspath(os.fspath(local_path))
+            where = os.path.abspath(folder)
             warnings.warn(
                 SkippedFilesWarning(
-                    skipped_message(folder, skipped, "add_dir"), folder=folder, skipped=skipped
+                    skipped_message(where, skipped, "add_dir"), folder=where, skipped=skipped
                 ),
                 stacklevel=3,  # the caller of add_dir (through the error-typing wrapper)
             )
@@ -1116,6 +1134,12 @@ class Artifact:
             return self._svc().handlers.for_uri(entry.ref).content_digest(entry)  # type: ignore[arg-type]
         return (entry.alg, entry.digest)
 
+    def _root(self, root: str | os.PathLike[str] | None) -> str:
+        """The absolute folder a read uses: ``root`` (``~`` expanded), else the default."""
+        if root is None:
+            return self._default_root()
+        return os.path.abspath(os.path.expanduser(os.fspath(root)))
+
     def _default_root(self) -> str:
         rec = self._committed("download")
         return os.path.abspath(os.path.join("artifacts", f"{rec.name}-v{rec.version}"))
@@ -1142,17 +1166,32 @@ class Artifact:
 
         Returns:
             The folder's absolute path.
+
+        Raises:
+            ProtectedFolderError: ``root`` is or is inside a satchel store or cache, or a file
+                would be written inside one; nothing is written.
+            DownloadObstacleError: something in ``root`` stands in the way.
         """
         self._committed("download")
-        folder = os.path.abspath(os.fspath(root)) if root is not None else self._default_root()
+        folder = self._root(root)
+        protected.check_download_root(
+            folder, self._own_folders(),
+            (e.path for e in selected(self.manifest, path_prefix)), self.qualified_name,
+        )
         self._materialize(folder, allow_missing_references, path_prefix, skip_cache)
         return folder
 
+    def _own_folders(self) -> list[protected.Protected]:
+        """The satchel stores and caches a read of this version must not touch."""
+        svc = self._svc()
+        return protected.satchel_folders(svc.cache.root, [svc.store, self._origin])
+
     def _materialize(
-        self, folder: str, allow_missing: bool, path_prefix: str | None, skip_cache: bool = False
+        self, folder: str, allow_missing: bool, path_prefix: str | None, skip_cache: bool = False,
+        *, manifest: Manifest | None = None,
     ) -> MaterializeResult:
         svc = self._svc()
-        manifest = self.manifest
+        manifest = self.manifest if manifest is None else manifest
         bar = svc.progress(len(manifest), f"downloading {self.name}")
         try:
             result = materialize(
@@ -1182,21 +1221,79 @@ class Artifact:
                 return io_workers
         return None
 
+    @overload
+    def checkout(
+        self, root: str | os.PathLike[str] | None = None, *, force: bool = False,
+        dry_run: Literal[False] = False, summary: Literal[False] = False,
+    ) -> str: ...
+
+    @overload
+    def checkout(
+        self, root: str | os.PathLike[str] | None = None, *, force: bool = False,
+        dry_run: Literal[True], summary: bool = False,
+    ) -> CheckoutPlan: ...
+
+    @overload
+    def checkout(
+        self, root: str | os.PathLike[str] | None = None, *, force: bool = False,
+        dry_run: Literal[False] = False, summary: Literal[True],
+    ) -> CheckoutResult: ...
+
     @_local_errors_typed("checking out {name}", takes_root=True)
-    def checkout(self, root: str | os.PathLike[str] | None = None) -> str:
+    def checkout(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+        summary: bool = False,
+    ) -> str | CheckoutPlan | CheckoutResult:
         """Make ``root`` match the version exactly.
 
-        Downloads what is missing or changed and **deletes every other file in root**.
+        Downloads what is missing or changed and **deletes every other file in root**, within
+        guard rails: a root that is, is inside or holds a satchel store or cache, that is or
+        holds the home folder, that is a filesystem root, or that holds the working directory
+        is refused; and more than :data:`~satchel.checkout.UNSEEN_LIMIT` deletions of files
+        satchel has not seen (written or read, unchanged since) need ``force=True``.
+
+        Args:
+            root: the folder (default ``./artifacts/<name>-v<N>``).
+            force: delete however many files satchel has not seen.
+            dry_run: change nothing; return the :class:`~satchel.checkout.CheckoutPlan`
+                listing what would be deleted, written and kept.
+            summary: return a :class:`~satchel.checkout.CheckoutResult` (what was deleted,
+                written and kept) instead of the folder.
 
         Returns:
-            The folder's absolute path.
+            The folder's absolute path (as W&B's ``checkout`` does), else the plan or the
+            result asked for.
+
+        Raises:
+            ProtectedFolderError: ``root`` is one of the folders above; nothing was changed.
+            TooManyDeletionsError: too many unseen files to delete without ``force``; nothing
+                was changed (not raised by a dry run, whose plan says ``needs_force``).
+            DownloadObstacleError: ``root`` is a file.
         """
         self._committed("checkout")
-        folder = os.path.abspath(os.fspath(root)) if root is not None else self._default_root()
+        folder = self._root(root)
+        protected.check_checkout_root(folder, self._own_folders(), self.qualified_name)
+        manifest = self.manifest
+        svc = self._svc()
+        plan = plan_checkout(manifest, folder, cache=svc.cache, content_digest=self._content_digest)
+        if dry_run:
+            return plan
+        check_deletions(plan, f"{self.qualified_name} into {folder}", force=force)
         # Extras first: it also clears a folder where a file must go (and the reverse).
-        remove_extras(self.manifest, folder)
-        self._materialize(folder, False, None)
-        return folder
+        deleted = delete_extras(plan)
+        # Only what the plan found missing or different is downloaded: the files it kept were
+        # just checked (by the stat cache, else hashed), so checking them again is waste.
+        todo = manifest if len(plan.write) == len(manifest) else Manifest(
+            {p: manifest.entries[p] for p in plan.write}, _trusted=True
+        )
+        done = self._materialize(folder, False, None, manifest=todo)
+        kept = tuple(sorted(plan.keep + done.unchanged))
+        result = CheckoutResult(folder, tuple(deleted), done.written, kept)
+        return result if summary else folder
 
     def verify(self, root: str | os.PathLike[str] | None = None) -> VerificationReport:
         """Check that ``root`` holds exactly the version's files.
@@ -1208,7 +1305,7 @@ class Artifact:
             ArtifactVerificationError: listing every missing, extra and changed file.
         """
         self._committed("verify")
-        folder = os.path.abspath(os.fspath(root)) if root is not None else self._default_root()
+        folder = self._root(root)
         if not os.path.isdir(folder):
             paths = [e.path for e in self.manifest]
             what = "is not a folder" if os.path.lexists(folder) else "does not exist"

@@ -5,8 +5,12 @@
   Every file is *copied* out of the cache, hashing while copying: a cached object that no longer
   matches its digest is evicted and fetched again, never served. Files are copies, not links, so
   editing a downloaded file can never corrupt the cache.
-* :func:`remove_extras` (``checkout``) then deletes every file below ``root`` that the manifest
-  does not list, and empty folders.
+* :func:`plan_checkout` (``checkout``) works out, touching nothing, what making ``root`` match
+  the manifest deletes, writes and keeps (a dry run shows it); :func:`check_deletions` refuses
+  a plan that deletes more than :data:`UNSEEN_LIMIT` files satchel has not seen, and
+  :func:`delete_extras` then deletes the plan's files (and empty folders) before the download.
+  Only a plan can delete, and ``Artifact.checkout`` makes one only for a root that
+  :func:`satchel.protected.check_checkout_root` accepts.
 * :func:`verify_folder` compares a folder with a manifest and reports every missing, extra and
   changed file at once, plus the reference entries that carry no content hash.
 """
@@ -28,11 +32,12 @@ from satchel.errors import (
     DownloadObstacleError,
     ReferenceChangedError,
     ReferenceNotFoundError,
+    TooManyDeletionsError,
     UnsupportedReferenceError,
 )
 from satchel.fsutil import atomic_file, copy_hashing, remove_empty_parents
-from satchel.hashing import b64, new_hasher
-from satchel.localfiles import LocalFile, digest_files, scan
+from satchel.hashing import MD5, XXH128, b64, new_hasher
+from satchel.localfiles import LocalFile, digest_files, iter_names, scan
 from satchel.manifest import Manifest, ManifestEntry
 from satchel.progress import Bar, NullBar
 from satchel.statcache import stat_key
@@ -185,10 +190,7 @@ def materialize(
     try:
         os.makedirs(root, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as exc:
-        raise DownloadObstacleError(
-            f"cannot download into {root}: it is a file, not a folder; pick another folder",
-            obstacle=root,
-        ) from exc
+        raise _not_a_folder(root) from exc
     way = _Way(root)
     entries = selected(manifest, path_prefix)
     written: list[str] = []
@@ -260,44 +262,261 @@ def _untracked_folders(manifest: Manifest) -> list[str]:
     return [e.path for e in manifest if e.is_reference and e.size is None and e.digest == e.ref]
 
 
-def remove_extras(manifest: Manifest, root: str) -> list[str]:
-    """Delete files below ``root`` the manifest does not list; return their logical paths.
+#: the most files satchel has not seen that a checkout deletes without ``force``
+UNSEEN_LIMIT = 10
 
-    Also clears the way for the manifest's files: a folder where a file must go, and a file or
-    symlink where a folder must be, are removed (``checkout`` runs this before downloading).
+
+@dataclass(frozen=True, slots=True)
+class CheckoutPlan:
+    """What checking a version out into a folder would do (``checkout(dry_run=True)``).
+
+    Attributes:
+        root: the folder (absolute).
+        delete: logical paths of the files in the folder that the version does not list.
+        unseen: those of ``delete`` satchel has not seen: no download, checkout, add or verify
+            wrote or read them as they are now (the stat cache does not know them). Only these
+            count against :data:`UNSEEN_LIMIT`.
+        clear: logical paths of what stands where the version needs a file or a folder (a
+            folder where a file goes, a symbolic link, a file where a folder goes), removed
+            first.
+        write: entries to download (missing, different, or not checkable).
+        keep: entries already there with the right content.
+        limit: the most unseen files deleted without ``force``.
     """
-    if not os.path.isdir(root):
-        return []
+
+    root: str
+    delete: tuple[str, ...]
+    unseen: tuple[str, ...]
+    clear: tuple[str, ...]
+    write: tuple[str, ...]
+    keep: tuple[str, ...]
+    limit: int = UNSEEN_LIMIT
+
+    @property
+    def needs_force(self) -> bool:
+        """Whether a real checkout must be forced (more unseen files than ``limit``)."""
+        return len(self.unseen) > self.limit
+
+    def summary(self) -> str:
+        """``"would delete N, write M, keep K"``."""
+        return (f"would delete {len(self.delete)}, write {len(self.write)}, "
+                f"keep {len(self.keep)}")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutResult:
+    """What a checkout did (``checkout(summary=True)``).
+
+    Attributes:
+        root: the folder (absolute), which now matches the version.
+        deleted: logical paths of the files deleted.
+        written: logical paths written.
+        kept: logical paths that already had the right content.
+    """
+
+    root: str
+    deleted: tuple[str, ...]
+    written: tuple[str, ...]
+    kept: tuple[str, ...]
+
+    def summary(self) -> str:
+        """``"deleted N, wrote M, kept K"``."""
+        return (f"deleted {len(self.deleted)}, wrote {len(self.written)}, "
+                f"kept {len(self.kept)}")
+
+
+def _not_a_folder(root: str) -> DownloadObstacleError:
+    return DownloadObstacleError(
+        f"cannot download into {root}: it is a file, not a folder; pick another folder",
+        obstacle=root,
+    )
+
+
+def _scan_marking_links(root: str) -> tuple[dict[str, LocalFile], set[str]]:
+    """The files :func:`~satchel.localfiles.scan` finds, by logical path, and those of them
+    that are symbolic links (from the folder listing, so no extra system call per file)."""
+    found: dict[str, LocalFile] = {}
+    links: set[str] = set()
+    for _dev, batch in iter_names(root):
+        for rel, path, _ino, is_link in batch:
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:  # vanished while scanning
+                continue
+            found[rel] = LocalFile(rel, path, stat_key(st))
+            if is_link:
+                links.add(rel)
+    return found, links
+
+
+def plan_checkout(
+    manifest: Manifest, root: str, *, cache: Cache, content_digest: ContentDigest
+) -> CheckoutPlan:
+    """Work out what making ``root`` match ``manifest`` deletes, writes and keeps.
+
+    Nothing below ``root`` is changed (files at the manifest's paths may be hashed, which
+    records them in the stat cache).
+
+    Raises:
+        DownloadObstacleError: ``root`` is a file.
+    """
+    if os.path.lexists(root) and not os.path.isdir(root):
+        raise _not_a_folder(root)
+    exists = os.path.isdir(root)
+    found, links = _scan_marking_links(root) if exists else ({}, set())
     free = _untracked_folders(manifest)
-    removed = []
-    for f in scan(root):
-        if f.rel in manifest or any(logical_paths.is_under(f.rel, d) for d in free):
-            continue
-        os.unlink(f.abspath)
-        remove_empty_parents(f.abspath, root)
-        removed.append(f.rel)
+    extra = [f for rel, f in found.items()
+             if rel not in manifest and not any(logical_paths.is_under(rel, d) for d in free)]
+    known: list[str | None] = [None] * len(extra)
+    for alg in (MD5, XXH128):  # a file is seen when either digest of it is known
+        ask = [i for i, d in enumerate(known) if d is None]
+        if not ask:
+            break
+        for i, d in zip(ask, cache.stat_cache.lookup_many([extra[i].key for i in ask], alg)):
+            known[i] = d
+    clear = _in_the_way(manifest, root, free, found, links, {f.rel for f in extra}) if exists else []
+    in_way = set(clear)
+    write: list[str] = []
+    keep: list[str] = []
+    check: dict[str, list[tuple[str, str, LocalFile]]] = {}
+    for entry in manifest:
+        local = found.get(entry.path)
+        digest = content_digest(entry) if local is not None and entry.path not in in_way else None
+        if local is None or digest is None:
+            write.append(entry.path)
+        else:
+            check.setdefault(digest[0], []).append((entry.path, digest[1], local))
+    for alg, items in check.items():
+        got = digest_files([i[2] for i in items], alg, cache.stat_cache)
+        for (path, want, _local), have in zip(items, got):
+            (keep if have == want else write).append(path)
+    return CheckoutPlan(
+        root, tuple(sorted(f.rel for f in extra)),
+        tuple(sorted(f.rel for f, d in zip(extra, known) if d is None)),
+        tuple(sorted(clear)), tuple(sorted(write)), tuple(sorted(keep)),
+    )
+
+
+def _in_the_way(
+    manifest: Manifest, root: str, free: list[str], found: dict[str, LocalFile], links: set[str],
+    deleted: set[str],
+) -> list[str]:
+    """What must be removed, besides the files the plan deletes anyway, before the manifest's
+    files can be written: a link or file where a folder must be, a link or folder where a file
+    must be. Nothing is looked at through such an obstacle (a folder seen through a link is
+    the link target's, never to be removed): what lies below it is written afresh."""
+    out: list[str] = []
+    blocked: set[str] = set()  # folders of the manifest where a file or a link stands
     checked: set[str] = set()
     for entry in manifest:
-        _clear_way(root, entry.path, checked, is_folder=entry.path in free)
+        folder = entry.path.rpartition("/")[0]
+        parts = folder.split("/") if folder else []
+        through = False
+        for i in range(len(parts)):
+            rel = "/".join(parts[: i + 1])
+            if rel in blocked:
+                through = True
+                break
+            if rel in checked:
+                continue
+            checked.add(rel)
+            if rel in found:  # a file (or a link to one): in the way unless the plan deletes it
+                blocked.add(rel)
+                if rel not in deleted:
+                    out.append(rel)
+                through = True
+                break
+            if os.path.islink(target_path(root, rel)):  # a link to a folder, or a broken one
+                blocked.add(rel)
+                out.append(rel)
+                through = True
+                break
+        if through:
+            continue
+        if entry.path in found:
+            if entry.path in links:
+                out.append(entry.path)
+            continue
+        dest = target_path(root, entry.path)
+        if os.path.islink(dest) or (os.path.isdir(dest) and entry.path not in free):
+            out.append(entry.path)
+    return out
+
+
+def check_deletions(plan: CheckoutPlan, what: str, *, force: bool) -> None:
+    """Refuse a plan that deletes more unseen files than its limit, unless ``force``.
+
+    Args:
+        plan: the plan.
+        what: the artifact and folder for the message.
+        force: delete them anyway.
+
+    Raises:
+        TooManyDeletionsError: naming how many, a few of them, and how to go on.
+    """
+    if force or not plan.needs_force:
+        return
+    shown = ", ".join(plan.unseen[:5]) + (", ..." if len(plan.unseen) > 5 else "")
+    raise TooManyDeletionsError(
+        f"checkout of {what} would delete {len(plan.unseen)} files that satchel did not write "
+        f"({shown}), more than the {plan.limit} it deletes without being forced; nothing was "
+        "changed. List them with --dry-run (checkout(root, dry_run=True)) and delete them "
+        "with --force (force=True), or check out into another folder",
+        unseen=plan.unseen, limit=plan.limit,
+    )
+
+
+def delete_extras(plan: CheckoutPlan) -> list[str]:
+    """Delete the plan's files (and the folders that leaves empty), then what its ``clear``
+    lists (a folder where a file must go, a file or link where a folder must be). Return the
+    logical paths of the files deleted.
+
+    Nothing the plan does not name is removed: a file that appeared since is left alone (the
+    download then reports it in the way), one that vanished is skipped, and nothing is
+    removed through a symbolic link that appeared on its way.
+    """
+    root = plan.root
+    if not os.path.isdir(root):
+        return []
+    removed = []
+    safe: set[str] = set()
+    for rel in plan.delete:
+        path = target_path(root, rel)
+        if _link_on_the_way(root, rel, safe):
+            continue
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
+        remove_empty_parents(path, root)
+        removed.append(rel)
+    for rel in plan.clear:  # sorted: a folder's own obstacle goes before anything below it
+        path = target_path(root, rel)
+        if _link_on_the_way(root, rel, set()):
+            continue
+        if os.path.islink(path) or os.path.isfile(path):
+            os.unlink(path)
+        elif os.path.isdir(path):
+            shutil.rmtree(path)
     return removed
 
 
-def _clear_way(root: str, logical: str, checked: set[str], *, is_folder: bool) -> None:
-    folder, _, _name = logical.rpartition("/")
-    parts = folder.split("/") if folder else []
-    for i in range(len(parts)):  # each folder on the way must be a real folder (or absent)
+def _link_on_the_way(root: str, logical: str, safe: set[str]) -> bool:
+    """Whether a folder between ``root`` and ``logical`` is a symbolic link (or not a folder);
+    ``safe`` remembers the folders already found to be real ones."""
+    folder = logical.rpartition("/")[0]
+    if not folder or folder in safe:
+        return False
+    parts = folder.split("/")
+    for i in range(len(parts)):
         rel = "/".join(parts[: i + 1])
-        if rel in checked:
+        if rel in safe:
             continue
-        checked.add(rel)
         path = target_path(root, rel)
-        if os.path.islink(path) or os.path.isfile(path):
-            os.unlink(path)
-    dest = target_path(root, logical)
-    if os.path.islink(dest):
-        os.unlink(dest)
-    elif os.path.isdir(dest) and not is_folder:  # a checksum=False reference may be a folder
-        shutil.rmtree(dest)
+        if os.path.islink(path) or not os.path.isdir(path):
+            return True
+        safe.add(rel)
+    return False
 
 
 def verify_folder(

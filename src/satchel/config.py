@@ -12,6 +12,12 @@ storage options (JSON) ``SATCHEL_STORAGE_OPTIONS`` ``{}`` (per scheme: ``{"s3": 
 
 ``<user data dir>`` and ``<user cache dir>`` are the platform's (``~/.local/share`` and
 ``~/.cache`` on Linux, via platformdirs).
+
+A local store path and the cache folder come back absolute (``~`` expanded). A relative value
+given as an argument is resolved against the working directory of that call; a relative
+``SATCHEL_STORE`` / ``SATCHEL_CACHE_DIR`` is resolved the first time this process reads it and
+that folder is kept while the variable holds the same text, so an ``os.chdir`` later never
+moves the store or the cache.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,16 +40,60 @@ def _env(name: str, env: Mapping[str, str] | None) -> str | None:
     return value or None
 
 
-def store_url(explicit: str | None = None, *, env: Mapping[str, str] | None = None) -> str:
-    """The store URL: ``explicit``, else ``$SATCHEL_STORE``, else the user data folder."""
-    if explicit:
-        return str(explicit)
-    value = _env("SATCHEL_STORE", env)
-    if value:
-        return value
+def is_local_url(url: str) -> bool:
+    """Whether a store URL names a local folder (a path, ``file://``, or ``C:\\...``)."""
+    if "://" not in url:
+        return True
+    scheme = url.split("://", 1)[0]
+    return scheme == "file" or (len(scheme) == 1 and url[1] == ":")
+
+
+def _absolute(path: str) -> str:
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def _local_absolute(url: str) -> str:
+    """A local store URL made absolute (``file://`` kept); other URLs unchanged."""
+    if not is_local_url(url):
+        return url
+    if url.startswith("file://"):
+        return "file://" + _absolute(url[len("file://"):])
+    return _absolute(url)
+
+
+def _from_env(name: str, value: str, env: Mapping[str, str] | None, resolve: Callable[[str], str]) -> str:
+    """``resolve(value)``, computed once per process for the process environment: a relative
+    path keeps meaning the folder it named when first read, whatever ``chdir`` came later."""
+    if env is not None:
+        return resolve(value)
+    return settings().resolved.setdefault((name, value), resolve(value))
+
+
+def default_store_path() -> str:
+    """satchel's default local store: ``<user data dir>/satchel/store``."""
     import platformdirs
 
     return os.path.join(platformdirs.user_data_dir("satchel", appauthor=False), "store")
+
+
+def default_cache_dir() -> str:
+    """satchel's default cache folder: ``<user cache dir>/satchel``."""
+    import platformdirs
+
+    return platformdirs.user_cache_dir("satchel", appauthor=False)
+
+
+def store_url(explicit: str | None = None, *, env: Mapping[str, str] | None = None) -> str:
+    """The store URL: ``explicit``, else ``$SATCHEL_STORE``, else the user data folder.
+
+    A local path comes back absolute (see the module docstring for when it is resolved).
+    """
+    if explicit:
+        return _local_absolute(str(explicit))
+    value = _env("SATCHEL_STORE", env)
+    if value:
+        return _from_env("SATCHEL_STORE", value, env, _local_absolute)
+    return default_store_path()
 
 
 def project(explicit: str | None = None, *, env: Mapping[str, str] | None = None) -> str:
@@ -53,15 +103,14 @@ def project(explicit: str | None = None, *, env: Mapping[str, str] | None = None
 
 
 def cache_dir(explicit: str | None = None, *, env: Mapping[str, str] | None = None) -> str:
-    """The cache folder: ``explicit``, else ``$SATCHEL_CACHE_DIR``, else the user cache dir."""
+    """The cache folder: ``explicit``, else ``$SATCHEL_CACHE_DIR``, else the user cache dir
+    (always absolute; see the module docstring for when a relative one is resolved)."""
     if explicit:
-        return os.path.abspath(os.path.expanduser(explicit))
+        return _absolute(explicit)
     value = _env("SATCHEL_CACHE_DIR", env)
     if value:
-        return os.path.abspath(os.path.expanduser(value))
-    import platformdirs
-
-    return platformdirs.user_cache_dir("satchel", appauthor=False)
+        return _from_env("SATCHEL_CACHE_DIR", value, env, _absolute)
+    return default_cache_dir()
 
 
 def show_progress(*, env: Mapping[str, str] | None = None) -> bool:
@@ -97,6 +146,9 @@ class Settings:
     read at import: the default instance is created on first use)."""
 
     storage_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: ``(variable, value) -> absolute path``: relative paths from the environment, resolved
+    #: once (see :func:`store_url`)
+    resolved: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def options_for(self, scheme: str) -> dict[str, Any]:
         """fsspec options for ``scheme``: environment first, then :func:`configure` values."""

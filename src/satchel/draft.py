@@ -38,7 +38,7 @@ from satchel.errors import (
     SourceFileNotFoundError,
 )
 from satchel.hashing import LARGE_FILE, XXH128, b64_to_hex, hash_file, snapshot_files
-from satchel.localfiles import LocalFile, digest_files, digest_tree
+from satchel.localfiles import LocalFile, SkipFolder, digest_files, digest_tree
 from satchel.manifest import Manifest, ManifestEntry
 from satchel.progress import Bar, NullBar
 from satchel.statcache import stat_key
@@ -264,9 +264,11 @@ class Draft:
         skip_cache: bool,
         progress: Callable[[int], Callable[[int], None]] | None = None,
         skipped: list[tuple[str, str]] | None = None,
+        skip: SkipFolder | None = None,
     ) -> tuple[list[LocalFile], list[tuple[ManifestEntry, Source]]]:
         """``add_dir``'s work: scan ``root`` and digest its files under ``policy`` while
         scanning (:func:`~satchel.localfiles.digest_tree`), as :meth:`ingest` does for a list.
+        Sub-folders ``skip`` returns true for are left out.
 
         Returns:
             The files (sorted) and, aligned with them, entries (logical path ``prefix/rel``)
@@ -300,7 +302,7 @@ class Draft:
                 pack_prefix=(
                     os.path.join(cache.tmp_dir(), f"pack-{uuid.uuid4().hex}") if mutable else None
                 ),
-                check=check, progress=started, skipped=skipped,
+                check=check, progress=started, skipped=skipped, skip=skip,
             )
         except SourceFileNotFoundError:
             raise

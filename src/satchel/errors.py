@@ -36,6 +36,8 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
     ├── DigestMismatchError                        bytes did not hash to their recorded digest
     ├── ArtifactVerificationError                  a folder does not match a manifest
     ├── DownloadObstacleError       (FileExistsError) a file, folder or link in a download's way
+    ├── ProtectedFolderError        (ValueError)   a folder touching the store, cache, home or /
+    ├── TooManyDeletionsError                      checkout would delete many files satchel never saw
     ├── DiskFullError               (OSError)      a local disk or quota is full
     ├── LocalAccessError            (PermissionError) a local path may not be read or written
     ├── ReferenceError_                            (base for reference problems)
@@ -229,6 +231,43 @@ class DownloadObstacleError(SatchelError, FileExistsError):
         super().__init__(message)
         self.path = path
         self.obstacle = obstacle
+
+
+class ProtectedFolderError(SatchelError, ValueError):
+    """A folder given to ``checkout``, ``download`` or ``add_dir`` would touch a folder satchel
+    protects: a satchel store or cache, the home folder, a filesystem root, or a folder above
+    the working directory (see :mod:`satchel.protected` for which call refuses which).
+
+    Nothing was deleted, written or added.
+
+    Attributes:
+        folder: the folder given (absolute).
+        protected: the protected folder it touches.
+        role: what the protected folder is (``"satchel store"``, ``"home folder"``, ...).
+    """
+
+    def __init__(self, message: str, *, folder: str, protected: str, role: str) -> None:
+        super().__init__(message)
+        self.folder = folder
+        self.protected = protected
+        self.role = role
+
+
+class TooManyDeletionsError(SatchelError):
+    """``checkout`` would delete more files that satchel has not seen (not written by a
+    download or checkout, nor read by an add or verify, or changed since) than its limit
+    allows; nothing was deleted. ``checkout(..., dry_run=True)`` lists them and ``force=True``
+    (``--force``) deletes them.
+
+    Attributes:
+        unseen: logical paths of the files satchel has not seen that would be deleted.
+        limit: the most such files a checkout deletes without ``force``.
+    """
+
+    def __init__(self, message: str, *, unseen: Sequence[str], limit: int) -> None:
+        super().__init__(message)
+        self.unseen: list[str] = list(unseen)
+        self.limit = limit
 
 
 class DiskFullError(SatchelError, OSError):

@@ -24,6 +24,9 @@ from satchel.hashing import LARGE_FILE, SmallFiles, default_workers, hash_file, 
 from satchel.paths import printable
 from satchel.statcache import StatCacheLike, StatKey, stat_key
 
+#: ``skip(path, stat)``: whether a scan leaves the sub-folder at ``path`` out
+SkipFolder = Callable[[str, os.stat_result], bool]
+
 
 class LocalFile(msgspec.Struct, frozen=True, gc=False):
     """A file found on disk (a msgspec struct: a scan creates one per file, ~0.1 us each).
@@ -168,7 +171,8 @@ def iter_scan(
 
 
 def iter_names(
-    root: str, *, skipped: list[tuple[str, str]] | None = None
+    root: str, *, skipped: list[tuple[str, str]] | None = None,
+    skip: SkipFolder | None = None,
 ) -> Iterator[tuple[int, list[tuple[str, str, int, bool]]]]:
     """The files below ``root`` without a stat each: per folder, ``(st_dev of the folder,
     [(rel, path, inode, is_symlink), ...])``, in no particular order.
@@ -176,7 +180,8 @@ def iter_names(
     ``os.scandir`` gives names, types and inode numbers for free; only folders are stat-ed
     (for their device). Symlinks to files are listed (their inode is the link's, so the caller
     stats them); what is not a regular file or folder goes to ``skipped`` (see the module
-    docstring).
+    docstring). A sub-folder for which ``skip(path, stat)`` is true is not entered
+    (``add_dir`` skips satchel's own folders).
 
     Raises:
         SourceFileNotFoundError: ``root`` is not a folder.
@@ -196,10 +201,12 @@ def iter_names(
                 kind, reason = classify(de)
                 if kind == FOLDER:
                     try:
-                        sub_dev = de.stat().st_dev
+                        sub = de.stat()
                     except FileNotFoundError:
                         continue
-                    stack.append((f"{prefix}{de.name}/", de.path, sub_dev))
+                    if skip is not None and skip(de.path, sub):
+                        continue
+                    stack.append((f"{prefix}{de.name}/", de.path, sub.st_dev))
                 elif kind == FILE:
                     append((f"{prefix}{de.name}", de.path, de.inode(), de.is_symlink()))
                 elif kind == SKIP and skipped is not None:
@@ -242,6 +249,7 @@ def digest_tree(
     progress: Callable[[int], Callable[[int], None]] | None = None,
     workers: int | None = None,
     skipped: list[tuple[str, str]] | None = None,
+    skip: SkipFolder | None = None,
 ) -> TreeDigest:
     """Scan a folder and digest every file, hashing while the scan goes on.
 
@@ -269,6 +277,7 @@ def digest_tree(
         workers: hashing parallelism (default :func:`~satchel.hashing.default_workers`).
         skipped: receives ``(rel, reason)`` for every entry that is not a regular file or
             folder (see the module docstring).
+        skip: sub-folders not to enter (see :func:`iter_names`).
 
     Raises:
         SourceFileNotFoundError: ``root`` is not a folder.
@@ -349,7 +358,7 @@ def digest_tree(
         with runner:
             pending_dev = -1
             pending: list[tuple[str, str, int, bool]] = []
-            for dev, found in iter_names(root, skipped=skipped):
+            for dev, found in iter_names(root, skipped=skipped, skip=skip):
                 if dev != pending_dev and pending:
                     dispatch(pending_dev, pending)
                     pending = []

@@ -6,8 +6,10 @@ sub-commands whose ``func(args, ctx) -> int`` does the work. Global options: ``-
 ``SATCHEL_CACHE_DIR``) and ``--json``, accepted before the command and after it
 (``satchel ls --store X``); given in both places, the one after the command wins. A user error
 prints one line, ``satchel: error: ...``, and exits 1, never a traceback; ``SATCHEL_DEBUG=1``
-shows tracebacks. A warning prints one line, ``satchel: warning: ...``. Control characters in
-messages (a file name's line break, say) are escaped, so no name can forge an output line.
+shows tracebacks. A warning (skipped special files or folders, an unverifiable reference, a
+store folder that does not exist) prints one line, ``satchel: warning: ...``, on stderr.
+Control characters in messages (a file name's line break, say) are escaped, so no name can
+forge an output line.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from satchel.cli.context import CliContext
 from satchel.errors import SatchelError
@@ -26,6 +28,9 @@ from satchel.paths import printable
 
 #: modules that contribute commands, in help order
 COMMAND_MODULES = ("satchel.cli.core", "satchel.cli.registry", "satchel.cli.admin")
+#: commands that create the store when it does not exist; ``cache`` does not use the store.
+#: Every other command reads the store first and warns when a local store's folder is missing.
+STORE_CREATING = frozenset({"put", "apply", "import-wandb", "cache"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _show_warning(
     message: Warning | str, category: type[Warning], filename: str, lineno: int,
-    file: TextIO | None = None, line: str | None = None,
+    file: TextIO | None = None, line: str | None = None, **_: Any,
 ) -> None:
     """A warning (a skipped file, an unverifiable download) as one line on stderr."""
     print(f"satchel: warning: {printable(str(message).strip())}", file=sys.stderr)
@@ -97,6 +102,8 @@ def _show_warning(
 
 def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     try:
+        if args.command not in STORE_CREATING:
+            ctx.api._reading()  # warns once when a local store's folder is missing
         return int(args.func(args, ctx) or 0)
     except (SatchelError, FileNotFoundError, ValueError) as exc:
         if os.environ.get("SATCHEL_DEBUG"):

@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from satchel import config
 from satchel.api import Api
 from satchel.paths import printable
 
@@ -24,8 +25,11 @@ class CliContext:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> CliContext:
-        """Build from the global options."""
-        return cls(args.store, args.project, args.cache_dir)
+        """Build from the global options (a relative ``--store`` or ``--cache-dir`` is made
+        absolute here, once)."""
+        store = config.store_url(args.store) if args.store else None
+        cache_dir = config.cache_dir(args.cache_dir) if args.cache_dir else None
+        return cls(store, args.project, cache_dir)
 
     @property
     def api(self) -> Api:

@@ -10,7 +10,7 @@ from typing import Any
 
 from satchel.artifact import Artifact
 from satchel.cache import parse_size
-from satchel.checkout import selected
+from satchel.checkout import UNSEEN_LIMIT, CheckoutPlan, selected
 from satchel.cli.context import CliContext, add_json_flag
 from satchel.cli.views import printable, version_json, version_lines
 from satchel.errors import (
@@ -71,10 +71,21 @@ def register(sub: Any) -> None:
         "checkout",
         help="make a folder match a version exactly (deletes other files)",
         description="Download what is missing or changed and DELETE every file in DIR that the "
-        "version does not list.",
+        "version does not list. Refused for a DIR that is, is inside or holds a satchel store "
+        "or cache, that is or holds your home folder, that is a filesystem root, or that holds "
+        "the working directory. Deleting more than "
+        f"{UNSEEN_LIMIT} files satchel did not write needs --force.",
     )
     p.add_argument("ref", help="NAME[:VERSION|:ALIAS]")
     p.add_argument("dir", help="folder to make match")
+    p.add_argument(
+        "--dry-run", action="store_true",
+        help="list what would be deleted and written; change nothing",
+    )
+    p.add_argument(
+        "--force", action="store_true",
+        help=f"delete even more than {UNSEEN_LIMIT} files satchel did not write",
+    )
     add_json_flag(p)
     p.set_defaults(func=cmd_checkout)
 
@@ -178,12 +189,40 @@ def cmd_get(args: argparse.Namespace, ctx: CliContext) -> int:
 def cmd_checkout(args: argparse.Namespace, ctx: CliContext) -> int:
     """``satchel checkout``."""
     art = ctx.api.artifact(args.ref)
-    root = art.checkout(args.dir)
+    if args.dry_run:
+        _print_plan(ctx, art, art.checkout(args.dir, dry_run=True), as_json=args.json)
+        return 0
+    result = art.checkout(args.dir, force=args.force, summary=True)
     if args.json:
-        ctx.json({"name": art.qualified_name, "root": root})
+        ctx.json({"name": art.qualified_name, "root": result.root,
+                  "deleted": len(result.deleted), "written": len(result.written),
+                  "kept": len(result.kept)})
     else:
-        ctx.print(f"{printable(root)} now matches {art.qualified_name}")
+        ctx.print(f"{result.root} now matches {art.qualified_name}: {result.summary()}")
     return 0
+
+
+def _print_plan(ctx: CliContext, art: Artifact, plan: CheckoutPlan, *, as_json: bool) -> None:
+    """``checkout --dry-run``: every file to delete or write, counts, and whether a real run
+    needs ``--force``."""
+    if as_json:
+        ctx.json({"name": art.qualified_name, "root": plan.root, "dry_run": True,
+                  "delete": list(plan.delete), "unseen": list(plan.unseen),
+                  "clear": list(plan.clear), "write": list(plan.write),
+                  "keep": len(plan.keep), "needs_force": plan.needs_force})
+        return
+    ctx.print(f"dry run: checking out {art.qualified_name} into {plan.root} "
+              f"{plan.summary()}; nothing was changed")
+    unseen = set(plan.unseen)
+    for path in plan.delete:
+        ctx.print(f"  delete  {path}{'  (not written by satchel)' if path in unseen else ''}")
+    for path in plan.clear:
+        ctx.print(f"  remove  {path}  (in the way of the version's files)")
+    for path in plan.write:
+        ctx.print(f"  write   {path}")
+    if plan.needs_force:
+        ctx.print(f"a real run needs --force: it deletes {len(plan.unseen)} files satchel did "
+                  f"not write (more than {plan.limit})")
 
 
 def cmd_verify(args: argparse.Namespace, ctx: CliContext) -> int:
