@@ -68,7 +68,7 @@ class Api:
             ArtifactTypeMismatchError: ``type`` given and different.
             InvalidNameError: malformed reference.
         """
-        parsed = naming.parse_ref(ref, project=self.project)
+        parsed = naming.parse_ref(ref, project=self.project, hidden_ok=True)
         assert parsed.project is not None
         record = self.store.resolve(parsed.project, parsed.name, parsed.selector)
         if type is not None and record.type != type:
@@ -100,7 +100,7 @@ class Api:
             ArtifactNotFoundError: no such artifact.
         """
         proj = config.project(project or self.project)
-        naming.validate_name(name)
+        naming.validate_name(name, hidden_ok=True)
         store = self.store
         if store.collection(proj, name) is None:
             raise ArtifactNotFoundError(
@@ -117,7 +117,7 @@ class Api:
 
     # -- registry (the work is done in satchel.registry) ---------------------------------
     def _record(self, ref: str) -> VersionRecord:
-        parsed = naming.parse_ref(ref, project=self.project)
+        parsed = naming.parse_ref(ref, project=self.project, hidden_ok=True)
         assert parsed.project is not None
         return self.store.resolve(parsed.project, parsed.name, parsed.selector)
 

@@ -761,7 +761,7 @@ class Artifact:
         rec = self._committed("source_artifact")
         if rec.linked_from is None:
             return self
-        ref = naming.parse_ref(rec.linked_from)
+        ref = naming.parse_ref(rec.linked_from, hidden_ok=True)
         assert ref.project is not None and ref.version is not None
         store = self._store()
         return Artifact._from_record(
@@ -882,7 +882,10 @@ class Artifact:
             svc = svc.with_store(store if store is not None else self._origin)
         self._services = svc
         target = svc.require_store()
-        proj = config.project(project or (self._based_on.project if self._based_on else None))
+        proj = naming.validate_name(  # strict: a leading '.' is readable, never written
+            config.project(project or (self._based_on.project if self._based_on else None)),
+            kind="project",
+        )
         draft = self._draft
         assert draft is not None
         previous = self._state

@@ -12,7 +12,9 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import Any, TextIO
 
 from satchel.cli.context import CliContext
 from satchel.errors import SatchelError
@@ -49,7 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ctx = CliContext.from_args(args)
     try:
-        return int(args.func(args, ctx) or 0)
+        with warnings.catch_warnings():
+            # a warning (a damaged record a listing skipped...) is one line, like an error
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
+            return int(args.func(args, ctx) or 0)
     except (SatchelError, FileNotFoundError, ValueError) as exc:
         if os.environ.get("SATCHEL_DEBUG"):
             raise
@@ -66,6 +72,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"satchel: error: {exc} (set SATCHEL_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: Any = None,
+) -> None:
+    text = str(message).strip().replace("\n", "\n  ")
+    print(f"satchel: warning: {text}", file=file or sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

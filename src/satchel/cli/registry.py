@@ -347,7 +347,7 @@ def cmd_alias_rm(args: argparse.Namespace, ctx: CliContext) -> int:
     """``satchel alias rm``: removes each alias wherever it points."""
     from satchel import naming
 
-    ref = naming.parse_ref(args.ref, project=ctx.api.project)
+    ref = naming.parse_ref(args.ref, project=ctx.api.project, hidden_ok=True)
     if ref.selector != naming.LATEST:
         raise InvalidQueryError(
             f"alias rm takes the artifact name, not a version ({args.ref!r}); e.g. "
@@ -461,7 +461,14 @@ def cmd_gc(args: argparse.Namespace, ctx: CliContext) -> int:
             + (f"; {len(report.temporaries)} temporary file(s) of interrupted writers cleaned up"
                if report.temporaries else "")
         )
-    return 0
+        if report.unreadable:
+            ctx.print(
+                f"kept {report.kept_unreadable} unreferenced item(s) that these unreadable "
+                "files might name (run 'satchel fsck', then 'satchel fsck --repair'):"
+            )
+            for line in report.unreadable:
+                ctx.print(f"  {line}")
+    return 1 if report.unreadable else 0
 
 
 def cmd_copy(args: argparse.Namespace, ctx: CliContext) -> int:
