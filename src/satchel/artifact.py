@@ -986,7 +986,8 @@ class Artifact:
         if path is None:
             store = self._store()
             path = cache.object_path(entry.alg, entry.oid)
-            with store.open_object(entry.alg, entry.oid) as f:
+            what = f"{self.qualified_name} file {entry.path}"
+            with store.open_object(entry.alg, entry.oid, what=what) as f:
                 cache.put_stream(
                     f, path, alg=entry.alg, expected_digest=entry.digest,
                     what=f"{entry.path} from {store.url}",

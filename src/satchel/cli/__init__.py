@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             # a warning (a damaged record a listing skipped...) is one line, like an error
             warnings.simplefilter("default")
-            warnings.showwarning = _show_warning
+            warnings.showwarning = _WarningPrinter()
             return int(args.func(args, ctx) or 0)
     except (SatchelError, FileNotFoundError, ValueError) as exc:
         if os.environ.get("SATCHEL_DEBUG"):
@@ -74,16 +74,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _show_warning(
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: TextIO | None = None,
-    line: Any = None,
-) -> None:
-    text = str(message).strip().replace("\n", "\n  ")
-    print(f"satchel: warning: {text}", file=file or sys.stderr)
+class _WarningPrinter:
+    """``warnings.showwarning`` for the command line: one line per distinct message."""
+
+    def __init__(self) -> None:
+        self._shown: set[str] = set()
+
+    def __call__(
+        self,
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: Any = None,
+    ) -> None:
+        text = str(message).strip().replace("\n", "\n  ")
+        if text in self._shown:  # the same skipped record met by two steps of one command
+            return
+        self._shown.add(text)
+        print(f"satchel: warning: {text}", file=file or sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover
