@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from satchel import config, naming
 from satchel.artifact import Artifact
-from satchel.errors import ArtifactNotFoundError, ArtifactTypeMismatchError
+from satchel.errors import ArtifactNotFoundError, ArtifactTypeMismatchError, DamagedRecordError
 from satchel.manifest import ManifestDiff
 from satchel.services import Services, local_services
 from satchel.store import Store
+from satchel.store.damage import warn_skipped
 from satchel.store.records import VersionRecord
 
 if TYPE_CHECKING:
@@ -94,7 +95,8 @@ class Api:
         return self.store.collections(config.project(project or self.project))
 
     def versions(self, name: str, project: str | None = None) -> list[Artifact]:
-        """Every live version of an artifact, oldest first.
+        """Every live version of an artifact, oldest first (a damaged record is skipped with a
+        :class:`~satchel.errors.StoreDamageWarning`).
 
         Raises:
             ArtifactNotFoundError: no such artifact.
@@ -106,10 +108,15 @@ class Api:
             raise ArtifactNotFoundError(
                 f"no artifact named {name!r} in project {proj!r} of store {store.url}"
             )
-        return [
-            Artifact._from_record(self._services, store, store.version(proj, name, n))
-            for n in store.live_versions(proj, name)
-        ]
+        out = []
+        for n in store.live_versions(proj, name):
+            try:
+                record = store.version(proj, name, n)
+            except DamagedRecordError as exc:
+                warn_skipped(exc.key, exc.reason)
+                continue
+            out.append(Artifact._from_record(self._services, store, record))
+        return out
 
     def diff(self, ref_a: str, ref_b: str) -> ManifestDiff:
         """What changed from version ``ref_a`` to version ``ref_b``."""
