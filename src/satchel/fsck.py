@@ -239,6 +239,16 @@ def _check_format(store: Store, scan: _Scan) -> None:
         scan.add("bad-record", layout.FORMAT_KEY, str(exc))
 
 
+def _holds_nothing(backend: StoreBackend, key: str) -> bool:
+    """Whether ``key`` is an empty local folder (what moving its files away leaves; a
+    bucket has no empty folders)."""
+    local = backend.local_path(key)
+    return (
+        local is not None and os.path.isdir(local)
+        and not any(files for _d, _s, files in os.walk(local))
+    )
+
+
 def _is_file(backend: StoreBackend, key: str) -> bool:
     """Whether ``key`` is a file (where a folder belongs)."""
     local = backend.local_path(key)
@@ -288,7 +298,8 @@ def _check_collection(store: Store, project: str, name: str, scan: _Scan) -> Non
             scan.add("stray-file", folder, "a file where only artifact folders belong")
             return
         if not listing.committed:
-            scan.add("stray-file", folder, "a folder without a collection record or versions")
+            if not _holds_nothing(backend, folder):
+                scan.add("stray-file", folder, "a folder without a collection record or versions")
             return
         scan.add(
             "missing-collection", ckey,
@@ -299,6 +310,8 @@ def _check_collection(store: Store, project: str, name: str, scan: _Scan) -> Non
         _hidden(scan, folder, f"artifact name {project}/{name!r}")
     for stray in listing.strays:
         key = f"{vfolder}/{stray}"
+        if _holds_nothing(backend, key):
+            continue
         scan.add("stray-file", key, f"{project}/{name}: {stray!r} is not a record name; "
                  "listings skip it")
         _use_salvaged(store, key, scan)

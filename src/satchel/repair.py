@@ -8,10 +8,13 @@ problem                     repair
 ==========================  ==============================================================
 ``bad-record``,             the file is *moved* to ``quarantine/<UTC time>-<6 hex>/<key>``
 ``stray-file``,             (copied there, read back, then removed from its place), so
-``duplicate-record``        listings are clean and the version number it held is free for
-                            nothing: new versions still get numbers above every record
+``duplicate-record``        listings are clean and new versions can be committed; a version
+                            record's number is first taken by a tombstone (``<n>.deleted``,
+                            its reason naming the quarantine), so it is never handed out
+                            again
 ``missing-collection``      ``collection.json`` is written again from the lowest version
-                            record (its type and time)
+                            record (its type and time); so is a malformed one, once it is
+                            in quarantine
 ``missing-object``          the object is put back from a copy that hashes to its name: the
                             local cache first, then the files below the folders given as
                             ``sources`` (``satchel fsck --repair --from DIR``); only files of
@@ -33,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -47,8 +51,9 @@ from satchel.errors import (
 from satchel.fsck import FsckReport, Problem, check_store
 from satchel.hashing import ALGORITHMS, hash_file, hex_to_b64
 from satchel.progress import ProgressFactory, null_factory
+from satchel.registry.delete import Tombstone
 from satchel.store import Store, layout
-from satchel.store.records import CollectionRecord, encode
+from satchel.store.records import CollectionRecord, encode, utcnow, who
 
 QUARANTINED_KINDS = frozenset({"bad-record", "stray-file", "duplicate-record"})
 RESTORED_KINDS = frozenset({"missing-object", "size-mismatch", "digest-mismatch"})
@@ -142,10 +147,12 @@ def repair_store(
             moved.append(done)
             emit("moved", done)
     rewritten = []
-    for p in before.problems:
-        if p.kind == "missing-collection" and _rewrite_collection(store, p.key, dry_run):
-            rewritten.append(p.key)
-            emit("rewritten", p.key)
+    lost = sorted({p.key for p in before.problems if p.kind == "missing-collection"}
+                  | {k for k in moved if k.endswith("/collection.json")})
+    for key in lost:
+        if _rewrite_collection(store, key, dry_run):
+            rewritten.append(key)
+            emit("rewritten", key)
     restored, not_found, set_aside = _restore_objects(
         store, cache, before.problems, finder, folder, dry_run, emit
     )
@@ -170,10 +177,23 @@ def _move(store: Store, key: str, folder: str, dry_run: bool) -> list[str]:
         data = backend.read(key)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         inner = [k for k, _size in backend.walk(key) if k != key]
-        return [done for k in inner for done in _move(store, k, folder, dry_run)]
+        done = [d for k in inner for d in _move(store, k, folder, dry_run)]
+        local = backend.local_path(key)
+        if local is not None and not dry_run:  # what a bucket has not: the emptied folders
+            for dirpath, _dirs, _files in sorted(os.walk(local), reverse=True):
+                with contextlib.suppress(OSError):  # not empty (a temporary): left alone
+                    os.rmdir(dirpath)
+        return done
     if dry_run:
         return [key]
     target = f"{folder}/{key}"
+    number = _record_number(key)
+    if number is not None:  # hold the number first, so no commit can take it meanwhile
+        stone = Tombstone(
+            deleted_at=utcnow(), deleted_by=who(),
+            reason=f"its damaged record was moved to {target} by 'satchel fsck --repair'",
+        )
+        backend.create_if_absent(f"{key[: -len('.json')]}.deleted", encode(stone))
     backend.create_if_absent(target, data)
     if backend.read(target) != data:  # never remove the original unless the copy is there
         raise StoreError(
@@ -181,6 +201,14 @@ def _move(store: Store, key: str, folder: str, dry_run: bool) -> list[str]:
         )
     backend.delete(key)
     return [key]
+
+
+_RECORD_KEY = re.compile(r"^projects/[^/]+/artifacts/[^/]+/versions/(0|[1-9][0-9]*)\.json$")
+
+
+def _record_number(key: str) -> int | None:
+    m = _RECORD_KEY.match(key)
+    return int(m.group(1)) if m else None
 
 
 def _rewrite_collection(store: Store, key: str, dry_run: bool) -> bool:

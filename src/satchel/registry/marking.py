@@ -33,6 +33,7 @@ import msgspec
 from satchel.errors import DamagedRecordError, ManifestError
 from satchel.registry.index import CollectionSnapshot, snapshot
 from satchel.store import Store, layout
+from satchel.store.damage import warn_skipped
 from satchel.store.records import VersionRecord
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -74,12 +75,14 @@ def mark_collection(
     """
     try:
         snap = snapshot(store, project, name)
-    except DamagedRecordError:
+    except DamagedRecordError as exc:
+        warn_skipped(exc.key, exc.reason)
         snap = None
     by_version: dict[int, str] = {}
     if snap is not None:
         by_version = {n: snap.records[n].manifest for n in snap.live}
         for d in snap.damage:
+            warn_skipped(d.key, d.reason)
             if d.kind in ("record", "stray") and d.key.startswith(
                 layout.versions_folder(project, name) + "/"
             ):
@@ -92,6 +95,7 @@ def mark_collection(
             except FileNotFoundError:
                 continue
             except DamagedRecordError as exc:
+                warn_skipped(exc.key, exc.reason)
                 _salvage(store, exc.key, marks)
         for stray in listing.strays:
             _salvage(store, f"{layout.versions_folder(project, name)}/{stray}", marks)
