@@ -606,3 +606,17 @@ def test_a_deleted_versions_damaged_record_is_no_problem(satchel_env: SatchelEnv
     with pytest.raises(ArtifactNotFoundError, match="ds:v0 was deleted"):
         satchel_env.api(PROJECT).artifact("ds:v0")
     assert check_store(satchel_env.open_store()).ok
+
+
+def test_same_content_over_a_damaged_latest_manifest_commits_anew(satchel_env: SatchelEnv) -> None:
+    services = satchel_env.services()
+    commit_files(services, "ds", V0, {})
+    store = satchel_env.open_store()
+    dmg.unsafe_manifest(store, PROJECT, "ds", 0)
+    with pytest.warns(StoreDamageWarning, match=rf"^{PROJECT}/ds:v0 holds this content but cannot "
+                      r"be read \(manifest .* cannot be used: .*\); committing it again as a "
+                      r"new version$"):
+        again = commit_files(satchel_env.services(), "ds", V0, {})
+    assert again.version == "v1"
+    out = satchel_env.api(PROJECT).artifact("ds").download(str(satchel_env.work / "out"))
+    assert (Path(out) / "big.bin").read_bytes() == V0["big.bin"]

@@ -17,10 +17,12 @@ from satchel.errors import StoreDamageWarning
 
 def warn_skipped(key: str, reason: str) -> None:
     """Warn that ``key`` was skipped because of ``reason`` (shown once per message)."""
-    warnings.warn(
-        StoreDamageWarning(
-            f"skipped {key}: {reason}; run 'satchel fsck' ('satchel fsck --repair' moves it to "
-            "quarantine)"
-        ),
-        stacklevel=3,
+    warn_damage(
+        f"skipped {key}: {reason}; run 'satchel fsck' ('satchel fsck --repair' moves it to "
+        "quarantine)"
     )
+
+
+def warn_damage(message: str) -> None:
+    """Issue ``message`` as a :class:`~satchel.errors.StoreDamageWarning`."""
+    warnings.warn(StoreDamageWarning(message), stacklevel=4)

@@ -36,7 +36,7 @@ from satchel.errors import (
 from satchel.manifest import Manifest
 from satchel.store import layout
 from satchel.store.backend import StoreBackend
-from satchel.store.damage import warn_skipped
+from satchel.store.damage import warn_damage, warn_skipped
 from satchel.store.records import (
     AliasRecord,
     CollectionRecord,
@@ -410,9 +410,19 @@ class Store:
             latest = self._latest_of(listing, req.project, req.name)
             manifest = req.build(latest)
             if latest is not None and latest.digest == manifest.digest:
-                for alias in req.aliases:
-                    self.set_alias(req.project, req.name, alias, latest.version)
-                return CommitResult(latest, self.get_manifest(latest.manifest), False)
+                try:
+                    existing = self.get_manifest(latest.manifest)
+                except ManifestError as exc:
+                    # the latest version's manifest is lost or damaged: the same content
+                    # committed again becomes a sound new version instead of a no-op
+                    warn_damage(
+                        f"{req.project}/{req.name}:v{latest.version} holds this content but "
+                        f"cannot be read ({exc}); committing it again as a new version"
+                    )
+                else:
+                    for alias in req.aliases:
+                        self.set_alias(req.project, req.name, alias, latest.version)
+                    return CommitResult(latest, existing, False)
             if uploaded_for != manifest.digest:
                 req.upload(manifest, latest)
                 manifest_id = self.put_manifest(manifest)
