@@ -29,6 +29,7 @@ from tests.store_support import (
     PROJECT,
     StoreCase,
     commit_files,
+    quick_store_case_fixture,  # noqa: F401 - provides the quick_store_case fixture
     store_case_fixture,  # noqa: F401 - provides the store_case fixture
 )
 
@@ -214,3 +215,17 @@ def test_a_hidden_runs_pending_part_keeps_its_content(satchel_env: SatchelEnv) -
     assert report.objects == () and report.manifests == ()
     assert check_store(store).unreferenced_objects == ()
     assert json.loads(store.backend.read(hidden))["run_id"] == "r1"
+
+
+def test_a_hidden_file_among_projects_is_no_project(quick_store_case: StoreCase, tmp_path: Path) -> None:
+    commit_files(quick_store_case.services(tmp_path / "cache"), "ds", FILES, {})
+    store = quick_store_case.open()
+    from tests.store_support import overwrite
+
+    overwrite(store, "projects/.DS_Store", b"\0\0\0\1Bud1")
+    overwrite(store, f"{layout.artifacts_folder(PROJECT)}/.DS_Store", b"\0\0\0\1Bud1")
+    expected = [PROJECT] if quick_store_case.kind != "memory" else [".DS_Store", PROJECT]
+    assert store.projects() == expected
+    if quick_store_case.kind != "memory":  # memory:// lists files and folders alike
+        assert store.collections(PROJECT) == ["ds"]
+        assert check_store(store).ok

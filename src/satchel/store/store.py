@@ -10,6 +10,7 @@ A crash at any step leaves at most unreferenced objects and manifests, which ``g
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import time
 import uuid
@@ -286,15 +287,28 @@ class Store:
     def projects(self) -> list[str]:
         """Every project in the store, sorted.
 
-        Names starting with ``.`` are listed too: satchel no longer creates them, but an older
-        one did, and what a name can reach must be seen by ``ls``, ``fsck`` and ``gc``.
+        Folders whose name starts with ``.`` are listed too: satchel no longer creates them,
+        but an older one did, and what a name can reach must be seen by ``ls``, ``fsck`` and
+        ``gc`` (a hidden *file* there, such as a ``.DS_Store``, is no project and is left out).
         """
-        return sorted(self.backend.list(layout.projects_folder(), hidden=True))
+        return self._names_and_hidden_folders(layout.projects_folder())
 
     def collections(self, project: str) -> list[str]:
-        """Every collection name in a project, sorted (names starting with ``.`` included, see
-        :meth:`projects`)."""
-        return sorted(self.backend.list(layout.artifacts_folder(project), hidden=True))
+        """Every collection name in a project, sorted (folders whose name starts with ``.``
+        included, see :meth:`projects`)."""
+        return self._names_and_hidden_folders(layout.artifacts_folder(project))
+
+    def _names_and_hidden_folders(self, prefix: str) -> list[str]:
+        local = self.backend.local_path(prefix)
+        detailed = getattr(self.backend, "list_detailed", None)
+        if local is None and detailed is not None:
+            # a bucket lists sub-folders (common prefixes) without a fingerprint
+            listed = detailed(prefix, hidden=True)
+            return sorted(n for n, (fp, _mt) in listed.items() if not n.startswith(".") or fp is None)
+        names = self.backend.list(prefix, hidden=True)
+        if local is not None:
+            names = [n for n in names if not n.startswith(".") or os.path.isdir(os.path.join(local, n))]
+        return sorted(names)
 
     # -- versions -------------------------------------------------------------------------
     def version_listing(self, project: str, name: str) -> layout.VersionListing:
