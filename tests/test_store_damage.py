@@ -22,6 +22,7 @@ from satchel import Api, Artifact
 from satchel.errors import (
     ArtifactNotFoundError,
     DamagedRecordError,
+    ManifestError,
     ObjectMissingError,
     SourceFileNotFoundError,
     StoreDamageWarning,
@@ -37,6 +38,7 @@ from tests.store_support import (
     PROJECT,
     StoreCase,
     commit_files,
+    overwrite,
     quick_store_case_fixture,  # noqa: F401 - provides the quick_store_case fixture
     store_case_fixture,  # noqa: F401 - provides the store_case fixture
 )
@@ -280,7 +282,8 @@ def test_a_malformed_collection_record(two: tuple[StoreCase, Store, Api], tmp_pa
     with pytest.warns(StoreDamageWarning, match=rf"skipped {key}"):
         assert [c.name for c in fresh.artifact_collections()] == ["other"]
     assert _kinds(store) == [("bad-record", key)]
-    assert collect_garbage(store, grace=0, now=LATER).objects == ()
+    with pytest.warns(StoreDamageWarning, match=rf"skipped {key}"):
+        assert collect_garbage(store, grace=0, now=LATER).objects == ()
     result = repair_store(store, cache=api.services.cache)
     assert result.moved == (key,) and result.rewritten == (key,) and result.after.ok
     assert _versions(_fresh(case, tmp_path, "c2"), "ds") == ["v1", "v0"]
@@ -462,7 +465,8 @@ def test_quarantined_records_keep_their_content_from_gc(satchel_env: SatchelEnv)
     commit_files(services, "ds", V1, {})
     store = satchel_env.open_store()
     dmg.duplicate_record(store, PROJECT, "ds", 0, to=5)  # a copy of v0's record ...
-    satchel_env.api(PROJECT).artifact("ds:v0").delete()  # ... whose version is then deleted
+    with pytest.warns(StoreDamageWarning, match="makes it v5"):
+        satchel_env.api(PROJECT).artifact("ds:v0").delete()  # ... whose version is deleted
     repair_store(store, cache=services.cache)
     report = collect_garbage(store, grace=0, now=LATER)
     assert report.objects == () and report.manifests == ()
@@ -512,16 +516,25 @@ def _damaged_store(env: SatchelEnv, damage: str) -> str:
 
 @pytest.mark.parametrize("damage", ["stray-01", "truncated-latest", "unsafe-manifest",
                                     "missing-object"])
-def test_no_command_prints_a_traceback(satchel_env: SatchelEnv, damage: str) -> None:
+def test_no_command_prints_a_traceback(
+    satchel_env: SatchelEnv, damage: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # in-process, so that 40 commands stay cheap: an exception escaping main() would fail the
+    # test just as a traceback would (the subprocess tests below run the real executable)
+    from satchel.cli import main
+
+    monkeypatch.setenv("SATCHEL_PROJECT", PROJECT)
     key = _damaged_store(satchel_env, damage)
     name = key.rsplit("/", 1)[-1]
     failed = []
     for command, args in COMMANDS.items():
-        done = _cli(satchel_env, *args)
-        what = f"{command}: {done.stderr}"
-        assert "Traceback" not in done.stderr and "Errno" not in done.stderr, what
-        assert done.returncode in (0, 1), what
-        lines = done.stderr.splitlines()
+        returncode = main(args)
+        done = capsys.readouterr()
+        what = f"{command}: {done.err}"
+        assert "Traceback" not in done.err and "Errno" not in done.err, what
+        assert returncode in (0, 1), what
+        lines = done.err.splitlines()
         errors = [ln for ln in lines if ln.startswith("satchel: error: ")]
         assert len(errors) <= 1, what
         # (verify's error lists the files that differ on indented lines below its one line)
@@ -529,10 +542,10 @@ def test_no_command_prints_a_traceback(satchel_env: SatchelEnv, damage: str) -> 
                    for ln in lines), what
         if errors and command not in ("verify",):  # the error names the damaged item
             assert key in errors[0] or name[:8] in errors[0], what
-        if done.returncode:
+        if returncode:
             failed.append(command)
         if command == "fsck":
-            assert done.returncode == 1 and key in done.stdout, done.stdout
+            assert returncode == 1 and key in done.out, done.out
     # one damaged file takes down only what it names: listing and committing go on
     assert not {"ls", "ls-name", "put"} & set(failed), failed
     # nothing was lost: the sound version still downloads
@@ -620,3 +633,158 @@ def test_same_content_over_a_damaged_latest_manifest_commits_anew(satchel_env: S
     assert again.version == "v1"
     out = satchel_env.api(PROJECT).artifact("ds").download(str(satchel_env.work / "out"))
     assert (Path(out) / "big.bin").read_bytes() == V0["big.bin"]
+
+
+# -- every message a damaged store can produce -------------------------------------------------
+def test_fsck_names_every_kind_of_damage_in_one_store(satchel_env: SatchelEnv) -> None:
+    services = satchel_env.services()
+    for name in ("ds", "att", "ali", "nocol", "badcol", "pend"):
+        commit_files(services, name, V0, {})
+    store = satchel_env.open_store()
+    stray = dmg.stray_file(store, PROJECT, "ds", "notes.txt")
+    alias_stray = f"{layout.aliases_folder(PROJECT, 'ds')}/readme.md"
+    overwrite(store, alias_stray, b"x")
+    attrs = dmg.bad_attrs(store, PROJECT, "att", 0)
+    alias = dmg.bad_alias(store, PROJECT, "ali", "prod")
+    nocol = dmg.delete_collection(store, PROJECT, "nocol")
+    badcol = dmg.bad_collection(store, PROJECT, "badcol")
+    part = dmg.bad_pending_part(store, PROJECT, "pend")
+    file_col = dmg.stray_collection_file(store, PROJECT)
+    (satchel_env.store / "projects" / "notes.txt").write_bytes(b"x")
+    (satchel_env.store / layout.collection_folder(PROJECT, "empty") / "junk").mkdir(parents=True)
+    (satchel_env.store / layout.collection_folder(PROJECT, "empty") / "junk" / "f").write_text("f")
+    report = check_store(store)
+    got = {(p.kind, p.key): p.message for p in report.problems}
+    assert got == {
+        ("stray-file", stray): f"{PROJECT}/ds: 'notes.txt' is not a record name; listings skip it",
+        ("stray-file", alias_stray): f"{PROJECT}/ds: 'readme.md' is not an alias record name; "
+                                     "listings skip it",
+        ("bad-record", attrs): f"{PROJECT}/att:v0: its attributes: not a valid record (Input "
+                               "data was truncated)",
+        ("bad-record", alias): f"alias {PROJECT}/ali:prod: not a valid record (Expected `int`, "
+                               "got `str` - at `$.version`)",
+        ("missing-collection", nocol): f"{PROJECT}/nocol has 1 version record(s) but no "
+                                       "collection record, so listings skip it",
+        ("bad-record", badcol): f"{PROJECT}/badcol: not a valid record (JSON is malformed: "
+                                "object keys must be strings (byte 1))",
+        ("bad-record", part): got[("bad-record", part)],
+        ("stray-file", file_col): "a file where only artifact folders belong",
+        ("stray-file", "projects/notes.txt"): "a file where only project folders belong",
+        ("stray-file", layout.collection_folder(PROJECT, "empty")):
+            "a folder without a collection record or versions",
+    }
+    assert got[("bad-record", part)].startswith(f"pending part {part} cannot be read (")
+    lines = describe(report)
+    advice = lines[lines.index("what to do:") + 1:]
+    assert advice[:3] == [
+        ("  bad-record: a record cannot be read or contradicts its file name; 'satchel fsck "
+        "--repair' moves it to quarantine/"),
+        ("  missing-collection: versions without their collection record are not listed; "
+        "'satchel fsck --repair' writes it again from the versions"),
+        ("  stray-file: a file satchel did not write sits among its records; 'satchel fsck "
+        "--repair' moves it to quarantine/"),
+    ]
+    result = repair_store(store, cache=services.cache)
+    assert result.after.ok, result.after.problems
+    assert sorted(result.rewritten) == [layout.collection_key(PROJECT, n) for n in ("badcol",
+                                                                                    "nocol")]
+    assert len(result.moved) == 9
+
+
+def test_fsck_advice_for_what_needs_a_person(satchel_env: SatchelEnv) -> None:
+    from satchel.fsck import ADVICE
+
+    assert ADVICE["hidden-name"] == (
+        "a name starts with '.', which satchel no longer accepts (such entries look like "
+        "temporary files); it stays readable: copy it to a valid name ('satchel copy REF "
+        "PROJECT/NAME'), then delete it"
+    )
+    assert ADVICE["dangling-alias"] == (
+        "an alias names no live version: 'satchel alias rm NAME ALIAS', or point it elsewhere "
+        "('satchel alias add REF ALIAS')"
+    )
+    assert ADVICE["corrupt-manifest"].startswith("a version's file list is damaged")
+    assert ADVICE["missing-object"] == (
+        "content is gone; 'satchel fsck --repair' puts it back from the cache, '--from DIR' "
+        "also from a folder holding the files"
+    )
+    assert ADVICE["size-mismatch"].endswith("(the bad copy goes to quarantine/)")
+    assert ADVICE["digest-mismatch"].startswith("a stored object is corrupt; 'satchel fsck "
+                                                "--deep --repair' replaces it")
+    assert ADVICE["duplicate-record"].endswith("moves the copy to quarantine/")
+    assert ADVICE["missing-format"] == 'restore satchel.json from a backup (it holds {"format": 1})'
+    commit_files(satchel_env.services(), "ds", V0, {})
+    store = satchel_env.open_store()
+    dmg.legacy_hidden(store, PROJECT, "ds")
+    lines = describe(check_store(store))
+    assert lines[1:4] == [
+        "1 problem(s):",
+        (f"  hidden-name: {layout.collection_folder(PROJECT, '.ds')}: artifact name "
+        f"{PROJECT}/.ds starts with '.': satchel reads it, but no longer creates such names, "
+        "and an older satchel's gc and fsck did not see it"),
+        "what to do:",
+    ]
+
+
+def test_a_malformed_format_record(satchel_env: SatchelEnv) -> None:
+    commit_files(satchel_env.services(), "ds", V0, {})
+    (satchel_env.store / layout.FORMAT_KEY).write_bytes(b"{")
+    report = check_store(satchel_env.open_store())
+    assert [(p.kind, p.key) for p in report.problems] == [("bad-record", layout.FORMAT_KEY)]
+    assert report.problems[0].message.startswith(
+        f"store record {layout.FORMAT_KEY} is malformed: "
+    ) and report.problems[0].message.endswith("; run 'satchel fsck'")
+
+
+def test_open_object_without_an_owner(satchel_env: SatchelEnv) -> None:
+    store = satchel_env.open_store()
+    key = layout.object_key("md5", "ab" * 16)
+    with pytest.raises(ObjectMissingError) as info:
+        store.open_object("md5", "ab" * 16)
+    assert str(info.value).startswith(f"object {key} is missing from store {store.url} (object ")
+
+
+def test_a_manifest_that_is_not_a_manifest(satchel_env: SatchelEnv) -> None:
+    import gzip
+    import hashlib
+
+    commit_files(satchel_env.services(), "ds", V0, {})
+    store = satchel_env.open_store()
+    data = b'{"contents": 3}'
+    mid = hashlib.sha256(data).hexdigest()
+    Path(satchel_env.store / layout.manifest_key(mid)).parent.mkdir(parents=True, exist_ok=True)
+    Path(satchel_env.store / layout.manifest_key(mid)).write_bytes(gzip.compress(data))
+    with pytest.raises(ManifestError, match=rf"^manifest {mid} in {store.url} cannot be used: "
+                       r".*Run 'satchel fsck'$") as info:
+        store.get_manifest(mid)
+    assert not isinstance(info.value, UnsafeManifestPathError)
+
+
+def test_fsck_repair_messages_on_the_command_line(satchel_env: SatchelEnv) -> None:
+    services = satchel_env.services()
+    commit_files(services, "ds", V0, {})
+    assert _cli(satchel_env, "fsck", "--repair").stdout.splitlines()[0] == (
+        "nothing to repair automatically"
+    )
+    store = satchel_env.open_store()
+    lost = dmg.delete_object(store, PROJECT, "ds", 0, "big.bin")
+    gone = dmg.delete_object(store, PROJECT, "ds", 0, "a.txt")
+    nocol = dmg.delete_collection(store, PROJECT, "ds")
+    os.unlink(services.cache.object_path("md5", gone[12:14] + gone[15:]))
+    write_tree(satchel_env.work / "backup", {"big": V0["big.bin"]})
+    done = _cli(satchel_env, "fsck", "--repair", "--from", "backup")
+    lines = done.stdout.splitlines()
+    assert lines[:3] == [
+        f"write {nocol} again from its versions",
+        f"put back {lost} from {services.cache.object_path('md5', lost[12:14] + lost[15:])}",
+        f"no good copy of {gone} in the cache or the --from folders",
+    ]
+    assert done.returncode == 1
+    done = _cli(satchel_env, "fsck", "--repair")
+    assert done.stdout.splitlines()[0] == f"no good copy of {gone} in the cache; try --from DIR"
+    data = json.loads(_cli(satchel_env, "fsck", "--repair", "--json").stdout)
+    assert data["not_found"] == [gone] and data["after"]["ok"] is False
+    assert _cli(satchel_env, "fsck", "--dry-run").stderr == (
+        "satchel: error: --dry-run only goes with --repair; e.g. 'satchel fsck --repair --from "
+        "DIR'\n"
+    )

@@ -307,7 +307,7 @@ def _check_collection(store: Store, project: str, name: str, scan: _Scan) -> Non
             "collection record, so listings skip it",
         )  # fmt: skip
     if name.startswith("."):
-        _hidden(scan, folder, f"artifact name {project}/{name!r}")
+        _hidden(scan, folder, f"artifact name {project}/{name}")
     for stray in listing.strays:
         key = f"{vfolder}/{stray}"
         if _holds_nothing(backend, key):

@@ -223,19 +223,19 @@ def snapshot(store: Store, project: str, name: str, *, write_index: bool = True)
             continue
         # records are write-once; a different fingerprint means the store was rebuilt by hand
         vkey = layout.version_key(project, name, n)
-        changed = True
         try:
             records[n] = decode_version(backend.read(vkey), project, name, n, vkey)
         except FileNotFoundError:  # listed, then gone: the store was edited by hand
-            records.pop(n, None)
+            changed = records.pop(n, None) is not None or changed
             continue
-        except DamagedRecordError as exc:
-            records.pop(n, None)
-            if n not in deleted:  # a deleted version's record is never read again
+        except DamagedRecordError as exc:  # never cached: read (and reported) until repaired
+            changed = records.pop(n, None) is not None or changed
+            if n not in deleted:  # a deleted version is never served: its record harms no one
                 damage.append(Damage("record", vkey, exc.reason, n))
             continue
         if fp is not None:
             record_fps[n] = fp
+        changed = True
     records = {n: records[n] for n in committed if n in records}
 
     live = tuple(n for n in committed if n not in deleted and n in records)

@@ -304,10 +304,14 @@ class Store:
         if local is None and detailed is not None:
             # a bucket lists sub-folders (common prefixes) without a fingerprint
             listed = detailed(prefix, hidden=True)
-            return sorted(n for n, (fp, _mt) in listed.items() if not n.startswith(".") or fp is None)
+            return sorted(
+                n for n, (fp, _mt) in listed.items() if not n.startswith(".") or fp is None
+            )
         names = self.backend.list(prefix, hidden=True)
         if local is not None:
-            names = [n for n in names if not n.startswith(".") or os.path.isdir(os.path.join(local, n))]
+            names = [
+                n for n in names if not n.startswith(".") or os.path.isdir(os.path.join(local, n))
+            ]
         return sorted(names)
 
     # -- versions -------------------------------------------------------------------------
