@@ -178,6 +178,13 @@ def test_a_hidden_project_is_seen(satchel_env: SatchelEnv) -> None:
     done = _cli(["--project", ".team", "get", "ds", "--root", "out"], satchel_env.work)
     assert done.returncode == 0, done.stderr
     assert (satchel_env.work / "out" / "a.txt").read_bytes() == FILES["a.txt"]
+    # the way out: copy it to a valid name, then delete the hidden one
+    done = _cli(["copy", ".team/ds:v0", f"{PROJECT}/ds"], satchel_env.work)
+    assert done.returncode == 0, done.stderr
+    assert _cli(["delete", ".team/ds:v0"], satchel_env.work).returncode == 0
+    assert check_store(satchel_env.open_store()).ok
+    out = satchel_env.api(PROJECT).artifact("ds").download(str(satchel_env.work / "copied"))
+    assert (Path(out) / "b.bin").read_bytes() == FILES["b.bin"]
 
 
 def test_a_hidden_alias_protects_its_version_from_expiry(satchel_env: SatchelEnv) -> None:
@@ -229,3 +236,33 @@ def test_a_hidden_file_among_projects_is_no_project(quick_store_case: StoreCase,
     if quick_store_case.kind != "memory":  # memory:// lists files and folders alike
         assert store.collections(PROJECT) == ["ds"]
         assert check_store(store).ok
+
+
+def test_a_hidden_alias_is_reported_until_it_is_replaced(satchel_env: SatchelEnv) -> None:
+    commit_files(satchel_env.services(), "ds", FILES, {})
+    store = satchel_env.open_store()
+    key = legacy_hidden_alias(store, PROJECT, "ds", ".best", 0)
+    assert [(p.kind, p.key) for p in check_store(store).problems] == [("hidden-name", key)]
+    done = _cli(["alias", "add", f"{PROJECT}/ds:.best", "best"], satchel_env.work)
+    assert done.returncode == 0, done.stderr
+    done = _cli(["alias", "rm", f"{PROJECT}/ds", ".best"], satchel_env.work)
+    assert done.returncode == 0, done.stderr
+    assert check_store(store).ok
+    assert satchel_env.api(PROJECT).artifact("ds:best").version == "v0"
+
+
+def test_names_a_version_already_has_can_be_kept_while_editing(satchel_env: SatchelEnv) -> None:
+    commit_files(satchel_env.services(), "ds", FILES, {})
+    store = satchel_env.open_store()
+    legacy_hidden_alias(store, PROJECT, "ds", ".old", 0)
+    from tests.store_support import overwrite
+
+    overwrite(store, layout.attrs_key(PROJECT, "ds", 0), b'{"tags": [".legacy"]}')
+    art = satchel_env.api(PROJECT).artifact("ds")
+    art.tags = [*art.tags, "new"]
+    art.aliases = [*art.aliases, "prod"]
+    art.save()
+    again = satchel_env.api(PROJECT).artifact("ds")
+    assert again.tags == [".legacy", "new"] and again.aliases == [".old", "prod", "latest"]
+    with pytest.raises(InvalidNameError, match=_refused("tag", ".another")):
+        again.tags = [*again.tags, ".another"]

@@ -696,8 +696,9 @@ def test_fsck_advice_for_what_needs_a_person(satchel_env: SatchelEnv) -> None:
 
     assert ADVICE["hidden-name"] == (
         "a name starts with '.', which satchel no longer accepts (such entries look like "
-        "temporary files); it stays readable: copy it to a valid name ('satchel copy REF "
-        "PROJECT/NAME'), then delete it"
+        "temporary files); it stays readable: copy its versions to a valid name ('satchel copy "
+        "REF PROJECT/NAME') and delete them; for an alias, add a valid one ('satchel alias add "
+        "REF ALIAS') and remove it ('satchel alias rm NAME .ALIAS')"
     )
     assert ADVICE["dangling-alias"] == (
         "an alias names no live version: 'satchel alias rm NAME ALIAS', or point it elsewhere "

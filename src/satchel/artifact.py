@@ -696,7 +696,8 @@ class Artifact:
     def aliases(self, value: Sequence[str]) -> None:
         self._check_not_deleted()
         self._extras()
-        self._aliases = _clean_aliases(value)
+        # names it already has pass as they are (an older satchel allowed a leading '.')
+        self._aliases = _clean_aliases(value, kept=self._aliases)
 
     @property
     def tags(self) -> list[str]:
@@ -708,7 +709,8 @@ class Artifact:
     def tags(self, value: Sequence[str]) -> None:
         self._check_not_deleted()
         self._extras()
-        self._tags = sorted({naming.validate_tag(t) for t in value})
+        kept = set(self._tags)  # as for aliases: tags it already has pass as they are
+        self._tags = sorted({t if t in kept else naming.validate_tag(t) for t in value})
 
     @property
     def ttl(self) -> _dt.timedelta | None:
@@ -1197,10 +1199,12 @@ def _check_policy(policy: str) -> None:
         raise ValueError(f"policy must be 'mutable' or 'immutable', got {policy!r}")
 
 
-def _clean_aliases(value: Sequence[str]) -> list[str]:
+def _clean_aliases(value: Sequence[str], kept: Sequence[str] = ()) -> list[str]:
     if isinstance(value, str):
         value = [value]
-    return sorted({naming.validate_alias(a) for a in value if a != naming.LATEST})
+    return sorted(
+        {a if a in kept else naming.validate_alias(a) for a in value if a != naming.LATEST}
+    )
 
 
 def _reject_credentials(uri: str) -> None:

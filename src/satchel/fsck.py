@@ -80,8 +80,9 @@ ADVICE = {
     "dangling-alias": "an alias names no live version: 'satchel alias rm NAME ALIAS', or point "
     "it elsewhere ('satchel alias add REF ALIAS')",
     "hidden-name": "a name starts with '.', which satchel no longer accepts (such entries "
-    "look like temporary files); it stays readable: copy it to a valid name "
-    "('satchel copy REF PROJECT/NAME'), then delete it",
+    "look like temporary files); it stays readable: copy its versions to a valid name "
+    "('satchel copy REF PROJECT/NAME') and delete them; for an alias, add a valid one "
+    "('satchel alias add REF ALIAS') and remove it ('satchel alias rm NAME .ALIAS')",
     "missing-format": "restore satchel.json from a backup (it holds {\"format\": 1})",
 }
 
@@ -271,16 +272,18 @@ def _check_project(store: Store, project: str, scan: _Scan) -> None:
     if not names and _is_file(store.backend, folder):
         scan.add("stray-file", folder, "a file where only project folders belong")
         return
-    if project.startswith("."):
-        _hidden(scan, folder, f"project {project!r}")
+    live = 0
     for name in names:
         try:
-            _check_collection(store, project, name, scan)
+            live += _check_collection(store, project, name, scan)
         except SatchelError as exc:  # keep going: one collection must not stop the check
             scan.add("bad-record", layout.collection_folder(project, name), str(exc))
+    if project.startswith(".") and live:  # once nothing in it is live, it reaches nothing
+        _hidden(scan, folder, f"project {project!r}")
 
 
-def _check_collection(store: Store, project: str, name: str, scan: _Scan) -> None:
+def _check_collection(store: Store, project: str, name: str, scan: _Scan) -> int:
+    """Check one collection; return how many live versions it has."""
     backend = store.backend
     folder = layout.collection_folder(project, name)
     ckey = layout.collection_key(project, name)
@@ -296,18 +299,16 @@ def _check_collection(store: Store, project: str, name: str, scan: _Scan) -> Non
     if collection is None and not damaged:
         if not listing.committed and _is_file(backend, folder):
             scan.add("stray-file", folder, "a file where only artifact folders belong")
-            return
+            return 0
         if not listing.committed:
             if not _holds_nothing(backend, folder):
                 scan.add("stray-file", folder, "a folder without a collection record or versions")
-            return
+            return 0
         scan.add(
             "missing-collection", ckey,
             f"{project}/{name} has {len(listing.committed)} version record(s) but no "
             "collection record, so listings skip it",
         )  # fmt: skip
-    if name.startswith("."):
-        _hidden(scan, folder, f"artifact name {project}/{name}")
     for stray in listing.strays:
         key = f"{vfolder}/{stray}"
         if _holds_nothing(backend, key):
@@ -360,8 +361,11 @@ def _check_collection(store: Store, project: str, name: str, scan: _Scan) -> Non
         for who, manifest_key, manifest in found:
             _use_manifest(manifest_key, manifest, who, scan, ref=who)
     scan.versions += len(records)
+    if name.startswith(".") and records:  # once nothing in it is live, it reaches nothing
+        _hidden(scan, folder, f"artifact name {project}/{name}")
     _check_aliases(store, project, name, set(records), listing, scan)
     _check_pending(store, project, name, scan)
+    return len(records)
 
 
 def _check_attrs(store: Store, project: str, name: str, n: int, scan: _Scan) -> None:
@@ -493,8 +497,6 @@ def _check_aliases(
                  f"{project}/{name}: {stray!r} is not an alias record name; listings skip it")
     for alias in aliases:
         key = layout.alias_key(project, name, alias)
-        if alias.startswith("."):
-            _hidden(scan, key, f"alias {project}/{name}:{alias}")
         try:
             target = decode(store.backend.read(key), AliasRecord, key).version
         except FileNotFoundError:
@@ -502,6 +504,8 @@ def _check_aliases(
         except DamagedRecordError as exc:
             scan.add("bad-record", key, f"alias {project}/{name}:{alias}: {exc.reason}")
             continue
+        if alias.startswith(".") and target in live:
+            _hidden(scan, key, f"alias {project}/{name}:{alias}")
         if target not in live:
             state = (
                 "deleted" if target in listing.deleted
