@@ -350,9 +350,9 @@ def _check_collection(store: Store, project: str, name: str, scan: _Scan) -> int
             )  # fmt: skip
         else:
             first_of[rec.id] = n
-    for n in sorted(records):
-        if f"{n}.attrs.json" in present:
-            _check_attrs(store, project, name, n, scan)
+    with_attrs = [n for n in sorted(records) if f"{n}.attrs.json" in present]
+    run_parallel(lambda n: _check_attrs(store, project, name, n, scan), with_attrs,
+                 workers=WORKERS)
 
     def check(n: int) -> list[tuple[str, str, Manifest]]:
         return _check_version(store, records[n], scan)

@@ -92,7 +92,9 @@ def register(sub: Any) -> None:
         description="Delete versions whose TTL ran out (unless an alias names them), then "
         "manifests and objects no live version uses that are older than the grace period "
         "(which protects commits in flight). On a local store it also removes temporary "
-        "files that killed writers left, once older than the grace period.",
+        "files that killed writers left, once older than the grace period. On a damaged "
+        "store it keeps whatever a record or manifest it cannot read might name, lists those "
+        "files and exits 1 ('satchel fsck --repair').",
     )
     p.add_argument("--dry-run", action="store_true", help="only report what would go")
     p.add_argument("--grace", default="1h", help="minimum age of content to remove (default 1h)")
