@@ -144,7 +144,10 @@ def test_newer_store_format_is_refused(saved: Artifact, satchel_env: SatchelEnv)
 
 def test_malformed_version_record(saved: Artifact, satchel_env: SatchelEnv) -> None:
     _overwrite(_versions_dir(satchel_env) / "0.json", b'{"id": 1')
-    with pytest.raises(StoreFormatError, match=r"store record .*0.json is malformed"):
+    with pytest.raises(StoreFormatError, match=r"record .*/versions/0.json is damaged: not a "
+                                               r"valid version record \(.*\); run 'satchel fsck', "
+                                               r"and 'satchel fsck --repair' to move it to "
+                                               r"quarantine$"):
         satchel_env.api().artifact("ds:v0")
 
 

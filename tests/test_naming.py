@@ -10,7 +10,7 @@ from satchel import naming
 from satchel.errors import InvalidNameError
 
 
-@pytest.mark.parametrize("good", ["ds", "my-data_set.v2", "A" * 128, "x.y", "0", "..a"])
+@pytest.mark.parametrize("good", ["ds", "my-data_set.v2", "A" * 128, "x.y", "0", "a..", "_.a"])
 def test_valid_names_are_returned(good: str) -> None:
     assert naming.validate_name(good) == good
 

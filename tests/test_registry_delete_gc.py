@@ -19,7 +19,6 @@ from satchel.errors import (
     ArtifactDeletedError,
     ArtifactStateError,
     InvalidQueryError,
-    StoreError,
 )
 from satchel.registry import collect_garbage, parse_duration
 from satchel.store import layout
@@ -179,15 +178,22 @@ def test_gc_keeps_content_of_a_link_whose_source_was_deleted(
     assert (Path(folder) / "own").read_text() == "zero"
 
 
-def test_gc_stops_when_a_live_manifest_is_missing(api: Api, satchel_env: SatchelEnv) -> None:
+def test_gc_keeps_every_object_when_a_live_manifest_is_missing(
+    api: Api, satchel_env: SatchelEnv
+) -> None:
     api.artifact("ds:v0").delete()
     manifest = api.artifact("ds:v2").commit_hash
     (satchel_env.store / layout.manifest_key(manifest)).unlink()
     before = objects(satchel_env)
     fresh = satchel_env.api("p")  # no manifest cached in memory
-    with pytest.raises(StoreError, match=r"gc stopped before deleting anything: manifest "
-                                         rf"{manifest} is missing"):
-        collect_garbage(fresh.store, grace=0, now=LATER)
+    report = collect_garbage(fresh.store, grace=0, now=LATER)
+    # v0's manifest is provably unused and goes; no object does (the lost manifest could
+    # name any of them)
+    assert report.objects == () and len(report.manifests) == 1
+    assert report.unreadable == (
+        f"p/ds:v2: manifest {manifest} is missing from store {fresh.store.url}; run 'satchel fsck'",
+    )
+    assert report.kept_unreadable == 2  # v0's own object, and v2's (only its manifest knew)
     assert objects(satchel_env) == before
 
 

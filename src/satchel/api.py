@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from satchel import config, naming
 from satchel.artifact import Artifact
-from satchel.errors import ArtifactNotFoundError, ArtifactTypeMismatchError
+from satchel.errors import ArtifactNotFoundError, ArtifactTypeMismatchError, DamagedRecordError
 from satchel.manifest import ManifestDiff
 from satchel.services import Services, local_services
 from satchel.store import Store
+from satchel.store.damage import warn_skipped
 from satchel.store.records import VersionRecord
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ class Api:
         return self._artifact(ref, type, warn=True)
 
     def _artifact(self, ref: str, type: str | None, *, warn: bool) -> Artifact:
-        parsed = naming.parse_ref(ref, project=self.project)
+        parsed = naming.parse_ref(ref, project=self.project, hidden_ok=True)
         assert parsed.project is not None
         store = self._reading(stacklevel=4) if warn else self.store
         record = store.resolve(parsed.project, parsed.name, parsed.selector)
@@ -124,22 +125,28 @@ class Api:
         return self._reading().collections(config.project(project or self.project))
 
     def versions(self, name: str, project: str | None = None) -> list[Artifact]:
-        """Every live version of an artifact, oldest first.
+        """Every live version of an artifact, oldest first (a damaged record is skipped with a
+        :class:`~satchel.errors.StoreDamageWarning`).
 
         Raises:
             ArtifactNotFoundError: no such artifact.
         """
         proj = config.project(project or self.project)
-        naming.validate_name(name)
+        naming.validate_name(name, hidden_ok=True)
         store = self._reading()
         if store.collection(proj, name) is None:
             raise ArtifactNotFoundError(
                 f"no artifact named {name!r} in project {proj!r} of store {store.url}"
             )
-        return [
-            Artifact._from_record(self._services, store, store.version(proj, name, n))
-            for n in store.live_versions(proj, name)
-        ]
+        out = []
+        for n in store.live_versions(proj, name):
+            try:
+                record = store.version(proj, name, n)
+            except DamagedRecordError as exc:
+                warn_skipped(exc.key, exc.reason)
+                continue
+            out.append(Artifact._from_record(self._services, store, record))
+        return out
 
     def diff(self, ref_a: str, ref_b: str) -> ManifestDiff:
         """What changed from version ``ref_a`` to version ``ref_b``."""
@@ -147,7 +154,7 @@ class Api:
 
     # -- registry (the work is done in satchel.registry) ---------------------------------
     def _record(self, ref: str) -> VersionRecord:
-        parsed = naming.parse_ref(ref, project=self.project)
+        parsed = naming.parse_ref(ref, project=self.project, hidden_ok=True)
         assert parsed.project is not None
         return self.store.resolve(parsed.project, parsed.name, parsed.selector)
 

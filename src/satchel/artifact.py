@@ -778,7 +778,8 @@ class Artifact:
         self._check_not_deleted()
         self._extras()
         self._check_latest(value)
-        self._aliases = _clean_aliases(value)
+        # names it already has pass as they are (an older satchel allowed a leading '.')
+        self._aliases = _clean_aliases(value, kept=self._aliases)
 
     def _check_latest(self, aliases: Sequence[str]) -> None:
         """``latest`` is computed: accepted where it is true anyway (a draft, whose commit is
@@ -808,7 +809,8 @@ class Artifact:
     def tags(self, value: Sequence[str]) -> None:
         self._check_not_deleted()
         self._extras()
-        self._tags = sorted({naming.validate_tag(t) for t in value})
+        kept = set(self._tags)  # as for aliases: tags it already has pass as they are
+        self._tags = sorted({t if t in kept else naming.validate_tag(t) for t in value})
 
     @property
     def ttl(self) -> _dt.timedelta | None:
@@ -862,7 +864,7 @@ class Artifact:
         rec = self._committed("source_artifact")
         if rec.linked_from is None:
             return self
-        ref = naming.parse_ref(rec.linked_from)
+        ref = naming.parse_ref(rec.linked_from, hidden_ok=True)
         assert ref.project is not None and ref.version is not None
         store = self._store()
         return Artifact._from_record(
@@ -992,7 +994,10 @@ class Artifact:
             svc = svc.with_store(store if store is not None else self._origin)
         self._services = svc
         target = svc.require_store()
-        proj = config.project(project or (self._based_on.project if self._based_on else None))
+        proj = naming.validate_name(  # strict: a leading '.' is readable, never written
+            config.project(project or (self._based_on.project if self._based_on else None)),
+            kind="project",
+        )
         draft = self._draft
         assert draft is not None
         previous = self._state
@@ -1122,7 +1127,8 @@ class Artifact:
         if path is None:
             store = self._store()
             path = cache.object_path(entry.alg, entry.oid)
-            with store.open_object(entry.alg, entry.oid) as f:
+            what = f"{self.qualified_name} file {entry.path}"
+            with store.open_object(entry.alg, entry.oid, what=what) as f:
                 cache.put_stream(
                     f, path, alg=entry.alg, expected_digest=entry.digest,
                     what=f"{entry.path} from {store.url}",
@@ -1422,10 +1428,12 @@ def _check_policy(policy: str) -> None:
         raise ValueError(f"policy must be 'mutable' or 'immutable', got {policy!r}")
 
 
-def _clean_aliases(value: Sequence[str]) -> list[str]:
+def _clean_aliases(value: Sequence[str], kept: Sequence[str] = ()) -> list[str]:
     if isinstance(value, str):
         value = [value]
-    return sorted({naming.validate_alias(a) for a in value if a != naming.LATEST})
+    return sorted(
+        {a if a in kept else naming.validate_alias(a) for a in value if a != naming.LATEST}
+    )
 
 
 def _reject_credentials(uri: str) -> None:

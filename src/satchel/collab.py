@@ -119,7 +119,8 @@ def finish_parts(
     upsert_part(store, artifact, project=project, distributed_id=distributed_id, by=by)
     name = artifact.collection_name
     folder = layout.pending_folder(project, name, distributed_id)
-    keys = [f"{folder}/{n}" for n in store.backend.list(folder) if n.endswith(".json")]
+    # hidden names too: parts of runs whose id an older satchel let start with '.'
+    keys = [f"{folder}/{n}" for n in store.backend.list(folder, hidden=True) if n.endswith(".json")]
     parts = [p for p in run_parallel(lambda k: _read_part(store, k), keys) if p is not None]
     latest = store.latest(project, name)
     merged = _merge(store, artifact, parts, latest, distributed_id)

@@ -97,9 +97,13 @@ def store_url(explicit: str | None = None, *, env: Mapping[str, str] | None = No
 
 
 def project(explicit: str | None = None, *, env: Mapping[str, str] | None = None) -> str:
-    """The project: ``explicit``, else ``$SATCHEL_PROJECT``, else ``default`` (validated)."""
+    """The project: ``explicit``, else ``$SATCHEL_PROJECT``, else ``default`` (validated).
+
+    A leading ``.`` (which an older satchel allowed) passes here, so such a project can still
+    be read; the store refuses to create anything in it (:meth:`Store.ensure_collection`).
+    """
     value = explicit or _env("SATCHEL_PROJECT", env) or DEFAULT_PROJECT
-    return naming.validate_name(value, kind="project")
+    return naming.validate_name(value, kind="project", hidden_ok=True)
 
 
 def cache_dir(explicit: str | None = None, *, env: Mapping[str, str] | None = None) -> str:

@@ -16,6 +16,7 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
     ├── InvalidMetadataError        (ValueError)   metadata not JSON-able or too many keys
     ├── ConfigError                 (ValueError)   unusable configuration value
     ├── ManifestError               (ValueError)   malformed or tampered manifest
+    │   └── UnsafeManifestPathError                a stored manifest lists an unsafe path
     ├── InvalidQueryError           (ValueError)   bad filter, sort, page, size, gc grace...
     ├── InvalidSpecError            (ValueError)   an apply spec that cannot be applied
     ├── InvalidAttributeError       (ValueError)   bad stage, time to live or other attribute
@@ -51,6 +52,8 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
     └── StoreError                                 the store cannot do what was asked
         ├── StoreNotWritableError                  filesystem lacks atomic create/replace
         ├── StoreFormatError                       not a satchel store / newer format
+        │   └── DamagedRecordError                 a record is malformed or disagrees with its key
+        ├── ObjectMissingError      (FileNotFoundError) a version's content object is gone
         ├── ConcurrentUpdateError                  compare-and-swap lost too many times
         ├── StoreAccessError        (PermissionError) credentials refused by the store
         ├── StoreNotFoundError                     the bucket/container does not exist
@@ -58,8 +61,10 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
 
 Warnings are not errors (the operation went on) and not in this tree; each has a category of
 its own, so it can be filtered (``warnings.simplefilter("error", SkippedFilesWarning)`` makes
-it an error): :class:`SkippedFilesWarning` (a ``UserWarning``), raised when ``add_dir`` or a
-``file://`` folder reference skipped entries that are not regular files or folders.
+it an error), and the command line prints each as one line: :class:`SkippedFilesWarning` (a
+``UserWarning``), issued when ``add_dir`` or a ``file://`` folder reference skipped entries that
+are not regular files or folders; :class:`StoreDamageWarning` (a ``UserWarning``), issued when a
+listing or a look-up skips a damaged record and goes on.
 """
 
 from __future__ import annotations
@@ -89,6 +94,12 @@ class ConfigError(SatchelError, ValueError):
 
 class ManifestError(SatchelError, ValueError):
     """A manifest is malformed, of an unknown version, or was tampered with."""
+
+
+class UnsafeManifestPathError(ManifestError, InvalidPathError):
+    """A manifest read from the store lists a logical path that is unsafe (``..``, absolute,
+    a drive letter...): the store was tampered with. Also an :class:`InvalidPathError`, which
+    callers of older versions caught."""
 
 
 class InvalidQueryError(SatchelError, ValueError):
@@ -357,6 +368,48 @@ class StoreNotWritableError(StoreError):
 
 class StoreFormatError(StoreError):
     """The location is not a satchel store, or uses a format this version cannot read."""
+
+
+class DamagedRecordError(StoreFormatError):
+    """A store record (a version record, its attributes, an alias, a collection record) cannot
+    be read, or says something its key contradicts (``versions/3.json`` claiming to be v2).
+
+    Listings and ``latest`` skip such a record (with a :class:`StoreDamageWarning`); reading
+    it by name raises this. ``satchel fsck`` reports it and ``satchel fsck --repair`` moves it
+    to the store's ``quarantine/`` folder.
+
+    Attributes:
+        key: the store key of the record.
+        reason: what is wrong with it, for people.
+    """
+
+    def __init__(self, message: str, *, key: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+        self.reason = reason
+
+
+class ObjectMissingError(StoreError, FileNotFoundError):
+    """A content object a version needs is missing from the store (the store was damaged or
+    edited outside satchel).
+
+    ``satchel fsck`` lists every version that lost content; ``satchel fsck --repair`` puts
+    objects back from the local cache or from a folder holding the files (``--from DIR``).
+
+    Attributes:
+        key: the store key of the object.
+    """
+
+    def __init__(self, message: str, *, key: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+
+    def __str__(self) -> str:  # OSError would print "[Errno None] ..." for some arg shapes
+        return str(self.args[0]) if self.args else ""
+
+
+class StoreDamageWarning(UserWarning):
+    """A listing or look-up skipped a damaged record or a stray file and went on."""
 
 
 class ConcurrentUpdateError(StoreError):

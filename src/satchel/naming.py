@@ -1,9 +1,14 @@
 """Names of projects, artifacts, types, aliases and tags, and artifact references.
 
-A name is 1-128 characters of letters, digits, ``_``, ``-`` and ``.``, and is not made of dots
-alone (it becomes a folder name in the store). Aliases additionally may not be ``latest`` (it
-is computed, never stored) nor look like a version number ``v<digits>``; custom version-like
-aliases such as ``v1.0.0`` or ``v3-prod`` are fine.
+A name is 1-128 characters of letters, digits, ``_``, ``-`` and ``.`` that does not start with
+``.`` (it becomes a folder or file name in the store, where names starting with ``.`` are the
+temporary files of writers, which listings skip). Aliases additionally may not be ``latest``
+(it is computed, never stored) nor look like a version number ``v<digits>``; custom
+version-like aliases such as ``v1.0.0`` or ``v3-prod`` are fine.
+
+Stores written by satchel before that rule may hold names starting with ``.``. Look-ups accept
+them (``hidden_ok=True``, which every read path passes), so such versions can still be
+read, copied to a valid name and deleted; nothing creates new ones.
 
 A reference string names a version: ``name``, ``name:v3``, ``name:alias`` or
 ``project/name:alias``. A bare name means ``latest``.
@@ -22,16 +27,18 @@ _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 _VERSION = re.compile(r"^v(0|[1-9][0-9]*)$")
 
 
-def validate_name(value: str, *, kind: str = "artifact name") -> str:
+def validate_name(value: str, *, kind: str = "artifact name", hidden_ok: bool = False) -> str:
     """Return ``value`` if it is a valid name, else raise.
 
     Args:
         value: the name to check.
         kind: what the name is for, used in the error message ("project", "type", ...).
+        hidden_ok: accept a leading ``.`` (only to look up what an older satchel wrote;
+            never for a name that is about to become a store key).
 
     Raises:
-        InvalidNameError: the name is empty, too long, or has characters outside
-            letters, digits, ``_``, ``-`` and ``.``.
+        InvalidNameError: the name is empty, too long, has characters outside letters,
+            digits, ``_``, ``-`` and ``.``, or starts with ``.``.
     """
     if not isinstance(value, str):
         raise InvalidNameError(f"{kind} must be a str, got {type(value).__name__}")
@@ -48,6 +55,12 @@ def validate_name(value: str, *, kind: str = "artifact name") -> str:
         )
     if set(value) == {"."}:
         raise InvalidNameError(f"{kind} {value!r} is not valid: it may not consist of dots only")
+    if value.startswith(".") and not hidden_ok:
+        raise InvalidNameError(
+            f"{kind} {value!r} is not valid: it may not start with '.' (in the store such names "
+            "look like temporary files, which listings, fsck and gc skip); start it with a "
+            "letter, digit, '_' or '-'"
+        )
     return value
 
 
@@ -106,12 +119,14 @@ class ArtifactRef:
         return f"{head}:{self.selector}"
 
 
-def parse_ref(ref: str, *, project: str | None = None) -> ArtifactRef:
+def parse_ref(ref: str, *, project: str | None = None, hidden_ok: bool = False) -> ArtifactRef:
     """Parse ``[project/]name[:version|:alias]``.
 
     Args:
         ref: the reference string.
         project: project used when ``ref`` names none.
+        hidden_ok: accept parts that start with ``.`` (look-ups of what an older satchel
+            wrote; see the module docstring).
 
     Raises:
         InvalidNameError: malformed reference or invalid parts.
@@ -131,9 +146,9 @@ def parse_ref(ref: str, *, project: str | None = None) -> ArtifactRef:
             f"artifact reference {ref!r} has too many '/'; use 'project/name:alias'"
         )
     if proj is not None:
-        validate_name(proj, kind="project")
-    validate_name(name)
+        validate_name(proj, kind="project", hidden_ok=hidden_ok)
+    validate_name(name, hidden_ok=hidden_ok)
     sel = selector or LATEST
     if sel != LATEST and parse_version(sel) is None:
-        validate_name(sel, kind="alias")
+        validate_name(sel, kind="alias", hidden_ok=hidden_ok)
     return ArtifactRef(proj, name, sel)

@@ -293,4 +293,5 @@ def init(
 
 
 def _config_project(project: str | None) -> str:
-    return config.project(project)
+    # a run writes its record into the project: no leading '.' (see satchel.naming)
+    return naming.validate_name(config.project(project), kind="project")

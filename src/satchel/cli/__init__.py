@@ -88,16 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = CliContext.from_args(args)
     with warnings.catch_warnings():
         warnings.simplefilter("default")  # each distinct warning once
-        warnings.showwarning = _show_warning
+        warnings.showwarning = _WarningPrinter()
         return _run(args, ctx)
-
-
-def _show_warning(
-    message: Warning | str, category: type[Warning], filename: str, lineno: int,
-    file: TextIO | None = None, line: str | None = None, **_: Any,
-) -> None:
-    """A warning (a skipped file, an unverifiable download) as one line on stderr."""
-    print(f"satchel: warning: {printable(str(message).strip())}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -123,6 +115,28 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
         print(f"satchel: error: {printable(str(exc))} (set SATCHEL_DEBUG=1 for the traceback)",
               file=sys.stderr)
         return 1
+
+
+class _WarningPrinter:
+    """``warnings.showwarning`` for the command line: one line per distinct message."""
+
+    def __init__(self) -> None:
+        self._shown: set[str] = set()
+
+    def __call__(
+        self,
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: Any = None,
+    ) -> None:
+        text = printable(str(message).strip())
+        if text in self._shown:  # the same skipped record met by two steps of one command
+            return
+        self._shown.add(text)
+        print(f"satchel: warning: {text}", file=file or sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -93,7 +93,9 @@ def register(sub: Any) -> None:
         description="Delete versions whose TTL ran out (unless an alias names them), then "
         "manifests and objects no live version uses that are older than the grace period "
         "(which protects commits in flight). On a local store it also removes temporary "
-        "files that killed writers left, once older than the grace period.",
+        "files that killed writers left, once older than the grace period. On a damaged "
+        "store it keeps whatever a record or manifest it cannot read might name, lists those "
+        "files and exits 1 ('satchel fsck --repair').",
     )
     p.add_argument("--dry-run", action="store_true", help="only report what would go")
     p.add_argument("--grace", default="1h", help="minimum age of content to remove (default 1h)")
@@ -318,7 +320,7 @@ def cmd_alias_rm(args: argparse.Namespace, ctx: CliContext) -> int:
     """``satchel alias rm``: removes each alias wherever it points."""
     from satchel import naming
 
-    ref = naming.parse_ref(args.ref, project=ctx.api.project)
+    ref = naming.parse_ref(args.ref, project=ctx.api.project, hidden_ok=True)
     if ref.selector != naming.LATEST:
         raise InvalidQueryError(
             f"alias rm takes the artifact name, not a version ({args.ref!r}); e.g. "
@@ -435,7 +437,14 @@ def cmd_gc(args: argparse.Namespace, ctx: CliContext) -> int:
             + (f"; {len(report.temporaries)} temporary file(s) of interrupted writers cleaned up"
                if report.temporaries else "")
         )
-    return 0
+        if report.unreadable:
+            ctx.print(
+                f"kept {report.kept_unreadable} unreferenced item(s) that these unreadable "
+                "files might name (run 'satchel fsck', then 'satchel fsck --repair'):"
+            )
+            for line in report.unreadable:
+                ctx.print(f"  {line}")
+    return 1 if report.unreadable else 0
 
 
 def cmd_copy(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -223,7 +223,10 @@ def apply_spec(
 
     _check(spec)
     store = services.require_store()
-    project = config.project(spec.get("project") or default_project)
+    # an apply writes into its project: a leading '.' (readable in older stores) is refused
+    project = naming.validate_name(
+        config.project(spec.get("project") or default_project), kind="project"
+    )
     name = naming.validate_name(spec["name"])
     version_alias = spec.get("version_alias")
     if version_alias is not None:

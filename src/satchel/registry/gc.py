@@ -56,20 +56,19 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import json
 import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from satchel.errors import InvalidQueryError, ManifestError, SatchelError, StoreError
-from satchel.manifest import Manifest
+from satchel.errors import InvalidQueryError, SatchelError
 from satchel.registry.delete import delete_version
-from satchel.registry.index import CollectionSnapshot, snapshot
+from satchel.registry.index import CollectionSnapshot
+from satchel.registry.marking import Marks, mark_collection, mark_quarantine, objects_of
 from satchel.registry.scan import changed_time, modified_time, walk_detailed
-from satchel.store import Store, layout
+from satchel.store import Store
 from satchel.store.backend import StoreBackend
 from satchel.store.records import parse_time
 
@@ -77,7 +76,6 @@ DEFAULT_GRACE = _dt.timedelta(hours=1)
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _MANIFEST_KEY = re.compile(r"^manifests/([0-9a-f]{2})/([0-9a-f]{62})\.json\.gz$")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
 _ASIDE = re.compile(r"^\.(.+)\.gc-[0-9a-f]{8}$")
 
@@ -128,6 +126,9 @@ class GcReport:
             apart from what would really be removed).
         temporaries: keys of temporary files left by killed writers that were removed, and of
             objects an interrupted gc had set aside that were put back (local stores only).
+        unreadable: why content was kept although unreferenced: a record or manifest gc
+            could not read (see :mod:`satchel.registry.marking`); empty on a sound store.
+        kept_unreadable: unreferenced manifests and objects kept because of ``unreadable``.
     """
 
     dry_run: bool
@@ -138,6 +139,8 @@ class GcReport:
     kept_young: int = 0
     temporaries: tuple[str, ...] = ()
     young: tuple[str, ...] = ()
+    unreadable: tuple[str, ...] = ()
+    kept_unreadable: int = 0
     protected: tuple[str, ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -151,6 +154,8 @@ class GcReport:
             "kept_young": self.kept_young,
             "young": list(self.young),
             "temporaries": list(self.temporaries),
+            "unreadable": list(self.unreadable),
+            "kept_unreadable": self.kept_unreadable,
         }
 
 
@@ -184,10 +189,12 @@ def collect_garbage(
     Returns:
         What was (or would be) removed.
 
+    A damaged store does not stop gc: a record or manifest it cannot read is named in
+    :attr:`GcReport.unreadable`, and gc then keeps every manifest and object that file might
+    name (:mod:`satchel.registry.marking`) and goes on with the rest.
+
     Raises:
         InvalidQueryError: a bad ``grace`` (a ``ValueError``).
-        StoreFormatError, ManifestError: a damaged record or manifest (nothing is removed on the
-            strength of a record that cannot be read).
     """
     grace_td = parse_duration(grace)
     if grace_td < _dt.timedelta(0):
@@ -215,44 +222,48 @@ def collect_garbage(
         else:
             young_o[key] = size
 
-    # 2. expire, and 3. mark
+    # 2. expire, and 3. mark (see satchel.registry.marking for damaged stores)
     now_dt = _dt.datetime.fromtimestamp(started, _dt.timezone.utc)
     expired: list[str] = []
-    live_manifests: set[str] = set()
+    marks = Marks()
     for project in store.projects():
         for name in store.collections(project):
-            snap = snapshot(store, project, name)
-            if snap is None:
-                continue
-            gone = _expire(store, snap, now_dt, dry_run)
+            snap, by_version = mark_collection(store, project, name, marks)
+            # nothing expires where a record is damaged: a damaged alias could protect a
+            # version, damaged attributes could have changed its time to live
+            sound = snap is not None and not snap.damage
+            gone = _expire(store, snap, now_dt, dry_run) if snap is not None and sound else []
             for n in gone:
                 ref = f"{project}/{name}:v{n}"
                 expired.append(ref)
                 emit("expired", ref, 0)
-            for n in snap.live:
+            for n, manifest_id in by_version.items():
                 if n not in gone:
-                    live_manifests.add(snap.records[n].manifest)
-            live_manifests |= _pending_manifests(store, project, name)
-    referenced = set(live_manifests)  # by live versions and pending parts, for the report
+                    marks.keep(manifest_id, f"{project}/{name}:v{n}")
+    referenced = set(marks.manifests)  # by live versions and pending parts, for the report
     # manifests that appeared or changed since the listing belong to commits in flight
+    existing: set[str] = set()
     for key, _size, mtime in walk_detailed(backend, "manifests"):
+        found = _manifest_id(key)
+        if found is None:
+            continue
+        existing.add(found)
         if key not in candidates_m or (mtime is not None and mtime >= cutoff):
-            mid = _manifest_id(key)
-            if mid is not None:
-                live_manifests.add(mid)
-                candidates_m.pop(key, None)
+            marks.keep(found, f"manifest {key} (written since gc started)")
+            candidates_m.pop(key, None)
+    mark_quarantine(store, marks, existing)
+    live_manifests = set(marks.manifests)
+    used_objects, live_objects = objects_of(store, marks, first=referenced)
 
-    live_objects: set[str] = set()
-    used_objects: set[str] = set()  # named by the referenced manifests, for the report
-    for i, group in enumerate((sorted(referenced), sorted(live_manifests - referenced))):
-        for mid in group:
-            for entry in _read_manifest(store, mid):
-                if not entry.is_reference:
-                    live_objects.add(layout.object_key(entry.alg, entry.oid))
-        if i == 0:
-            used_objects = set(live_objects)
-
-    # 4. sweep
+    # 4. sweep (nothing a record or manifest gc could not read might name)
+    blocked = [*marks.unsure_records, *marks.unsure_manifests]
+    kept_unsure = 0
+    if marks.unsure_records:
+        kept_unsure += sum(1 for k in candidates_m if _manifest_id(k) not in live_manifests)
+        candidates_m = {}
+    if marks.unsure_records or marks.unsure_manifests:
+        kept_unsure += sum(1 for k in candidates_o if k not in live_objects)
+        candidates_o = {}
     removed_m: list[str] = []
     removed_o: list[str] = []
     freed = 0
@@ -292,6 +303,8 @@ def collect_garbage(
         kept_young=len(young),
         temporaries=tuple(temporaries),
         young=tuple(young),
+        unreadable=tuple(blocked),
+        kept_unreadable=kept_unsure,
     )
 
 
@@ -413,42 +426,3 @@ def _remove_if_old(backend: StoreBackend, key: str, cutoff: float) -> bool:
 def _manifest_id(key: str) -> str | None:
     m = _MANIFEST_KEY.match(key)
     return m.group(1) + m.group(2) if m else None
-
-
-def _read_manifest(store: Store, manifest_id: str) -> Manifest:
-    try:
-        return store.get_manifest(manifest_id)
-    except ManifestError as exc:
-        # without the manifest gc cannot know which objects the version needs: stop rather
-        # than delete content a repaired manifest would name
-        raise StoreError(
-            f"gc stopped before deleting anything: {exc}. Repair the store first "
-            "('satchel fsck')"
-        ) from exc
-
-
-def _pending_manifests(store: Store, project: str, name: str) -> set[str]:
-    """Manifest ids named by pending collaborative parts (kept until the parts finish)."""
-    out: set[str] = set()
-    base = f"{layout.collection_folder(project, name)}/pending"
-    for key, _size, _mtime in walk_detailed(store.backend, base):
-        if not key.endswith(".json"):
-            continue
-        try:
-            data = json.loads(store.backend.read(key))
-        except (FileNotFoundError, ValueError):
-            continue
-        out |= set(_hex_ids(data))
-    return out
-
-
-def _hex_ids(value: object) -> Iterable[str]:
-    if isinstance(value, str):
-        if _HEX64.match(value):
-            yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _hex_ids(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _hex_ids(v)

@@ -25,6 +25,12 @@ alias file is read (correct, slower).
 The index is written back only when something changed, with the store's atomic
 compare-and-swap write; losing that race, or having no write permission, is harmless (the next
 reader refreshes it again). A malformed or foreign-format index is ignored and rebuilt.
+
+A damaged store does not stop a snapshot: a stray file in ``versions/`` or ``aliases/``
+(``01.json``, ``notes.txt``), a version record that is malformed or disagrees with its file
+name, and a malformed attributes or alias record are left out (a version with damaged
+attributes is listed with those of its record) and named in :attr:`CollectionSnapshot.damage`;
+such records are never cached, so they are read again until repaired.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from satchel.errors import SatchelError
+from satchel.errors import DamagedRecordError, SatchelError
 from satchel.registry.scan import Listed, list_detailed
 from satchel.store import Store, layout
 from satchel.store.records import (
@@ -44,6 +50,8 @@ from satchel.store.records import (
     VersionAttrs,
     VersionRecord,
     decode,
+    decode_version,
+    record_mismatch,
 )
 
 INDEX_FORMAT = 1
@@ -78,6 +86,24 @@ _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(_IndexData)
 
 
+@dataclass(frozen=True, slots=True)
+class Damage:
+    """One file a snapshot left out.
+
+    Attributes:
+        kind: ``stray`` (not a file satchel writes), ``record`` (a version record),
+            ``attrs`` (a version's attributes) or ``alias``.
+        key: the store key.
+        reason: what is wrong, for people.
+        version: the version number concerned, when known.
+    """
+
+    kind: str
+    key: str
+    reason: str
+    version: int | None = None
+
+
 @dataclass(frozen=True)
 class CollectionSnapshot:
     """Everything the registry needs to know about one collection, read consistently enough.
@@ -90,6 +116,8 @@ class CollectionSnapshot:
         live: committed, non-deleted numbers, ascending.
         attrs: current attributes of every live version.
         aliases: alias -> version, for every stored alias.
+        damage: the files left out because they are damaged or stray (see the module
+            docstring); empty for a sound collection.
     """
 
     project: str
@@ -100,6 +128,7 @@ class CollectionSnapshot:
     live: tuple[int, ...]
     attrs: dict[int, VersionAttrs]
     aliases: dict[str, int]
+    damage: tuple[Damage, ...] = ()
     _by_version: dict[int, list[str]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -146,15 +175,24 @@ def snapshot(store: Store, project: str, name: str, *, write_index: bool = True)
         The snapshot, or ``None`` when the collection does not exist.
 
     Raises:
-        StoreFormatError: a version, attributes or alias record is malformed.
+        DamagedRecordError: the collection record is malformed (damaged version, attributes
+            and alias records are left out and named in :attr:`CollectionSnapshot.damage`).
     """
     collection = store.collection(project, name)
     if collection is None:
         return None
     backend = store.backend
-    versions_listing = list_detailed(backend, layout.versions_folder(project, name))
-    alias_listing = list_detailed(backend, layout.aliases_folder(project, name))
-    committed, deleted = layout.parse_version_listing(list(versions_listing))
+    versions_folder = layout.versions_folder(project, name)
+    aliases_folder = layout.aliases_folder(project, name)
+    versions_listing = list_detailed(backend, versions_folder)
+    # aliases an older satchel let start with '.' are aliases too (temporaries end in .tmp)
+    alias_listing = list_detailed(backend, aliases_folder, hidden=True)
+    classified = layout.classify_versions(list(versions_listing))
+    committed, deleted = classified.committed, classified.deleted
+    alias_names, alias_strays = layout.classify_aliases(list(alias_listing))
+    damage: list[Damage] = [
+        Damage("stray", f"{versions_folder}/{n}", _STRAY) for n in classified.strays
+    ] + [Damage("stray", f"{aliases_folder}/{n}", _STRAY) for n in alias_strays]
 
     key = layout.index_key(project, name)
     try:
@@ -173,16 +211,27 @@ def snapshot(store: Store, project: str, name: str, *, write_index: bool = True)
     for n in committed:
         fp = versions_listing[f"{n}.json"].fingerprint
         cached_fp = data.record_fingerprints.get(n)
-        if n in records and (fp is None or cached_fp is None or fp == cached_fp):
+        cached_rec = records.get(n)
+        if (
+            cached_rec is not None
+            and (fp is None or cached_fp is None or fp == cached_fp)
+            # an index written before records were checked against their key may hold one
+            and record_mismatch(cached_rec, project, name, n) is None
+        ):
             if fp is not None:
                 record_fps[n] = fp
             continue
         # records are write-once; a different fingerprint means the store was rebuilt by hand
         vkey = layout.version_key(project, name, n)
         try:
-            records[n] = decode(backend.read(vkey), VersionRecord, vkey)
+            records[n] = decode_version(backend.read(vkey), project, name, n, vkey)
         except FileNotFoundError:  # listed, then gone: the store was edited by hand
-            records.pop(n, None)
+            changed = records.pop(n, None) is not None or changed
+            continue
+        except DamagedRecordError as exc:  # never cached: read (and reported) until repaired
+            changed = records.pop(n, None) is not None or changed
+            if n not in deleted:  # a deleted version is never served: its record harms no one
+                damage.append(Damage("record", vkey, exc.reason, n))
             continue
         if fp is not None:
             record_fps[n] = fp
@@ -211,6 +260,10 @@ def snapshot(store: Store, project: str, name: str, *, write_index: bool = True)
         except FileNotFoundError:
             attrs[n] = _initial_attrs(records[n])
             continue
+        except DamagedRecordError as exc:
+            attrs[n] = _initial_attrs(records[n])
+            damage.append(Damage("attrs", akey, exc.reason, n))
+            continue
         attrs[n] = value
         if listed.fingerprint is not None:
             cached_attrs[n] = _CachedAttrs(listed.fingerprint, listed.mtime, read_at, value)
@@ -220,10 +273,8 @@ def snapshot(store: Store, project: str, name: str, *, write_index: bool = True)
 
     aliases: dict[str, int] = {}
     cached_aliases: dict[str, _CachedAlias] = {}
-    for fname, listed in alias_listing.items():
-        if not fname.endswith(".json"):
-            continue
-        alias = fname[: -len(".json")]
+    for alias in alias_names:
+        listed = alias_listing[f"{alias}.json"]
         cached_alias = data.aliases.get(alias)
         if _trusted(cached_alias, listed):
             assert cached_alias is not None
@@ -235,6 +286,9 @@ def snapshot(store: Store, project: str, name: str, *, write_index: bool = True)
         try:
             target: AliasRecord = decode(backend.read(akey), AliasRecord, akey)
         except FileNotFoundError:
+            continue
+        except DamagedRecordError as exc:
+            damage.append(Damage("alias", akey, exc.reason))
             continue
         aliases[alias] = target.version
         if listed.fingerprint is not None:
@@ -263,7 +317,14 @@ def snapshot(store: Store, project: str, name: str, *, write_index: bool = True)
         live=live,
         attrs=attrs,
         aliases=aliases,
+        damage=tuple(damage),
     )
+
+
+_STRAY = (
+    "not a file satchel writes (records are named <n>.json, <n> a number without leading "
+    "zeros; aliases <alias>.json), so it is not read"
+)
 
 
 def _load(raw: bytes | None) -> _IndexData:

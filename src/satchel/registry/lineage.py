@@ -25,8 +25,9 @@ from typing import Any
 
 import msgspec
 
-from satchel.errors import ConcurrentUpdateError, InvalidQueryError, StoreError
+from satchel.errors import ConcurrentUpdateError, DamagedRecordError, InvalidQueryError, StoreError
 from satchel.store import Store, layout
+from satchel.store.damage import warn_skipped
 from satchel.store.records import VersionRecord, decode, encode, utcnow
 from satchel.store.store import MAX_ATTEMPTS
 
@@ -236,12 +237,13 @@ class LineageGraph:
 
 def _read_version(store: Store, ref: str) -> VersionRecord | None:
     project, name, n = parse_version_ref(ref)
-    key = layout.version_key(project, name, n)
     try:
-        rec: VersionRecord = decode(store.backend.read(key), VersionRecord, key)
+        return store.read_version(project, name, n)
     except FileNotFoundError:
         return None
-    return rec
+    except DamagedRecordError as exc:  # the graph goes on around a damaged record
+        warn_skipped(exc.key, exc.reason)
+        return None
 
 
 def build_graph(store: Store, record: VersionRecord, *, depth: int = 1) -> LineageGraph:

@@ -21,10 +21,16 @@ import uuid
 from collections.abc import Sequence
 
 from satchel import naming
-from satchel.errors import ArtifactStateError, ConcurrentUpdateError, InvalidNameError
+from satchel.errors import (
+    ArtifactStateError,
+    ConcurrentUpdateError,
+    DamagedRecordError,
+    InvalidNameError,
+)
 from satchel.registry.delete import delete_version
 from satchel.store import Store, layout
-from satchel.store.records import VersionRecord, decode, encode, utcnow, who
+from satchel.store.damage import warn_skipped
+from satchel.store.records import VersionRecord, encode, utcnow, who
 from satchel.store.store import MAX_ATTEMPTS
 
 
@@ -52,10 +58,12 @@ def source_ref(record: VersionRecord) -> str:
 def find_link(store: Store, project: str, name: str, source: str) -> VersionRecord | None:
     """The live link to ``source`` in collection ``project/name``, if any."""
     for n in reversed(store.live_versions(project, name)):
-        key = layout.version_key(project, name, n)
         try:
-            rec: VersionRecord = decode(store.backend.read(key), VersionRecord, key)
+            rec = store.read_version(project, name, n)
         except FileNotFoundError:
+            continue
+        except DamagedRecordError as exc:  # one damaged record must not block linking
+            warn_skipped(exc.key, exc.reason)
             continue
         if rec.linked_from == source:
             return rec
@@ -104,8 +112,8 @@ def _create(
     src_attrs = store.attrs(record)
     link_id = uuid.uuid4().hex
     for attempt in range(MAX_ATTEMPTS):
-        committed, _deleted = store.version_numbers(project, name)
-        number = committed[-1] + 1 if committed else 0
+        # above every record and tombstone, sound or damaged (never written over)
+        number = store.version_listing(project, name).next_number
         link = VersionRecord(
             id=link_id,
             project=project,

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from satchel import naming
+from satchel.errors import DamagedRecordError
 from satchel.registry.index import CollectionSnapshot, snapshot
 from satchel.registry.lineage import run_inputs, used_versions
 from satchel.registry.query import Page, Row, VersionQuery, matching_rows
 from satchel.services import Services
 from satchel.store import Store
+from satchel.store.damage import warn_skipped
 from satchel.store.records import parse_time
 
 if TYPE_CHECKING:
@@ -44,12 +46,25 @@ class ArtifactCollection:
 
 
 def snapshots(store: Store, project: str, name: str | None) -> list[CollectionSnapshot]:
-    """Snapshots of one collection (``name``) or of every collection of ``project``."""
+    """Snapshots of one collection (``name``) or of every collection of ``project``.
+
+    Damaged and stray files are left out with a :class:`~satchel.errors.StoreDamageWarning`
+    each; a collection whose own record is damaged is left out of a project-wide listing (and
+    raises :class:`~satchel.errors.DamagedRecordError` when asked for by name).
+    """
     names = [name] if name is not None else store.collections(project)
     out = []
     for n in names:
-        snap = snapshot(store, project, n)
+        try:
+            snap = snapshot(store, project, n)
+        except DamagedRecordError as exc:
+            if name is not None:
+                raise
+            warn_skipped(exc.key, exc.reason)
+            continue
         if snap is not None:
+            for d in snap.damage:
+                warn_skipped(d.key, d.reason)
             out.append(snap)
     return out
 
@@ -96,9 +111,9 @@ def list_collections(
     store: Store, project: str, *, type: str | None = None
 ) -> list[ArtifactCollection]:
     """Every collection of ``project`` (of ``type``, when given) that has a live version."""
-    naming.validate_name(project, kind="project")
+    naming.validate_name(project, kind="project", hidden_ok=True)
     if type is not None:
-        naming.validate_name(type, kind="type")
+        naming.validate_name(type, kind="type", hidden_ok=True)
     out = []
     for snap in snapshots(store, project, None):
         if type is not None and snap.collection.type != type:
@@ -123,10 +138,14 @@ def list_collections(
 
 def list_types(store: Store, project: str) -> list[str]:
     """The sorted artifact types used in ``project``."""
-    naming.validate_name(project, kind="project")
+    naming.validate_name(project, kind="project", hidden_ok=True)
     types = set()
     for name in store.collections(project):
-        rec = store.collection(project, name)
+        try:
+            rec = store.collection(project, name)
+        except DamagedRecordError as exc:
+            warn_skipped(exc.key, exc.reason)
+            continue
         if rec is not None:
             types.add(rec.type)
     return sorted(types)

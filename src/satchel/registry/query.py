@@ -172,16 +172,17 @@ class VersionQuery:
                 metadata filter.
             InvalidNameError: a bad project, name, type, tag or alias.
         """
-        naming.validate_name(project, kind="project")
+        # filters look names up, so names an older satchel allowed (a leading '.') are fine
+        naming.validate_name(project, kind="project", hidden_ok=True)
         if name is not None:
-            naming.validate_name(name)
+            naming.validate_name(name, hidden_ok=True)
         if type is not None:
-            naming.validate_name(type, kind="type")
+            naming.validate_name(type, kind="type", hidden_ok=True)
         tag_list = [tags] if isinstance(tags, str) else list(tags or ())
         for t in [*tag_list, *([tag] if tag is not None else [])]:
-            naming.validate_tag(t)
+            naming.validate_name(t, kind="tag", hidden_ok=True)
         if alias is not None:
-            naming.validate_name(alias, kind="alias")
+            naming.validate_name(alias, kind="alias", hidden_ok=True)
         if stage is not None and stage not in STAGES:
             raise InvalidQueryError(
                 f"stage {stage!r} is not one of {', '.join(STAGES)}"

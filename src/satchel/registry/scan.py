@@ -39,12 +39,14 @@ class Listed:
     mtime: float | None
 
 
-def list_detailed(backend: StoreBackend, prefix: str) -> dict[str, Listed]:
-    """Names directly below folder ``prefix`` with fingerprints (hidden names skipped).
+def list_detailed(backend: StoreBackend, prefix: str, *, hidden: bool = False) -> dict[str, Listed]:
+    """Names directly below folder ``prefix`` with fingerprints.
 
     Args:
         backend: the store backend.
         prefix: a store folder key.
+        hidden: also names starting with ``.`` (temporary files, and names an older satchel
+            allowed; see :meth:`StoreBackend.list`).
 
     Returns:
         name -> :class:`Listed`; empty when the folder does not exist.
@@ -55,7 +57,7 @@ def list_detailed(backend: StoreBackend, prefix: str) -> dict[str, Listed]:
         try:
             with os.scandir(local) as it:
                 for e in it:
-                    if e.name.startswith("."):
+                    if e.name.startswith(".") and not hidden:
                         continue
                     # the inode alone (free from readdir) is not enough: a folder rebuilt by
                     # hand reuses freed inode numbers at once
@@ -71,8 +73,10 @@ def list_detailed(backend: StoreBackend, prefix: str) -> dict[str, Listed]:
     if detailed is not None:
         # ETags and generations change with every write by themselves: no racy-time check
         # (which would also compare the service's clock with ours)
-        return {name: Listed(fp, None) for name, (fp, _mtime) in detailed(prefix).items()}
-    return {name: Listed(None, None) for name in backend.list(prefix)}
+        return {
+            name: Listed(fp, None) for name, (fp, _mtime) in detailed(prefix, hidden=hidden).items()
+        }
+    return {name: Listed(None, None) for name in backend.list(prefix, hidden=hidden)}
 
 
 def walk_detailed(

@@ -55,8 +55,13 @@ class StoreBackend(Protocol):
         """Tell whether ``key`` exists."""
         ...
 
-    def list(self, prefix: str) -> list[str]:
-        """Names (not keys) directly below folder ``prefix``; empty when it does not exist."""
+    def list(self, prefix: str, *, hidden: bool = False) -> list[str]:
+        """Names (not keys) directly below folder ``prefix``; empty when it does not exist.
+
+        Names starting with ``.`` (temporary files of writers) are left out unless ``hidden``:
+        the store asks for them where an older satchel may have put folders or records with
+        such names (projects, collections, aliases, pending parts).
+        """
         ...
 
     def walk(self, prefix: str) -> Iterator[tuple[str, int]]:

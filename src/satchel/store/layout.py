@@ -15,13 +15,21 @@
         used_by/<n>/<run_project>/<run_id>.json    marker: a run used version n (lineage index)
         index.json.gz                              rebuildable listing index (satchel.registry)
     projects/<project>/runs/<run_id>.json          lineage: a run's inputs and outputs
+    quarantine/<UTC time>-<6 hex>/<key>            damaged records ``satchel fsck --repair`` set
+                                                   aside (never read as records; gc keeps what
+                                                   they name)
 
+``<n>`` is a decimal number without leading zeros: ``versions/01.json`` is not the record of v1
+but a stray file, which listings skip and ``satchel fsck`` reports (:func:`classify_versions`).
 ``latest`` is never stored: it is the highest committed version without a tombstone. Keys are
 POSIX paths relative to the store root; names are validated before they reach this module
 (:mod:`satchel.naming`), so no key can climb out of its folder.
 """
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
 
 FORMAT = 1
 FORMAT_KEY = "satchel.json"
@@ -122,17 +130,87 @@ def run_key(project: str, run_id: str) -> str:
     return f"projects/{project}/runs/{run_id}.json"
 
 
-def parse_version_listing(names: list[str]) -> tuple[list[int], set[int]]:
-    """Split a ``versions/`` listing into (committed numbers ascending, deleted numbers)."""
+def quarantine_folder() -> str:
+    """Folder of everything ``satchel fsck --repair`` set aside."""
+    return "quarantine"
+
+
+_VERSION_FILE = re.compile(r"^(0|[1-9][0-9]*)\.(json|attrs\.json|deleted|attrs\.json\.lock)$")
+
+
+@dataclass(frozen=True)
+class VersionListing:
+    """A ``versions/`` listing sorted into what it holds.
+
+    Attributes:
+        committed: numbers that have a record file ``<n>.json``, ascending.
+        deleted: numbers that have a tombstone ``<n>.deleted``.
+        strays: names that are none of satchel's files (``01.json``, ``abc.json``, an
+            editor's backup...): never read as records, reported by ``satchel fsck``.
+    """
+
+    committed: list[int]
+    deleted: set[int]
+    strays: list[str] = field(default_factory=list)
+
+    @property
+    def live(self) -> list[int]:
+        """Committed numbers without a tombstone, ascending."""
+        return [n for n in self.committed if n not in self.deleted]
+
+    @property
+    def next_number(self) -> int:
+        """The number a new version gets: above every record and tombstone, so neither a
+        damaged record nor a tombstone without its record is ever written over."""
+        return max([*self.committed, *self.deleted], default=-1) + 1
+
+
+def classify_versions(names: list[str]) -> VersionListing:
+    """Sort the names of a ``versions/`` listing (hidden temporaries already left out).
+
+    Canonical names are ``<n>.json``, ``<n>.attrs.json``, ``<n>.deleted`` and the local
+    store's lock files ``<n>.attrs.json.lock``, with ``<n>`` a decimal number without leading
+    zeros; everything else is a stray.
+    """
     committed: list[int] = []
     deleted: set[int] = set()
-    for n in names:
-        stem, _dot, ext = n.partition(".")
-        if not stem.isdigit():
-            continue
-        if ext == "json":
-            committed.append(int(stem))
-        elif ext == "deleted":
-            deleted.add(int(stem))
+    strays: list[str] = []
+    for name in names:
+        m = _VERSION_FILE.match(name)
+        if m is None:
+            strays.append(name)
+        elif m.group(2) == "json":
+            committed.append(int(m.group(1)))
+        elif m.group(2) == "deleted":
+            deleted.add(int(m.group(1)))
     committed.sort()
-    return committed, deleted
+    return VersionListing(committed, deleted, sorted(strays))
+
+
+_ALIAS_FILE = re.compile(r"^([A-Za-z0-9_.\-]{1,128})\.json(\.lock)?$")
+
+
+def classify_aliases(names: list[str]) -> tuple[list[str], list[str]]:
+    """Sort the names of an ``aliases/`` listing into (alias names, stray names).
+
+    ``<alias>.json`` is an alias (names starting with ``.``, which an older satchel allowed,
+    included) and ``<alias>.json.lock`` a local store's lock file; anything else, and a file
+    for a name that can never be an alias (``latest``, ``v3``), is a stray.
+    """
+    aliases: list[str] = []
+    strays: list[str] = []
+    for name in names:
+        m = _ALIAS_FILE.match(name)
+        stem = m.group(1) if m else ""
+        if m is None or set(stem) == {"."} or stem == "latest" or re.fullmatch(r"v[0-9]+", stem):
+            strays.append(name)
+        elif m.group(2) is None:
+            aliases.append(stem)
+    return sorted(aliases), sorted(strays)
+
+
+def parse_version_listing(names: list[str]) -> tuple[list[int], set[int]]:
+    """Split a ``versions/`` listing into (committed numbers ascending, deleted numbers);
+    stray names are left out (see :func:`classify_versions`)."""
+    listing = classify_versions(names)
+    return listing.committed, listing.deleted

@@ -80,9 +80,9 @@ class LocalBackend:
     def exists(self, key: str) -> bool:
         return os.path.exists(self._p(key))
 
-    def list(self, prefix: str) -> list[str]:
+    def list(self, prefix: str, *, hidden: bool = False) -> list[str]:
         try:
-            return [n for n in os.listdir(self._p(prefix)) if not n.startswith(".")]
+            return [n for n in os.listdir(self._p(prefix)) if hidden or not n.startswith(".")]
         except (FileNotFoundError, NotADirectoryError):
             return []
 

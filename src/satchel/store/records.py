@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from satchel.errors import StoreFormatError
+from satchel.errors import DamagedRecordError
 
 
 def utcnow() -> str:
@@ -113,9 +113,59 @@ def decode(data: bytes, cls: type[Any], what: str) -> Any:
     """Decode a record, naming ``what`` (a key) when it is malformed.
 
     Raises:
-        StoreFormatError: the bytes are not a valid record of ``cls``.
+        DamagedRecordError: the bytes are not a valid record of ``cls`` (a
+            :class:`~satchel.errors.StoreFormatError`).
     """
     try:
         return msgspec.json.decode(data, type=cls)
     except msgspec.DecodeError as exc:
-        raise StoreFormatError(f"store record {what} is malformed: {exc}") from exc
+        if what.startswith("projects/"):  # what fsck --repair can set aside
+            raise damaged(what, f"not a valid record ({exc})") from exc
+        raise DamagedRecordError(
+            f"store record {what} is malformed: {exc}; run 'satchel fsck'",
+            key=what,
+            reason=f"not a valid record ({exc})",
+        ) from exc
+
+
+def record_mismatch(record: VersionRecord, project: str, name: str, version: int) -> str | None:
+    """What in ``record`` contradicts the key it was read from, or ``None`` when it agrees.
+
+    A version record is read from ``projects/<project>/artifacts/<name>/versions/<n>.json``
+    and must say exactly that: a copy of another record (a duplicate) or an edited number
+    would otherwise make one version appear twice or hide another.
+    """
+    if record.version != version:
+        return f"it says it is v{record.version}, but its file name makes it v{version}"
+    if (record.project, record.name) != (project, name):
+        return (
+            f"it belongs to {record.project}/{record.name}, but it lies in the folder of "
+            f"{project}/{name}"
+        )
+    return None
+
+
+def decode_version(data: bytes, project: str, name: str, version: int, key: str) -> VersionRecord:
+    """Decode the version record read from ``key`` and check it against that key.
+
+    Raises:
+        DamagedRecordError: malformed, or it names another version, project or artifact.
+    """
+    try:
+        record: VersionRecord = msgspec.json.decode(data, type=VersionRecord)
+    except msgspec.DecodeError as exc:
+        raise damaged(key, f"not a valid version record ({exc})") from exc
+    problem = record_mismatch(record, project, name, version)
+    if problem is not None:
+        raise damaged(key, problem)
+    return record
+
+
+def damaged(key: str, reason: str) -> DamagedRecordError:
+    """The error for a damaged record at ``key`` that ``satchel fsck --repair`` can set aside."""
+    return DamagedRecordError(
+        f"record {key} is damaged: {reason}; run 'satchel fsck', and 'satchel fsck --repair' "
+        "to move it to quarantine",
+        key=key,
+        reason=reason,
+    )

@@ -298,22 +298,28 @@ class FsspecBackend:
         head = self._stat(key)
         return None if head is None else head[1]
 
-    def list_detailed(self, prefix: str) -> dict[str, tuple[str | None, float | None]]:
+    def list_detailed(
+        self, prefix: str, *, hidden: bool = False
+    ) -> dict[str, tuple[str | None, float | None]]:
         """Names directly below folder ``prefix`` -> ``(fingerprint, mtime)``.
 
         The fingerprint (S3 ETag, GCS generation, Azure ETag) changes whenever the content
-        does; sub-folders have ``(None, None)``. Empty when the folder does not exist.
+        does; sub-folders have ``(None, None)``. Empty when the folder does not exist. Names
+        starting with ``.`` are left out unless ``hidden``.
         """
         path = self.path(prefix.rstrip("/"))
         try:
             entries = self._call(lambda: self._list(path), f"list {prefix}")
         except FileNotFoundError:
             return {}
-        return {n: (fp, mt) for n, fp, mt in entries if n and not n.startswith(".")}
+        return {
+            n: (fp, mt) for n, fp, mt in entries if n and (hidden or not n.startswith("."))
+        }
 
-    def list(self, prefix: str) -> list[str]:
-        """Names (not keys) directly below folder ``prefix``; empty when it does not exist."""
-        return sorted(self.list_detailed(prefix))
+    def list(self, prefix: str, *, hidden: bool = False) -> list[str]:
+        """Names (not keys) directly below folder ``prefix``; empty when it does not exist
+        (names starting with ``.`` only with ``hidden``)."""
+        return sorted(self.list_detailed(prefix, hidden=hidden))
 
     def walk_detailed(self, prefix: str) -> Iterator[tuple[str, int, float | None]]:
         """Yield ``(key, size, mtime)`` for every object at any depth below folder ``prefix``."""

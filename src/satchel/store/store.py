@@ -10,6 +10,7 @@ A crash at any step leaves at most unreferenced objects and manifests, which ``g
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import time
 import uuid
@@ -26,12 +27,17 @@ from satchel.errors import (
     ArtifactNotFoundError,
     ArtifactTypeMismatchError,
     ConcurrentUpdateError,
+    DamagedRecordError,
+    InvalidPathError,
     ManifestError,
+    ObjectMissingError,
     StoreFormatError,
+    UnsafeManifestPathError,
 )
 from satchel.manifest import Manifest
 from satchel.store import layout
 from satchel.store.backend import StoreBackend
+from satchel.store.damage import warn_damage, warn_skipped
 from satchel.store.records import (
     AliasRecord,
     CollectionRecord,
@@ -39,6 +45,7 @@ from satchel.store.records import (
     VersionAttrs,
     VersionRecord,
     decode,
+    decode_version,
     encode,
     utcnow,
     who,
@@ -159,13 +166,28 @@ class Store:
         """Store a verified local file as object ``(alg, oid)``."""
         self.backend.put_file(layout.object_key(alg, oid), local_path)
 
-    def open_object(self, alg: str, oid: str) -> BinaryIO:
+    def open_object(self, alg: str, oid: str, *, what: str | None = None) -> BinaryIO:
         """Open a content object for streaming.
 
+        Args:
+            alg, oid: the object.
+            what: whose content it is, for the error (``"proj/ds:v3 file data/a.csv"``).
+
         Raises:
-            FileNotFoundError: the object is missing (a damaged store; run ``satchel fsck``).
+            ObjectMissingError: the object is missing (a ``FileNotFoundError``; the store was
+                damaged: ``satchel fsck`` finds what else is, ``--repair`` puts objects back).
         """
-        return self.backend.open(layout.object_key(alg, oid))
+        key = layout.object_key(alg, oid)
+        try:
+            return self.backend.open(key)
+        except FileNotFoundError as exc:
+            whose = f"{what}: its content" if what else f"object {key}"
+            raise ObjectMissingError(
+                f"{whose} is missing from store {self.url} (object {key}); run 'satchel fsck' "
+                "to list what else is damaged, and 'satchel fsck --repair --from DIR' to put "
+                "the files back from a folder that holds them",
+                key=key,
+            ) from exc
 
     # -- manifests ------------------------------------------------------------------------
     def put_manifest(self, manifest: Manifest) -> str:
@@ -208,7 +230,12 @@ class Store:
                     "store was modified outside satchel. Run 'satchel fsck'"
                 ) from problem
         if problem is not None:
-            raise problem
+            # name the manifest: the entry-level message alone (a '../' path...) does not
+            cls = UnsafeManifestPathError if isinstance(problem, InvalidPathError) else ManifestError
+            raise cls(
+                f"manifest {manifest_id} in {self.url} cannot be used: {problem}. Run "
+                "'satchel fsck'"
+            ) from problem
         assert manifest is not None
         if len(self._manifests) > 8:
             self._manifests.clear()
@@ -217,11 +244,15 @@ class Store:
 
     # -- collections ----------------------------------------------------------------------
     def collection(self, project: str, name: str) -> CollectionRecord | None:
-        """The collection record, or ``None`` if the name was never committed."""
+        """The collection record, or ``None`` if the name was never committed.
+
+        Raises:
+            DamagedRecordError: the record is malformed.
+        """
         key = layout.collection_key(project, name)
         try:
             return decode(self.backend.read(key), CollectionRecord, key)  # type: ignore[no-any-return]
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # NotADirectory: a stray file, no folder
             return None
 
     def ensure_collection(
@@ -231,7 +262,12 @@ class Store:
 
         Raises:
             ArtifactTypeMismatchError: the name exists with another type.
+            InvalidNameError: a project, name or type that may not become a store key (the
+                last line of defence: every entry point validates before it gets here).
         """
+        naming.validate_name(project, kind="project")
+        naming.validate_name(name)
+        naming.validate_name(type_, kind="type")
         existing = self._collections.get((project, name)) or self.collection(project, name)
         if existing is None:
             rec = CollectionRecord(type=type_, created_at=utcnow(), description=description)
@@ -249,24 +285,60 @@ class Store:
         return existing
 
     def projects(self) -> list[str]:
-        """Every project in the store, sorted."""
-        return sorted(self.backend.list(layout.projects_folder()))
+        """Every project in the store, sorted.
+
+        Folders whose name starts with ``.`` are listed too: satchel no longer creates them,
+        but an older one did, and what a name can reach must be seen by ``ls``, ``fsck`` and
+        ``gc`` (a hidden *file* there, such as a ``.DS_Store``, is no project and is left out).
+        """
+        return self._names_and_hidden_folders(layout.projects_folder())
 
     def collections(self, project: str) -> list[str]:
-        """Every collection name in a project, sorted."""
-        return sorted(self.backend.list(layout.artifacts_folder(project)))
+        """Every collection name in a project, sorted (folders whose name starts with ``.``
+        included, see :meth:`projects`)."""
+        return self._names_and_hidden_folders(layout.artifacts_folder(project))
+
+    def _names_and_hidden_folders(self, prefix: str) -> list[str]:
+        local = self.backend.local_path(prefix)
+        detailed = getattr(self.backend, "list_detailed", None)
+        if local is None and detailed is not None:
+            # a bucket lists sub-folders (common prefixes) without a fingerprint
+            listed = detailed(prefix, hidden=True)
+            return sorted(
+                n for n, (fp, _mt) in listed.items() if not n.startswith(".") or fp is None
+            )
+        names = self.backend.list(prefix, hidden=True)
+        if local is not None:
+            names = [
+                n for n in names if not n.startswith(".") or os.path.isdir(os.path.join(local, n))
+            ]
+        return sorted(names)
 
     # -- versions -------------------------------------------------------------------------
+    def version_listing(self, project: str, name: str) -> layout.VersionListing:
+        """One listing of a collection's ``versions/`` folder, sorted into records,
+        tombstones and stray files."""
+        return layout.classify_versions(self.backend.list(layout.versions_folder(project, name)))
+
     def version_numbers(self, project: str, name: str) -> tuple[list[int], set[int]]:
         """(committed version numbers ascending, deleted ones) from one listing."""
-        return layout.parse_version_listing(
-            self.backend.list(layout.versions_folder(project, name))
-        )
+        listing = self.version_listing(project, name)
+        return listing.committed, listing.deleted
 
     def live_versions(self, project: str, name: str) -> list[int]:
         """Committed, non-deleted version numbers, ascending."""
-        committed, deleted = self.version_numbers(project, name)
-        return [n for n in committed if n not in deleted]
+        return self.version_listing(project, name).live
+
+    def read_version(self, project: str, name: str, version: int) -> VersionRecord:
+        """Read and check a version record, deleted or not.
+
+        Raises:
+            FileNotFoundError: no record file.
+            DamagedRecordError: malformed, or it names another version (see
+                :func:`satchel.store.records.record_mismatch`).
+        """
+        key = layout.version_key(project, name, version)
+        return decode_version(self.backend.read(key), project, name, version, key)
 
     def version(self, project: str, name: str, version: int) -> VersionRecord:
         """Read a version record.
@@ -285,17 +357,28 @@ class Store:
                 f"{project}/{name}:v{version} was deleted; pick another version "
                 f"(satchel ls {name})"
             )
-        rec: VersionRecord = decode(data, VersionRecord, key)
-        return rec
+        return decode_version(data, project, name, version, key)
 
     def latest(self, project: str, name: str) -> VersionRecord | None:
-        """The highest committed, non-deleted version, or ``None``."""
-        live = self.live_versions(project, name)
-        if not live:
-            return None
-        key = layout.version_key(project, name, live[-1])
-        rec: VersionRecord = decode(self.backend.read(key), VersionRecord, key)
-        return rec
+        """The highest committed, non-deleted version whose record is sound, or ``None``.
+
+        A damaged record (malformed, or naming another version) is skipped with a
+        :class:`~satchel.errors.StoreDamageWarning`: one bad file must not hide every version
+        below it.
+        """
+        return self._latest_of(self.version_listing(project, name), project, name)
+
+    def _latest_of(
+        self, listing: layout.VersionListing, project: str, name: str
+    ) -> VersionRecord | None:
+        for n in reversed(listing.live):
+            try:
+                return self.read_version(project, name, n)
+            except FileNotFoundError:  # listed, then gone: edited by hand
+                continue
+            except DamagedRecordError as exc:
+                warn_skipped(exc.key, exc.reason)
+        return None
 
     def resolve(self, project: str, name: str, selector: str) -> VersionRecord:
         """Resolve ``latest``, ``v<n>`` or an alias to a version record.
@@ -339,22 +422,30 @@ class Store:
         new_id = uuid.uuid4().hex
         uploaded_for: str | None = None
         for attempt in range(MAX_ATTEMPTS):
-            committed, deleted = self.version_numbers(req.project, req.name)
-            live = [n for n in committed if n not in deleted]
-            latest = None
-            if live:
-                key = layout.version_key(req.project, req.name, live[-1])
-                latest = decode(self.backend.read(key), VersionRecord, key)
+            listing = self.version_listing(req.project, req.name)
+            # a damaged record is skipped as a base (warned) and never written over: the new
+            # number is above every record file and tombstone, sound or not
+            latest = self._latest_of(listing, req.project, req.name)
             manifest = req.build(latest)
             if latest is not None and latest.digest == manifest.digest:
-                for alias in req.aliases:
-                    self.set_alias(req.project, req.name, alias, latest.version)
-                return CommitResult(latest, self.get_manifest(latest.manifest), False)
+                try:
+                    existing = self.get_manifest(latest.manifest)
+                except ManifestError as exc:
+                    # the latest version's manifest is lost or damaged: the same content
+                    # committed again becomes a sound new version instead of a no-op
+                    warn_damage(
+                        f"{req.project}/{req.name}:v{latest.version} holds this content but "
+                        f"cannot be read ({exc}); committing it again as a new version"
+                    )
+                else:
+                    for alias in req.aliases:
+                        self.set_alias(req.project, req.name, alias, latest.version)
+                    return CommitResult(latest, existing, False)
             if uploaded_for != manifest.digest:
                 req.upload(manifest, latest)
                 manifest_id = self.put_manifest(manifest)
                 uploaded_for = manifest.digest
-            number = committed[-1] + 1 if committed else 0
+            number = listing.next_number
             record = VersionRecord(
                 id=new_id,
                 project=req.project,
@@ -398,15 +489,34 @@ class Store:
         return rec.version
 
     def aliases(self, project: str, name: str) -> dict[str, int]:
-        """Every stored alias of a collection and the version it names."""
+        """Every stored alias of a collection and the version it names (aliases an older
+        satchel let start with ``.`` included; a malformed alias record is skipped with a
+        :class:`~satchel.errors.StoreDamageWarning`)."""
         out: dict[str, int] = {}
-        for fname in self.backend.list(layout.aliases_folder(project, name)):
-            if fname.endswith(".json"):
-                alias = fname[: -len(".json")]
+        names, _strays = layout.classify_aliases(
+            self.backend.list(layout.aliases_folder(project, name), hidden=True)
+        )
+        for alias in names:
+            try:
                 target = self.alias_target(project, name, alias)
-                if target is not None:
-                    out[alias] = target
+            except DamagedRecordError as exc:
+                warn_skipped(exc.key, exc.reason)
+                continue
+            if target is not None:
+                out[alias] = target
         return out
+
+    def pending_parts(self, project: str, name: str) -> list[str]:
+        """Keys of every pending collaborative part of a collection, sorted (parts of runs
+        whose id an older satchel let start with ``.`` included)."""
+        base = f"{layout.collection_folder(project, name)}/pending"
+        keys = []
+        for group in self.backend.list(base, hidden=True):
+            folder = f"{base}/{group}"
+            # hidden names here are parts of runs named '.x' or local temporaries ('.tmp')
+            keys += [f"{folder}/{n}" for n in self.backend.list(folder, hidden=True)
+                     if n.endswith(".json")]
+        return sorted(keys)
 
     def set_alias(self, project: str, name: str, alias: str, version: int) -> None:
         """Point ``alias`` at ``version`` in one atomic step (compare-and-swap)."""
