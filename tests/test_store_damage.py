@@ -576,6 +576,7 @@ def test_fsck_repair_on_the_command_line(satchel_env: SatchelEnv) -> None:
 
 
 def test_fsck_options_that_need_repair(satchel_env: SatchelEnv) -> None:
+    satchel_env.store.mkdir()  # a store folder that does not exist adds a warning line
     done = _cli(satchel_env, "fsck", "--from", "x")
     assert done.returncode == 1 and done.stderr == (
         "satchel: error: --from only goes with --repair; e.g. 'satchel fsck --repair --from DIR'\n"
