@@ -10,12 +10,18 @@ The object model follows Weights & Biases' ``Artifact`` API::
 
     ds = satchel.Api().artifact("mnist:latest")
     path = ds.download()
+
+``satchel.run`` is the active run (started with :func:`init`) or ``None`` and ``satchel.config``
+its configuration, as ``wandb.run`` and ``wandb.config`` are; both are looked up when read
+(module ``__getattr__``), so they always reflect the current run. W&B names satchel does not
+offer (``satchel.log``, ``satchel.Table``...) raise :class:`NotInSatchelError` saying why.
 """
+
+from typing import Any as _Any
 
 from satchel.api import Api, log_artifact, use_artifact
 from satchel.artifact import Artifact, ArtifactState
 from satchel.cache import Cache
-from satchel.config import configure
 from satchel.errors import (
     AliasProtectedError,
     ArtifactDeletedError,
@@ -25,13 +31,17 @@ from satchel.errors import (
     ArtifactStateError,
     ArtifactTypeMismatchError,
     ArtifactVerificationError,
+    AuthenticationError,
+    CommError,
     ConcurrentUpdateError,
     ConfigError,
     DigestMismatchError,
     DiskFullError,
+    DistributedIdMissingError,
     DownloadObstacleError,
     EntryConflictError,
     EntryNotFoundError,
+    Error,
     HandlerUnavailableError,
     InvalidAttributeError,
     InvalidMetadataError,
@@ -41,11 +51,16 @@ from satchel.errors import (
     InvalidSpecError,
     LocalAccessError,
     ManifestError,
+    NoActiveRunError,
+    NotAModelError,
+    NotAReferenceError,
+    NotInSatchelError,
     PartConflictError,
     ReferenceAccessError,
     ReferenceChangedError,
     ReferenceNetworkError,
     ReferenceNotFoundError,
+    ResumeError,
     RunFinishedError,
     SatchelError,
     SerializerError,
@@ -58,14 +73,38 @@ from satchel.errors import (
     StoreNotWritableError,
     StoreUnavailableError,
     TooManyObjectsError,
+    UnsupportedError,
     UnsupportedReferenceError,
+    UsageError,
 )
 from satchel.manifest import Manifest, ManifestDiff, ManifestEntry
 from satchel.materializers import serializers
-from satchel.run import Run, init
+from satchel.runs import Run, RunConfig
+from satchel.session import finish, init, link_model, log_model, use_model
+from satchel.settings import configure
 from satchel.store import Store, open_store
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> _Any:
+    """``satchel.run`` and ``satchel.config`` (the active run and its config); a W&B name
+    satchel lacks raises :class:`NotInSatchelError` with what to do instead."""
+    if name == "run":
+        from satchel.runs import active_run
+
+        return active_run()
+    if name == "config":
+        from satchel.session import current_config
+
+        return current_config()
+    from satchel.wandb_names import missing
+
+    error = missing(name)
+    if error is not None:
+        raise error
+    raise AttributeError(f"module 'satchel' has no attribute {name!r}")
+
 
 __all__ = [
     "AliasProtectedError",
@@ -79,14 +118,18 @@ __all__ = [
     "ArtifactStateError",
     "ArtifactTypeMismatchError",
     "ArtifactVerificationError",
+    "AuthenticationError",
     "Cache",
+    "CommError",
     "ConcurrentUpdateError",
     "ConfigError",
     "DigestMismatchError",
     "DiskFullError",
+    "DistributedIdMissingError",
     "DownloadObstacleError",
     "EntryConflictError",
     "EntryNotFoundError",
+    "Error",
     "HandlerUnavailableError",
     "InvalidAttributeError",
     "InvalidMetadataError",
@@ -99,12 +142,18 @@ __all__ = [
     "ManifestDiff",
     "ManifestEntry",
     "ManifestError",
+    "NoActiveRunError",
+    "NotAModelError",
+    "NotAReferenceError",
+    "NotInSatchelError",
     "PartConflictError",
     "ReferenceAccessError",
     "ReferenceChangedError",
     "ReferenceNetworkError",
     "ReferenceNotFoundError",
+    "ResumeError",
     "Run",
+    "RunConfig",
     "RunFinishedError",
     "SatchelError",
     "SerializerError",
@@ -118,12 +167,20 @@ __all__ = [
     "StoreNotWritableError",
     "StoreUnavailableError",
     "TooManyObjectsError",
+    "UnsupportedError",
     "UnsupportedReferenceError",
+    "UsageError",
     "__version__",
+    "config",
     "configure",
+    "finish",
     "init",
+    "link_model",
     "log_artifact",
+    "log_model",
     "open_store",
+    "run",
     "serializers",
     "use_artifact",
+    "use_model",
 ]

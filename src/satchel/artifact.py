@@ -22,8 +22,9 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
-from satchel import config, naming
+from satchel import naming, settings
 from satchel import paths as logical_paths
+from satchel.artifact_wandb import WandbArtifactMixin
 from satchel.checkout import (
     MaterializeResult,
     VerificationReport,
@@ -41,10 +42,12 @@ from satchel.errors import (
     InvalidAttributeError,
     InvalidMetadataError,
     InvalidPathError,
+    UnsupportedError,
 )
 from satchel.fsutil import local_errors_typed
 from satchel.handlers import DEFAULT_MAX_OBJECTS
 from satchel.hashing import check_algorithm
+from satchel.livelists import NameList
 from satchel.localfiles import stat_file
 from satchel.manifest import Manifest, ManifestEntry
 from satchel.materializers import SERIALIZER_KEY
@@ -54,8 +57,10 @@ from satchel.store import CommitRequest, Store
 from satchel.store.records import VersionAttrs, VersionRecord, parse_time
 
 if TYPE_CHECKING:
+    from satchel.entries import BoundEntry
     from satchel.registry.stages import StageEvent
-    from satchel.run import Run
+    from satchel.results import Results
+    from satchel.runs import Run
 
 MAX_METADATA_KEYS = 100
 
@@ -124,7 +129,7 @@ def _local_errors_typed(doing: str, *, takes_root: bool = False) -> Callable[[_M
     return wrap
 
 
-class Artifact:
+class Artifact(WandbArtifactMixin):
     """A versioned set of files: build it, commit it, fetch and use it.
 
     Args:
@@ -133,11 +138,16 @@ class Artifact:
         description: free text.
         metadata: JSON-serialisable dict, at most 100 top-level keys.
         incremental: commit as a change to whatever version is latest at save time.
-        digest_algorithm: ``"md5"`` (W&B-compatible) or ``"xxh128"`` (faster).
+        use_as: accepted for W&B compatibility; does nothing (deprecated in W&B).
+        storage_region: W&B's storage region; only ``None`` (the store decides where bytes
+            live).
+        digest_algorithm: ``"md5"`` (W&B-compatible, the default) or ``"xxh128"`` (faster;
+            W&B's ``"MD5"``/``"XXH128"`` spelling is accepted too).
 
     Raises:
         InvalidNameError: bad name or type.
         InvalidMetadataError: bad metadata.
+        ConfigError: unknown digest algorithm. UnsupportedError: a ``storage_region``.
     """
 
     def __init__(
@@ -147,6 +157,8 @@ class Artifact:
         description: str | None = None,
         metadata: dict[str, Any] | None = None,
         incremental: bool = False,
+        use_as: str | None = None,
+        storage_region: str | None = None,
         digest_algorithm: str = "md5",
         *,
         services: Services | None = None,
@@ -156,17 +168,21 @@ class Artifact:
         self._description = description
         self._metadata = _check_metadata(metadata)
         self._incremental = bool(incremental)
-        self._alg = check_algorithm(digest_algorithm)
+        if storage_region is not None:
+            raise UnsupportedError(
+                f"storage_region={storage_region!r}: satchel stores bytes where its store "
+                "is (choose a bucket in that region with SATCHEL_STORE); leave it unset"
+            )
+        self._alg = check_algorithm(
+            digest_algorithm.lower() if isinstance(digest_algorithm, str) else digest_algorithm
+        )
         self._state = ArtifactState.DRAFT
         self._draft: Draft | None = Draft(self._alg)
         self._services = services
         self._record: VersionRecord | None = None
         self._attrs: VersionAttrs | None = None
         self._manifest: Manifest | None = None
-        self._aliases: list[str] = []
-        self._saved_aliases: set[str] = set()
-        self._tags: list[str] = []
-        self._saved_tags: set[str] = set()
+        self._init_lists()
         self._based_on: VersionRecord | None = None
         self._origin: Store | None = None
         self._is_latest = False
@@ -188,6 +204,7 @@ class Artifact:
         art._type = record.type
         art._incremental = False
         art._alg = "md5"
+        art._init_lists()
         art._state = ArtifactState.COMMITTED
         art._draft = None
         art._services = services.with_store(store)
@@ -198,6 +215,14 @@ class Artifact:
         if known is not None:  # (attrs, aliases, is_latest) already read by a registry listing
             art._preload(*known)
         return art
+
+    def _init_lists(self) -> None:
+        # The live lists ``aliases`` and ``tags`` return (see satchel.livelists): one object
+        # per artifact for its whole life, refilled in place when the store is read again.
+        self._aliases = NameList((), _check_alias)
+        self._saved_aliases: set[str] = set()
+        self._tags = NameList((), naming.validate_tag)
+        self._saved_tags: set[str] = set()
 
     def _load(self, record: VersionRecord) -> None:
         self._record = record
@@ -225,12 +250,14 @@ class Artifact:
         self._attrs = attrs
         self._description = attrs.description
         self._metadata = dict(attrs.metadata)
-        self._tags = list(attrs.tags)
-        self._saved_tags = set(self._tags)
+        self._tags.replace_all(attrs.tags)
+        self._saved_tags = set(attrs.tags)
         self._ttl = attrs.ttl_seconds
         self._saved_aliases = set(aliases)
         self._is_latest = is_latest
-        self._aliases = sorted(self._saved_aliases)
+        self._aliases.replace_all(
+            sorted(self._saved_aliases) + ([naming.LATEST] if is_latest else [])
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
     @property
@@ -506,19 +533,22 @@ class Artifact:
         path = item.path if isinstance(item, ManifestEntry) else str(item)
         draft.remove(path, incremental=self._incremental)
 
-    def get_entry(self, name: str) -> ManifestEntry:
-        """The entry at logical path ``name``.
+    def get_entry(self, name: str) -> BoundEntry:
+        """The entry at logical path ``name``, bound to this artifact (so that, as in W&B,
+        ``get_entry(name).download()`` works; see :mod:`satchel.entries`).
 
         Raises:
             EntryNotFoundError: no such entry.
         """
+        from satchel.entries import bind
+
         path = logical_paths.normalize(name)
         entry = self.manifest.get(path)
         if entry is None:
             raise EntryNotFoundError(
                 f"artifact {self._name} has no entry {path!r}; see artifact.manifest.entries"
             )
-        return entry
+        return bind(entry, self)
 
     def get_added_local_path_name(self, local_path: str | os.PathLike[str]) -> str | None:
         """The logical path a local file was added as in this draft, or ``None``."""
@@ -558,7 +588,7 @@ class Artifact:
     def manifest(self) -> Manifest:
         """The manifest (for a draft, of its current entries)."""
         if self._draft is not None:
-            return Manifest(self._draft.entries)
+            return Manifest(self._draft.entries, digest_algorithm=self._alg)
         if self._manifest is None:
             self._manifest = self._store().get_manifest(self._committed("manifest").manifest)
         return self._manifest
@@ -586,8 +616,19 @@ class Artifact:
 
     @property
     def source_name(self) -> str:
-        """``"name:v3"`` (committed only)."""
-        return f"{self._name}:v{self._committed('source_name').version}"
+        """``"name:v3"`` of the source version (of the version a link points at); the bare
+        name on a draft, as in W&B."""
+        if self._record is None:
+            return self._name
+        ref = self._source_ref()
+        return f"{ref.name}:{ref.selector}"
+
+    @property
+    def digest_algorithm(self) -> str:
+        """``"md5"`` or ``"xxh128"``: what the entries and the artifact digest hash with."""
+        if self._draft is not None or self._record is None:
+            return self._alg
+        return self.manifest.digest_algorithm
 
     @property
     def qualified_name(self) -> str:
@@ -616,9 +657,9 @@ class Artifact:
         return self._committed("project").project
 
     @property
-    def id(self) -> str:
-        """Unique id of the version (committed only)."""
-        return self._committed("id").id
+    def id(self) -> str | None:
+        """Unique id of the version; ``None`` on a draft (as in W&B)."""
+        return self._record.id if self._record is not None else None
 
     @property
     def type(self) -> str:
@@ -685,30 +726,32 @@ class Artifact:
 
     @property
     def aliases(self) -> list[str]:
-        """Aliases of the version (``latest`` included when it is the newest); editable."""
+        """Aliases of the version (``latest`` included when it is the newest): the artifact's
+        own live list, so ``aliases.append("best")`` / ``.remove("old")`` followed by
+        :meth:`save` persists the change, as in W&B. Additions are validated at once
+        (``InvalidNameError``); ``latest`` in the list is ignored by ``save`` (it is
+        computed)."""
         self._extras()
-        out = list(self._aliases)
-        if self._is_latest and "latest" not in out:
-            out.append("latest")
-        return out
+        return self._aliases
 
     @aliases.setter
     def aliases(self, value: Sequence[str]) -> None:
         self._check_not_deleted()
         self._extras()
-        self._aliases = _clean_aliases(value)
+        self._aliases.replace_all(_clean_aliases(value, keep_latest=True))
 
     @property
     def tags(self) -> list[str]:
-        """Tags of the version; editable."""
+        """Tags of the version: the artifact's own live list (``tags.append(...)`` then
+        :meth:`save` persists it); additions are validated at once."""
         self._extras()
-        return list(self._tags)
+        return self._tags
 
     @tags.setter
     def tags(self, value: Sequence[str]) -> None:
         self._check_not_deleted()
         self._extras()
-        self._tags = sorted({naming.validate_tag(t) for t in value})
+        self._tags.replace_all(sorted({naming.validate_tag(t) for t in _as_list(value)}))
 
     @property
     def ttl(self) -> _dt.timedelta | None:
@@ -792,6 +835,9 @@ class Artifact:
             target_path: ``"portfolio"`` (same project) or ``"project/portfolio"``.
             aliases: portfolio aliases to point at the link.
 
+        A draft is saved first (inside an active run, logged by it), as W&B does. W&B's
+        ``"entity/project/portfolio"`` is accepted (the entity is ignored).
+
         Returns:
             The linked version, as an artifact of the portfolio.
 
@@ -801,6 +847,11 @@ class Artifact:
         from satchel.registry.link import link_version
 
         self._check_not_deleted()
+        if self.is_draft():
+            self.save()
+        parts = target_path.split("/")
+        if len(parts) == 3:  # W&B's entity/project/portfolio: satchel has no entities
+            target_path = "/".join(parts[1:])
         store = self._store()
         record = link_version(store, self._committed("link"), target_path, aliases=aliases)
         return Artifact._from_record(self._svc(), store, record)
@@ -819,7 +870,7 @@ class Artifact:
     def logged_by(self) -> Run | None:
         """The run that logged (produced) this version, or ``None``."""
         from satchel.registry.lineage import producer
-        from satchel.run import Run
+        from satchel.runs import Run
 
         record = producer(self._store(), self._committed("logged_by"))
         return Run._from_record(record, self._svc()) if record is not None else None
@@ -827,7 +878,7 @@ class Artifact:
     def used_by(self) -> list[Run]:
         """The runs that used this version (``run.use_artifact``), oldest first."""
         from satchel.registry.lineage import consumers
-        from satchel.run import Run
+        from satchel.runs import Run
 
         records = consumers(self._store(), self._committed("used_by"))
         return [Run._from_record(r, self._svc()) for r in records]
@@ -835,7 +886,8 @@ class Artifact:
     def _became_deleted(self) -> None:
         self._extras()
         self._transition(ArtifactState.DELETED)
-        self._aliases, self._saved_aliases, self._is_latest = [], set(), False
+        self._aliases.replace_all([])
+        self._saved_aliases, self._is_latest = set(), False
 
     def _check_not_deleted(self) -> None:
         if self._state is ArtifactState.DELETED:
@@ -867,11 +919,18 @@ class Artifact:
             ArtifactTypeMismatchError, SourceFileChangedError, EntryNotFoundError (incremental
             removal of a missing path), InvalidNameError, StoreError.
         """
+        if self.is_draft() and self._run_id is None:
+            run = self._logging_run(store)
+            if run is not None:  # W&B: saving inside a run logs the artifact to that run
+                return run._log(self, project, aliases, tags)
         self._extras()
         if aliases is not None:
-            self._aliases = sorted(set(self._aliases) | set(_clean_aliases(aliases)))
+            extra_aliases = [a for a in _clean_aliases(aliases) if a not in self._aliases]
+            self._aliases.replace_all(sorted({*self._aliases, *extra_aliases} - {naming.LATEST}))
         if tags is not None:
-            self._tags = sorted(set(self._tags) | {naming.validate_tag(t) for t in tags})
+            self._tags.replace_all(
+                sorted(set(self._tags) | {naming.validate_tag(t) for t in _as_list(tags)})
+            )
         if self._state is ArtifactState.COMMITTED:
             self._persist_attributes()
             return self
@@ -882,7 +941,7 @@ class Artifact:
             svc = svc.with_store(store if store is not None else self._origin)
         self._services = svc
         target = svc.require_store()
-        proj = config.project(project or (self._based_on.project if self._based_on else None))
+        proj = settings.project(project or (self._based_on.project if self._based_on else None))
         draft = self._draft
         assert draft is not None
         previous = self._state
@@ -905,8 +964,8 @@ class Artifact:
             upload=uploader,
             description=self._description,
             metadata=self._metadata,
-            tags=tuple(self._tags),
-            aliases=tuple(self._aliases),
+            tags=tuple(sorted(set(self._tags))),
+            aliases=tuple(sorted(set(self._aliases) - {naming.LATEST})),
             ttl_seconds=self._ttl,
             run_id=self._run_id,
             based_on=self._based_on.version if self._based_on and self._based_on.project == proj and self._based_on.name == self._name else None,
@@ -926,9 +985,24 @@ class Artifact:
         wanted_tags = set(self._tags)
         self._load(result.record)
         if not result.created and not wanted_tags <= set(self.tags):
-            self._tags = sorted(set(self._tags) | wanted_tags)
+            self._tags.replace_all(sorted(set(self._tags) | wanted_tags))
             self._persist_attributes()
         return self
+
+    def _logging_run(self, store: Store | str | None) -> Run | None:
+        """The active run that should log this draft when it is saved: one exists and the
+        save goes to the run's store (lineage cannot point into another store)."""
+        from satchel.runs import active_run
+
+        run = active_run()
+        if run is None:
+            return None
+        target = store if store is not None else (self._services and self._services.store)
+        target = target or self._origin
+        if target is None:
+            return run
+        url = target.url if isinstance(target, Store) else self._svc().with_store(target).require_store().url
+        return run if url == run.store.url else None
 
     def _adopt_commit(self, store: Store, record: VersionRecord, manifest: Manifest) -> None:
         """Become the committed version ``record`` of ``store`` (a draft whose content was
@@ -966,9 +1040,10 @@ class Artifact:
             or metadata != loaded.metadata or ttl != loaded.ttl_seconds
         ):
             store.update_attrs(rec, change)
-        for alias in set(self._aliases) - self._saved_aliases:
+        wanted = set(self._aliases) - {naming.LATEST}
+        for alias in sorted(wanted - self._saved_aliases):
             store.set_alias(rec.project, rec.name, alias, rec.version)
-        for alias in self._saved_aliases - set(self._aliases):
+        for alias in sorted(self._saved_aliases - wanted):
             if store.alias_target(rec.project, rec.name, alias) == rec.version:
                 store.remove_alias(rec.project, rec.name, alias)
         self._load(rec)
@@ -995,9 +1070,21 @@ class Artifact:
             return self._svc().handlers.for_uri(entry.ref).content_digest(entry)  # type: ignore[arg-type]
         return (entry.alg, entry.digest)
 
-    def _default_root(self) -> str:
+    def _default_root(self, *, with_version: bool = True) -> str:
+        """``<artifact dir>/<name>-v<N>`` (``<name>`` for ``checkout``, as W&B's): the artifact
+        dir is ``$SATCHEL_ARTIFACT_DIR``, else ``$WANDB_ARTIFACT_DIR``, else ``./artifacts``."""
         rec = self._committed("download")
-        return os.path.abspath(os.path.join("artifacts", f"{rec.name}-v{rec.version}"))
+        folder = f"{rec.name}-v{rec.version}" if with_version else rec.name
+        return os.path.join(settings.artifact_dir(), folder)
+
+    def _download_entry(self, entry: ManifestEntry, root: str | None, *, skip_cache: bool) -> str:
+        """Download one entry (``BoundEntry.download``); the file's path."""
+        self._committed("download")
+        folder = os.path.abspath(os.fspath(root)) if root is not None else self._default_root()
+        with local_errors_typed(f"downloading {entry.path} of {self._name}",
+                                lambda: self._local_folders(folder, {})):
+            self._materialize(folder, False, None, skip_cache, only=Manifest([entry]))
+        return os.path.join(folder, *entry.path.split("/"))
 
     @_local_errors_typed("downloading {name}", takes_root=True)
     def download(
@@ -1028,10 +1115,16 @@ class Artifact:
         return folder
 
     def _materialize(
-        self, folder: str, allow_missing: bool, path_prefix: str | None, skip_cache: bool = False
+        self,
+        folder: str,
+        allow_missing: bool,
+        path_prefix: str | None,
+        skip_cache: bool = False,
+        *,
+        only: Manifest | None = None,
     ) -> MaterializeResult:
         svc = self._svc()
-        manifest = self.manifest
+        manifest = only if only is not None else self.manifest
         bar = svc.progress(len(manifest), f"downloading {self.name}")
         try:
             result = materialize(
@@ -1065,13 +1158,18 @@ class Artifact:
     def checkout(self, root: str | os.PathLike[str] | None = None) -> str:
         """Make ``root`` match the version exactly.
 
-        Downloads what is missing or changed and **deletes every other file in root**.
+        Downloads what is missing or changed and **deletes every other file in root**. The
+        default ``root`` is ``<artifact dir>/<name>`` (no version: one folder switched between
+        versions, as W&B's).
 
         Returns:
             The folder's absolute path.
         """
         self._committed("checkout")
-        folder = os.path.abspath(os.fspath(root)) if root is not None else self._default_root()
+        folder = (
+            os.path.abspath(os.fspath(root)) if root is not None
+            else self._default_root(with_version=False)
+        )
         # Extras first: it also clears a folder where a file must go (and the reverse).
         remove_extras(self.manifest, folder)
         self._materialize(folder, False, None)
@@ -1107,15 +1205,30 @@ class Artifact:
         folder = self.download(root)
         return os.path.join(folder, *next(iter(manifest)).path.split("/"))
 
-    def files(self, names: Sequence[str] | None = None) -> list[ManifestEntry]:
-        """The entries, or those at the given logical paths.
+    def files(
+        self, names: Sequence[str] | None = None, per_page: int = 50, start: str | None = None
+    ) -> Results[BoundEntry]:
+        """The entries (bound to this artifact, with W&B's ``.name``), or those at the given
+        logical paths, in path order; a complete list with W&B's paging attributes.
+
+        Args:
+            names: logical paths to return (default: all).
+            per_page: page size for ``.cursor`` (everything is returned).
+            start: the ``.cursor`` of an earlier result to resume from.
 
         Raises:
             EntryNotFoundError: a name is not in the artifact.
+            InvalidQueryError: bad ``per_page`` or ``start``.
         """
+        from satchel.entries import bind
+        from satchel.results import Results, start_index
+
+        skip = start_index(start)
         if names is None:
-            return list(self.manifest)
-        return [self.get_entry(n) for n in names]
+            found = [bind(e, self) for e in self.manifest]
+        else:
+            found = [self.get_entry(n) for n in names]
+        return Results(found[skip:], per_page=per_page, offset=skip)
 
     def new_draft(self) -> Artifact:
         """A draft holding the same entries (nothing rehashed or downloaded), committing to
@@ -1136,7 +1249,7 @@ class Artifact:
         draft._draft = Draft(draft._alg, manifest)
         draft._based_on = rec
         draft._origin = self._store()
-        draft._tags = []
+        draft._tags.replace_all([])
         return draft
 
     def json_encode(self) -> dict[str, Any]:
@@ -1193,10 +1306,21 @@ def _check_policy(policy: str) -> None:
         raise ValueError(f"policy must be 'mutable' or 'immutable', got {policy!r}")
 
 
-def _clean_aliases(value: Sequence[str]) -> list[str]:
-    if isinstance(value, str):
-        value = [value]
-    return sorted({naming.validate_alias(a) for a in value if a != naming.LATEST})
+def _clean_aliases(value: Sequence[str], *, keep_latest: bool = False) -> list[str]:
+    names = {_check_alias(a) for a in _as_list(value)}
+    if not keep_latest:
+        names.discard(naming.LATEST)
+    return sorted(names)
+
+
+def _check_alias(value: str) -> str:
+    """An alias for an artifact's alias list: ``latest`` may be in it (it is computed, and
+    ignored when saving), any other must be assignable."""
+    return value if value == naming.LATEST else naming.validate_alias(value)
+
+
+def _as_list(value: Sequence[str] | str) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
 
 
 def _reject_credentials(uri: str) -> None:

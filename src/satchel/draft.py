@@ -24,6 +24,7 @@ import os
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import msgspec
 
@@ -175,7 +176,7 @@ class Draft:
     ) -> list[tuple[ManifestEntry, Source]]:
         """Digest local files under the given policy; return entries with their sources."""
         bar = bar or NullBar()
-        extra = {"alg": "XXH128"} if self.alg == XXH128 else None
+        extra: dict[str, Any] = {"alg": "XXH128"} if self.alg == XXH128 else {}
         if policy == "immutable":
             digests = digest_files(files, self.alg, cache.stat_cache, on_done=bar.update)
             return [
@@ -253,7 +254,7 @@ class Draft:
             InvalidPathError: a file's logical path is not valid (checked before waiting for
                 the hashing).
         """
-        extra = {"alg": "XXH128"} if self.alg == XXH128 else None
+        extra: dict[str, Any] = {"alg": "XXH128"} if self.alg == XXH128 else {}
         mutable = policy == "mutable"
 
         def check(rels: list[str]) -> None:
@@ -350,7 +351,7 @@ class Draft:
         """
         if base is None and not self.removed:
             _check_file_folder_clash(self.entries)
-            return Manifest(self.entries, _trusted=False)
+            return Manifest(self.entries, digest_algorithm=self.alg)
         merged = dict(base.entries) if base is not None else {}
         for path in self.removed:
             hits = [p for p in merged if logical_paths.is_under(p, path)]
@@ -362,7 +363,7 @@ class Draft:
                 del merged[p]
         merged.update(self.entries)
         _check_file_folder_clash(merged)
-        return Manifest(merged)
+        return Manifest(merged, digest_algorithm=self.alg)
 
     def check_sources(self, paths: Iterable[str]) -> None:
         """Before uploading: every immutable-policy file must still hold its add-time bytes.

@@ -1,12 +1,16 @@
 """Names of projects, artifacts, types, aliases and tags, and artifact references.
 
 A name is 1-128 characters of letters, digits, ``_``, ``-`` and ``.``, and is not made of dots
-alone (it becomes a folder name in the store). Aliases additionally may not be ``latest`` (it
+alone (it becomes a folder name in the store). Spaces are refused in project, artifact and
+alias names, which W&B allows in project names, because they name folders and object keys in
+the store; tags, which are only stored as data, may contain single spaces between words as in
+W&B (``"needs review"``). Aliases additionally may not be ``latest`` (it
 is computed, never stored) nor look like a version number ``v<digits>``; custom version-like
 aliases such as ``v1.0.0`` or ``v3-prod`` are fine.
 
-A reference string names a version: ``name``, ``name:v3``, ``name:alias`` or
-``project/name:alias``. A bare name means ``latest``.
+A reference string names a version: ``name``, ``name:v3``, ``name:alias``,
+``project/name:alias`` or W&B's ``entity/project/name:alias``. A bare name means ``latest``.
+satchel has no entities (a store is one namespace), so an entity is accepted and ignored.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ MAX_NAME_LENGTH = 128
 LATEST = "latest"
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 _VERSION = re.compile(r"^v(0|[1-9][0-9]*)$")
+# W&B's tag rule (words of letters, digits, '_' and '-' separated by spaces), plus '.'
+_TAG = re.compile(r"^[-\w.]+( +[-\w.]+)*$")
 
 
 def validate_name(value: str, *, kind: str = "artifact name") -> str:
@@ -43,6 +49,11 @@ def validate_name(value: str, *, kind: str = "artifact name") -> str:
             f"the limit is {MAX_NAME_LENGTH}"
         )
     if not _NAME.match(value):
+        if " " in value:
+            raise InvalidNameError(
+                f"{kind} {value!r} contains a space; satchel names become folder and object "
+                "names in the store, so use '-' or '_' instead"
+            )
         raise InvalidNameError(
             f"{kind} {value!r} is not valid: use only letters, digits, '_', '-' and '.'"
         )
@@ -71,8 +82,20 @@ def validate_alias(value: str) -> str:
 
 
 def validate_tag(value: str) -> str:
-    """Return ``value`` if it is a valid tag, else raise :class:`InvalidNameError`."""
-    return validate_name(value, kind="tag")
+    """Return ``value`` if it is a valid tag, else raise :class:`InvalidNameError`.
+
+    A tag is 1-128 characters: words of letters, digits, ``_``, ``-`` and ``.`` separated by
+    spaces (W&B's rule, which also allows the spaces), and not dots only.
+    """
+    if not isinstance(value, str):
+        raise InvalidNameError(f"tag must be a str, got {type(value).__name__}")
+    if not value or len(value) > MAX_NAME_LENGTH or not _TAG.match(value) or set(value) == {"."}:
+        if value and len(value) <= MAX_NAME_LENGTH and _TAG.match(value.strip()):
+            raise InvalidNameError(
+                f"tag {value!r} starts or ends with a space; remove it"
+            )
+        return validate_name(value, kind="tag")  # raises, naming what is wrong
+    return value
 
 
 def parse_version(value: str) -> int | None:
@@ -89,11 +112,13 @@ class ArtifactRef:
         project: the project, or ``None`` to use the configured one.
         name: the artifact (collection) name.
         selector: ``"latest"``, ``"v<n>"`` or an alias.
+        entity: the W&B entity of an ``entity/project/name`` reference (ignored), or ``None``.
     """
 
     project: str | None
     name: str
     selector: str = LATEST
+    entity: str | None = None
 
     @property
     def version(self) -> int | None:
@@ -106,7 +131,7 @@ class ArtifactRef:
 
 
 def parse_ref(ref: str, *, project: str | None = None) -> ArtifactRef:
-    """Parse ``[project/]name[:version|:alias]``.
+    """Parse ``[[entity/]project/]name[:version|:alias]`` (the entity is kept, not used).
 
     Args:
         ref: the reference string.
@@ -121,13 +146,21 @@ def parse_ref(ref: str, *, project: str | None = None) -> ArtifactRef:
     if sep and not selector:
         raise InvalidNameError(f"artifact reference {ref!r} ends with ':'; add a version or alias")
     parts = head.split("/")
+    entity = None
     if len(parts) == 1:
         proj, name = project, parts[0]
     elif len(parts) == 2:
         proj, name = parts
+    elif len(parts) == 3:
+        entity, proj, name = parts
+        if not entity:
+            raise InvalidNameError(
+                f"artifact reference {ref!r} has an empty entity; use 'project/name:alias'"
+            )
     else:
         raise InvalidNameError(
-            f"artifact reference {ref!r} has too many '/'; use 'project/name:alias'"
+            f"artifact reference {ref!r} has too many '/'; use 'project/name:alias' "
+            "(or W&B's 'entity/project/name:alias')"
         )
     if proj is not None:
         validate_name(proj, kind="project")
@@ -135,4 +168,4 @@ def parse_ref(ref: str, *, project: str | None = None) -> ArtifactRef:
     sel = selector or LATEST
     if sel != LATEST and parse_version(sel) is None:
         validate_name(sel, kind="alias")
-    return ArtifactRef(proj, name, sel)
+    return ArtifactRef(proj, name, sel, entity)

@@ -212,7 +212,7 @@ class PrefixEntries:
                 f"{logical!r}; reference them separately with name=..."
             )
         self._keys[logical] = key
-        self.entries.append(ManifestEntry(logical, digest, size, ref, extra or None))
+        self.entries.append(ManifestEntry(logical, digest, size, ref, extra or {}))
 
     def finish(self) -> list[ManifestEntry]:
         """The entries.

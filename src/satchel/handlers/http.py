@@ -243,7 +243,7 @@ class HTTPHandler:
                     else ", so downloads of it cannot be verified"
                 )
             )
-        return [ManifestEntry(logical, digest, size, uri, extra or None)]
+        return [ManifestEntry(logical, digest, size, uri, extra or {})]
 
     def _count(self, resp: requests.Response, uri: str, md5: str | None) -> tuple[int, str]:
         """Read a body without ``Content-Length`` once: its size and MD5."""

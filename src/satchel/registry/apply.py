@@ -39,7 +39,7 @@ from typing import Any
 
 import msgspec
 
-from satchel import config, naming
+from satchel import naming, settings
 from satchel.errors import (
     ArtifactNotFoundError,
     HandlerUnavailableError,
@@ -223,7 +223,7 @@ def apply_spec(
 
     _check(spec)
     store = services.require_store()
-    project = config.project(spec.get("project") or default_project)
+    project = settings.project(spec.get("project") or default_project)
     name = naming.validate_name(spec["name"])
     version_alias = spec.get("version_alias")
     if version_alias is not None:

@@ -8,6 +8,8 @@ project                ``SATCHEL_PROJECT``         ``default``
 cache folder           ``SATCHEL_CACHE_DIR``       ``<user cache dir>/satchel``
 progress bars          ``SATCHEL_NO_PROGRESS=1``   shown when stderr is a terminal
 storage options (JSON) ``SATCHEL_STORAGE_OPTIONS`` ``{}`` (per scheme: ``{"s3": {...}}``)
+download folder        ``SATCHEL_ARTIFACT_DIR``    ``./artifacts`` (``WANDB_ARTIFACT_DIR`` too)
+entity (W&B)           ``SATCHEL_ENTITY``          the OS user name (``WANDB_ENTITY`` too)
 =====================  ==========================  ===========================================
 
 ``<user data dir>`` and ``<user cache dir>`` are the platform's (``~/.local/share`` and
@@ -62,6 +64,37 @@ def cache_dir(explicit: str | None = None, *, env: Mapping[str, str] | None = No
     import platformdirs
 
     return platformdirs.user_cache_dir("satchel", appauthor=False)
+
+
+def artifact_dir(*, env: Mapping[str, str] | None = None) -> str:
+    """The folder default downloads go below (absolute): ``$SATCHEL_ARTIFACT_DIR``, else W&B's
+    ``$WANDB_ARTIFACT_DIR`` (so a ported program's setting keeps working), else
+    ``./artifacts``."""
+    value = _env("SATCHEL_ARTIFACT_DIR", env) or _env("WANDB_ARTIFACT_DIR", env) or "artifacts"
+    return os.path.abspath(os.path.expanduser(value))
+
+
+def entity(*, env: Mapping[str, str] | None = None) -> str:
+    """The W&B entity satchel reports (``artifact.entity``; satchel has no entities):
+    ``$SATCHEL_ENTITY``, else ``$WANDB_ENTITY``, else the OS user name.
+
+    Raises:
+        ConfigError: the value has a ``/`` or ``:`` (it could not be part of a path).
+    """
+    value = _env("SATCHEL_ENTITY", env) or _env("WANDB_ENTITY", env)
+    if value is None:
+        import getpass
+
+        try:
+            value = getpass.getuser()
+        except Exception:  # noqa: BLE001 - no user name in some containers
+            value = "satchel"
+        return value.replace("/", "-").replace(":", "-") or "satchel"
+    if "/" in value or ":" in value:
+        raise ConfigError(
+            f"entity {value!r} (SATCHEL_ENTITY / WANDB_ENTITY) may not contain '/' or ':'"
+        )
+    return value
 
 
 def show_progress(*, env: Mapping[str, str] | None = None) -> bool:
