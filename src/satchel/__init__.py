@@ -154,6 +154,7 @@ __all__ = [
     "ResumeError",
     "Run",
     "RunConfig",
+    "RunConfigKeyError",
     "RunFinishedError",
     "SatchelError",
     "SerializerError",

@@ -22,8 +22,9 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
-from satchel import naming, settings
+from satchel import naming
 from satchel import paths as logical_paths
+from satchel import settings as _settings
 from satchel.artifact_wandb import WandbArtifactMixin
 from satchel.checkout import (
     MaterializeResult,
@@ -337,7 +338,6 @@ class Artifact(WandbArtifactMixin):
         self,
         local_path: str | os.PathLike[str],
         name: str | None = None,
-        *,
         is_tmp: bool = False,
         skip_cache: bool = False,
         policy: str = "mutable",
@@ -383,7 +383,6 @@ class Artifact(WandbArtifactMixin):
         self,
         local_path: str | os.PathLike[str],
         name: str | None = None,
-        *,
         skip_cache: bool = False,
         policy: str = "mutable",
         merge: bool = False,
@@ -423,9 +422,8 @@ class Artifact(WandbArtifactMixin):
 
     def add_reference(
         self,
-        uri: str,
+        uri: str | ManifestEntry,
         name: str | None = None,
-        *,
         checksum: bool = True,
         max_objects: int | None = None,
     ) -> list[ManifestEntry]:
@@ -433,9 +431,11 @@ class Artifact(WandbArtifactMixin):
 
         Args:
             uri: ``file://``, ``http(s)://``, ``s3://``, ``gs://``, ``az://``... (unknown
-                schemes are tracked by URI only and need ``name``).
+                schemes are tracked by URI only and need ``name``); or, as in W&B, an entry
+                of a committed artifact (or its ``ref_url()``, ``satchel-artifact://...``),
+                whose content is then shared, not copied (same store only).
             name: logical path (single object) or folder (prefix) for the entries.
-            checksum: record checksums (``False``: one entry for the URI, nothing read).
+            checksum: record checksums (``False``: W&B's entries, see the README).
             max_objects: refuse prefixes holding more objects (default 10,000,000).
 
         Returns:
@@ -445,8 +445,25 @@ class Artifact(WandbArtifactMixin):
             InvalidPathError: credentials in the URI, or no ``name`` for an unknown scheme.
             TooManyObjectsError, ReferenceNotFoundError, ReferenceAccessError,
             ReferenceNetworkError, HandlerUnavailableError: see the handler.
+            UnsupportedReferenceError: a W&B ``wandb-artifact://`` URL.
         """
         draft = self._editable()
+        if isinstance(uri, ManifestEntry):
+            from satchel.entries import BoundEntry
+
+            if not isinstance(uri, BoundEntry):
+                raise InvalidPathError(
+                    f"entry {uri.path!r} is not bound to an artifact; pass "
+                    "artifact.get_entry(path) (or its ref_url())"
+                )
+            uri = uri.ref_url()
+        if uri.startswith(("satchel-artifact://", "wandb-artifact://")):
+            from satchel.entries import resolve_ref_url
+
+            entry = resolve_ref_url(self._store(), uri, name)
+            draft.check_conflicts([entry], overwrite=False)
+            draft.put(entry, None, overwrite=False)
+            return [entry]
         _reject_credentials(uri)
         limit = DEFAULT_MAX_OBJECTS if max_objects is None else int(max_objects)
         if limit < 1:
@@ -459,7 +476,7 @@ class Artifact(WandbArtifactMixin):
         return entries
 
     @_local_errors_typed("adding an object to {name}")
-    def add(self, obj: Any, name: str, *, overwrite: bool = False) -> ManifestEntry:
+    def add(self, obj: Any, name: str, overwrite: bool = False) -> ManifestEntry:
         """Add a Python object, serialised by the serializer registry.
 
         Raises:
@@ -483,7 +500,7 @@ class Artifact(WandbArtifactMixin):
 
     @contextlib.contextmanager
     def new_file(
-        self, name: str, mode: str = "x", encoding: str | None = None
+        self, name: str, mode: str = "x", encoding: str | None = None, policy: str = "mutable"
     ) -> Iterator[IO[Any]]:
         """Open a new file to write; it is added when the ``with`` block ends.
 
@@ -492,11 +509,14 @@ class Artifact(WandbArtifactMixin):
             mode: ``"x"``/``"w"`` (text) or ``"xb"``/``"wb"`` (binary); ``x`` refuses a
                 path already in the artifact, ``w`` replaces it.
             encoding: text encoding (default UTF-8).
+            policy: ``"mutable"`` or ``"immutable"`` (W&B's argument; the file is satchel's
+                own temporary file, so both keep the bytes written).
 
         Raises:
             EntryConflictError: mode ``x`` and the path exists. ValueError: bad mode.
         """
         draft = self._editable()
+        _check_policy(policy)
         logical = logical_paths.normalize(name)
         if mode not in ("x", "w", "xb", "wb"):
             raise ValueError(f"mode must be 'x', 'w', 'xb' or 'wb', got {mode!r}")
@@ -518,7 +538,7 @@ class Artifact(WandbArtifactMixin):
                 else:
                     with open(path, "w", encoding=encoding or "utf-8") as ft:
                         yield ft
-                self.add_file(path, logical, overwrite=True)
+                self.add_file(path, logical, overwrite=True, policy="mutable")
             draft.added_local.pop(os.path.abspath(path), None)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -898,6 +918,7 @@ class Artifact(WandbArtifactMixin):
     def save(
         self,
         project: str | None = None,
+        settings: Any = None,
         *,
         store: Store | str | None = None,
         aliases: Sequence[str] | None = None,
@@ -907,8 +928,13 @@ class Artifact(WandbArtifactMixin):
 
         Args:
             project: the project (default: ``$SATCHEL_PROJECT`` or ``default``).
+            settings: W&B's settings for the run it would start; accepted and ignored.
             store: a :class:`Store` or URL (default: the configured store, or, for a draft
                 made with ``new_draft()``, the store of its parent).
+
+        Inside an active run (``satchel.init()``) a draft is logged by that run, as in W&B
+        (``run.log_artifact``: the run is recorded as its producer), unless ``store`` names
+        another store than the run's.
             aliases: aliases to point at the version (``latest`` is implied and ignored).
             tags: tags to add.
 
@@ -941,7 +967,7 @@ class Artifact(WandbArtifactMixin):
             svc = svc.with_store(store if store is not None else self._origin)
         self._services = svc
         target = svc.require_store()
-        proj = settings.project(project or (self._based_on.project if self._based_on else None))
+        proj = _settings.project(project or (self._based_on.project if self._based_on else None))
         draft = self._draft
         assert draft is not None
         previous = self._state
@@ -1075,7 +1101,7 @@ class Artifact(WandbArtifactMixin):
         dir is ``$SATCHEL_ARTIFACT_DIR``, else ``$WANDB_ARTIFACT_DIR``, else ``./artifacts``."""
         rec = self._committed("download")
         folder = f"{rec.name}-v{rec.version}" if with_version else rec.name
-        return os.path.join(settings.artifact_dir(), folder)
+        return os.path.join(_settings.artifact_dir(), folder)
 
     def _download_entry(self, entry: ManifestEntry, root: str | None, *, skip_cache: bool) -> str:
         """Download one entry (``BoundEntry.download``); the file's path."""
@@ -1090,10 +1116,10 @@ class Artifact(WandbArtifactMixin):
     def download(
         self,
         root: str | os.PathLike[str] | None = None,
-        *,
         allow_missing_references: bool = False,
-        skip_cache: bool = False,
+        skip_cache: bool | None = False,
         path_prefix: str | None = None,
+        multipart: bool | None = None,
     ) -> str:
         """Download the version's files into ``root`` through the cache.
 
@@ -1101,17 +1127,20 @@ class Artifact(WandbArtifactMixin):
         left alone (use :meth:`checkout` to remove them).
 
         Args:
-            root: the folder (default ``./artifacts/<name>-v<N>``).
+            root: the folder (default ``<artifact dir>/<name>-v<N>``, the artifact dir being
+                ``$SATCHEL_ARTIFACT_DIR``, else ``$WANDB_ARTIFACT_DIR``, else ``./artifacts``).
             allow_missing_references: skip vanished/changed references with a warning.
             skip_cache: remove the cached copies fetched for this download afterwards.
             path_prefix: only entries whose logical path starts with this.
+            multipart: accepted for W&B compatibility (satchel streams large objects in
+                parts where the store supports it, whatever this says).
 
         Returns:
             The folder's absolute path.
         """
         self._committed("download")
         folder = os.path.abspath(os.fspath(root)) if root is not None else self._default_root()
-        self._materialize(folder, allow_missing_references, path_prefix, skip_cache)
+        self._materialize(folder, allow_missing_references, path_prefix, bool(skip_cache))
         return folder
 
     def _materialize(

@@ -28,6 +28,7 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
     │   ├── RunFinishedError                       a finished run was asked to do more
     │   ├── NoActiveRunError                       a call that needs satchel.init() first
     │   ├── ResumeError                            init(resume="must"/"never") not satisfiable
+    │   ├── RunConfigKeyError       (AttributeError) run.config.<key> that the config lacks
     │   └── UnsupportedError                       a W&B feature satchel deliberately lacks
     │       └── NotInSatchelError   (AttributeError) a W&B name satchel does not offer
     ├── CommError                                  the store could not answer as asked
@@ -166,6 +167,11 @@ class NoActiveRunError(UsageError):
 class ResumeError(UsageError):
     """``init(resume="must")`` named a run that does not exist, or ``resume="never"`` one that
     does."""
+
+
+class RunConfigKeyError(UsageError, AttributeError):
+    """``run.config.<key>`` (or ``del run.config.<key>``) for a key the config does not have;
+    an ``AttributeError``, as W&B's config raises."""
 
 
 class UnsupportedError(UsageError):

@@ -35,6 +35,7 @@ from satchel.errors import (
     DistributedIdMissingError,
     InvalidNameError,
     NotAModelError,
+    RunConfigKeyError,
     RunFinishedError,
     SourceFileNotFoundError,
     UnsupportedError,
@@ -50,6 +51,13 @@ _ACTIVE: list[Run] = []  # see the module docstring: W&B's wandb.run is process-
 def active_run() -> Run | None:
     """The newest run started with :func:`satchel.init` that is not finished, or ``None``."""
     return _ACTIVE[-1] if _ACTIVE else None
+
+
+def deactivate_all() -> None:
+    """Forget every active run without finishing it: ``satchel.run`` becomes ``None`` and
+    ``Artifact.save()`` logs into no run. For test harnesses, and for a forked child process
+    that must not log into its parent's runs."""
+    _ACTIVE.clear()
 
 
 def _activate(run: Run) -> None:
@@ -76,25 +84,31 @@ class RunConfig(dict[str, Any]):
         """``config.key`` is ``config["key"]``.
 
         Raises:
-            AttributeError: no such key.
+            RunConfigKeyError: no such key (an ``AttributeError``).
         """
         if key.startswith("__"):
-            raise AttributeError(key)
+            raise AttributeError(key)  # Python's own protocols (copy, pickle) probe dunders
         try:
             return self[key]
         except KeyError:
-            raise AttributeError(f"the run's config has no key {key!r}") from None
+            raise RunConfigKeyError(
+                f"the run's config has no key {key!r}; set it first (config.{key} = ...)"
+            ) from None
 
     def __setattr__(self, key: str, value: Any) -> None:
         """``config.key = value`` is ``config["key"] = value``."""
         self[key] = value
 
     def __delattr__(self, key: str) -> None:
-        """``del config.key`` removes the key."""
+        """``del config.key`` removes the key.
+
+        Raises:
+            RunConfigKeyError: no such key.
+        """
         try:
             del self[key]
         except KeyError:
-            raise AttributeError(f"the run's config has no key {key!r}") from None
+            raise RunConfigKeyError(f"the run's config has no key {key!r} to delete") from None
 
     def update(self, d: Any = (), allow_val_change: bool | None = None, **kwargs: Any) -> None:  # type: ignore[override]
         """Add keys from a dict (or an ``argparse.Namespace``, as W&B accepts) and keywords.
