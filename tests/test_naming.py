@@ -20,8 +20,8 @@ def test_valid_names_are_returned(good: str) -> None:
     [
         ("", "artifact name is empty; give 1-128 characters"),
         ("a" * 129, "is 129 characters long; the limit is 128"),
-        ("has space", "artifact name 'has space' contains a space; satchel names become folder "
-                      "and object names in the store, so use '-' or '_' instead"),
+        ("has space", ("artifact name 'has space' contains a space; satchel names become folder "
+                      "and object names in the store, so use '-' or '_' instead")),
         ("has+plus", "use only letters, digits, '_', '-' and '.'"),
         ("slash/name", "use only letters, digits"),
         ("colon:name", "use only letters, digits"),
@@ -134,8 +134,8 @@ def test_parse_ref_without_project() -> None:
     [
         ("", "artifact reference is empty"),
         ("ds:", "ends with ':'; add a version or alias"),
-        ("a/b/c/d", r"has too many '/'; use 'project/name:alias' \(or W&B's "
-                    r"'entity/project/name:alias'\)"),
+        ("a/b/c/d", (r"has too many '/'; use 'project/name:alias' \(or W&B's "
+                    r"'entity/project/name:alias'\)")),
         ("/p/ds", "has an empty entity; use 'project/name:alias'"),
         ("bad name", "artifact name 'bad name' contains a space"),
         ("bad proj/ds", "project 'bad proj' contains a space"),

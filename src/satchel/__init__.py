@@ -22,6 +22,8 @@ from typing import Any as _Any
 from satchel.api import Api, log_artifact, use_artifact
 from satchel.artifact import Artifact, ArtifactState
 from satchel.cache import Cache
+from satchel.catalog import ArtifactType, Project
+from satchel.collection import ArtifactCollection
 from satchel.errors import (
     AliasProtectedError,
     ArtifactDeletedError,
@@ -61,6 +63,7 @@ from satchel.errors import (
     ReferenceNetworkError,
     ReferenceNotFoundError,
     ResumeError,
+    RunConfigKeyError,
     RunFinishedError,
     SatchelError,
     SerializerError,
@@ -110,12 +113,14 @@ __all__ = [
     "AliasProtectedError",
     "Api",
     "Artifact",
+    "ArtifactCollection",
     "ArtifactDeletedError",
     "ArtifactFinalizedError",
     "ArtifactNotFoundError",
     "ArtifactNotLoggedError",
     "ArtifactState",
     "ArtifactStateError",
+    "ArtifactType",
     "ArtifactTypeMismatchError",
     "ArtifactVerificationError",
     "AuthenticationError",
@@ -147,6 +152,7 @@ __all__ = [
     "NotAReferenceError",
     "NotInSatchelError",
     "PartConflictError",
+    "Project",
     "ReferenceAccessError",
     "ReferenceChangedError",
     "ReferenceNetworkError",
