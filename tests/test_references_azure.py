@@ -272,7 +272,7 @@ def test_adls_directory_markers_are_skipped(azure_container: Any, satchel_env: S
     c.client.upload_blob("dir/a.txt", b"A")
     c.client.upload_blob("dir/sub/b.txt", b"B")
     c.client.upload_blob("dir/empty", b"", metadata={"hdi_isfolder": "false"})  # a real file
-    art, _, warnings = _artifact(satchel_env, c.storage_options)
+    art, _, _ = _artifact(satchel_env, c.storage_options)
     as_blob = art.add_reference(f"az://{c.name}/dir")  # the marker itself: a folder
     assert sorted(e.path for e in as_blob) == ["a.txt", "empty", "sub/b.txt"]
     root_listing = art.add_reference(f"az://{c.name}/", name="all")
