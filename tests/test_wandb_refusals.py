@@ -378,3 +378,24 @@ def test_results_refusals() -> None:
     assert r.cursor is None and r[1:3] == [1, 2] and r.length == 5 and repr(r) == "<Results of 5>"
     next(iter(r))
     assert (r.cursor, r.more) == ("2", True)
+
+
+def test_wandb_api_and_run_attributes_satchel_lacks_say_why(satchel_env: SatchelEnv) -> None:
+    api = wandb.Api()
+    with pytest.raises(errors.NotInSatchelError, match=re.escape(
+        "satchel's Api has no 'registries' (W&B's Api.registries): satchel has no server; its "
+        "Api reads artifacts, versions, collections, types, projects and runs' lineage from "
+        "the store"
+    )):
+        api.registries()
+    with pytest.raises(AttributeError, match="^'Api' object has no attribute 'nothing'$"):
+        api.nothing  # noqa: B018
+    with wandb.init(project="p") as run:
+        with pytest.raises(errors.NotInSatchelError, match=re.escape(
+            "satchel's Run has no 'log' (W&B's Run.log): a satchel run records which artifact "
+            "versions it used and logged (and its config), not metrics, files or history"
+        )):
+            run.log({"loss": 0.1})
+        with pytest.raises(AttributeError, match="^'Run' object has no attribute 'nothing'$"):
+            run.nothing  # noqa: B018
+        assert not hasattr(run, "summary")

@@ -17,6 +17,7 @@ its configuration, as ``wandb.run`` and ``wandb.config`` are; both are looked up
 offer (``satchel.log``, ``satchel.Table``...) raise :class:`NotInSatchelError` saying why.
 """
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
 from satchel.api import Api, log_artifact, use_artifact
@@ -83,6 +84,7 @@ from satchel.errors import (
 from satchel.manifest import Manifest, ManifestDiff, ManifestEntry
 from satchel.materializers import serializers
 from satchel.runs import Run, RunConfig
+from satchel.session import NoRunConfig as _NoRunConfig
 from satchel.session import finish, init, link_model, log_model, use_model
 from satchel.settings import configure
 from satchel.store import Store, open_store
@@ -90,23 +92,28 @@ from satchel.store import Store, open_store
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> _Any:
-    """``satchel.run`` and ``satchel.config`` (the active run and its config); a W&B name
-    satchel lacks raises :class:`NotInSatchelError` with what to do instead."""
-    if name == "run":
-        from satchel.runs import active_run
+if _TYPE_CHECKING:
+    run: Run | None  # the active run (see __getattr__)
+    config: RunConfig | _NoRunConfig  # its config
+else:  # looked up when read; a type checker sees the declarations above
 
-        return active_run()
-    if name == "config":
-        from satchel.session import current_config
+    def __getattr__(name: str) -> _Any:
+        """``satchel.run`` and ``satchel.config`` (the active run and its config); a W&B name
+        satchel lacks raises :class:`NotInSatchelError` with what to do instead."""
+        if name == "run":
+            from satchel.runs import active_run
 
-        return current_config()
-    from satchel.wandb_names import missing
+            return active_run()
+        if name == "config":
+            from satchel.session import current_config
 
-    error = missing(name)
-    if error is not None:
-        raise error
-    raise AttributeError(f"module 'satchel' has no attribute {name!r}")
+            return current_config()
+        from satchel.wandb_names import missing
+
+        error = missing(name)
+        if error is not None:
+            raise error
+        raise AttributeError(f"module 'satchel' has no attribute {name!r}")
 
 
 __all__ = [

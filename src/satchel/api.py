@@ -85,6 +85,18 @@ class Api(WandbApiMixin):
             "base_url": None,
         }
 
+    if not TYPE_CHECKING:  # a __getattr__ would make type checkers accept any attribute
+
+        def __getattr__(self, name: str) -> Any:
+            """A W&B ``Api`` method satchel lacks (``api.registries``...) raises
+            :class:`~satchel.errors.NotInSatchelError` saying why; others an ``AttributeError``."""
+            from satchel.wandb_names import missing_on
+
+            error = missing_on("Api", name) if not name.startswith("_") else None
+            if error is not None:
+                raise error
+            raise AttributeError(f"'Api' object has no attribute {name!r}")
+
     @property
     def default_entity(self) -> str:
         """W&B's default entity: the configured one (satchel has no entities)."""

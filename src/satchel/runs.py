@@ -25,7 +25,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from satchel import naming
 from satchel.artifact import Artifact
@@ -179,6 +179,18 @@ class Run:
     tags: list[str] = field(default_factory=list)
     exit_code: int | None = None
     _seq: itertools.count[int] = field(default_factory=itertools.count, repr=False)
+
+    if not TYPE_CHECKING:  # a __getattr__ would make type checkers accept any attribute
+
+        def __getattr__(self, name: str) -> Any:
+            """A W&B run attribute satchel lacks (``run.log``...) raises
+            :class:`~satchel.errors.NotInSatchelError` saying why; others an ``AttributeError``."""
+            from satchel.wandb_names import missing_on
+
+            error = missing_on("Run", name) if not name.startswith("_") else None
+            if error is not None:
+                raise error
+            raise AttributeError(f"'Run' object has no attribute {name!r}")
 
     # -- lifecycle ------------------------------------------------------------------------
     def __enter__(self) -> Run:  # noqa: PYI034 - typing.Self needs Python 3.11

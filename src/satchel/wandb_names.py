@@ -58,3 +58,44 @@ def missing(name: str) -> NotInSatchelError | None:
     if hint is None:
         return None
     return NotInSatchelError(f"satchel has no {name!r} (W&B's wandb.{name}): {hint}")
+
+
+_NO_SERVER_API = (
+    "satchel has no server; its Api reads artifacts, versions, collections, types, projects "
+    "and runs' lineage from the store"
+)
+_RUN_ONLY_LINEAGE = (
+    "a satchel run records which artifact versions it used and logged (and its config), not "
+    "metrics, files or history"
+)
+
+#: W&B 0.31 ``Api`` methods satchel's ``Api`` lacks
+API_NAMES = frozenset({
+    "registries", "registry", "create_registry", "reports", "sweep", "create_project",
+    "create_run", "create_team", "team", "user", "users", "viewer", "organization",
+    "automation", "automations", "create_automation", "update_automation",
+    "delete_automation", "integrations", "slack_integrations", "webhook_integrations", "job",
+    "list_jobs", "queued_run", "run_queue", "create_run_queue", "upsert_run_queue",
+    "create_custom_chart", "sync_tensorboard", "flush", "from_path", "create_user",
+    "user_agent", "api_key",
+})
+
+#: W&B 0.31 ``Run`` (SDK and public API) attributes satchel's ``Run`` lacks
+RUN_NAMES = frozenset({
+    "log", "summary", "alert", "define_metric", "watch", "unwatch", "save", "restore",
+    "mark_preempting", "log_code", "status", "to_html", "display", "plot_table", "step",
+    "dir", "sweep_id", "history", "scan_history", "files", "file", "upload_file",
+    "wait_until_finished", "sweep", "system_metrics", "lastHistoryStep", "update", "delete",
+})
+
+
+def missing_on(owner: str, name: str) -> NotInSatchelError | None:
+    """The error for W&B attribute ``name`` of satchel's ``Api`` or ``Run`` (``owner``), or
+    ``None`` when W&B has no such attribute either."""
+    if owner == "Api" and name in API_NAMES:
+        hint = _NO_SERVER_API
+    elif owner == "Run" and name in RUN_NAMES:
+        hint = _RUN_ONLY_LINEAGE
+    else:
+        return None
+    return NotInSatchelError(f"satchel's {owner} has no {name!r} (W&B's {owner}.{name}): {hint}")
