@@ -429,3 +429,14 @@ def test_names_with_spaces(data: Path) -> None:
     assert art.tags == ["needs review"]
     assert [a.version for a in wandb.Api().artifacts("dataset", "ds", tags=["needs review"])] \
         == ["v0"]
+
+
+def test_wandb_project_variable_is_the_default_project(
+    data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WANDB_PROJECT", "from-wandb")
+    art = wandb.Artifact("ds", type="dataset")
+    art.add_dir(str(data))
+    assert art.save().project == "from-wandb"
+    monkeypatch.setenv("SATCHEL_PROJECT", "from-satchel")  # satchel's variable wins
+    assert wandb.Api().project == "from-satchel"

@@ -4,7 +4,7 @@
 setting                environment variable        default
 =====================  ==========================  ===========================================
 store URL              ``SATCHEL_STORE``           ``<user data dir>/satchel/store``
-project                ``SATCHEL_PROJECT``         ``default``
+project                ``SATCHEL_PROJECT``         ``default`` (``WANDB_PROJECT`` too)
 cache folder           ``SATCHEL_CACHE_DIR``       ``<user cache dir>/satchel``
 progress bars          ``SATCHEL_NO_PROGRESS=1``   shown when stderr is a terminal
 storage options (JSON) ``SATCHEL_STORAGE_OPTIONS`` ``{}`` (per scheme: ``{"s3": {...}}``)
@@ -49,8 +49,11 @@ def store_url(explicit: str | None = None, *, env: Mapping[str, str] | None = No
 
 
 def project(explicit: str | None = None, *, env: Mapping[str, str] | None = None) -> str:
-    """The project: ``explicit``, else ``$SATCHEL_PROJECT``, else ``default`` (validated)."""
-    value = explicit or _env("SATCHEL_PROJECT", env) or DEFAULT_PROJECT
+    """The project: ``explicit``, else ``$SATCHEL_PROJECT``, else W&B's ``$WANDB_PROJECT`` (so a
+    ported program's setting keeps working), else ``default`` (validated)."""
+    value = (
+        explicit or _env("SATCHEL_PROJECT", env) or _env("WANDB_PROJECT", env) or DEFAULT_PROJECT
+    )
     return naming.validate_name(value, kind="project")
 
 
