@@ -640,7 +640,7 @@ class Artifact(WandbArtifactMixin):
         name on a draft, as in W&B."""
         if self._record is None:
             return self._name
-        ref = self._source_ref()
+        ref = self._source_ref("source_name")
         return f"{ref.name}:{ref.selector}"
 
     @property

@@ -50,8 +50,8 @@ class WandbArtifactMixin:
         self._committed("source_entity")
         return self._svc().entity_name()
 
-    def _source_ref(self) -> naming.ArtifactRef:
-        rec = self._committed("source")
+    def _source_ref(self, attr: str) -> naming.ArtifactRef:
+        rec = self._committed(attr)
         if rec.linked_from is None:
             return naming.ArtifactRef(rec.project, rec.name, f"v{rec.version}")
         return naming.parse_ref(rec.linked_from)
@@ -59,20 +59,20 @@ class WandbArtifactMixin:
     @property
     def source_project(self) -> str:
         """The project of the version a link points at (its own project otherwise)."""
-        project = self._source_ref().project
+        project = self._source_ref("source_project").project
         assert project is not None
         return project
 
     @property
     def source_version(self) -> str:
         """``"v3"`` of the version a link points at (its own version otherwise)."""
-        return self._source_ref().selector
+        return self._source_ref("source_version").selector
 
     @property
     def source_qualified_name(self) -> str:
         """``"project/name:v3"`` of the source version (satchel's qualified names have no
         entity)."""
-        ref = self._source_ref()
+        ref = self._source_ref("source_qualified_name")
         return f"{ref.project}/{ref.name}:{ref.selector}"
 
     @property
@@ -92,7 +92,7 @@ class WandbArtifactMixin:
         """The collection the source version was logged to."""
         from satchel.collection import ArtifactCollection
 
-        ref = self._source_ref()
+        ref = self._source_ref("source_collection")
         assert ref.project is not None
         return ArtifactCollection.load(self._svc(), self._store(), ref.project, ref.name)
 

@@ -49,7 +49,7 @@ def validate_name(value: str, *, kind: str = "artifact name") -> str:
             f"the limit is {MAX_NAME_LENGTH}"
         )
     if not _NAME.match(value):
-        if " " in value:
+        if " " in value and _NAME.match(value.replace(" ", "_")):  # only the spaces are wrong
             raise InvalidNameError(
                 f"{kind} {value!r} contains a space; satchel names become folder and object "
                 "names in the store, so use '-' or '_' instead"
@@ -59,7 +59,9 @@ def validate_name(value: str, *, kind: str = "artifact name") -> str:
         )
     if set(value) == {"."}:
         raise InvalidNameError(f"{kind} {value!r} is not valid: it may not consist of dots only")
-    return value
+    # a plain str: the str subclasses satchel hands out (Api.project, ArtifactType, Project)
+    # must not reach records, which only encode str itself
+    return str(value)
 
 
 def validate_alias(value: str) -> str:
@@ -78,7 +80,7 @@ def validate_alias(value: str) -> str:
             f"alias {value!r} looks like a version number; version numbers are assigned by "
             "satchel. Use another alias, such as 'v1.0.0' or 'prod'"
         )
-    return value
+    return str(value)
 
 
 def validate_tag(value: str) -> str:
@@ -95,7 +97,7 @@ def validate_tag(value: str) -> str:
                 f"tag {value!r} starts or ends with a space; remove it"
             )
         return validate_name(value, kind="tag")  # raises, naming what is wrong
-    return value
+    return str(value)
 
 
 def parse_version(value: str) -> int | None:
@@ -163,8 +165,8 @@ def parse_ref(ref: str, *, project: str | None = None) -> ArtifactRef:
             "(or W&B's 'entity/project/name:alias')"
         )
     if proj is not None:
-        validate_name(proj, kind="project")
-    validate_name(name)
+        proj = validate_name(proj, kind="project")
+    name = validate_name(name)
     sel = selector or LATEST
     if sel != LATEST and parse_version(sel) is None:
         validate_name(sel, kind="alias")
