@@ -399,3 +399,22 @@ def test_wandb_api_and_run_attributes_satchel_lacks_say_why(satchel_env: Satchel
         with pytest.raises(AttributeError, match="^'Run' object has no attribute 'nothing'$"):
             run.nothing  # noqa: B018
         assert not hasattr(run, "summary")
+
+
+def test_entry_extra_is_an_empty_dict_that_refuses_changes(saved: wandb.Artifact) -> None:
+    entry = saved.get_entry("a.txt")
+    assert entry.extra == {} and isinstance(entry.extra, dict)
+    assert saved.manifest.entries["b/c.txt"].extra.get("etag") is None  # W&B-style reads work
+    for change in (lambda e: e.update(x=1), lambda e: e.__setitem__("x", 1),
+                   lambda e: e.setdefault("x", 1), lambda e: e.pop("x")):
+        with pytest.raises(errors.FrozenEntryError, match=re.escape(
+            "entry.extra is read-only (entries are frozen); make a new entry with "
+            "msgspec.structs.replace(entry, extra={...})"
+        )):
+            change(entry.extra)
+    assert ManifestEntry("p", "d").extra == {}
+
+
+def test_a_tag_must_be_a_string() -> None:
+    with pytest.raises(errors.InvalidNameError, match="^tag must be a str, got int$"):
+        wandb.Artifact("x", "dataset").tags.append(3)  # type: ignore[arg-type]

@@ -38,7 +38,7 @@ from satchel.errors import (
 )
 from satchel.hashing import LARGE_FILE, XXH128, b64_to_hex, hash_file, snapshot_files
 from satchel.localfiles import LocalFile, digest_files, digest_tree
-from satchel.manifest import Manifest, ManifestEntry
+from satchel.manifest import NO_EXTRA, Manifest, ManifestEntry
 from satchel.progress import Bar, NullBar
 from satchel.statcache import stat_key
 from satchel.transfer import run_parallel
@@ -176,7 +176,7 @@ class Draft:
     ) -> list[tuple[ManifestEntry, Source]]:
         """Digest local files under the given policy; return entries with their sources."""
         bar = bar or NullBar()
-        extra: dict[str, Any] = {"alg": "XXH128"} if self.alg == XXH128 else {}
+        extra: dict[str, Any] = {"alg": "XXH128"} if self.alg == XXH128 else NO_EXTRA
         if policy == "immutable":
             digests = digest_files(files, self.alg, cache.stat_cache, on_done=bar.update)
             return [
@@ -254,7 +254,7 @@ class Draft:
             InvalidPathError: a file's logical path is not valid (checked before waiting for
                 the hashing).
         """
-        extra: dict[str, Any] = {"alg": "XXH128"} if self.alg == XXH128 else {}
+        extra: dict[str, Any] = {"alg": "XXH128"} if self.alg == XXH128 else NO_EXTRA
         mutable = policy == "mutable"
 
         def check(rels: list[str]) -> None:

@@ -46,6 +46,7 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
     │       └── StoreUnavailableError (ConnectionError) still failing after retries
     ├── EntryNotFoundError          (KeyError)     no such logical path in an artifact
     ├── NotAReferenceError          (ValueError)   ref_target() of an entry that is no reference
+    ├── FrozenEntryError            (TypeError)    a manifest entry's shared empty extra changed
     ├── EntryConflictError          (ValueError)   same path added twice with other content
     │   └── PartConflictError                      collaborative parts disagree on a path
     ├── SourceFileNotFoundError     (FileNotFoundError) a local file given to add_* is missing
@@ -220,6 +221,10 @@ class EntryNotFoundError(SatchelError, KeyError):
 
 class NotAReferenceError(SatchelError, ValueError):
     """``entry.ref_target()`` was asked of an entry stored in the artifact, not a reference."""
+
+
+class FrozenEntryError(SatchelError, TypeError):
+    """A manifest entry (frozen) was changed through its shared, empty ``extra``."""
 
 
 class EntryConflictError(SatchelError, ValueError):

@@ -33,13 +33,32 @@ import msgspec
 
 from satchel import gzblocks
 from satchel import paths as logical_paths
-from satchel.errors import ManifestError
+from satchel.errors import FrozenEntryError, ManifestError
 from satchel.hashing import MD5, XXH128, b64_to_hex, new_hasher
 
 DIGEST_HEADER = "wandb-artifact-manifest-v1\n"
 STORAGE_POLICY = "satchel-store-v1"
 WANDB_STORAGE_POLICY = "wandb-storage-policy-v1"
 MANIFEST_VERSION = 1
+
+
+class _NoExtra(dict[str, Any]):
+    """The one ``extra`` of every entry that has none: an empty ``dict`` (so W&B code's
+    ``entry.extra.get("etag")`` works) shared by all of them, which is why it refuses to
+    change (a million entries would otherwise cost a million empty dicts, ~60 MB)."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise FrozenEntryError(
+            "entry.extra is read-only (entries are frozen); make a new entry with "
+            "msgspec.structs.replace(entry, extra={...})"
+        )
+
+    __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = _refuse  # type: ignore[assignment]
+    __ior__ = _refuse  # type: ignore[assignment]
+
+
+#: the shared, read-only ``extra`` of entries without one
+NO_EXTRA: dict[str, Any] = _NoExtra()
 
 
 class ManifestEntry(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
@@ -52,7 +71,8 @@ class ManifestEntry(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
         size: bytes, when known.
         ref: the URI of a referenced object, ``None`` for content stored in the store.
         extra: small facts about the entry (``etag``, ``versionID``, ``alg``, ``md5``, ...);
-            ``{}`` when there are none (as in W&B); treat it as read-only.
+            ``{}`` when there are none (as in W&B: a shared empty dict that refuses changes,
+            :data:`NO_EXTRA`); treat it as read-only.
         birth_artifact_id: id of the version whose commit first stored this content.
     """
 
@@ -60,7 +80,7 @@ class ManifestEntry(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     digest: str
     size: int | None = None
     ref: str | None = None
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = NO_EXTRA
     birth_artifact_id: str | None = None
 
     @property
@@ -228,7 +248,7 @@ class Manifest:
             contents = self._contents
             assert contents is not None
             self._entries = {
-                p: ManifestEntry(p, w.digest, w.size, w.ref, w.extra or {}, w.birthArtifactID)
+                p: ManifestEntry(p, w.digest, w.size, w.ref, w.extra or NO_EXTRA, w.birthArtifactID)
                 for p, w in contents.items()
             }
             self._contents = None  # one copy in memory is enough
@@ -261,7 +281,7 @@ class Manifest:
         w = self._contents.get(path)
         if w is None:
             return None
-        return ManifestEntry(path, w.digest, w.size, w.ref, w.extra or {}, w.birthArtifactID)
+        return ManifestEntry(path, w.digest, w.size, w.ref, w.extra or NO_EXTRA, w.birthArtifactID)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Manifest):
