@@ -440,3 +440,15 @@ def test_wandb_project_variable_is_the_default_project(
     assert art.save().project == "from-wandb"
     monkeypatch.setenv("SATCHEL_PROJECT", "from-satchel")  # satchel's variable wins
     assert wandb.Api().project == "from-satchel"
+
+
+def test_save_into_another_store_inside_a_run_is_not_logged_by_it(
+    data: Path, tmp_path: Path
+) -> None:
+    other = str(tmp_path / "other-store")
+    with wandb.init(project="p") as run:
+        art = wandb.Artifact("ds", type="dataset")
+        art.add_dir(str(data))
+        art.save(store=other)  # lineage cannot point into another store
+    assert run.outputs == [] and art.logged_by() is None
+    assert wandb.Api(other, "default").artifact("ds:v0").digest == art.digest

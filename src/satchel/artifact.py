@@ -448,22 +448,14 @@ class Artifact(WandbArtifactMixin):
             UnsupportedReferenceError: a W&B ``wandb-artifact://`` URL.
         """
         draft = self._editable()
-        if isinstance(uri, ManifestEntry):
-            from satchel.entries import BoundEntry
+        from satchel.entries import artifact_entry_reference
 
-            if not isinstance(uri, BoundEntry):
-                raise InvalidPathError(
-                    f"entry {uri.path!r} is not bound to an artifact; pass "
-                    "artifact.get_entry(path) (or its ref_url())"
-                )
-            uri = uri.ref_url()
-        if uri.startswith(("satchel-artifact://", "wandb-artifact://")):
-            from satchel.entries import resolve_ref_url
-
-            entry = resolve_ref_url(self._store(), uri, name)
-            draft.check_conflicts([entry], overwrite=False)
-            draft.put(entry, None, overwrite=False)
-            return [entry]
+        shared = artifact_entry_reference(self._store, uri, name)
+        if shared is not None:
+            draft.check_conflicts([shared], overwrite=False)
+            draft.put(shared, None, overwrite=False)
+            return [shared]
+        assert isinstance(uri, str)
         _reject_credentials(uri)
         limit = DEFAULT_MAX_OBJECTS if max_objects is None else int(max_objects)
         if limit < 1:
@@ -945,10 +937,11 @@ class Artifact(WandbArtifactMixin):
             ArtifactTypeMismatchError, SourceFileChangedError, EntryNotFoundError (incremental
             removal of a missing path), InvalidNameError, StoreError.
         """
-        if self.is_draft() and self._run_id is None:
-            run = self._logging_run(store)
-            if run is not None:  # W&B: saving inside a run logs the artifact to that run
-                return run._log(self, project, aliases, tags)
+        from satchel.runs import run_to_log
+
+        run = run_to_log(self, store)
+        if run is not None:  # W&B: saving inside a run logs the artifact to that run
+            return run._log(self, project, aliases, tags)
         self._extras()
         if aliases is not None:
             extra_aliases = [a for a in _clean_aliases(aliases) if a not in self._aliases]
@@ -1014,21 +1007,6 @@ class Artifact(WandbArtifactMixin):
             self._tags.replace_all(sorted(set(self._tags) | wanted_tags))
             self._persist_attributes()
         return self
-
-    def _logging_run(self, store: Store | str | None) -> Run | None:
-        """The active run that should log this draft when it is saved: one exists and the
-        save goes to the run's store (lineage cannot point into another store)."""
-        from satchel.runs import active_run
-
-        run = active_run()
-        if run is None:
-            return None
-        target = store if store is not None else (self._services and self._services.store)
-        target = target or self._origin
-        if target is None:
-            return run
-        url = target.url if isinstance(target, Store) else self._svc().with_store(target).require_store().url
-        return run if url == run.store.url else None
 
     def _adopt_commit(self, store: Store, record: VersionRecord, manifest: Manifest) -> None:
         """Become the committed version ``record`` of ``store`` (a draft whose content was

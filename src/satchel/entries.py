@@ -15,6 +15,7 @@ refused with a message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -124,3 +125,25 @@ def resolve_ref_url(store: Store, url: str, name: str | None) -> ManifestEntry:
         raise EntryNotFoundError(f"{ref.project}/{ref.name}:{ref.selector} has no entry {logical!r}")
     new_path = logical_paths.normalize(name or logical.rsplit("/", 1)[-1])
     return msgspec.structs.replace(entry, path=new_path)
+
+
+def artifact_entry_reference(
+    store: Callable[[], Store], uri: str | ManifestEntry, name: str | None
+) -> ManifestEntry | None:
+    """What ``add_reference(uri)`` adds when ``uri`` is an artifact entry or its
+    ``ref_url()`` (see :func:`resolve_ref_url`); ``None`` for any other URI.
+
+    Raises:
+        InvalidPathError: an entry that is not bound to an artifact. See
+            :func:`resolve_ref_url`.
+    """
+    if isinstance(uri, ManifestEntry):
+        if not isinstance(uri, BoundEntry):
+            raise InvalidPathError(
+                f"entry {uri.path!r} is not bound to an artifact; pass "
+                "artifact.get_entry(path) (or its ref_url())"
+            )
+        uri = uri.ref_url()
+    if not uri.startswith((f"{SCHEME}://", "wandb-artifact://")):
+        return None
+    return resolve_ref_url(store(), uri, name)

@@ -53,6 +53,22 @@ def active_run() -> Run | None:
     return _ACTIVE[-1] if _ACTIVE else None
 
 
+def run_to_log(artifact: Artifact, store: Store | str | None) -> Run | None:
+    """The active run that logs ``artifact`` when it is saved (W&B's ``Artifact.save()``
+    inside a run): a draft not being logged already, saved into the run's store (lineage
+    cannot point into another store); ``None`` otherwise."""
+    run = active_run()
+    if run is None or not artifact.is_draft() or artifact._run_id is not None:
+        return None
+    svc = artifact._services
+    target: Store | str | None = store if store is not None else (svc.store if svc else None)
+    target = target or artifact._origin
+    if target is None:
+        return run
+    url = target.url if isinstance(target, Store) else artifact._svc().with_store(target).require_store().url
+    return run if url == run.store.url else None
+
+
 def deactivate_all() -> None:
     """Forget every active run without finishing it: ``satchel.run`` becomes ``None`` and
     ``Artifact.save()`` logs into no run. For test harnesses, and for a forked child process
