@@ -418,3 +418,15 @@ def test_entry_extra_is_an_empty_dict_that_refuses_changes(saved: wandb.Artifact
 def test_a_tag_must_be_a_string() -> None:
     with pytest.raises(errors.InvalidNameError, match="^tag must be a str, got int$"):
         wandb.Artifact("x", "dataset").tags.append(3)  # type: ignore[arg-type]
+
+
+def test_aliases_given_where_wandb_takes_the_name_are_refused(saved: wandb.Artifact) -> None:
+    message = re.escape(
+        "name must be a str, got list: the second argument of log_artifact is the artifact "
+        "name (W&B's order); pass aliases=[...] by keyword"
+    )
+    with pytest.raises(errors.InvalidNameError, match=f"^{message}$"):
+        wandb.log_artifact(saved, ["best"])  # type: ignore[arg-type]
+    with wandb.init(project="p") as run, pytest.raises(errors.InvalidNameError, match=message):
+        run.log_artifact(saved, ["best"])  # type: ignore[arg-type]
+    assert "best" not in wandb.Api().artifact("ds:v0").aliases

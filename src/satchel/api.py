@@ -513,9 +513,10 @@ def log_artifact(
     Raises:
         NoActiveRunError: a path given without an active run. See ``Artifact.save``.
     """
-    from satchel.runs import active_run
+    from satchel.runs import _check_name_argument, active_run
     from satchel.session import require_run
 
+    _check_name_argument(name)
     run = active_run()
     if run is not None and store is None and project is None:
         return run.log_artifact(artifact_or_path, name, type, aliases, tags)

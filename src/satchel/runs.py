@@ -365,6 +365,7 @@ class Run:
         type: str | None,
     ) -> Artifact:
         """The artifact to log: itself, or (W&B's shortcut) a new one holding a path."""
+        _check_name_argument(name)
         if isinstance(artifact_or_path, Artifact):
             return artifact_or_path
         path = os.fspath(artifact_or_path)
@@ -592,6 +593,16 @@ class Run:
         if aliases:
             done.save(aliases=aliases)
         return done
+
+
+def _check_name_argument(name: Any) -> None:
+    """The second argument of ``log_artifact`` & co. is W&B's ``name``; satchel's earlier
+    ``log_artifact(artifact, aliases)`` would otherwise lose its aliases without a word."""
+    if name is not None and not isinstance(name, str):
+        raise InvalidNameError(
+            f"name must be a str, got {type(name).__name__}: the second argument of "
+            "log_artifact is the artifact name (W&B's order); pass aliases=[...] by keyword"
+        )
 
 
 def _check_model(art: Artifact) -> None:
