@@ -2,7 +2,9 @@
 
 ``satchel_env`` is autouse (imported by ``tests/conftest.py``): for EVERY test it points
 ``SATCHEL_STORE`` and ``SATCHEL_CACHE_DIR`` at fresh private folders, hides progress bars, drops
-``SATCHEL_PROJECT`` / ``SATCHEL_STORAGE_OPTIONS`` inherited from the shell, and makes
+``SATCHEL_PROJECT`` / ``SATCHEL_STORAGE_OPTIONS`` (and the download-folder and entity
+variables, W&B's included) inherited from the shell, forgets runs an earlier test left active
+(``satchel.run``), and makes
 ``tmp_path`` the working directory (so ``./artifacts/...`` downloads stay inside it). The store
 and cache live in their own temporary folder, not in ``tmp_path``, so a test that checks an
 artifact out into ``tmp_path`` can never delete them.
@@ -21,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from satchel.api import Api
+from satchel.runs import deactivate_all
 from satchel.services import Services, local_services
 from satchel.store import Store, open_store
 
@@ -67,7 +70,12 @@ def satchel_env(
     monkeypatch.delenv("SATCHEL_PROJECT", raising=False)
     monkeypatch.delenv("SATCHEL_STORAGE_OPTIONS", raising=False)
     monkeypatch.chdir(tmp_path)
+    for name in ("SATCHEL_ARTIFACT_DIR", "WANDB_ARTIFACT_DIR", "SATCHEL_ENTITY", "WANDB_ENTITY",
+                 "WANDB_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    deactivate_all()  # a run another test left unfinished must not log this test's saves
     yield env
+    deactivate_all()
 
 
 def write_tree(root: Path | str, files: dict[str, bytes | str]) -> Path:

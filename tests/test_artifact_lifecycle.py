@@ -19,8 +19,10 @@ from satchel.errors import (
 from tests.core_fixtures import SatchelEnv
 
 COMMITTED_ONLY = [
-    "version", "version_index", "source_name", "qualified_name", "project", "id",
-    "created_at", "updated_at", "commit_hash", "based_on", "created_by",
+    "version", "version_index", "qualified_name", "project",
+    "created_at", "updated_at", "commit_hash", "based_on", "created_by", "entity",
+    "source_entity", "source_project", "source_version", "source_qualified_name", "url",
+    "history_step", "collection", "source_collection",
 ]
 
 
@@ -116,14 +118,19 @@ def test_committed_only_attributes_raise_not_logged_on_draft(attr: str) -> None:
         getattr(art, attr)
 
 
-@pytest.mark.parametrize("attr", ["version", "id", "created_at"])
-def test_hasattr_does_not_lie_on_drafts(attr: str) -> None:
+@pytest.mark.parametrize("attr", ["version", "created_at", "entity"])
+def test_committed_only_attributes_answer_getattr_as_wandb_does(attr: str) -> None:
+    # W&B's ArtifactNotLoggedError is an AttributeError: getattr(draft, attr, None) is None
     art = Artifact("ds", "dataset")
-    assert not issubclass(ArtifactNotLoggedError, AttributeError)
-    with pytest.raises(ArtifactNotLoggedError):
-        hasattr(art, attr)
-    with pytest.raises(ArtifactNotLoggedError):
-        getattr(art, attr, None)
+    assert issubclass(ArtifactNotLoggedError, AttributeError)
+    assert not hasattr(art, attr)
+    assert getattr(art, attr, None) is None
+
+
+def test_draft_id_is_none_and_source_name_the_bare_name_as_in_wandb() -> None:
+    art = Artifact("ds", "dataset")
+    assert art.id is None
+    assert art.source_name == "ds" and art.name == "ds"
 
 
 @pytest.mark.parametrize(
@@ -181,7 +188,9 @@ def test_invalid_types(type_: str) -> None:
 def test_invalid_project_on_save(src: Path, satchel_env: SatchelEnv) -> None:
     art = Artifact("ds", "dataset")
     art.add_file(src)
-    with pytest.raises(InvalidNameError, match="^project 'my project' is not valid"):
+    with pytest.raises(InvalidNameError, match="^project 'my project' contains a space; satchel "
+                                               "names become folder and object names in the "
+                                               "store, so use '-' or '_' instead$"):
         art.save(project="my project")
     assert art.is_draft()
 
@@ -208,7 +217,7 @@ def test_latest_is_implied_and_custom_version_like_aliases_are_fine(src: Path) -
     assert "best" in art.aliases
 
 
-@pytest.mark.parametrize("bad", ["has space", "", "t/t"])
+@pytest.mark.parametrize("bad", ["has!bang", "", "t/t", " lead"])
 def test_invalid_tags(src: Path, bad: str) -> None:
     art = Artifact("ds", "dataset")
     art.add_file(src)

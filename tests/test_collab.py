@@ -18,7 +18,7 @@ from satchel.errors import (
     PartConflictError,
     RunFinishedError,
 )
-from satchel.run import RunState
+from satchel.runs import RunState
 from satchel.services import Services
 from satchel.store import layout
 from tests.store_support import (

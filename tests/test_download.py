@@ -45,7 +45,8 @@ def test_default_root_is_under_artifacts_without_colon(
     assert ":" not in os.path.relpath(path, satchel_env.work)
     assert read_tree(path) == FILES
     assert committed.verify().verified == len(FILES)  # default root for verify too
-    assert committed.checkout() == path
+    # checkout's default folder has no version (W&B's): one folder switched between versions
+    assert committed.checkout() == str(satchel_env.work / "artifacts" / "ds")
 
 
 def test_download_to_given_root_returns_absolute_path(
@@ -326,10 +327,18 @@ def test_checkout_does_not_write_through_symlinked_folders(
     assert read_tree(out) == FILES
 
 
-def test_checkout_keeps_unchecked_reference_folders(tmp_path: Path) -> None:
+def test_checkout_keeps_unchecked_reference_folders_of_older_manifests(
+    tmp_path: Path, satchel_env: SatchelEnv
+) -> None:
+    # satchel before W&B's checksum=False rule wrote one entry per folder (digest = the URI,
+    # no size); such versions still download the folder's files as they are now
+    from satchel.registry.wandb_import import build_from_wandb
+
     ref_dir = write_tree(tmp_path / "refdata", {"r1.txt": "one", "sub/r2.txt": "two"})
-    art = Artifact("loose", "dataset")
-    art.add_reference(ref_dir.as_uri(), name="loose", checksum=False)
+    uri = ref_dir.as_uri()
+    art = build_from_wandb(satchel_env.services(), {
+        "version": 1, "contents": {"loose": {"digest": uri, "ref": uri}},
+    }, name="loose", type="dataset")
     art.add(b"s", "s.bin")
     art.save()
     out = tmp_path / "out"
@@ -342,3 +351,17 @@ def test_checkout_keeps_unchecked_reference_folders(tmp_path: Path) -> None:
     assert read_tree(out) == {"loose/r1.txt": b"one", "loose/sub/r2.txt": b"two",
                               "loose/new.txt": b"added later", "s.bin": b"s"}
     assert art.verify(out).unverifiable == ("loose",)
+
+
+def test_checkout_of_checksum_false_file_references(tmp_path: Path) -> None:
+    ref_dir = write_tree(tmp_path / "refdata", {"r1.txt": "one", "sub/r2.txt": "two"})
+    art = Artifact("loose", "dataset")
+    art.add_reference(ref_dir.as_uri(), name="loose", checksum=False)
+    art.save()
+    out = tmp_path / "out"
+    write_tree(ref_dir, {"new.txt": "added later", "r1.txt": "ONE"})
+    write_tree(out, {"extra.txt": "x"})
+    with pytest.warns(UserWarning, match="no recorded checksum; not verified"):
+        art.checkout(out)
+    assert read_tree(out) == {"loose/r1.txt": b"ONE", "loose/sub/r2.txt": b"two"}
+    assert art.verify(out).unverifiable == ("loose/r1.txt", "loose/sub/r2.txt")

@@ -80,9 +80,22 @@ def test_every_error_class_is_drawn() -> None:
     drawn = {n for n, _p, _b in TREE}
     defined = {
         n for n, obj in vars(errors).items()
-        if inspect.isclass(obj) and issubclass(obj, SatchelError)
+        if inspect.isclass(obj) and issubclass(obj, SatchelError) and obj.__name__ == n
     }
     assert defined == drawn
+
+
+def test_wandb_error_names_are_satchel_classes() -> None:
+    # W&B code catches wandb.errors.Error / CommError / UsageError...: the same names exist
+    assert errors.Error is SatchelError and satchel.Error is SatchelError
+    assert issubclass(errors.ArtifactNotFoundError, errors.CommError)
+    assert issubclass(errors.ArtifactDeletedError, errors.CommError)
+    assert issubclass(errors.ArtifactTypeMismatchError, errors.CommError)
+    assert issubclass(errors.StoreUnavailableError, errors.CommError)
+    assert issubclass(errors.StoreAccessError, errors.AuthenticationError)
+    assert issubclass(errors.RunFinishedError, errors.UsageError)
+    assert issubclass(errors.NotInSatchelError, errors.UnsupportedError)
+    assert issubclass(errors.UnsupportedError, errors.UsageError)
 
 
 def test_every_public_error_is_exported() -> None:
@@ -91,8 +104,9 @@ def test_every_public_error_is_exported() -> None:
             assert getattr(satchel, name, None) is getattr(errors, name), name
 
 
-def test_artifact_not_logged_is_not_attribute_error() -> None:
-    assert not issubclass(errors.ArtifactNotLoggedError, AttributeError)
+def test_state_errors_are_attribute_errors_as_in_wandb() -> None:
+    assert issubclass(errors.ArtifactNotLoggedError, AttributeError)
+    assert issubclass(errors.ArtifactFinalizedError, AttributeError)
 
 
 def test_entry_not_found_message_is_not_repr_quoted() -> None:
@@ -240,18 +254,18 @@ def test_concurrent_update_gives_up_with_clear_error(
 def test_bad_storage_options_env(
     monkeypatch: pytest.MonkeyPatch, value: str, message: str
 ) -> None:
-    from satchel import config
+    from satchel import settings
 
     with pytest.raises(ConfigError, match=re.escape(message)):
-        config.storage_options({"SATCHEL_STORAGE_OPTIONS": value})
+        settings.storage_options({"SATCHEL_STORAGE_OPTIONS": value})
     monkeypatch.setenv("SATCHEL_STORAGE_OPTIONS", value)
     with pytest.raises(ConfigError, match=re.escape(message)):
         Api()
 
 
 def test_bad_project_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SATCHEL_PROJECT", "no spaces allowed")
-    with pytest.raises(InvalidNameError, match="^project 'no spaces allowed' is not valid"):
+    monkeypatch.setenv("SATCHEL_PROJECT", "no/slashes")
+    with pytest.raises(InvalidNameError, match="^project 'no/slashes' is not valid"):
         Api()
 
 

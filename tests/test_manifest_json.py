@@ -19,7 +19,7 @@ def _manifest(n: int, seed: int = 0) -> Manifest:
     entries = []
     for i in range(n):
         path = "/".join(rng.choice(names) + str(rng.randint(0, 9)) for _ in range(rng.randint(1, 3)))
-        extra = None
+        extra: dict[str, str] = {}
         if i % 3 == 0:
             extra = {"versionID": f"v{i}", "etag": f'"{i}"', "alg": "XXH128"}  # unsorted keys
         entries.append(ManifestEntry(

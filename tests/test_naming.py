@@ -20,7 +20,9 @@ def test_valid_names_are_returned(good: str) -> None:
     [
         ("", "artifact name is empty; give 1-128 characters"),
         ("a" * 129, "is 129 characters long; the limit is 128"),
-        ("has space", "use only letters, digits, '_', '-' and '.'"),
+        ("has space", ("artifact name 'has space' contains a space; satchel names become folder "
+                      "and object names in the store, so use '-' or '_' instead")),
+        ("has+plus", "use only letters, digits, '_', '-' and '.'"),
         ("slash/name", "use only letters, digits"),
         ("colon:name", "use only letters, digits"),
         ("ünicode", "use only letters, digits"),
@@ -34,8 +36,8 @@ def test_invalid_names_raise_with_reason(bad: str, message: str) -> None:
 
 
 def test_kind_appears_in_message_and_non_str_is_rejected() -> None:
-    with pytest.raises(InvalidNameError, match="^project 'a b' is not valid"):
-        naming.validate_name("a b", kind="project")
+    with pytest.raises(InvalidNameError, match="^project 'a,b' is not valid"):
+        naming.validate_name("a,b", kind="project")
     with pytest.raises(InvalidNameError, match="type must be a str, got int"):
         naming.validate_name(3, kind="type")  # type: ignore[arg-type]
 
@@ -65,8 +67,32 @@ def test_alias_and_tag_character_rules() -> None:
     with pytest.raises(InvalidNameError, match="^alias 'a:b' is not valid"):
         naming.validate_alias("a:b")
     assert naming.validate_tag("needs-review") == "needs-review"
-    with pytest.raises(InvalidNameError, match="^tag 'a b' is not valid"):
-        naming.validate_tag("a b")
+    with pytest.raises(InvalidNameError, match="^tag 'a/b' is not valid"):
+        naming.validate_tag("a/b")
+
+
+@pytest.mark.parametrize("good", ["needs review", "a  b", "v1.0 gold", "ünïcode tag", "x_y-z"])
+def test_tags_may_hold_spaces_between_words_as_in_wandb(good: str) -> None:
+    assert naming.validate_tag(good) == good
+
+
+@pytest.mark.parametrize("bad", [" lead", "trail ", " "])
+def test_tags_may_not_start_or_end_with_a_space(bad: str) -> None:
+    if bad.strip():
+        with pytest.raises(InvalidNameError, match=rf"^tag {bad!r} starts or ends with a space; "
+                                                   "remove it$"):
+            naming.validate_tag(bad)
+    else:
+        with pytest.raises(InvalidNameError, match=re.escape("tag ' ' contains a space")):
+            naming.validate_tag(bad)
+
+
+def test_parse_ref_accepts_and_ignores_a_wandb_entity() -> None:
+    parsed = naming.parse_ref("team/vision/ds:prod")
+    assert (parsed.entity, parsed.project, parsed.name, parsed.selector) == (
+        "team", "vision", "ds", "prod"
+    )
+    assert str(parsed) == "vision/ds:prod"
 
 
 def test_parse_version() -> None:
@@ -108,10 +134,13 @@ def test_parse_ref_without_project() -> None:
     [
         ("", "artifact reference is empty"),
         ("ds:", "ends with ':'; add a version or alias"),
-        ("a/b/c", "has too many '/'"),
-        ("bad name", "artifact name 'bad name' is not valid"),
-        ("bad proj/ds", "project 'bad proj' is not valid"),
-        ("ds:bad alias", "alias 'bad alias' is not valid"),
+        ("a/b/c/d", (r"has too many '/'; use 'project/name:alias' \(or W&B's "
+                    r"'entity/project/name:alias'\)")),
+        ("/p/ds", "has an empty entity; use 'project/name:alias'"),
+        ("bad name", "artifact name 'bad name' contains a space"),
+        ("bad proj/ds", "project 'bad proj' contains a space"),
+        ("ds:bad alias", "alias 'bad alias' contains a space"),
+        ("bad+name", "artifact name 'bad\\+name' is not valid"),
     ],
 )
 def test_parse_ref_errors(ref: str, message: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from satchel import Api, Artifact, ArtifactNotFoundError, ProtectedFolderError, config
+from satchel import Api, Artifact, ArtifactNotFoundError, ProtectedFolderError, settings
 from satchel.cli import main
 from satchel.services import local_services
 from tests.core_fixtures import SatchelEnv, write_tree
@@ -184,13 +184,13 @@ def test_cli_put_dot_skips_a_project_local_store_and_cache_and_prints_it(tmp_pat
 
 def test_config_returns_absolute_local_paths_and_leaves_urls_alone(tmp_path: Path) -> None:
     os.chdir(tmp_path)
-    assert config.store_url("rel/store") == str(tmp_path / "rel" / "store")
-    assert config.store_url("file://rel") == f"file://{tmp_path / 'rel'}"
-    assert config.store_url("s3://bucket/prefix") == "s3://bucket/prefix"
-    assert config.cache_dir("c") == str(tmp_path / "c")
+    assert settings.store_url("rel/store") == str(tmp_path / "rel" / "store")
+    assert settings.store_url("file://rel") == f"file://{tmp_path / 'rel'}"
+    assert settings.store_url("s3://bucket/prefix") == "s3://bucket/prefix"
+    assert settings.cache_dir("c") == str(tmp_path / "c")
     env = {"SATCHEL_STORE": "st", "SATCHEL_CACHE_DIR": "ca"}
-    assert config.store_url(env=env) == str(tmp_path / "st")
-    assert config.cache_dir(env=env) == str(tmp_path / "ca")
+    assert settings.store_url(env=env) == str(tmp_path / "st")
+    assert settings.cache_dir(env=env) == str(tmp_path / "ca")
 
 
 def test_relative_environment_paths_keep_their_first_meaning_after_chdir(
@@ -208,7 +208,7 @@ def test_relative_environment_paths_keep_their_first_meaning_after_chdir(
     art.add_dir("data")
     art.save()
     os.chdir(second)
-    assert config.store_url() == str(first / name)
+    assert settings.store_url() == str(first / name)
     assert Api().artifact("ds").version == "v0"
     again = Artifact("ds", "dataset")
     again.add(b"new", "x.bin")

@@ -261,3 +261,27 @@ def test_sas_token_in_the_url_is_refused(azure_container: Any, satchel_env: Satc
     with pytest.raises(InvalidPathError, match=r"carries a signature \(sig=") as info:
         art.add_reference(url)
     assert "c2VjcmV0" not in str(info.value)
+
+
+def test_adls_directory_markers_are_skipped(azure_container: Any, satchel_env: SatchelEnv) -> None:
+    # ADLS Gen2 (hierarchical namespace) shows every directory as a zero-byte blob named like
+    # it, with metadata hdi_isfolder=true; they are folders, not files, as W&B treats them
+    c = azure_container
+    for marker in ("dir", "dir/sub"):
+        c.client.upload_blob(marker, b"", metadata={"hdi_isfolder": "true"})
+    c.client.upload_blob("dir/a.txt", b"A")
+    c.client.upload_blob("dir/sub/b.txt", b"B")
+    c.client.upload_blob("dir/empty", b"", metadata={"hdi_isfolder": "false"})  # a real file
+    art, _, _ = _artifact(satchel_env, c.storage_options)
+    as_blob = art.add_reference(f"az://{c.name}/dir")  # the marker itself: a folder
+    assert sorted(e.path for e in as_blob) == ["a.txt", "empty", "sub/b.txt"]
+    root_listing = art.add_reference(f"az://{c.name}/", name="all")
+    assert sorted(e.path for e in root_listing) == ["all/dir/a.txt", "all/dir/empty",
+                                                     "all/dir/sub/b.txt"]
+    art.add_reference(f"az://{c.name}/dir", name="loose", checksum=False)
+    root = art.save().download(satchel_env.work / "o")
+    files = _read(root)
+    assert {k: v for k, v in files.items() if k.startswith("loose/")} == {
+        "loose/a.txt": b"A", "loose/empty": b"", "loose/sub/b.txt": b"B"
+    }
+    assert files["sub/b.txt"] == b"B" and files["all/dir/a.txt"] == b"A"

@@ -24,6 +24,7 @@ from satchel.errors import (
     ReferenceNotFoundError,
     TooManyObjectsError,
 )
+from satchel.hashing import hash_bytes
 from tests.core_fixtures import SatchelEnv
 from tests.references_support import (
     FileRemote,
@@ -273,13 +274,51 @@ class PrefixConformance(ReferenceConformance):
 
 
 class TestFileReferences(PrefixConformance):
-    """``file://`` on a local folder."""
+    """``file://`` on a local folder.
+
+    ``checksum=False`` follows W&B 0.31 here instead of the shared rule (checked bit for bit
+    against W&B in ``tests/test_wandb_parity.py``): one entry per file, listed and stat-ed but
+    never read, its digest the MD5 of the file's URI; a download takes the file as it is then.
+    """
 
     @pytest.fixture
     def remote(self, tmp_path: Path) -> Remote:
         root = tmp_path / "remote"
         root.mkdir()
         return FileRemote("file", root=root)
+
+    def test_checksum_false_records_the_uri_without_reading_it(
+        self, remote: Remote, satchel_env: SatchelEnv
+    ) -> None:
+        remote.put("later/file.txt", b"first")
+        art, warnings = _draft(satchel_env, remote)
+        uri = remote.uri("later/file.txt")
+        (entry,) = art.add_reference(uri, checksum=False)
+        assert (entry.path, entry.size, entry.ref) == ("file.txt", 5, uri)
+        assert entry.digest == hash_bytes(uri.encode())  # the URI's MD5, not the content's
+        art.save()
+        remote.put("later/file.txt", b"arrived later")
+        root = art.download(satchel_env.work / "out")
+        assert _read(root) == {"file.txt": b"arrived later"}
+        assert any("not verified" in w for w in warnings)
+        assert art.verify(root).unverifiable == ("file.txt",)
+
+    def test_checksum_false_prefix_downloads_what_is_there_now(
+        self, remote: Remote, satchel_env: SatchelEnv
+    ) -> None:
+        remote.put("u/a.txt", b"a")
+        remote.put("u/sub/b.txt", b"b")
+        art, warnings = _draft(satchel_env, remote)
+        entries = art.add_reference(remote.uri("u"), name="unchecked", checksum=False)
+        assert [(e.path, e.size) for e in entries] == [("unchecked/a.txt", 1),
+                                                       ("unchecked/sub/b.txt", 1)]
+        art.save()
+        remote.put("u/a.txt", b"changed")
+        remote.put("u/later/c.txt", b"c")  # listed at add time: a later file is not in it
+        root = art.download(satchel_env.work / "out")
+        assert _read(root) == {"unchecked/a.txt": b"changed", "unchecked/sub/b.txt": b"b"}
+        assert any("not verified" in w for w in warnings)
+        assert art.verify(root).unverifiable == ("unchecked/a.txt", "unchecked/sub/b.txt")
 
 
 class TestHTTPReferences(ReferenceConformance):

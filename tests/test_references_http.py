@@ -92,7 +92,7 @@ def test_no_etag_records_the_url_and_warns(http_site: Any, satchel_env: SatchelE
     http_site.behave("n.txt", etag="none")
     art, _handler, warnings = _artifact(satchel_env)
     (entry,) = art.add_reference(url)
-    assert (entry.digest, entry.size, entry.extra) == (url, 4, None)
+    assert (entry.digest, entry.size, entry.extra) == (url, 4, {})
     assert warnings == [
         (
             f"{url} sends no ETag: satchel cannot tell if its content changes, so downloads of it "

@@ -10,13 +10,22 @@ The object model follows Weights & Biases' ``Artifact`` API::
 
     ds = satchel.Api().artifact("mnist:latest")
     path = ds.download()
+
+``satchel.run`` is the active run (started with :func:`init`) or ``None`` and ``satchel.config``
+its configuration, as ``wandb.run`` and ``wandb.config`` are; both are looked up when read
+(module ``__getattr__``), so they always reflect the current run. W&B names satchel does not
+offer (``satchel.log``, ``satchel.Table``...) raise :class:`NotInSatchelError` saying why.
 """
+
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from satchel.api import Api, log_artifact, use_artifact
 from satchel.artifact import Artifact, ArtifactState, SaveResult
 from satchel.cache import Cache
+from satchel.catalog import ArtifactType, Project
 from satchel.checkout import CheckoutPlan, CheckoutResult
-from satchel.config import configure
+from satchel.collection import ArtifactCollection
 from satchel.errors import (
     AliasProtectedError,
     ArtifactDeletedError,
@@ -26,14 +35,19 @@ from satchel.errors import (
     ArtifactStateError,
     ArtifactTypeMismatchError,
     ArtifactVerificationError,
+    AuthenticationError,
+    CommError,
     ConcurrentUpdateError,
     ConfigError,
     DamagedRecordError,
     DigestMismatchError,
     DiskFullError,
+    DistributedIdMissingError,
     DownloadObstacleError,
     EntryConflictError,
     EntryNotFoundError,
+    Error,
+    FrozenEntryError,
     HandlerUnavailableError,
     InvalidAttributeError,
     InvalidMetadataError,
@@ -43,6 +57,10 @@ from satchel.errors import (
     InvalidSpecError,
     LocalAccessError,
     ManifestError,
+    NoActiveRunError,
+    NotAModelError,
+    NotAReferenceError,
+    NotInSatchelError,
     ObjectMissingError,
     PartConflictError,
     ProtectedFolderError,
@@ -50,6 +68,8 @@ from satchel.errors import (
     ReferenceChangedError,
     ReferenceNetworkError,
     ReferenceNotFoundError,
+    ResumeError,
+    RunConfigKeyError,
     RunFinishedError,
     SatchelError,
     SerializerError,
@@ -65,38 +85,75 @@ from satchel.errors import (
     TooManyDeletionsError,
     TooManyObjectsError,
     UnsafeManifestPathError,
+    UnsupportedError,
     UnsupportedReferenceError,
+    UsageError,
 )
 from satchel.manifest import Manifest, ManifestDiff, ManifestEntry
 from satchel.materializers import serializers
-from satchel.run import Run, init
+from satchel.runs import Run, RunConfig
+from satchel.session import NoRunConfig as _NoRunConfig
+from satchel.session import finish, init, link_model, log_model, use_model
+from satchel.settings import configure
 from satchel.store import Store, open_store
 
 __version__ = "0.1.0"
+
+
+if _TYPE_CHECKING:
+    run: Run | None  # the active run (see __getattr__)
+    config: RunConfig | _NoRunConfig  # its config
+else:  # looked up when read; a type checker sees the declarations above
+
+    def __getattr__(name: str) -> _Any:
+        """``satchel.run`` and ``satchel.config`` (the active run and its config); a W&B name
+        satchel lacks raises :class:`NotInSatchelError` with what to do instead."""
+        if name == "run":
+            from satchel.runs import active_run
+
+            return active_run()
+        if name == "config":
+            from satchel.session import current_config
+
+            return current_config()
+        from satchel.wandb_names import missing
+
+        error = missing(name)
+        if error is not None:
+            raise error
+        raise AttributeError(f"module 'satchel' has no attribute {name!r}")
+
 
 __all__ = [
     "AliasProtectedError",
     "Api",
     "Artifact",
+    "ArtifactCollection",
     "ArtifactDeletedError",
     "ArtifactFinalizedError",
     "ArtifactNotFoundError",
     "ArtifactNotLoggedError",
     "ArtifactState",
     "ArtifactStateError",
+    "ArtifactType",
     "ArtifactTypeMismatchError",
     "ArtifactVerificationError",
+    "AuthenticationError",
     "Cache",
     "CheckoutPlan",
     "CheckoutResult",
+    "CommError",
     "ConcurrentUpdateError",
     "ConfigError",
     "DamagedRecordError",
     "DigestMismatchError",
     "DiskFullError",
+    "DistributedIdMissingError",
     "DownloadObstacleError",
     "EntryConflictError",
     "EntryNotFoundError",
+    "Error",
+    "FrozenEntryError",
     "HandlerUnavailableError",
     "InvalidAttributeError",
     "InvalidMetadataError",
@@ -109,14 +166,22 @@ __all__ = [
     "ManifestDiff",
     "ManifestEntry",
     "ManifestError",
+    "NoActiveRunError",
+    "NotAModelError",
+    "NotAReferenceError",
+    "NotInSatchelError",
     "ObjectMissingError",
     "PartConflictError",
+    "Project",
     "ProtectedFolderError",
     "ReferenceAccessError",
     "ReferenceChangedError",
     "ReferenceNetworkError",
     "ReferenceNotFoundError",
+    "ResumeError",
     "Run",
+    "RunConfig",
+    "RunConfigKeyError",
     "RunFinishedError",
     "SatchelError",
     "SaveResult",
@@ -134,12 +199,20 @@ __all__ = [
     "TooManyDeletionsError",
     "TooManyObjectsError",
     "UnsafeManifestPathError",
+    "UnsupportedError",
     "UnsupportedReferenceError",
+    "UsageError",
     "__version__",
+    "config",
     "configure",
+    "finish",
     "init",
+    "link_model",
     "log_artifact",
+    "log_model",
     "open_store",
+    "run",
     "serializers",
     "use_artifact",
+    "use_model",
 ]

@@ -25,8 +25,10 @@ from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import msgspec
 
-from satchel import config, naming, protected
+from satchel import naming, protected
 from satchel import paths as logical_paths
+from satchel import settings as _settings
+from satchel.artifact_wandb import WandbArtifactMixin
 from satchel.checkout import (
     CheckoutPlan,
     CheckoutResult,
@@ -52,10 +54,12 @@ from satchel.errors import (
     InvalidNameError,
     InvalidPathError,
     SkippedFilesWarning,
+    UnsupportedError,
 )
 from satchel.fsutil import local_errors_typed
 from satchel.handlers import DEFAULT_MAX_OBJECTS
 from satchel.hashing import check_algorithm
+from satchel.livelists import NameList
 from satchel.localfiles import skipped_message, stat_file
 from satchel.manifest import Manifest, ManifestEntry
 from satchel.materializers import SERIALIZER_KEY
@@ -65,8 +69,10 @@ from satchel.store import CommitRequest, Store
 from satchel.store.records import VersionAttrs, VersionRecord, parse_time
 
 if TYPE_CHECKING:
+    from satchel.entries import BoundEntry
     from satchel.registry.stages import StageEvent
-    from satchel.run import Run
+    from satchel.results import Results
+    from satchel.runs import Run
 
 MAX_METADATA_KEYS = 100
 
@@ -153,7 +159,7 @@ def _local_errors_typed(doing: str, *, takes_root: bool = False) -> Callable[[_M
     return wrap
 
 
-class Artifact:
+class Artifact(WandbArtifactMixin):
     """A versioned set of files: build it, commit it, fetch and use it.
 
     Args:
@@ -162,11 +168,16 @@ class Artifact:
         description: free text.
         metadata: JSON-serialisable dict, at most 100 top-level keys.
         incremental: commit as a change to whatever version is latest at save time.
-        digest_algorithm: ``"md5"`` (W&B-compatible) or ``"xxh128"`` (faster).
+        use_as: accepted for W&B compatibility; does nothing (deprecated in W&B).
+        storage_region: W&B's storage region; only ``None`` (the store decides where bytes
+            live).
+        digest_algorithm: ``"md5"`` (W&B-compatible, the default) or ``"xxh128"`` (faster;
+            W&B's ``"MD5"``/``"XXH128"`` spelling is accepted too).
 
     Raises:
         InvalidNameError: bad name or type.
         InvalidMetadataError: bad metadata.
+        ConfigError: unknown digest algorithm. UnsupportedError: a ``storage_region``.
     """
 
     def __init__(
@@ -176,6 +187,8 @@ class Artifact:
         description: str | None = None,
         metadata: dict[str, Any] | None = None,
         incremental: bool = False,
+        use_as: str | None = None,
+        storage_region: str | None = None,
         digest_algorithm: str = "md5",
         *,
         services: Services | None = None,
@@ -197,17 +210,21 @@ class Artifact:
         )
         self._save_result: SaveResult | None = None
         self._incremental = bool(incremental)
-        self._alg = check_algorithm(digest_algorithm)
+        if storage_region is not None:
+            raise UnsupportedError(
+                f"storage_region={storage_region!r}: satchel stores bytes where its store "
+                "is (choose a bucket in that region with SATCHEL_STORE); leave it unset"
+            )
+        self._alg = check_algorithm(
+            digest_algorithm.lower() if isinstance(digest_algorithm, str) else digest_algorithm
+        )
         self._state = ArtifactState.DRAFT
         self._draft: Draft | None = Draft(self._alg)
         self._services = services
         self._record: VersionRecord | None = None
         self._attrs: VersionAttrs | None = None
         self._manifest: Manifest | None = None
-        self._aliases: list[str] = []
-        self._saved_aliases: set[str] = set()
-        self._tags: list[str] = []
-        self._saved_tags: set[str] = set()
+        self._init_lists()
         self._based_on: VersionRecord | None = None
         self._origin: Store | None = None
         self._is_latest = False
@@ -229,6 +246,7 @@ class Artifact:
         art._type = record.type
         art._incremental = False
         art._alg = "md5"
+        art._init_lists()
         art._state = ArtifactState.COMMITTED
         art._draft = None
         art._services = services.with_store(store)
@@ -242,6 +260,14 @@ class Artifact:
         if known is not None:  # (attrs, aliases, is_latest) already read by a registry listing
             art._preload(*known)
         return art
+
+    def _init_lists(self) -> None:
+        # The live lists ``aliases`` and ``tags`` return (see satchel.livelists): one object
+        # per artifact for its whole life, refilled in place when the store is read again.
+        self._aliases = NameList((), _check_alias)
+        self._saved_aliases: set[str] = set()
+        self._tags = NameList((), naming.validate_tag)
+        self._saved_tags: set[str] = set()
 
     def _load(self, record: VersionRecord) -> None:
         self._record = record
@@ -269,12 +295,14 @@ class Artifact:
         self._attrs = attrs
         self._description = attrs.description
         self._metadata = dict(attrs.metadata)
-        self._tags = list(attrs.tags)
-        self._saved_tags = set(self._tags)
+        self._tags.replace_all(attrs.tags)
+        self._saved_tags = set(attrs.tags)
         self._ttl = attrs.ttl_seconds
         self._saved_aliases = set(aliases)
         self._is_latest = is_latest
-        self._aliases = sorted(self._saved_aliases)
+        self._aliases.replace_all(
+            sorted(self._saved_aliases) + ([naming.LATEST] if is_latest else [])
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
     @property
@@ -361,7 +389,6 @@ class Artifact:
         self,
         local_path: str | os.PathLike[str],
         name: str | None = None,
-        *,
         is_tmp: bool = False,
         skip_cache: bool = False,
         policy: str = "mutable",
@@ -409,7 +436,6 @@ class Artifact:
         self,
         local_path: str | os.PathLike[str],
         name: str | None = None,
-        *,
         skip_cache: bool = False,
         policy: str = "mutable",
         merge: bool = False,
@@ -475,9 +501,8 @@ class Artifact:
 
     def add_reference(
         self,
-        uri: str,
+        uri: str | ManifestEntry,
         name: str | None = None,
-        *,
         checksum: bool = True,
         max_objects: int | None = None,
     ) -> list[ManifestEntry]:
@@ -485,9 +510,11 @@ class Artifact:
 
         Args:
             uri: ``file://``, ``http(s)://``, ``s3://``, ``gs://``, ``az://``... (unknown
-                schemes are tracked by URI only and need ``name``).
+                schemes are tracked by URI only and need ``name``); or, as in W&B, an entry
+                of a committed artifact (or its ``ref_url()``, ``satchel-artifact://...``),
+                whose content is then shared, not copied (same store only).
             name: logical path (single object) or folder (prefix) for the entries.
-            checksum: record checksums (``False``: one entry for the URI, nothing read).
+            checksum: record checksums (``False``: W&B's entries, see the README).
             max_objects: refuse prefixes holding more objects (default 10,000,000).
 
         Returns:
@@ -497,8 +524,17 @@ class Artifact:
             InvalidPathError: credentials in the URI, or no ``name`` for an unknown scheme.
             TooManyObjectsError, ReferenceNotFoundError, ReferenceAccessError,
             ReferenceNetworkError, HandlerUnavailableError: see the handler.
+            UnsupportedReferenceError: a W&B ``wandb-artifact://`` URL.
         """
         draft = self._editable()
+        from satchel.entries import artifact_entry_reference
+
+        shared = artifact_entry_reference(self._store, uri, name)
+        if shared is not None:
+            draft.check_conflicts([shared], overwrite=False)
+            draft.put(shared, None, overwrite=False)
+            return [shared]
+        assert isinstance(uri, str)
         _reject_credentials(uri)
         limit = DEFAULT_MAX_OBJECTS if max_objects is None else int(max_objects)
         if limit < 1:
@@ -511,7 +547,7 @@ class Artifact:
         return entries
 
     @_local_errors_typed("adding an object to {name}")
-    def add(self, obj: Any, name: str, *, overwrite: bool = False) -> ManifestEntry:
+    def add(self, obj: Any, name: str, overwrite: bool = False) -> ManifestEntry:
         """Add a Python object, serialised by the serializer registry.
 
         Raises:
@@ -535,7 +571,7 @@ class Artifact:
 
     @contextlib.contextmanager
     def new_file(
-        self, name: str, mode: str = "x", encoding: str | None = None
+        self, name: str, mode: str = "x", encoding: str | None = None, policy: str = "mutable"
     ) -> Iterator[IO[Any]]:
         """Open a new file to write; it is added when the ``with`` block ends.
 
@@ -544,11 +580,14 @@ class Artifact:
             mode: ``"x"``/``"w"`` (text) or ``"xb"``/``"wb"`` (binary); ``x`` refuses a
                 path already in the artifact, ``w`` replaces it.
             encoding: text encoding (default UTF-8).
+            policy: ``"mutable"`` or ``"immutable"`` (W&B's argument; the file is satchel's
+                own temporary file, so both keep the bytes written).
 
         Raises:
             EntryConflictError: mode ``x`` and the path exists. ValueError: bad mode.
         """
         draft = self._editable()
+        _check_policy(policy)
         logical = logical_paths.normalize(name)
         if mode not in ("x", "w", "xb", "wb"):
             raise ValueError(f"mode must be 'x', 'w', 'xb' or 'wb', got {mode!r}")
@@ -570,7 +609,7 @@ class Artifact:
                 else:
                     with open(path, "w", encoding=encoding or "utf-8") as ft:
                         yield ft
-                self.add_file(path, logical, overwrite=True)
+                self.add_file(path, logical, overwrite=True, policy="mutable")
             draft.added_local.pop(os.path.abspath(path), None)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -585,19 +624,22 @@ class Artifact:
         path = item.path if isinstance(item, ManifestEntry) else str(item)
         draft.remove(path, incremental=self._incremental)
 
-    def get_entry(self, name: str) -> ManifestEntry:
-        """The entry at logical path ``name``.
+    def get_entry(self, name: str) -> BoundEntry:
+        """The entry at logical path ``name``, bound to this artifact (so that, as in W&B,
+        ``get_entry(name).download()`` works; see :mod:`satchel.entries`).
 
         Raises:
             EntryNotFoundError: no such entry.
         """
+        from satchel.entries import bind
+
         path = logical_paths.normalize(name, stored=True)
         entry = self.manifest.get(path)
         if entry is None:
             raise EntryNotFoundError(
                 f"artifact {self._name} has no entry {path!r}; see artifact.manifest.entries"
             )
-        return entry
+        return bind(entry, self)
 
     def get_added_local_path_name(self, local_path: str | os.PathLike[str]) -> str | None:
         """The logical path a local file was added as in this draft, or ``None``."""
@@ -637,7 +679,7 @@ class Artifact:
     def manifest(self) -> Manifest:
         """The manifest (for a draft, of its current entries)."""
         if self._draft is not None:
-            return Manifest(self._draft.entries)
+            return Manifest(self._draft.entries, digest_algorithm=self._alg)
         if self._manifest is None:
             self._manifest = self._store().get_manifest(self._committed("manifest").manifest)
         return self._manifest
@@ -665,8 +707,19 @@ class Artifact:
 
     @property
     def source_name(self) -> str:
-        """``"name:v3"`` (committed only)."""
-        return f"{self._name}:v{self._committed('source_name').version}"
+        """``"name:v3"`` of the source version (of the version a link points at); the bare
+        name on a draft, as in W&B."""
+        if self._record is None:
+            return self._name
+        ref = self._source_ref("source_name")
+        return f"{ref.name}:{ref.selector}"
+
+    @property
+    def digest_algorithm(self) -> str:
+        """``"md5"`` or ``"xxh128"``: what the entries and the artifact digest hash with."""
+        if self._draft is not None or self._record is None:
+            return self._alg
+        return self.manifest.digest_algorithm
 
     @property
     def qualified_name(self) -> str:
@@ -695,9 +748,9 @@ class Artifact:
         return self._committed("project").project
 
     @property
-    def id(self) -> str:
-        """Unique id of the version (committed only)."""
-        return self._committed("id").id
+    def id(self) -> str | None:
+        """Unique id of the version; ``None`` on a draft (as in W&B)."""
+        return self._record.id if self._record is not None else None
 
     @property
     def type(self) -> str:
@@ -766,12 +819,13 @@ class Artifact:
 
     @property
     def aliases(self) -> list[str]:
-        """Aliases of the version (``latest`` included when it is the newest); editable."""
+        """Aliases of the version (``latest`` included when it is the newest): the artifact's
+        own live list, so ``aliases.append("best")`` / ``.remove("old")`` followed by
+        :meth:`save` persists the change, as in W&B. Additions are validated at once
+        (``InvalidNameError``); ``latest`` in the list is ignored by ``save`` (it is
+        computed)."""
         self._extras()
-        out = list(self._aliases)
-        if self._is_latest and "latest" not in out:
-            out.append("latest")
-        return out
+        return self._aliases
 
     @aliases.setter
     def aliases(self, value: Sequence[str]) -> None:
@@ -779,7 +833,7 @@ class Artifact:
         self._extras()
         self._check_latest(value)
         # names it already has pass as they are (an older satchel allowed a leading '.')
-        self._aliases = _clean_aliases(value, kept=self._aliases)
+        self._aliases.replace_all(_clean_aliases(value, keep_latest=True, kept=self._aliases))
 
     def _check_latest(self, aliases: Sequence[str]) -> None:
         """``latest`` is computed: accepted where it is true anyway (a draft, whose commit is
@@ -801,16 +855,19 @@ class Artifact:
 
     @property
     def tags(self) -> list[str]:
-        """Tags of the version; editable."""
+        """Tags of the version: the artifact's own live list (``tags.append(...)`` then
+        :meth:`save` persists it); additions are validated at once."""
         self._extras()
-        return list(self._tags)
+        return self._tags
 
     @tags.setter
     def tags(self, value: Sequence[str]) -> None:
         self._check_not_deleted()
         self._extras()
         kept = set(self._tags)  # as for aliases: tags it already has pass as they are
-        self._tags = sorted({t if t in kept else naming.validate_tag(t) for t in value})
+        self._tags.replace_all(
+            sorted({t if t in kept else naming.validate_tag(t) for t in _as_list(value)})
+        )
 
     @property
     def ttl(self) -> _dt.timedelta | None:
@@ -895,6 +952,9 @@ class Artifact:
             target_path: ``"portfolio"`` (same project) or ``"project/portfolio"``.
             aliases: portfolio aliases to point at the link.
 
+        A draft is saved first (inside an active run, logged by it), as W&B does. W&B's
+        ``"entity/project/portfolio"`` is accepted (the entity is ignored).
+
         Returns:
             The linked version, as an artifact of the portfolio.
 
@@ -904,6 +964,11 @@ class Artifact:
         from satchel.registry.link import link_version
 
         self._check_not_deleted()
+        if self.is_draft():
+            self.save()
+        parts = target_path.split("/")
+        if len(parts) == 3:  # W&B's entity/project/portfolio: satchel has no entities
+            target_path = "/".join(parts[1:])
         store = self._store()
         record = link_version(store, self._committed("link"), target_path, aliases=aliases)
         return Artifact._from_record(self._svc(), store, record)
@@ -922,7 +987,7 @@ class Artifact:
     def logged_by(self) -> Run | None:
         """The run that logged (produced) this version, or ``None``."""
         from satchel.registry.lineage import producer
-        from satchel.run import Run
+        from satchel.runs import Run
 
         record = producer(self._store(), self._committed("logged_by"))
         return Run._from_record(record, self._svc()) if record is not None else None
@@ -930,7 +995,7 @@ class Artifact:
     def used_by(self) -> list[Run]:
         """The runs that used this version (``run.use_artifact``), oldest first."""
         from satchel.registry.lineage import consumers
-        from satchel.run import Run
+        from satchel.runs import Run
 
         records = consumers(self._store(), self._committed("used_by"))
         return [Run._from_record(r, self._svc()) for r in records]
@@ -938,7 +1003,8 @@ class Artifact:
     def _became_deleted(self) -> None:
         self._extras()
         self._transition(ArtifactState.DELETED)
-        self._aliases, self._saved_aliases, self._is_latest = [], set(), False
+        self._aliases.replace_all([])
+        self._saved_aliases, self._is_latest = set(), False
 
     def _check_not_deleted(self) -> None:
         if self._state is ArtifactState.DELETED:
@@ -949,6 +1015,7 @@ class Artifact:
     def save(
         self,
         project: str | None = None,
+        settings: Any = None,
         *,
         store: Store | str | None = None,
         aliases: Sequence[str] | None = None,
@@ -965,6 +1032,7 @@ class Artifact:
 
         Args:
             project: the project (default: ``$SATCHEL_PROJECT`` or ``default``).
+            settings: W&B's settings for the run it would start; accepted and ignored.
             store: a :class:`Store` or URL (default: the configured store, or, for a draft
                 made with ``new_draft()``, the store of its parent).
             aliases: aliases to point at the version (``latest`` is implied for a draft and
@@ -978,12 +1046,20 @@ class Artifact:
             ArtifactTypeMismatchError, SourceFileChangedError, EntryNotFoundError (incremental
             removal of a missing path), InvalidNameError, StoreError.
         """
+        from satchel.runs import run_to_log
+
+        run = run_to_log(self, store)
+        if run is not None:  # W&B: saving inside a run logs the artifact to that run
+            return run._log(self, project, aliases, tags)
         self._extras()
         if aliases is not None:
             self._check_latest(aliases)
-            self._aliases = sorted(set(self._aliases) | set(_clean_aliases(aliases)))
+            extra_aliases = [a for a in _clean_aliases(aliases) if a not in self._aliases]
+            self._aliases.replace_all(sorted({*self._aliases, *extra_aliases} - {naming.LATEST}))
         if tags is not None:
-            self._tags = sorted(set(self._tags) | {naming.validate_tag(t) for t in tags})
+            self._tags.replace_all(
+                sorted(set(self._tags) | {naming.validate_tag(t) for t in _as_list(tags)})
+            )
         if self._state is ArtifactState.COMMITTED:
             self._save_result = SaveResult(False, self._persist_attributes())
             return self
@@ -995,7 +1071,7 @@ class Artifact:
         self._services = svc
         target = svc.require_store()
         proj = naming.validate_name(  # strict: a leading '.' is readable, never written
-            config.project(project or (self._based_on.project if self._based_on else None)),
+            _settings.project(project or (self._based_on.project if self._based_on else None)),
             kind="project",
         )
         draft = self._draft
@@ -1020,8 +1096,8 @@ class Artifact:
             upload=uploader,
             description=self._description,
             metadata=self._metadata,
-            tags=tuple(self._tags),
-            aliases=tuple(self._aliases),
+            tags=tuple(sorted(set(self._tags))),
+            aliases=tuple(sorted(set(self._aliases) - {naming.LATEST})),
             ttl_seconds=self._ttl,
             run_id=self._run_id,
             based_on=self._based_on.version if self._based_on and self._based_on.project == proj and self._based_on.name == self._name else None,
@@ -1059,7 +1135,7 @@ class Artifact:
                 self._metadata = wanted["metadata"]  # type: ignore[assignment]
             if "ttl" in given:
                 self._ttl = wanted["ttl"]  # type: ignore[assignment]
-            self._tags = sorted(set(self._tags) | wanted_tags)
+            self._tags.replace_all(sorted(set(self._tags) | wanted_tags))
             updated = self._persist_attributes()
         self._given = set()
         self._save_result = SaveResult(result.created, updated)
@@ -1109,9 +1185,10 @@ class Artifact:
         ) if differs)
         if changed:
             store.update_attrs(rec, change)
-        for alias in set(self._aliases) - self._saved_aliases:
+        wanted = set(self._aliases) - {naming.LATEST}
+        for alias in sorted(wanted - self._saved_aliases):
             store.set_alias(rec.project, rec.name, alias, rec.version)
-        for alias in self._saved_aliases - set(self._aliases):
+        for alias in sorted(self._saved_aliases - wanted):
             if store.alias_target(rec.project, rec.name, alias) == rec.version:
                 store.remove_alias(rec.project, rec.name, alias)
         self._load(rec)
@@ -1140,24 +1217,36 @@ class Artifact:
             return self._svc().handlers.for_uri(entry.ref).content_digest(entry)  # type: ignore[arg-type]
         return (entry.alg, entry.digest)
 
-    def _root(self, root: str | os.PathLike[str] | None) -> str:
+    def _root(self, root: str | os.PathLike[str] | None, *, with_version: bool = True) -> str:
         """The absolute folder a read uses: ``root`` (``~`` expanded), else the default."""
         if root is None:
-            return self._default_root()
+            return self._default_root(with_version=with_version)
         return os.path.abspath(os.path.expanduser(os.fspath(root)))
 
-    def _default_root(self) -> str:
+    def _default_root(self, *, with_version: bool = True) -> str:
+        """``<artifact dir>/<name>-v<N>`` (``<name>`` for ``checkout``, as W&B's): the artifact
+        dir is ``$SATCHEL_ARTIFACT_DIR``, else ``$WANDB_ARTIFACT_DIR``, else ``./artifacts``."""
         rec = self._committed("download")
-        return os.path.abspath(os.path.join("artifacts", f"{rec.name}-v{rec.version}"))
+        folder = f"{rec.name}-v{rec.version}" if with_version else rec.name
+        return os.path.join(_settings.artifact_dir(), folder)
+
+    def _download_entry(self, entry: ManifestEntry, root: str | None, *, skip_cache: bool) -> str:
+        """Download one entry (``BoundEntry.download``); the file's path."""
+        self._committed("download")
+        folder = os.path.abspath(os.fspath(root)) if root is not None else self._default_root()
+        with local_errors_typed(f"downloading {entry.path} of {self._name}",
+                                lambda: self._local_folders(folder, {})):
+            self._materialize(folder, False, None, skip_cache, only=Manifest([entry]))
+        return os.path.join(folder, *entry.path.split("/"))
 
     @_local_errors_typed("downloading {name}", takes_root=True)
     def download(
         self,
         root: str | os.PathLike[str] | None = None,
-        *,
         allow_missing_references: bool = False,
-        skip_cache: bool = False,
+        skip_cache: bool | None = False,
         path_prefix: str | None = None,
+        multipart: bool | None = None,
     ) -> str:
         """Download the version's files into ``root`` through the cache.
 
@@ -1165,10 +1254,13 @@ class Artifact:
         left alone (use :meth:`checkout` to remove them).
 
         Args:
-            root: the folder (default ``./artifacts/<name>-v<N>``).
+            root: the folder (default ``<artifact dir>/<name>-v<N>``, the artifact dir being
+                ``$SATCHEL_ARTIFACT_DIR``, else ``$WANDB_ARTIFACT_DIR``, else ``./artifacts``).
             allow_missing_references: skip vanished/changed references with a warning.
             skip_cache: remove the cached copies fetched for this download afterwards.
             path_prefix: only entries whose logical path starts with this.
+            multipart: accepted for W&B compatibility (satchel streams large objects in
+                parts where the store supports it, whatever this says).
 
         Returns:
             The folder's absolute path.
@@ -1184,7 +1276,7 @@ class Artifact:
             folder, self._own_folders(),
             (e.path for e in selected(self.manifest, path_prefix)), self.qualified_name,
         )
-        self._materialize(folder, allow_missing_references, path_prefix, skip_cache)
+        self._materialize(folder, allow_missing_references, path_prefix, bool(skip_cache))
         return folder
 
     def _own_folders(self) -> list[protected.Protected]:
@@ -1193,11 +1285,16 @@ class Artifact:
         return protected.satchel_folders(svc.cache.root, [svc.store, self._origin])
 
     def _materialize(
-        self, folder: str, allow_missing: bool, path_prefix: str | None, skip_cache: bool = False,
-        *, manifest: Manifest | None = None,
+        self,
+        folder: str,
+        allow_missing: bool,
+        path_prefix: str | None,
+        skip_cache: bool = False,
+        *,
+        only: Manifest | None = None,
     ) -> MaterializeResult:
         svc = self._svc()
-        manifest = self.manifest if manifest is None else manifest
+        manifest = only if only is not None else self.manifest
         bar = svc.progress(len(manifest), f"downloading {self.name}")
         try:
             result = materialize(
@@ -1263,7 +1360,8 @@ class Artifact:
         satchel has not seen (written or read, unchanged since) need ``force=True``.
 
         Args:
-            root: the folder (default ``./artifacts/<name>-v<N>``).
+            root: the folder (default ``<artifact dir>/<name>``: no version, one folder
+                switched between versions, as W&B's; see :func:`satchel.settings.artifact_dir`).
             force: delete however many files satchel has not seen.
             dry_run: change nothing; return the :class:`~satchel.checkout.CheckoutPlan`
                 listing what would be deleted, written and kept.
@@ -1281,7 +1379,7 @@ class Artifact:
             DownloadObstacleError: ``root`` is a file.
         """
         self._committed("checkout")
-        folder = self._root(root)
+        folder = self._root(root, with_version=False)
         protected.check_checkout_root(folder, self._own_folders(), self.qualified_name)
         manifest = self.manifest
         svc = self._svc()
@@ -1296,7 +1394,7 @@ class Artifact:
         todo = manifest if len(plan.write) == len(manifest) else Manifest(
             {p: manifest.entries[p] for p in plan.write}, _trusted=True
         )
-        done = self._materialize(folder, False, None, manifest=todo)
+        done = self._materialize(folder, False, None, only=todo)
         kept = tuple(sorted(plan.keep + done.unchanged))
         result = CheckoutResult(folder, tuple(deleted), done.written, kept)
         return result if summary else folder
@@ -1340,15 +1438,30 @@ class Artifact:
         folder = self.download(root)
         return os.path.join(folder, *next(iter(manifest)).path.split("/"))
 
-    def files(self, names: Sequence[str] | None = None) -> list[ManifestEntry]:
-        """The entries, or those at the given logical paths.
+    def files(
+        self, names: Sequence[str] | None = None, per_page: int = 50, start: str | None = None
+    ) -> Results[BoundEntry]:
+        """The entries (bound to this artifact, with W&B's ``.name``), or those at the given
+        logical paths, in path order; a complete list with W&B's paging attributes.
+
+        Args:
+            names: logical paths to return (default: all).
+            per_page: page size for ``.cursor`` (everything is returned).
+            start: the ``.cursor`` of an earlier result to resume from.
 
         Raises:
             EntryNotFoundError: a name is not in the artifact.
+            InvalidQueryError: bad ``per_page`` or ``start``.
         """
+        from satchel.entries import bind
+        from satchel.results import Results, start_index
+
+        skip = start_index(start)
         if names is None:
-            return list(self.manifest)
-        return [self.get_entry(n) for n in names]
+            found = [bind(e, self) for e in self.manifest]
+        else:
+            found = [self.get_entry(n) for n in names]
+        return Results(found[skip:], per_page=per_page, offset=skip)
 
     def new_draft(self) -> Artifact:
         """A draft holding the same entries (nothing rehashed or downloaded), committing to
@@ -1369,7 +1482,7 @@ class Artifact:
         draft._draft = Draft(draft._alg, manifest)
         draft._based_on = rec
         draft._origin = self._store()
-        draft._tags = []
+        draft._tags.replace_all([])
         draft._given = set()  # inherited, not given: a no-op save leaves them alone
         draft._baseline = (draft._description, copy.deepcopy(draft._metadata))
         return draft
@@ -1428,12 +1541,25 @@ def _check_policy(policy: str) -> None:
         raise ValueError(f"policy must be 'mutable' or 'immutable', got {policy!r}")
 
 
-def _clean_aliases(value: Sequence[str], kept: Sequence[str] = ()) -> list[str]:
-    if isinstance(value, str):
-        value = [value]
-    return sorted(
-        {a if a in kept else naming.validate_alias(a) for a in value if a != naming.LATEST}
-    )
+def _clean_aliases(
+    value: Sequence[str], *, keep_latest: bool = False, kept: Sequence[str] = ()
+) -> list[str]:
+    """Validated aliases (``latest`` dropped unless ``keep_latest``); names in ``kept`` (the
+    ones the version already has, perhaps from an older satchel) pass as they are."""
+    names = {a if a in kept else _check_alias(a) for a in _as_list(value)}
+    if not keep_latest:
+        names.discard(naming.LATEST)
+    return sorted(names)
+
+
+def _check_alias(value: str) -> str:
+    """An alias for an artifact's alias list: ``latest`` may be in it (it is computed, and
+    ignored when saving), any other must be assignable."""
+    return value if value == naming.LATEST else naming.validate_alias(value)
+
+
+def _as_list(value: Sequence[str] | str) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
 
 
 def _reject_credentials(uri: str) -> None:

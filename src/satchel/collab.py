@@ -185,7 +185,7 @@ def _merge(
                 )  # fmt: skip
             out[path] = entry
             owner.setdefault(path, run_id)
-    return Manifest(out)
+    return Manifest(out, digest_algorithm=artifact.digest_algorithm)
 
 
 def _label(run_id: str, names: dict[str, str]) -> str:

@@ -26,6 +26,7 @@ import os
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import msgspec
 
@@ -39,7 +40,7 @@ from satchel.errors import (
 )
 from satchel.hashing import LARGE_FILE, XXH128, b64_to_hex, hash_file, snapshot_files
 from satchel.localfiles import LocalFile, SkipFolder, digest_files, digest_tree
-from satchel.manifest import Manifest, ManifestEntry
+from satchel.manifest import NO_EXTRA, Manifest, ManifestEntry
 from satchel.progress import Bar, NullBar
 from satchel.statcache import stat_key
 from satchel.transfer import run_parallel
@@ -198,7 +199,7 @@ class Draft:
     ) -> list[tuple[ManifestEntry, Source]]:
         """Digest local files under the given policy; return entries with their sources."""
         bar = bar or NullBar()
-        extra = {"alg": "XXH128"} if self.alg == XXH128 else None
+        extra: dict[str, Any] = {"alg": "XXH128"} if self.alg == XXH128 else NO_EXTRA
         if policy == "immutable" or skip_cache:
             digests = digest_files(files, self.alg, cache.stat_cache, on_done=bar.update)
             return [
@@ -279,7 +280,7 @@ class Draft:
             InvalidPathError: a file's logical path is not valid (checked before waiting for
                 the hashing).
         """
-        extra = {"alg": "XXH128"} if self.alg == XXH128 else None
+        extra: dict[str, Any] = {"alg": "XXH128"} if self.alg == XXH128 else NO_EXTRA
         mutable = policy == "mutable" and not skip_cache  # skip_cache: no snapshot copy
 
         def check(rels: list[str]) -> None:
@@ -378,7 +379,7 @@ class Draft:
         """
         if base is None and not self.removed:
             _check_file_folder_clash(self.entries)
-            return Manifest(self.entries, _trusted=False)
+            return Manifest(self.entries, digest_algorithm=self.alg)
         merged = dict(base.entries) if base is not None else {}
         for path in self.removed:
             hits = [p for p in merged if logical_paths.is_under(p, path)]
@@ -390,7 +391,7 @@ class Draft:
                 del merged[p]
         merged.update(self.entries)
         _check_file_folder_clash(merged)
-        return Manifest(merged)
+        return Manifest(merged, digest_algorithm=self.alg)
 
     def check_sources(self, paths: Iterable[str]) -> None:
         """Before uploading: every immutable-policy file must still hold its add-time bytes.

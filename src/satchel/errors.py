@@ -15,27 +15,48 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
     ├── InvalidPathError            (ValueError)   logical path that is absolute, has .., NUL, ...
     ├── InvalidMetadataError        (ValueError)   metadata not JSON-able or too many keys
     ├── ConfigError                 (ValueError)   unusable configuration value
+    │   └── DistributedIdMissingError (TypeError) upsert/finish_artifact without distributed_id
     ├── ManifestError               (ValueError)   malformed or tampered manifest
     │   └── UnsafeManifestPathError                a stored manifest lists an unsafe path
     ├── InvalidQueryError           (ValueError)   bad filter, sort, page, size, gc grace...
     ├── InvalidSpecError            (ValueError)   an apply spec that cannot be applied
     ├── InvalidAttributeError       (ValueError)   bad stage, time to live or other attribute
     ├── ArtifactStateError                         illegal lifecycle transition
-    │   ├── ArtifactFinalizedError                 change to a finalized/committed artifact
-    │   ├── ArtifactNotLoggedError                 committed-only attribute read on a draft
+    │   ├── ArtifactFinalizedError  (AttributeError) change to a finalized/committed artifact
+    │   ├── ArtifactNotLoggedError  (AttributeError) committed-only attribute read on a draft
     │   └── AliasProtectedError                    delete of a version that aliases still name
-    ├── ArtifactTypeMismatchError   (ValueError)   a name committed with another type
-    ├── RunFinishedError                           a finished run was asked to do more
-    ├── ArtifactNotFoundError       (LookupError)  no such collection/version/alias
-    │   └── ArtifactDeletedError                   the version existed and was deleted
+    ├── UsageError                                 the API was used in a way it does not allow
+    │   ├── RunFinishedError                       a finished run was asked to do more
+    │   ├── NoActiveRunError                       a call that needs satchel.init() first
+    │   ├── ResumeError                            init(resume="must"/"never") not satisfiable
+    │   ├── RunConfigKeyError       (AttributeError) run.config.<key> that the config lacks
+    │   └── UnsupportedError                       a W&B feature satchel deliberately lacks
+    │       └── NotInSatchelError   (AttributeError) a W&B name satchel does not offer
+    ├── CommError                                  the store could not answer as asked
+    │   ├── ArtifactNotFoundError   (LookupError)  no such collection/version/alias
+    │   │   └── ArtifactDeletedError               the version existed and was deleted
+    │   ├── ArtifactTypeMismatchError (ValueError) a name committed with another type
+    │   │   └── NotAModelError      (AssertionError) a model call on a non-model artifact
+    │   ├── AuthenticationError                    credentials refused
+    │   └── StoreError                             the store cannot do what was asked
+    │       ├── StoreNotWritableError              filesystem lacks atomic create/replace
+    │       ├── StoreFormatError                   not a satchel store / newer format
+    │       │   └── DamagedRecordError             a record is malformed or disagrees with its key
+    │       ├── ObjectMissingError  (FileNotFoundError) a version's content object is gone
+    │       ├── ConcurrentUpdateError              compare-and-swap lost too many times
+    │       ├── StoreAccessError    (PermissionError) credentials refused by the store
+    │       ├── StoreNotFoundError                 the bucket/container does not exist
+    │       └── StoreUnavailableError (ConnectionError) still failing after retries
     ├── EntryNotFoundError          (KeyError)     no such logical path in an artifact
+    ├── NotAReferenceError          (ValueError)   ref_target() of an entry that is no reference
+    ├── FrozenEntryError            (TypeError)    a manifest entry's shared empty extra changed
     ├── EntryConflictError          (ValueError)   same path added twice with other content
     │   └── PartConflictError                      collaborative parts disagree on a path
     ├── SourceFileNotFoundError     (FileNotFoundError) a local file given to add_* is missing
     ├── SourceFileChangedError                     immutable-policy file changed before save
     ├── SerializerError             (TypeError)    no serializer for an object / bad payload
     ├── DigestMismatchError                        bytes did not hash to their recorded digest
-    ├── ArtifactVerificationError                  a folder does not match a manifest
+    ├── ArtifactVerificationError   (ValueError)   a folder does not match a manifest
     ├── DownloadObstacleError       (FileExistsError) a file, folder or link in a download's way
     ├── ProtectedFolderError        (ValueError)   a folder touching the store, cache, home or /
     ├── TooManyDeletionsError                      checkout would delete many files satchel never saw
@@ -48,16 +69,17 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
     │   ├── ReferenceNetworkError   (ConnectionError) server unreachable
     │   ├── TooManyObjectsError     (ValueError)   prefix holds more than max_objects
     │   └── UnsupportedReferenceError              a URI satchel can only track, not fetch
-    ├── HandlerUnavailableError     (ImportError)  optional dependency (extra) not installed
-    └── StoreError                                 the store cannot do what was asked
-        ├── StoreNotWritableError                  filesystem lacks atomic create/replace
-        ├── StoreFormatError                       not a satchel store / newer format
-        │   └── DamagedRecordError                 a record is malformed or disagrees with its key
-        ├── ObjectMissingError      (FileNotFoundError) a version's content object is gone
-        ├── ConcurrentUpdateError                  compare-and-swap lost too many times
-        ├── StoreAccessError        (PermissionError) credentials refused by the store
-        ├── StoreNotFoundError                     the bucket/container does not exist
-        └── StoreUnavailableError   (ConnectionError) still failing after retries
+    └── HandlerUnavailableError     (ImportError)  optional dependency (extra) not installed
+
+W&B's names. Code written for W&B catches ``wandb.errors.Error``, ``CommError``,
+``AuthenticationError``, ``UsageError`` and ``UnsupportedError``; ``satchel.errors`` has the
+same names with the same meaning: ``Error`` is :class:`SatchelError` itself; ``CommError`` is
+what W&B's public API raises when its server cannot answer as asked (an unknown or deleted
+artifact, a type that does not match, a failing store); ``AuthenticationError`` is refused
+credentials (``StoreAccessError`` is one); ``UsageError`` and ``UnsupportedError`` are misuse
+and deliberately missing features (no server, no login). Where W&B raises a builtin for a misuse,
+the satchel error inherits it too (``ArtifactNotLoggedError`` is an ``AttributeError``, as
+W&B's is, so ``getattr(draft, "version", None)`` is ``None`` in both).
 
 Warnings are not errors (the operation went on) and not in this tree; each has a category of
 its own, so it can be filtered (``warnings.simplefilter("error", SkippedFilesWarning)`` makes
@@ -92,6 +114,11 @@ class ConfigError(SatchelError, ValueError):
     """A configuration value (argument or environment variable) cannot be used."""
 
 
+class DistributedIdMissingError(ConfigError, TypeError):
+    """``upsert_artifact``/``finish_artifact`` was called without a ``distributed_id`` in a run
+    without a group (a ``TypeError``, as W&B raises)."""
+
+
 class ManifestError(SatchelError, ValueError):
     """A manifest is malformed, of an unknown version, or was tampered with."""
 
@@ -119,15 +146,19 @@ class ArtifactStateError(SatchelError):
     """An operation is not allowed in the artifact's current lifecycle state."""
 
 
-class ArtifactFinalizedError(ArtifactStateError):
-    """A finalized or committed artifact was changed; changes need ``new_draft()``."""
+class ArtifactFinalizedError(ArtifactStateError, AttributeError):
+    """A finalized or committed artifact was changed; changes need ``new_draft()``.
+
+    An ``AttributeError``, as W&B's ``ArtifactFinalizedError`` is.
+    """
 
 
-class ArtifactNotLoggedError(ArtifactStateError):
+class ArtifactNotLoggedError(ArtifactStateError, AttributeError):
     """An attribute that exists only once committed was read on a draft.
 
-    Deliberately *not* an ``AttributeError``: ``hasattr(draft, "version")`` must not quietly
-    answer ``False`` for an attribute that exists but has no value yet.
+    An ``AttributeError``, as W&B's ``ArtifactNotLoggedError`` is: code written for W&B that
+    asks ``getattr(draft, "version", None)`` or ``hasattr(draft, "id")`` gets ``None`` /
+    ``False`` from both libraries, and the message of the error says to call ``save()`` first.
     """
 
 
@@ -139,15 +170,59 @@ class AliasProtectedError(ArtifactStateError):
         self.aliases: list[str] = list(aliases)
 
 
-class RunFinishedError(SatchelError):
+class UsageError(SatchelError):
+    """The API was used in a way it does not allow (W&B's ``wandb.errors.UsageError``)."""
+
+
+class RunFinishedError(UsageError):
     """A run was used after ``finish()`` (start another with ``satchel.init()``)."""
 
 
-class ArtifactTypeMismatchError(SatchelError, ValueError):
-    """An artifact name already committed with one type was saved with another."""
+class NoActiveRunError(UsageError):
+    """A call that works inside a run (``satchel.config``, ``satchel.log_model``...) was made
+    before ``satchel.init()`` or after the run finished."""
 
 
-class ArtifactNotFoundError(SatchelError, LookupError):
+class ResumeError(UsageError):
+    """``init(resume="must")`` named a run that does not exist, or ``resume="never"`` one that
+    does."""
+
+
+class RunConfigKeyError(UsageError, AttributeError):
+    """``run.config.<key>`` (or ``del run.config.<key>``) for a key the config does not have;
+    an ``AttributeError``, as W&B's config raises."""
+
+
+class UnsupportedError(UsageError):
+    """A W&B feature satchel deliberately does not have (it has no server and no login); the
+    message says what to do instead (W&B's ``wandb.errors.UnsupportedError``)."""
+
+
+class NotInSatchelError(UnsupportedError, AttributeError):
+    """A name of W&B's top-level module that satchel does not offer (``satchel.log``,
+    ``satchel.Table``...); an ``AttributeError``, so ``hasattr`` keeps working."""
+
+
+class CommError(SatchelError):
+    """The store could not answer as asked: W&B's ``wandb.errors.CommError``, which its public
+    API raises for an unknown artifact, a type that does not match and a failing server."""
+
+
+class AuthenticationError(CommError):
+    """Credentials were refused (W&B's ``wandb.errors.AuthenticationError``)."""
+
+
+class ArtifactTypeMismatchError(CommError, ValueError):
+    """An artifact name already committed with one type was saved with another, or fetched
+    with ``type=`` another."""
+
+
+class NotAModelError(ArtifactTypeMismatchError, AssertionError):
+    """``use_model``/``link_model`` named an artifact whose type does not contain ``model``
+    (an ``AssertionError``, as W&B raises)."""
+
+
+class ArtifactNotFoundError(CommError, LookupError):
     """No collection, version or alias of that name exists in the store."""
 
 
@@ -160,6 +235,14 @@ class EntryNotFoundError(SatchelError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else ""
+
+
+class NotAReferenceError(SatchelError, ValueError):
+    """``entry.ref_target()`` was asked of an entry stored in the artifact, not a reference."""
+
+
+class FrozenEntryError(SatchelError, TypeError):
+    """A manifest entry (frozen) was changed through its shared, empty ``extra``."""
 
 
 class EntryConflictError(SatchelError, ValueError):
@@ -200,8 +283,9 @@ class DigestMismatchError(SatchelError):
     """Bytes read from a store, cache or reference did not hash to their recorded digest."""
 
 
-class ArtifactVerificationError(SatchelError):
-    """A folder does not match an artifact's manifest.
+class ArtifactVerificationError(SatchelError, ValueError):
+    """A folder does not match an artifact's manifest (a ``ValueError``, as W&B's ``verify``
+    raises).
 
     Attributes:
         missing: logical paths the manifest has and the folder lacks.
@@ -358,7 +442,7 @@ class HandlerUnavailableError(SatchelError, ImportError):
     """A scheme's handler needs an optional dependency that is not installed."""
 
 
-class StoreError(SatchelError):
+class StoreError(CommError):
     """The store cannot do what was asked."""
 
 
@@ -416,8 +500,9 @@ class ConcurrentUpdateError(StoreError):
     """A compare-and-swap update kept losing to other writers and gave up."""
 
 
-class StoreAccessError(StoreError, PermissionError):
-    """The store's service refused the credentials (permission denied, bad key, expired token)."""
+class StoreAccessError(StoreError, AuthenticationError, PermissionError):
+    """The store's service refused the credentials (permission denied, bad key, expired token);
+    also an :class:`AuthenticationError`."""
 
 
 class StoreNotFoundError(StoreError):
@@ -446,3 +531,7 @@ class SkippedFilesWarning(UserWarning):
         super().__init__(message)
         self.folder = folder
         self.skipped: list[tuple[str, str]] = list(skipped)
+
+
+#: W&B's name for the root of its errors (``wandb.errors.Error``): satchel's root.
+Error = SatchelError

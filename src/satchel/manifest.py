@@ -4,7 +4,10 @@ Compatibility contract (see DESIGN.md):
 
 * Entry digest: padded base64 MD5 of the bytes (``extra["alg"] = "XXH128"`` marks XXH128).
 * Artifact digest: hex MD5 of ``wandb-artifact-manifest-v1\\n`` followed by
-  ``f"{path}:{digest}\\n"`` per entry, sorted by path; byte-for-byte the W&B digest.
+  ``f"{path}:{digest}\\n"`` per entry, sorted by path; byte-for-byte the W&B digest. A
+  manifest of a ``digest_algorithm="xxh128"`` artifact hashes the same bytes with XXH128, as
+  W&B 0.31 does, and says so in its JSON (``"digestAlgorithm": "XXH128"``, absent for MD5, so
+  MD5 manifests are unchanged; W&B keeps this on its server, not in the manifest).
 * JSON: ``{"version": 1, "storagePolicy": ..., "storagePolicyConfig": {...}, "contents":
   {path: {"digest", "ref"?, "birthArtifactID"?, "size", "extra"?}}}``, contents sorted by path.
   The canonical bytes (what a store addresses by SHA-256) are this JSON, compact, with object
@@ -30,13 +33,32 @@ import msgspec
 
 from satchel import gzblocks
 from satchel import paths as logical_paths
-from satchel.errors import ManifestError
-from satchel.hashing import MD5, XXH128, b64_to_hex
+from satchel.errors import FrozenEntryError, ManifestError
+from satchel.hashing import MD5, XXH128, b64_to_hex, new_hasher
 
 DIGEST_HEADER = "wandb-artifact-manifest-v1\n"
 STORAGE_POLICY = "satchel-store-v1"
 WANDB_STORAGE_POLICY = "wandb-storage-policy-v1"
 MANIFEST_VERSION = 1
+
+
+class _NoExtra(dict[str, Any]):
+    """The one ``extra`` of every entry that has none: an empty ``dict`` (so W&B code's
+    ``entry.extra.get("etag")`` works) shared by all of them, which is why it refuses to
+    change (a million entries would otherwise cost a million empty dicts, ~60 MB)."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise FrozenEntryError(
+            "entry.extra is read-only (entries are frozen); make a new entry with "
+            "msgspec.structs.replace(entry, extra={...})"
+        )
+
+    __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = _refuse  # type: ignore[assignment]
+    __ior__ = _refuse  # type: ignore[assignment]
+
+
+#: the shared, read-only ``extra`` of entries without one
+NO_EXTRA: dict[str, Any] = _NoExtra()
 
 
 class ManifestEntry(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
@@ -49,7 +71,8 @@ class ManifestEntry(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
         size: bytes, when known.
         ref: the URI of a referenced object, ``None`` for content stored in the store.
         extra: small facts about the entry (``etag``, ``versionID``, ``alg``, ``md5``, ...);
-            treat it as read-only.
+            ``{}`` when there are none (as in W&B: a shared empty dict that refuses changes,
+            :data:`NO_EXTRA`); treat it as read-only.
         birth_artifact_id: id of the version whose commit first stored this content.
     """
 
@@ -57,8 +80,29 @@ class ManifestEntry(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     digest: str
     size: int | None = None
     ref: str | None = None
-    extra: dict[str, Any] | None = None
+    extra: dict[str, Any] = NO_EXTRA
     birth_artifact_id: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The logical path (W&B's ``File.name`` / deprecated ``entry.name``)."""
+        return self.path
+
+    def ref_target(self) -> str:
+        """The URI a reference entry points at (W&B's ``ref_target()``).
+
+        Raises:
+            NotAReferenceError: the entry is stored content, not a reference (a
+                ``ValueError``, as W&B raises).
+        """
+        if self.ref is None:
+            from satchel.errors import NotAReferenceError
+
+            raise NotAReferenceError(
+                f"entry {self.path!r} is stored in the artifact, not a reference; only "
+                "reference entries have a ref_target()"
+            )
+        return self.ref
 
     @property
     def is_reference(self) -> bool:
@@ -103,6 +147,11 @@ class _WireManifest(msgspec.Struct, frozen=True):
     contents: dict[str, _WireEntry]
     storagePolicy: str = STORAGE_POLICY
     storagePolicyConfig: dict[str, Any] = {}
+    digestAlgorithm: str | None = None
+
+
+_WIRE_ALG = {MD5: "MD5", XXH128: "XXH128"}
+_ALG_OF_WIRE = {v: k for k, v in _WIRE_ALG.items()}
 
 
 _ENCODER = msgspec.json.Encoder(order="sorted")
@@ -138,7 +187,10 @@ class Manifest:
     # ManifestEntry objects only when someone asks for entries: a digest, a size, a lookup or
     # writing it again never needs them, and building a million of them costs ~0.5 s. Exactly
     # one of ``_entries`` / ``_contents`` is set.
-    __slots__ = ("_contents", "_digest", "_entries", "storage_policy", "storage_policy_config")
+    __slots__ = (
+        "_contents", "_digest", "_entries", "digest_algorithm", "storage_policy",
+        "storage_policy_config",
+    )
 
     def __init__(
         self,
@@ -146,6 +198,7 @@ class Manifest:
         *,
         storage_policy: str = STORAGE_POLICY,
         storage_policy_config: Mapping[str, Any] | None = None,
+        digest_algorithm: str = MD5,
         _trusted: bool = False,
     ) -> None:
         """Create a manifest.
@@ -154,11 +207,16 @@ class Manifest:
             entries: the entries (or a mapping of path to entry); paths must be unique.
             storage_policy: recorded policy name (W&B compatibility).
             storage_policy_config: recorded policy settings.
+            digest_algorithm: ``"md5"`` or ``"xxh128"``: what the artifact digest hashes with.
 
         Raises:
-            ManifestError: two entries share a path.
+            ManifestError: two entries share a path, or an unknown digest algorithm.
             InvalidPathError: a path is not a valid, normalised logical path.
         """
+        if digest_algorithm not in (MD5, XXH128):
+            raise ManifestError(
+                f"unknown manifest digest algorithm {digest_algorithm!r}; use 'md5' or 'xxh128'"
+            )
         items: Mapping[str, ManifestEntry]
         if isinstance(entries, Mapping):
             items = entries
@@ -183,13 +241,14 @@ class Manifest:
         self._digest: str | None = None
         self.storage_policy = storage_policy
         self.storage_policy_config: dict[str, Any] = dict(storage_policy_config or {})
+        self.digest_algorithm = digest_algorithm
 
     def _materialized(self) -> dict[str, ManifestEntry]:
         if self._entries is None:
             contents = self._contents
             assert contents is not None
             self._entries = {
-                p: ManifestEntry(p, w.digest, w.size, w.ref, w.extra, w.birthArtifactID)
+                p: ManifestEntry(p, w.digest, w.size, w.ref, w.extra or NO_EXTRA, w.birthArtifactID)
                 for p, w in contents.items()
             }
             self._contents = None  # one copy in memory is enough
@@ -222,10 +281,12 @@ class Manifest:
         w = self._contents.get(path)
         if w is None:
             return None
-        return ManifestEntry(path, w.digest, w.size, w.ref, w.extra, w.birthArtifactID)
+        return ManifestEntry(path, w.digest, w.size, w.ref, w.extra or NO_EXTRA, w.birthArtifactID)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Manifest):
+            return False
+        if self.digest_algorithm != other.digest_algorithm:
             return False
         if self._contents is not None and other._contents is not None:
             return self._contents == other._contents
@@ -239,9 +300,14 @@ class Manifest:
     # -- derived facts --------------------------------------------------------------------
     @property
     def digest(self) -> str:
-        """The artifact digest (hex MD5 over sorted ``path:digest`` lines, W&B's definition)."""
+        """The artifact digest: hex MD5 (or XXH128, for ``digest_algorithm="xxh128"``) over the
+        header and the sorted ``path:digest`` lines, W&B's definition."""
         if self._digest is None:
-            h = hashlib.md5(DIGEST_HEADER.encode(), usedforsecurity=False)
+            h: Any = (
+                hashlib.md5(usedforsecurity=False) if self.digest_algorithm == MD5
+                else new_hasher(XXH128)
+            )
+            h.update(DIGEST_HEADER.encode())
             batch: list[str] = []
             for path, entry in self._items().items():  # already in path order
                 batch.append(f"{path}:{entry.digest}\n")
@@ -260,12 +326,15 @@ class Manifest:
     # -- serialisation --------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """The manifest as plain JSON-able data, in W&B's ``wandb_manifest.json`` shape."""
-        return {
+        data = {
             "version": MANIFEST_VERSION,
             "contents": msgspec.to_builtins(self._wire_contents(self._items().items())),
             "storagePolicy": self.storage_policy,
             "storagePolicyConfig": msgspec.to_builtins(self.storage_policy_config),
         }
+        if self.digest_algorithm != MD5:
+            data["digestAlgorithm"] = _WIRE_ALG[self.digest_algorithm]
+        return data
 
     def to_manifest_json(self) -> dict[str, Any]:
         """The same as :meth:`to_dict`, under W&B's method name (code written for W&B ports)."""
@@ -281,13 +350,16 @@ class Manifest:
         Converting and encoding a slice at a time keeps memory flat and lets a caller hash and
         compress one piece while the next is made.
         """
-        # The top-level keys in sorted order are contents, storagePolicy, storagePolicyConfig,
-        # version; a contents slice encodes as '{"a":{...},"b":{...}}', already in path order.
-        tail = _ENCODER.encode(
-            {"storagePolicy": self.storage_policy,
-             "storagePolicyConfig": self.storage_policy_config,
-             "version": MANIFEST_VERSION}
-        )
+        # The top-level keys in sorted order are contents, [digestAlgorithm,] storagePolicy,
+        # storagePolicyConfig, version; a contents slice encodes as '{"a":{...},"b":{...}}', already in path order.
+        top: dict[str, Any] = {
+            "storagePolicy": self.storage_policy,
+            "storagePolicyConfig": self.storage_policy_config,
+            "version": MANIFEST_VERSION,
+        }
+        if self.digest_algorithm != MD5:
+            top["digestAlgorithm"] = _WIRE_ALG[self.digest_algorithm]
+        tail = _ENCODER.encode(top)
         items = self._items()
         yield b'{"contents":{'
         it = iter(items.items())
@@ -318,7 +390,7 @@ class Manifest:
     ) -> dict[str, _WireEntry | _OutEntry]:
         return {
             p: e if type(e) is _WireEntry else _OutEntry(
-                e.digest, e.size, e.ref, e.extra, e.birth_artifact_id  # type: ignore[union-attr]
+                e.digest, e.size, e.ref, e.extra or None, e.birth_artifact_id  # type: ignore[union-attr]
             )
             for p, e in items
         }
@@ -357,8 +429,15 @@ class Manifest:
         contents = wire.contents
         keys = list(contents)
         logical_paths.validate_many(keys)
+        alg = _ALG_OF_WIRE.get(wire.digestAlgorithm or "MD5")
+        if alg is None:
+            raise ManifestError(
+                f"manifest digest algorithm {wire.digestAlgorithm!r} is not supported (expected "
+                "MD5 or XXH128); upgrade satchel"
+            )
         manifest = cls(
-            storage_policy=wire.storagePolicy, storage_policy_config=wire.storagePolicyConfig
+            storage_policy=wire.storagePolicy, storage_policy_config=wire.storagePolicyConfig,
+            digest_algorithm=alg,
         )
         manifest._entries = None
         manifest._contents = (  # adopted without a copy when already in path order
@@ -367,8 +446,19 @@ class Manifest:
         return manifest
 
     @classmethod
-    def from_wandb(cls, source: str | os.PathLike[str] | Mapping[str, Any]) -> Manifest:
+    def from_wandb(
+        cls,
+        source: str | os.PathLike[str] | Mapping[str, Any],
+        *,
+        digest_algorithm: str | None = None,
+    ) -> Manifest:
         """Read a W&B ``wandb_manifest.json`` (a path or the parsed dict).
+
+        Args:
+            source: the file or its parsed dict.
+            digest_algorithm: the W&B artifact's ``digest_algorithm`` (``"md5"``/``"xxh128"``,
+                any case), which W&B keeps on its server; by default ``xxh128`` when an entry is
+                marked ``extra.alg = "XXH128"``, else ``md5``.
 
         Raises:
             ManifestError: the data is not a W&B v1 manifest.
@@ -379,11 +469,26 @@ class Manifest:
         else:
             with open(source, "rb") as f:
                 raw = f.read()
-        return cls.from_json(raw)
+        manifest = cls.from_json(raw)
+        if digest_algorithm is not None:
+            alg = digest_algorithm.lower()
+        elif any((e.extra or {}).get("alg") == "XXH128" for e in manifest._items().values()):
+            alg = XXH128
+        else:
+            alg = manifest.digest_algorithm
+        if alg != manifest.digest_algorithm:
+            manifest = cls(
+                manifest.entries, storage_policy=manifest.storage_policy,
+                storage_policy_config=manifest.storage_policy_config, digest_algorithm=alg,
+                _trusted=True,
+            )
+        return manifest
 
     def to_wandb(self) -> dict[str, Any]:
-        """Return the manifest as W&B's ``wandb_manifest.json`` dict."""
+        """Return the manifest as W&B's ``wandb_manifest.json`` dict (W&B keeps the digest
+        algorithm on its server, so it is not in the dict)."""
         data = self.to_dict()
+        data.pop("digestAlgorithm", None)
         data["storagePolicy"] = WANDB_STORAGE_POLICY
         data["storagePolicyConfig"] = {"storageLayout": "V2"}
         return data

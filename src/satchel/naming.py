@@ -2,16 +2,20 @@
 
 A name is 1-128 characters of letters, digits, ``_``, ``-`` and ``.`` that does not start with
 ``.`` (it becomes a folder or file name in the store, where names starting with ``.`` are the
-temporary files of writers, which listings skip). Aliases additionally may not be ``latest``
-(it is computed, never stored) nor look like a version number ``v<digits>``; custom
-version-like aliases such as ``v1.0.0`` or ``v3-prod`` are fine.
+temporary files of writers, which listings skip). Spaces are refused in project, artifact and
+alias names, which W&B allows in project names, because they name folders and object keys in
+the store; tags, which are only stored as data, may contain single spaces between words as in
+W&B (``"needs review"``). Aliases additionally may not be ``latest`` (it is computed, never
+stored) nor look like a version number ``v<digits>``; custom version-like aliases such as
+``v1.0.0`` or ``v3-prod`` are fine.
 
 Stores written by satchel before that rule may hold names starting with ``.``. Look-ups accept
 them (``hidden_ok=True``, which every read path passes), so such versions can still be
 read, copied to a valid name and deleted; nothing creates new ones.
 
-A reference string names a version: ``name``, ``name:v3``, ``name:alias`` or
-``project/name:alias``. A bare name means ``latest``.
+A reference string names a version: ``name``, ``name:v3``, ``name:alias``,
+``project/name:alias`` or W&B's ``entity/project/name:alias``. A bare name means ``latest``.
+satchel has no entities (a store is one namespace), so an entity is accepted and ignored.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ MAX_NAME_LENGTH = 128
 LATEST = "latest"
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 _VERSION = re.compile(r"^v(0|[1-9][0-9]*)$")
+# W&B's tag rule (words of letters, digits, '_' and '-' separated by spaces), plus '.'
+_TAG = re.compile(r"^[-\w.]+( +[-\w.]+)*$")
 
 
 def validate_name(value: str, *, kind: str = "artifact name", hidden_ok: bool = False) -> str:
@@ -50,6 +56,11 @@ def validate_name(value: str, *, kind: str = "artifact name", hidden_ok: bool = 
             f"the limit is {MAX_NAME_LENGTH}"
         )
     if not _NAME.match(value):
+        if " " in value and _NAME.match(value.replace(" ", "_")):  # only the spaces are wrong
+            raise InvalidNameError(
+                f"{kind} {value!r} contains a space; satchel names become folder and object "
+                "names in the store, so use '-' or '_' instead"
+            )
         raise InvalidNameError(
             f"{kind} {value!r} is not valid: use only letters, digits, '_', '-' and '.'"
         )
@@ -61,7 +72,9 @@ def validate_name(value: str, *, kind: str = "artifact name", hidden_ok: bool = 
             "look like temporary files, which listings, fsck and gc skip); start it with a "
             "letter, digit, '_' or '-'"
         )
-    return value
+    # a plain str: the str subclasses satchel hands out (Api.project, ArtifactType, Project)
+    # must not reach records, which only encode str itself
+    return str(value)
 
 
 def validate_alias(value: str) -> str:
@@ -81,12 +94,24 @@ def validate_alias(value: str) -> str:
             f"alias {value!r} looks like a version number; version numbers are assigned by "
             "satchel. Use another alias, such as 'v1.0.0' or 'prod'"
         )
-    return value
+    return str(value)
 
 
 def validate_tag(value: str) -> str:
-    """Return ``value`` if it is a valid tag, else raise :class:`InvalidNameError`."""
-    return validate_name(value, kind="tag")
+    """Return ``value`` if it is a valid tag, else raise :class:`InvalidNameError`.
+
+    A tag is 1-128 characters: words of letters, digits, ``_``, ``-`` and ``.`` separated by
+    spaces (W&B's rule, which also allows the spaces), and not dots only.
+    """
+    if not isinstance(value, str):
+        raise InvalidNameError(f"tag must be a str, got {type(value).__name__}")
+    if not value or len(value) > MAX_NAME_LENGTH or not _TAG.match(value) or set(value) == {"."}:
+        if value and len(value) <= MAX_NAME_LENGTH and _TAG.match(value.strip()):
+            raise InvalidNameError(
+                f"tag {value!r} starts or ends with a space; remove it"
+            )
+        return validate_name(value, kind="tag")  # raises, naming what is wrong
+    return str(value)
 
 
 def parse_version(value: str) -> int | None:
@@ -103,11 +128,13 @@ class ArtifactRef:
         project: the project, or ``None`` to use the configured one.
         name: the artifact (collection) name.
         selector: ``"latest"``, ``"v<n>"`` or an alias.
+        entity: the W&B entity of an ``entity/project/name`` reference (ignored), or ``None``.
     """
 
     project: str | None
     name: str
     selector: str = LATEST
+    entity: str | None = None
 
     @property
     def version(self) -> int | None:
@@ -120,7 +147,7 @@ class ArtifactRef:
 
 
 def parse_ref(ref: str, *, project: str | None = None, hidden_ok: bool = False) -> ArtifactRef:
-    """Parse ``[project/]name[:version|:alias]``.
+    """Parse ``[[entity/]project/]name[:version|:alias]`` (the entity is kept, not used).
 
     Args:
         ref: the reference string.
@@ -137,18 +164,26 @@ def parse_ref(ref: str, *, project: str | None = None, hidden_ok: bool = False) 
     if sep and not selector:
         raise InvalidNameError(f"artifact reference {ref!r} ends with ':'; add a version or alias")
     parts = head.split("/")
+    entity = None
     if len(parts) == 1:
         proj, name = project, parts[0]
     elif len(parts) == 2:
         proj, name = parts
+    elif len(parts) == 3:
+        entity, proj, name = parts
+        if not entity:
+            raise InvalidNameError(
+                f"artifact reference {ref!r} has an empty entity; use 'project/name:alias'"
+            )
     else:
         raise InvalidNameError(
-            f"artifact reference {ref!r} has too many '/'; use 'project/name:alias'"
+            f"artifact reference {ref!r} has too many '/'; use 'project/name:alias' "
+            "(or W&B's 'entity/project/name:alias')"
         )
     if proj is not None:
-        validate_name(proj, kind="project", hidden_ok=hidden_ok)
-    validate_name(name, hidden_ok=hidden_ok)
+        proj = validate_name(proj, kind="project", hidden_ok=hidden_ok)
+    name = validate_name(name, hidden_ok=hidden_ok)
     sel = selector or LATEST
     if sel != LATEST and parse_version(sel) is None:
         validate_name(sel, kind="alias", hidden_ok=hidden_ok)
-    return ArtifactRef(proj, name, sel)
+    return ArtifactRef(proj, name, sel, entity)

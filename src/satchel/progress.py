@@ -78,7 +78,7 @@ def tqdm_factory(total: int | None, desc: str, unit: str = "file") -> Bar:
 
 
 def default_factory() -> ProgressFactory:
-    """tqdm bars when :func:`satchel.config.show_progress` says so, else nothing."""
-    from satchel import config
+    """tqdm bars when :func:`satchel.settings.show_progress` says so, else nothing."""
+    from satchel import settings
 
-    return tqdm_factory if config.show_progress() else null_factory
+    return tqdm_factory if settings.show_progress() else null_factory

@@ -32,7 +32,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from satchel import config
+from satchel import settings
 from satchel.errors import ProtectedFolderError
 
 STORE = "satchel store"
@@ -102,8 +102,8 @@ def _local_root(store: object) -> str | None:
 
     if isinstance(store, Store) and isinstance(store.backend, LocalBackend):
         return store.backend.root
-    if isinstance(store, str) and config.is_local_url(store):
-        return config.store_url(store).removeprefix("file://")
+    if isinstance(store, str) and settings.is_local_url(store):
+        return settings.store_url(store).removeprefix("file://")
     return None
 
 
@@ -127,12 +127,12 @@ def satchel_folders(cache_root: str, stores: Iterable[object] = ()) -> list[Prot
         seen.add(path)
         found.append(Protected(path, role))
 
-    for store in [*stores, config.store_url()]:
+    for store in [*stores, settings.store_url()]:
         add(_local_root(store), STORE)
     add(cache_root, CACHE)
-    add(config.cache_dir(), CACHE)
-    add(config.default_store_path(), STORE, if_exists=True)
-    add(config.default_cache_dir(), CACHE, if_exists=True)
+    add(settings.cache_dir(), CACHE)
+    add(settings.default_store_path(), STORE, if_exists=True)
+    add(settings.default_cache_dir(), CACHE, if_exists=True)
     return found
 
 

@@ -13,7 +13,7 @@ import logging
 import warnings
 from dataclasses import dataclass, replace
 
-from satchel import config
+from satchel import settings
 from satchel.cache import Cache
 from satchel.handlers import HandlerContext, HandlerRegistry
 from satchel.materializers import SerializerRegistry, serializers
@@ -36,15 +36,22 @@ class Services:
     serializers: SerializerRegistry
     progress: ProgressFactory
     store: Store | None = None
+    #: the W&B entity artifacts report (``Api(overrides={"entity": ...})``); ``None``: the
+    #: configured one
+    entity: str | None = None
+
+    def entity_name(self) -> str:
+        """The entity W&B code reads from artifacts and runs (see :func:`settings.entity`)."""
+        return self.entity or settings.entity()
 
     def with_store(self, store: Store | str | None) -> Services:
         """This bundle with ``store`` (a :class:`Store` or URL; ``None``: the configured one)."""
         if isinstance(store, Store):
             return replace(self, store=store)
-        url = config.store_url(store)
+        url = settings.store_url(store)
         if self.store is not None and store is None:
             return self
-        options = config.settings().options_for(_scheme(url))
+        options = settings.settings().options_for(_scheme(url))
         return replace(self, store=open_store(url, storage_options=options or None))
 
     def require_store(self) -> Store:
@@ -58,9 +65,9 @@ def _scheme(url: str) -> str:
 
 def local_services(*, cache_dir: str | None = None, store: Store | str | None = None) -> Services:
     """The default bundle: configured cache, default handlers and serializers, tty progress."""
-    cache = Cache(config.cache_dir(cache_dir))
+    cache = Cache(settings.cache_dir(cache_dir))
     handlers = HandlerRegistry(
-        HandlerContext(cache=cache, options=config.settings().options_for, warn=_warn)
+        HandlerContext(cache=cache, options=settings.settings().options_for, warn=_warn)
     )
     services = Services(cache, handlers, serializers(), default_factory())
     return services.with_store(store) if store is not None else services

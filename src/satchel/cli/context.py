@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from satchel import config
+from satchel import settings
 from satchel.api import Api
 from satchel.paths import printable
 
@@ -27,8 +27,8 @@ class CliContext:
     def from_args(cls, args: argparse.Namespace) -> CliContext:
         """Build from the global options (a relative ``--store`` or ``--cache-dir`` is made
         absolute here, once)."""
-        store = config.store_url(args.store) if args.store else None
-        cache_dir = config.cache_dir(args.cache_dir) if args.cache_dir else None
+        store = settings.store_url(args.store) if args.store else None
+        cache_dir = settings.cache_dir(args.cache_dir) if args.cache_dir else None
         return cls(store, args.project, cache_dir)
 
     @property

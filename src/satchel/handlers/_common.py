@@ -38,7 +38,7 @@ from satchel.errors import (
     TooManyObjectsError,
 )
 from satchel.hashing import MD5, hex_to_b64
-from satchel.manifest import ManifestEntry
+from satchel.manifest import NO_EXTRA, ManifestEntry
 
 _HEX_MD5 = re.compile(r"[0-9a-f]{32}")
 
@@ -212,7 +212,7 @@ class PrefixEntries:
                 f"{logical!r}; reference them separately with name=..."
             )
         self._keys[logical] = key
-        self.entries.append(ManifestEntry(logical, digest, size, ref, extra or None))
+        self.entries.append(ManifestEntry(logical, digest, size, ref, extra or NO_EXTRA))
 
     def finish(self) -> list[ManifestEntry]:
         """The entries.

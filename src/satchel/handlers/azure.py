@@ -10,7 +10,8 @@ What an entry records: digest = the ETag without quotes, size, ``extra["etag"]``
 block-list uploads usually do not), and ``extra["versionID"]`` when the account keeps blob
 versions (or the URI pins one). Listing a prefix costs one ``List Blobs`` request per page of
 1,000 blobs, which carries the ETag, size, Content-MD5 and version id of each blob; a URI
-without a trailing ``/`` first costs one ``Get Blob Properties``.
+without a trailing ``/`` first costs one ``Get Blob Properties``. ADLS Gen2 directory markers
+(zero-byte blobs with metadata ``hdi_isfolder=true``) are skipped.
 
 Downloads (:meth:`AzureHandler.load`): a recorded version is read with ``versionid`` (so a
 changed blob in a versioned account still yields the recorded bytes); otherwise the download
@@ -303,12 +304,19 @@ class AzureHandler:
                 if loc.version_id:
                     raise
             else:
+                if is_folder_marker(props):  # an ADLS Gen2 directory: its blobs, not itself
+                    return self._prefix_entries(container, loc, uri, name, max_objects)
                 digest, extra = _facts(props, loc.version_id)
                 return [
                     ManifestEntry(
                         single_name(loc.blob, name), digest, int(props.size), loc.ref(), extra
                     )
                 ]
+        return self._prefix_entries(container, loc, uri, name, max_objects)
+
+    def _prefix_entries(
+        self, container: Any, loc: Any, uri: str, name: str | None, max_objects: int
+    ) -> list[ManifestEntry]:
         collected = PrefixEntries(uri, prefix_of(loc.blob), name, max_objects)
         for props in self._list(container, prefix_of(loc.blob), uri):
             digest, extra = _facts(props, None)
@@ -316,12 +324,16 @@ class AzureHandler:
         return collected.finish()
 
     def _list(self, container: Any, prefix: str, uri: str) -> Iterator[Any]:
+        """The blobs under ``prefix``, without ADLS Gen2 directory markers (see
+        :func:`is_folder_marker`); metadata comes with the listing, so this costs no request
+        per blob."""
         pages = container.list_blobs(
-            name_starts_with=prefix or None, results_per_page=self.page_size
+            name_starts_with=prefix or None, results_per_page=self.page_size,
+            include=["metadata"],
         )
         try:
             for page in pages.by_page():
-                yield from page
+                yield from (props for props in page if not is_folder_marker(props))
         except AzureError as exc:
             raise _translate(exc, uri, None, listing=True) from exc
 
@@ -416,8 +428,9 @@ class AzureHandler:
                 if loc.version_id:
                     raise
             else:
-                slot = loc.version_id or unquote_etag(stream.properties.etag)
-                return [("", self._stream(stream, loc.ref(), slot, None, None))]
+                if not is_folder_marker(stream.properties):
+                    slot = loc.version_id or unquote_etag(stream.properties.etag)
+                    return [("", self._stream(stream, loc.ref(), slot, None, None))]
         listing = PrefixEntries(entry.ref, prefix_of(loc.blob), None, DEFAULT_MAX_OBJECTS)
         out = []
         for props in self._list(container, prefix_of(loc.blob), entry.ref):
@@ -449,6 +462,15 @@ def _names_account(connection_string: str, account_url: str) -> bool:
     return (bool(endpoint) and endpoint == account_url.rstrip("/")) or (
         bool(name) and urlsplit(account_url).hostname == f"{name}{_BLOB_HOST}"
     )
+
+
+def is_folder_marker(props: Any) -> bool:
+    """Whether a blob is a directory marker: on storage accounts with a hierarchical namespace
+    (ADLS Gen2) every directory is also a zero-byte blob with metadata ``hdi_isfolder=true``,
+    named like the directory (no trailing ``/``). Markers are skipped like ``key/`` markers on
+    other schemes, as W&B's azure handler does."""
+    metadata = getattr(props, "metadata", None) or {}
+    return str(metadata.get("hdi_isfolder", "")).lower() == "true"
 
 
 def _facts(props: Any, pinned: str | None) -> tuple[str, dict[str, Any]]:

@@ -3,8 +3,18 @@
 An entry records the file's base64 MD5 and size (hashed in parallel, stat cache reused). A
 download copies the file into the cache while hashing it; a file that changed or vanished
 since it was recorded raises :class:`ReferenceChangedError` / :class:`ReferenceNotFoundError`
-(local files keep no old versions). A ``checksum=False`` entry copies whatever the path holds
-now, file or folder, unverified.
+(local files keep no old versions).
+
+``checksum=False`` records what W&B 0.31 records, bit for bit: one entry per file (a folder is
+listed, nothing is read), with its size and, as digest, the base64 MD5 of the file's resolved
+``file://`` URI (``Path(path).resolve().as_uri()``), so the artifact digest equals W&B's. Such
+an entry is recognised on download by that digest and copied as the file is now, unverified
+(W&B cannot download these at all). Entries written by satchel before this rule (one entry
+for the URI, digest = the URI, no size) still download: a folder one fetches the folder's
+files as they are now.
+
+Refs are proper ``file://`` URIs (percent-encoded); W&B joins the URI it was given with the
+raw relative path, which reads back the same except for names with ``%``, ``#`` or ``?``.
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ from satchel.errors import (
     TooManyObjectsError,
 )
 from satchel.handlers.base import HandlerContext
-from satchel.hashing import MD5
+from satchel.hashing import MD5, hash_bytes
 from satchel.localfiles import LocalFile, digest_files, scan, skipped_message, stat_file
 from satchel.manifest import ManifestEntry
 from satchel.paths import printable
@@ -49,6 +59,28 @@ def path_to_uri(path: str) -> str:
     return Path(path).absolute().as_uri()
 
 
+def path_digest(path: str) -> str:
+    """W&B's ``checksum=False`` digest of a local file: the base64 MD5 of its resolved
+    ``file://`` URI (symbolic links followed)."""
+    from pathlib import Path
+
+    return hash_bytes(Path(path).resolve().as_uri().encode("utf-8"))
+
+
+def is_unchecked(entry: ManifestEntry) -> bool:
+    """Whether a ``file://`` entry was recorded with ``checksum=False`` (either form)."""
+    if entry.size is None and entry.digest == entry.ref:  # satchel's earlier form
+        return True
+    assert entry.ref is not None
+    try:
+        local = uri_to_path(entry.ref)
+    except InvalidPathError:
+        return False
+    if entry.digest == hash_bytes(path_to_uri(local).encode("utf-8")):
+        return True
+    return os.path.lexists(local) and entry.digest == path_digest(local)
+
+
 class FileHandler:
     """Handler for ``file://`` URIs."""
 
@@ -62,8 +94,7 @@ class FileHandler:
         """Entries for a file, or for every file below a folder (see module docstring)."""
         local = uri_to_path(uri)
         if not checksum:
-            base = name or os.path.basename(local.rstrip("/")) or "root"
-            return [ManifestEntry(paths.normalize(base), uri, None, uri)]
+            return self._unchecked(uri, local, name, max_objects)
         if os.path.isfile(local) and not uri.endswith("/"):
             f = stat_file(local)
             digest = digest_files([f], MD5, self.context.cache.stat_cache)[0]
@@ -89,12 +120,34 @@ class FileHandler:
             for f, d in zip(files, digests)
         ]
 
+    def _unchecked(
+        self, uri: str, local: str, name: str | None, max_objects: int
+    ) -> list[ManifestEntry]:
+        """W&B's ``checksum=False`` entries (see the module docstring)."""
+        if os.path.isfile(local) and not uri.endswith("/"):
+            logical = paths.normalize(name or os.path.basename(local))
+            return [ManifestEntry(logical, path_digest(local), os.path.getsize(local),
+                                  path_to_uri(local))]
+        if not os.path.isdir(local):
+            raise ReferenceNotFoundError(f"reference {uri} does not exist (no file or folder)")
+        files = scan(local)
+        if len(files) > max_objects:
+            raise TooManyObjectsError(
+                f"{uri} holds {len(files)} files, more than max_objects={max_objects}; "
+                "raise max_objects or reference a smaller folder"
+            )
+        return [
+            ManifestEntry(paths.join(name, f.rel), path_digest(f.abspath), f.size,
+                          path_to_uri(f.abspath))
+            for f in files
+        ]
+
     def load(self, entry: ManifestEntry, dest_root: str | None = None) -> list[tuple[str, str]]:
         """Copy the referenced file(s) into the cache, verifying recorded digests."""
         assert entry.ref is not None
         local = uri_to_path(entry.ref)
         cache = self.context.cache
-        if entry.size is None and entry.digest == entry.ref:  # checksum=False
+        if is_unchecked(entry):
             if os.path.isdir(local):
                 found: list[LocalFile] = scan(local)
             elif os.path.isfile(local):
@@ -129,6 +182,6 @@ class FileHandler:
 
     def content_digest(self, entry: ManifestEntry) -> tuple[str, str] | None:
         """The recorded MD5 (``None`` for ``checksum=False`` entries)."""
-        if entry.size is None and entry.digest == entry.ref:
+        if is_unchecked(entry):
             return None
         return (MD5, entry.digest)

@@ -60,7 +60,7 @@ from satchel.handlers._common import (
 )
 from satchel.handlers.base import HandlerContext
 from satchel.hashing import MD5, b64, new_hasher
-from satchel.manifest import ManifestEntry
+from satchel.manifest import NO_EXTRA, ManifestEntry
 
 _KNOWN_OPTIONS = frozenset({"headers", "timeout", "verify", "cert", "retries", "client_kwargs"})
 _HEAD_REFUSED = (403, 405, 501)
@@ -243,7 +243,7 @@ class HTTPHandler:
                     else ", so downloads of it cannot be verified"
                 )
             )
-        return [ManifestEntry(logical, digest, size, uri, extra or None)]
+        return [ManifestEntry(logical, digest, size, uri, extra or NO_EXTRA)]
 
     def _count(self, resp: requests.Response, uri: str, md5: str | None) -> tuple[int, str]:
         """Read a body without ``Content-Length`` once: its size and MD5."""

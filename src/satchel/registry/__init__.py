@@ -23,13 +23,13 @@ module                 what it does
 from __future__ import annotations
 
 from satchel.registry.gc import GcReport, collect_garbage, parse_duration
-from satchel.registry.listing import ArtifactCollection
+from satchel.registry.listing import CollectionSummary
 from satchel.registry.query import Page, VersionQuery
 from satchel.registry.stages import STAGES, StageEvent
 
 __all__ = [
     "STAGES",
-    "ArtifactCollection",
+    "CollectionSummary",
     "GcReport",
     "Page",
     "StageEvent",

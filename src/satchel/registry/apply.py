@@ -39,7 +39,7 @@ from typing import Any
 
 import msgspec
 
-from satchel import config, naming
+from satchel import naming, settings
 from satchel.errors import (
     ArtifactNotFoundError,
     HandlerUnavailableError,
@@ -225,7 +225,7 @@ def apply_spec(
     store = services.require_store()
     # an apply writes into its project: a leading '.' (readable in older stores) is refused
     project = naming.validate_name(
-        config.project(spec.get("project") or default_project), kind="project"
+        settings.project(spec.get("project") or default_project), kind="project"
     )
     name = naming.validate_name(spec["name"])
     version_alias = spec.get("version_alias")

@@ -49,6 +49,10 @@ class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
     started_at: str
     finished_at: str | None = None
     created_by: str | None = None
+    notes: str | None = None
+    tags: list[str] = []
+    #: the ``exit_code`` given to ``finish()`` (1 when the run's ``with`` block raised)
+    exit_code: int | None = None
 
 
 class UsageMarker(msgspec.Struct, frozen=True, kw_only=True):
@@ -81,6 +85,18 @@ def read_run(store: Store, project: str, run_id: str) -> RunRecord | None:
     return rec
 
 
+def list_runs(store: Store, project: str) -> list[RunRecord]:
+    """Every run record of ``project``, ordered by start time (one listing, one read each)."""
+    out = []
+    for fname in store.backend.list(layout.runs_folder(project)):
+        if fname.endswith(".json"):
+            run = read_run(store, project, fname[: -len(".json")])
+            if run is not None:
+                out.append(run)
+    out.sort(key=lambda r: (r.started_at, r.id))
+    return out
+
+
 def jsonable(value: dict[str, Any]) -> dict[str, Any]:
     """``value`` as plain JSON data; values JSON cannot hold become their ``str``."""
     data: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(value, enc_hook=str))
@@ -105,11 +121,26 @@ def start_run(store: Store, record: RunRecord) -> RunRecord:
     return existing
 
 
-def finish_run(store: Store, project: str, run_id: str, finished_at: str) -> None:
-    """Stamp a run record's ``finished_at``."""
-    update_run(
-        store, project, run_id, lambda r: msgspec.structs.replace(r, finished_at=finished_at)
-    )
+def finish_run(
+    store: Store,
+    project: str,
+    run_id: str,
+    finished_at: str,
+    *,
+    config: dict[str, Any] | None = None,
+    exit_code: int | None = None,
+) -> None:
+    """Stamp a run record's ``finished_at`` (and its ``exit_code``; ``config``, when given,
+    replaces the recorded one: a run's configuration may change while it runs)."""
+    new_config = jsonable(config) if config is not None else None
+
+    def change(r: RunRecord) -> RunRecord:
+        return msgspec.structs.replace(
+            r, finished_at=finished_at, exit_code=exit_code,
+            config=new_config if new_config is not None else r.config,
+        )
+
+    update_run(store, project, run_id, change)
 
 
 def update_run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -21,12 +22,14 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class ArtifactCollection:
-    """One collection (all versions of an artifact name) in a project.
+class CollectionSummary:
+    """One collection (all versions of an artifact name) in a project, as a listing saw it
+    (:class:`satchel.ArtifactCollection` is the live, editable object built on it).
 
     Attributes:
         project, name, type: what it is.
         description: the collection's description, if any.
+        tags: the collection's tags.
         created_at: when its first version was committed (UTC).
         version_count: live versions.
         latest: ``"v<n>"`` of the newest live version, or ``None``.
@@ -43,6 +46,7 @@ class ArtifactCollection:
     latest: str | None
     aliases: dict[str, str]
     is_portfolio: bool
+    tags: tuple[str, ...] = ()
 
 
 def snapshots(store: Store, project: str, name: str | None) -> list[CollectionSnapshot]:
@@ -82,8 +86,11 @@ def to_artifact(services: Services, store: Store, row: Row) -> Artifact:
     )
 
 
-def list_versions(services: Services, store: Store, query: VersionQuery) -> Page[Artifact]:
-    """Answer a validated query with one page of artifacts.
+def list_versions(
+    services: Services, store: Store, query: VersionQuery, *, every_page: bool = False
+) -> Page[Artifact]:
+    """Answer a validated query with one page of artifacts (``every_page``: one page holding
+    every match, sorted, whatever the query's page and size).
 
     Raises:
         StoreFormatError: a damaged record.
@@ -102,14 +109,23 @@ def list_versions(services: Services, store: Store, query: VersionQuery) -> Page
         return cache[key]
 
     rows = matching_rows(query, snaps, used_by_inputs=inputs, used_versions=used)
+    if every_page:
+        rows = _sorted(query, rows)
+        items = tuple(to_artifact(services, store, r) for r in rows)
+        return Page(items, 1, max(1, len(items)), len(items), 1)
     page_rows, total, pages = query.sort_and_page(rows)
     items = tuple(to_artifact(services, store, r) for r in page_rows)
     return Page(items, query.page, query.size, total, pages)
 
 
+def _sorted(query: VersionQuery, rows: list[Row]) -> list[Row]:
+    everything = dataclasses.replace(query, page=1, size=max(1, len(rows)))
+    return everything.sort_and_page(rows)[0]
+
+
 def list_collections(
     store: Store, project: str, *, type: str | None = None
-) -> list[ArtifactCollection]:
+) -> list[CollectionSummary]:
     """Every collection of ``project`` (of ``type``, when given) that has a live version."""
     naming.validate_name(project, kind="project", hidden_ok=True)
     if type is not None:
@@ -118,22 +134,33 @@ def list_collections(
     for snap in snapshots(store, project, None):
         if type is not None and snap.collection.type != type:
             continue
-        if not snap.live:
-            continue
-        out.append(
-            ArtifactCollection(
-                project=project,
-                name=snap.name,
-                type=snap.collection.type,
-                description=snap.collection.description,
-                created_at=parse_time(snap.collection.created_at),
-                version_count=len(snap.live),
-                latest=f"v{snap.latest}" if snap.latest is not None else None,
-                aliases={a: f"v{n}" for a, n in sorted(snap.aliases.items())},
-                is_portfolio=all(snap.records[n].linked_from for n in snap.live),
-            )
-        )
+        if snap.live:
+            out.append(summarize(snap))
     return out
+
+
+def collection_summary(store: Store, project: str, name: str) -> CollectionSummary | None:
+    """The summary of one collection, or ``None`` when it has no live version."""
+    naming.validate_name(project, kind="project")
+    naming.validate_name(name)
+    found = snapshots(store, project, name)
+    return summarize(found[0]) if found and found[0].live else None
+
+
+def summarize(snap: CollectionSnapshot) -> CollectionSummary:
+    """The :class:`CollectionSummary` of a snapshot."""
+    return CollectionSummary(
+        project=snap.project,
+        name=snap.name,
+        type=snap.collection.type,
+        description=snap.collection.description,
+        created_at=parse_time(snap.collection.created_at),
+        version_count=len(snap.live),
+        latest=f"v{snap.latest}" if snap.latest is not None else None,
+        aliases={a: f"v{n}" for a, n in sorted(snap.aliases.items())},
+        is_portfolio=all(snap.records[n].linked_from for n in snap.live),
+        tags=tuple(snap.collection.tags),
+    )
 
 
 def list_types(store: Store, project: str) -> list[str]:

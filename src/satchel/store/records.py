@@ -37,6 +37,7 @@ class CollectionRecord(msgspec.Struct, frozen=True, kw_only=True):
     type: str
     created_at: str
     description: str | None = None
+    tags: list[str] = []
 
 
 class VersionRecord(msgspec.Struct, frozen=True, kw_only=True):

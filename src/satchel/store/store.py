@@ -284,6 +284,28 @@ class Store:
         self._collections[(project, name)] = existing
         return existing
 
+    def update_collection(
+        self, project: str, name: str, change: Callable[[CollectionRecord], CollectionRecord]
+    ) -> CollectionRecord:
+        """Apply ``change`` to a collection record (description, tags) with compare-and-swap.
+
+        Raises:
+            ArtifactNotFoundError: the collection does not exist.
+        """
+        key = layout.collection_key(project, name)
+        result: list[CollectionRecord] = []
+
+        def apply(old: bytes | None) -> bytes:
+            if old is None:
+                raise self._not_found(project, name, naming.LATEST)
+            new = change(decode(old, CollectionRecord, key))
+            result.append(new)
+            return encode(new)
+
+        self._cas(key, apply)
+        self._collections[(project, name)] = result[-1]
+        return result[-1]
+
     def projects(self) -> list[str]:
         """Every project in the store, sorted.
 

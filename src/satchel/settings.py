@@ -4,10 +4,12 @@
 setting                environment variable        default
 =====================  ==========================  ===========================================
 store URL              ``SATCHEL_STORE``           ``<user data dir>/satchel/store``
-project                ``SATCHEL_PROJECT``         ``default``
+project                ``SATCHEL_PROJECT``         ``default`` (``WANDB_PROJECT`` too)
 cache folder           ``SATCHEL_CACHE_DIR``       ``<user cache dir>/satchel``
 progress bars          ``SATCHEL_NO_PROGRESS=1``   shown when stderr is a terminal
 storage options (JSON) ``SATCHEL_STORAGE_OPTIONS`` ``{}`` (per scheme: ``{"s3": {...}}``)
+download folder        ``SATCHEL_ARTIFACT_DIR``    ``./artifacts`` (``WANDB_ARTIFACT_DIR`` too)
+entity (W&B)           ``SATCHEL_ENTITY``          the OS user name (``WANDB_ENTITY`` too)
 =====================  ==========================  ===========================================
 
 ``<user data dir>`` and ``<user cache dir>`` are the platform's (``~/.local/share`` and
@@ -97,12 +99,15 @@ def store_url(explicit: str | None = None, *, env: Mapping[str, str] | None = No
 
 
 def project(explicit: str | None = None, *, env: Mapping[str, str] | None = None) -> str:
-    """The project: ``explicit``, else ``$SATCHEL_PROJECT``, else ``default`` (validated).
+    """The project: ``explicit``, else ``$SATCHEL_PROJECT``, else W&B's ``$WANDB_PROJECT`` (so a
+    ported program's setting keeps working), else ``default`` (validated).
 
     A leading ``.`` (which an older satchel allowed) passes here, so such a project can still
     be read; the store refuses to create anything in it (:meth:`Store.ensure_collection`).
     """
-    value = explicit or _env("SATCHEL_PROJECT", env) or DEFAULT_PROJECT
+    value = (
+        explicit or _env("SATCHEL_PROJECT", env) or _env("WANDB_PROJECT", env) or DEFAULT_PROJECT
+    )
     return naming.validate_name(value, kind="project", hidden_ok=True)
 
 
@@ -115,6 +120,37 @@ def cache_dir(explicit: str | None = None, *, env: Mapping[str, str] | None = No
     if value:
         return _from_env("SATCHEL_CACHE_DIR", value, env, _absolute)
     return default_cache_dir()
+
+
+def artifact_dir(*, env: Mapping[str, str] | None = None) -> str:
+    """The folder default downloads go below (absolute): ``$SATCHEL_ARTIFACT_DIR``, else W&B's
+    ``$WANDB_ARTIFACT_DIR`` (so a ported program's setting keeps working), else
+    ``./artifacts``."""
+    value = _env("SATCHEL_ARTIFACT_DIR", env) or _env("WANDB_ARTIFACT_DIR", env) or "artifacts"
+    return os.path.abspath(os.path.expanduser(value))
+
+
+def entity(*, env: Mapping[str, str] | None = None) -> str:
+    """The W&B entity satchel reports (``artifact.entity``; satchel has no entities):
+    ``$SATCHEL_ENTITY``, else ``$WANDB_ENTITY``, else the OS user name.
+
+    Raises:
+        ConfigError: the value has a ``/`` or ``:`` (it could not be part of a path).
+    """
+    value = _env("SATCHEL_ENTITY", env) or _env("WANDB_ENTITY", env)
+    if value is None:
+        import getpass
+
+        try:
+            value = getpass.getuser()
+        except Exception:  # noqa: BLE001 - no user name in some containers
+            value = "satchel"
+        return value.replace("/", "-").replace(":", "-") or "satchel"
+    if "/" in value or ":" in value:
+        raise ConfigError(
+            f"entity {value!r} (SATCHEL_ENTITY / WANDB_ENTITY) may not contain '/' or ':'"
+        )
+    return value
 
 
 def show_progress(*, env: Mapping[str, str] | None = None) -> bool:
