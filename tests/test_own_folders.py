@@ -272,7 +272,7 @@ def test_api_reads_of_a_missing_store_folder_warn_once(tmp_path: Path) -> None:
                 pytest.raises(ArtifactNotFoundError):
             read(Api(str(typo)))
     with pytest.warns(UserWarning, match=str(typo)):
-        assert Api(str(typo)).artifact_collections() == []
+        assert list(Api(str(typo)).artifact_collections()) == []
     with pytest.warns(UserWarning, match=str(typo)):
         assert Api(str(typo)).artifact_types() == []
     assert not typo.exists()

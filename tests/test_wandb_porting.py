@@ -391,7 +391,8 @@ def test_collaborative_artifacts_take_wandbs_arguments(data: Path) -> None:
 # -- errors W&B code catches -----------------------------------------------------------------
 def test_wandb_errors_catch_what_wandb_raises(data: Path) -> None:
     api = wandb.Api()
-    with pytest.raises(wandb.errors.CommError, match="no artifact named 'nope'"):
+    with pytest.warns(UserWarning, match="does not exist, so it holds nothing yet"), \
+            pytest.raises(wandb.errors.CommError, match="no artifact named 'nope'"):
         api.artifact("nope:latest")
     art = wandb.Artifact("ds", type="dataset")
     art.add_dir(str(data))

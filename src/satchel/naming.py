@@ -97,15 +97,21 @@ def validate_alias(value: str) -> str:
     return str(value)
 
 
-def validate_tag(value: str) -> str:
+def validate_tag(value: str, *, hidden_ok: bool = False) -> str:
     """Return ``value`` if it is a valid tag, else raise :class:`InvalidNameError`.
 
     A tag is 1-128 characters: words of letters, digits, ``_``, ``-`` and ``.`` separated by
-    spaces (W&B's rule, which also allows the spaces), and not dots only.
+    spaces (W&B's rule, which also allows the spaces), not dots only and, like every name,
+    not starting with ``.`` (``hidden_ok``: look-ups accept that, as for names).
     """
     if not isinstance(value, str):
         raise InvalidNameError(f"tag must be a str, got {type(value).__name__}")
-    if not value or len(value) > MAX_NAME_LENGTH or not _TAG.match(value) or set(value) == {"."}:
+    if (
+        not value or len(value) > MAX_NAME_LENGTH or not _TAG.match(value)
+        or set(value) == {"."} or (value.startswith(".") and not hidden_ok)
+    ):
+        if value.startswith(".") and not hidden_ok:
+            return validate_name(value, kind="tag")  # raises, saying why
         if value and len(value) <= MAX_NAME_LENGTH and _TAG.match(value.strip()):
             raise InvalidNameError(
                 f"tag {value!r} starts or ends with a space; remove it"

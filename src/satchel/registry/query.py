@@ -180,7 +180,7 @@ class VersionQuery:
             naming.validate_name(type, kind="type", hidden_ok=True)
         tag_list = [tags] if isinstance(tags, str) else list(tags or ())
         for t in [*tag_list, *([tag] if tag is not None else [])]:
-            naming.validate_name(t, kind="tag", hidden_ok=True)
+            naming.validate_tag(t, hidden_ok=True)
         if alias is not None:
             naming.validate_name(alias, kind="alias", hidden_ok=True)
         if stage is not None and stage not in STAGES:
