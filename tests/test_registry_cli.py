@@ -139,14 +139,14 @@ def test_delete_and_gc(capsys: Any, store: SatchelEnv) -> None:
     assert "kept as younger than 1h" in out and "temporary" not in out
     (store.store / "objects" / ".left.0123456789ab.tmp").write_bytes(b"killed writer")
     time.sleep(1.1)
-    code, out, _ = run(capsys, "gc", "--grace", "1s")
+    code, out, _ = run(capsys, "gc", "--grace", "1s", "--force")
     assert "removed manifest manifests/" in out
     assert "removed temporary objects/.left.0123456789ab.tmp (13 B)" in out
     assert "; 1 temporary file(s) of interrupted writers cleaned up" in out
     assert "removed 1 manifest(s) and 0 object(s), freed" in out  # b.txt is still used by v2
     assert run_json(capsys, "delete", "model")["deleted"] == "p/model:v0"
     time.sleep(1.1)
-    data = run_json(capsys, "gc", "--grace", "1s")
+    data = run_json(capsys, "gc", "--grace", "1s", "--force")
     assert len(data["objects"]) == 1 and data["bytes_freed"] > 0 and not data["dry_run"]
 
 

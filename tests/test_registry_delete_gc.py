@@ -73,7 +73,7 @@ def test_deleted_version_vanishes_with_a_clear_error(api: Api) -> None:
 
 def test_deleted_numbers_are_never_reused(api: Api) -> None:
     api.artifact("ds:v2").delete()
-    collect_garbage(api.store, grace=0, now=LATER)
+    collect_garbage(api.store, grace=0, force=True, now=LATER)
     assert commit(api, "ds", {"own": "three"}).version == "v3"
 
 
@@ -130,7 +130,7 @@ def test_gc_dry_run_changes_nothing(api: Api, satchel_env: SatchelEnv) -> None:
     dry = collect_garbage(api.store, grace=0, dry_run=True, now=LATER)
     assert dry.dry_run and len(dry.objects) == 1 and dry.bytes_freed > 0
     assert objects(satchel_env) == before
-    real = collect_garbage(api.store, grace=0, now=LATER)
+    real = collect_garbage(api.store, grace=0, force=True, now=LATER)
     assert real.objects == dry.objects and real.bytes_freed == dry.bytes_freed
 
 
@@ -143,8 +143,8 @@ def test_gc_keeps_unreferenced_content_younger_than_the_grace_period(
     # a commit that crashed before its commit point leaves young, unreferenced content
     crashed = commit(api, "crashed", {"x": "never committed"})
     (satchel_env.store / layout.version_key("p", "crashed", 0)).unlink()
-    assert collect_garbage(api.store, grace="10m").objects == ()
-    gone = collect_garbage(api.store, grace="10m", now=LATER)
+    assert collect_garbage(api.store, grace="10m", force=True).objects == ()
+    gone = collect_garbage(api.store, grace="10m", force=True, now=LATER)
     assert layout.object_key("md5", crashed.get_entry("x").oid) in gone.objects
 
 
@@ -173,7 +173,7 @@ def test_gc_keeps_content_of_a_link_whose_source_was_deleted(
 ) -> None:
     link = api.artifact("ds:v0").link("portfolio")
     api.artifact("ds:v0").delete()
-    report = collect_garbage(api.store, grace=0, now=LATER)
+    report = collect_garbage(api.store, grace=0, force=True, now=LATER)
     assert report.objects == () and report.manifests == ()
     folder = link.download(str(satchel_env.work / "linked"))
     assert (Path(folder) / "own").read_text() == "zero"
@@ -187,7 +187,7 @@ def test_gc_stops_when_a_live_manifest_is_missing(api: Api, satchel_env: Satchel
     fresh = satchel_env.api("p")  # no manifest cached in memory
     with pytest.raises(StoreError, match=r"gc stopped before deleting anything: manifest "
                                          rf"{manifest} is missing"):
-        collect_garbage(fresh.store, grace=0, now=LATER)
+        collect_garbage(fresh.store, grace=0, force=True, now=LATER)
     assert objects(satchel_env) == before
 
 
@@ -241,7 +241,7 @@ def test_gc_racing_committing_processes_never_loses_a_commit(
     deadline = time.monotonic() + 120
     while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
         # grace 1 s: garbage from a second ago goes while commits (each well under 1 s) run
-        report = collect_garbage(store, grace="1s")
+        report = collect_garbage(store, grace="1s", force=True)
         removed += len(report.objects)
         runs += 1
     outputs = [p.communicate(timeout=60) for p in procs]
@@ -249,7 +249,7 @@ def test_gc_racing_committing_processes_never_loses_a_commit(
         assert p.returncode == 0, err
     assert runs >= 2
     time.sleep(1.1)
-    removed += len(collect_garbage(store, grace="1s").objects)
+    removed += len(collect_garbage(store, grace="1s", force=True).objects)
     assert removed > 0  # gc really deleted things while the commits ran
 
     api = satchel_env.api("p")
@@ -272,7 +272,7 @@ def test_content_a_commit_reuses_is_freshened_so_gc_keeps_it(
     old.delete()
     time.sleep(1.2)  # now older than a 1 s grace period
     assert api.store.missing_objects([("md5", oid)]) == set()  # a committer's check touches it
-    report = collect_garbage(api.store, grace="1s")
+    report = collect_garbage(api.store, grace="1s", force=True)
     assert layout.object_key("md5", oid) not in report.objects
     again = commit(api, "reuse", {"x": "content reused later"})
     again.verify(again.download(str(satchel_env.work / "again")))

@@ -189,7 +189,7 @@ def test_gc_racing_a_committing_process_on_s3(s3_bucket: Any, tmp_path: Path) ->
                             stderr=subprocess.PIPE, text=True)
     runs = removed = 0
     while proc.poll() is None:
-        removed += len(collect_garbage(api.store, grace="2s").objects)
+        removed += len(collect_garbage(api.store, grace="2s", force=True).objects)
         runs += 1
         time.sleep(0.1)  # leave moto some time for the committer
     out, err = proc.communicate(timeout=60)
@@ -199,7 +199,7 @@ def test_gc_racing_a_committing_process_on_s3(s3_bucket: Any, tmp_path: Path) ->
     deleted = {line.split()[1] for line in lines if line.startswith("deleted")}
     committed = {line for line in lines if not line.startswith("deleted")}
     time.sleep(2.1)
-    removed += len(collect_garbage(api.store, grace="2s").objects)
+    removed += len(collect_garbage(api.store, grace="2s", force=True).objects)
     assert removed == len(deleted)  # each deleted version's own object went, nothing else
     live = api.artifact_versions("race", size=100)
     assert {a.version for a in live} == committed - deleted
@@ -252,7 +252,7 @@ def test_content_a_commit_reuses_survives_a_gc_between_its_check_and_its_commit_
 
     def check_then_gc(self: Store, objects: Any) -> set[tuple[str, str]]:
         missing = real(self, objects)  # finds (and freshens) the orphan: nothing to upload
-        reports.append(collect_garbage(self, grace="2s"))  # a gc strikes right now
+        reports.append(collect_garbage(self, grace="2s", force=True))  # a gc strikes right now
         return missing
 
     monkeypatch.setattr(Store, "missing_objects", check_then_gc)

@@ -903,6 +903,7 @@ class Artifact:
             type=self._type,
             build=build,
             upload=uploader,
+            confirm=uploader.confirm,
             description=self._description,
             metadata=self._metadata,
             tags=tuple(self._tags),
@@ -916,8 +917,6 @@ class Artifact:
         except BaseException:
             self._state = previous
             raise
-        if result.created:
-            uploader.confirm(result.manifest, result.record.manifest)
         uploader.release()
         self._transition(ArtifactState.COMMITTED)
         self._draft = None

@@ -15,6 +15,7 @@
         used_by/<n>/<run_project>/<run_id>.json    marker: a run used version n (lineage index)
         index.json.gz                              rebuildable listing index (satchel.registry)
     projects/<project>/runs/<run_id>.json          lineage: a run's inputs and outputs
+    leases/<id>.json                               a commit in flight (satchel.store.leases)
 
 ``latest`` is never stored: it is the highest committed version without a tombstone. Keys are
 POSIX paths relative to the store root; names are validated before they reach this module
@@ -120,6 +121,16 @@ def runs_folder(project: str) -> str:
 def run_key(project: str, run_id: str) -> str:
     """Key of a run's lineage record."""
     return f"projects/{project}/runs/{run_id}.json"
+
+
+def leases_folder() -> str:
+    """Folder of the leases of commits in flight."""
+    return "leases"
+
+
+def lease_key(lease_id: str) -> str:
+    """Key of one commit's lease."""
+    return f"{leases_folder()}/{lease_id}.json"
 
 
 def parse_version_listing(names: list[str]) -> tuple[list[int], set[int]]:
