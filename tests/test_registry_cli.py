@@ -81,6 +81,8 @@ def test_ls_collections_and_types(capsys: Any, store: SatchelEnv) -> None:
                                            "not a version ('ds:v1')")),
         (["alias", "rm", "ds", "nope"], "satchel: error: p/ds has no alias nope"),
         (["gc", "--grace", "soon"], "satchel: error: duration 'soon' is not understood"),
+        (["gc", "--grace", "30m"], ("satchel: error: gc grace 30m is shorter than the safe "
+                                    "minimum of 1h: a commit by a satchel without leases")),
         (["unlink", "ds:v0"], "satchel: error: p/ds:v0 is not a link"),
         (["copy", "ds:v0", "q", "--move", "--alias", "x"],
          "satchel: error: --alias cannot be combined with --move"),
@@ -148,6 +150,19 @@ def test_delete_and_gc(capsys: Any, store: SatchelEnv) -> None:
     time.sleep(1.1)
     data = run_json(capsys, "gc", "--grace", "1s", "--force")
     assert len(data["objects"]) == 1 and data["bytes_freed"] > 0 and not data["dry_run"]
+
+
+def test_gc_below_the_minimum_grace_needs_force_except_for_a_dry_run(
+    capsys: Any, store: SatchelEnv
+) -> None:
+    run(capsys, "delete", "ds:prod", "--delete-aliases")
+    time.sleep(1.1)
+    code, _out, err = run(capsys, "gc", "--grace", "0s")
+    assert code == 1 and "--force (force=True in Python)" in err
+    dry = run_json(capsys, "gc", "--grace", "0s", "--dry-run")
+    assert dry["dry_run"] and len(dry["manifests"]) == 1
+    data = run_json(capsys, "gc", "--grace", "0s", "--force")
+    assert data["manifests"] == dry["manifests"] and data["in_flight"] == 0
 
 
 def test_copy_move_link_unlink(capsys: Any, store: SatchelEnv, tmp_path: Path) -> None:

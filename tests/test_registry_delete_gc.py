@@ -18,10 +18,12 @@ from satchel.errors import (
     AliasProtectedError,
     ArtifactDeletedError,
     ArtifactStateError,
+    GraceTooShortError,
     InvalidQueryError,
     StoreError,
 )
 from satchel.registry import collect_garbage, parse_duration
+from satchel.registry.gc import DEFAULT_GRACE, MIN_GRACE, format_duration
 from satchel.store import layout
 from tests.core_fixtures import SatchelEnv
 from tests.registry_support import commit, versions
@@ -282,6 +284,32 @@ def test_a_vanished_object_counts_as_missing(api: Api, satchel_env: SatchelEnv) 
     oid = api.artifact("ds:v0").get_entry("own").oid
     (satchel_env.store / layout.object_key("md5", oid)).unlink()
     assert api.store.missing_objects([("md5", oid)]) == {("md5", oid)}
+
+
+def test_a_grace_below_the_minimum_needs_force(api: Api, satchel_env: SatchelEnv) -> None:
+    assert MIN_GRACE == dt.timedelta(hours=1) and DEFAULT_GRACE >= MIN_GRACE
+    api.artifact("ds:v0").delete()
+    with pytest.raises(GraceTooShortError, match=(
+        r"^gc grace 59m59s is shorter than the safe minimum of 1h: a commit by a satchel "
+        r"without leases, or one running longer than a lease lasts, could lose content it "
+        r"uploaded\. Use a grace of at least 1h, or --force \(force=True in Python\) to "
+        r"remove content that young anyway$"
+    )):
+        collect_garbage(api.store, grace="59m59s", now=LATER)
+    assert isinstance(GraceTooShortError("x"), InvalidQueryError)
+    before = objects(satchel_env)
+    dry = collect_garbage(api.store, grace=0, dry_run=True, now=LATER)  # removes nothing
+    assert dry.objects and objects(satchel_env) == before
+    assert collect_garbage(api.store, grace="1h", now=LATER).objects == dry.objects
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (0, "0s"), (0.5, "0.5s"), (45, "45s"), (1800, "30m"), (3600, "1h"), (5400, "1h30m"),
+    (90061, "1d1h1m1s"), (1209600, "2w"),
+])
+def test_format_duration_is_what_parse_duration_reads(seconds: float, text: str) -> None:
+    assert format_duration(dt.timedelta(seconds=seconds)) == text
+    assert parse_duration(text) == dt.timedelta(seconds=seconds)
 
 
 def test_negative_grace_is_refused(api: Api) -> None:
