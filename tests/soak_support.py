@@ -50,7 +50,7 @@ PROJECT = "soak"
 POOL = 12
 BIG = 4
 #: each writer does at least this many rounds, however long they take on a busy machine
-MIN_ROUNDS = 4
+MIN_ROUNDS = 3
 
 
 @dataclass
@@ -172,7 +172,7 @@ def writer(
             log({"event": kind, "name": name, "version": art.version, "files": files})
             if kind != "no_op":
                 mine.append((name, art.version))
-            if len(mine) >= 3 and rng.random() < 0.6:
+            if len(mine) >= 2 and rng.random() < 0.6:
                 victim = mine.pop(rng.randrange(len(mine) - 1))  # never the newest of its own
                 if previous is not None and victim == (own, previous[0]):
                     previous = None  # deleted: re-committing it would not be a no-op
