@@ -866,6 +866,9 @@ class Artifact:
         Raises:
             ArtifactTypeMismatchError, SourceFileChangedError, EntryNotFoundError (incremental
             removal of a missing path), InvalidNameError, StoreError.
+            IncompleteCommitError: the version (new, or the existing one the no-op rule found)
+                names objects missing from the store that this draft cannot send again; the
+                draft stays a draft.
         """
         self._extras()
         if aliases is not None:
