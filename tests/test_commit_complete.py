@@ -256,3 +256,18 @@ def test_a_lease_left_by_a_killed_writer_delays_gc_until_it_is_stale(
     a_day_on = collect_garbage(store, grace="1h", now=time.time() + 25 * 3600)
     assert a_day_on.in_flight == 0 and len(a_day_on.objects) == 1
     assert a_day_on.temporaries == (key,) and not store.backend.exists(key)
+
+
+def test_a_version_deleted_under_a_lease_whose_manifest_is_gone_does_not_stop_gc(
+    satchel_env: SatchelEnv,
+) -> None:
+    store = satchel_env.open_store()
+    store.backend.create_if_absent(layout.lease_key("2" * 32), b"{}")
+    api = satchel_env.api("p")
+    commit(api, "ds", {"f": "content"})
+    mid = store.version("p", "ds", 0).manifest
+    api.artifact("ds:v0").delete()  # after the lease: counted as live while it is held ...
+    (satchel_env.store / layout.manifest_key(mid)).unlink()  # ... but its manifest is gone
+    time.sleep(1.1)
+    report = collect_garbage(store, grace=0, force=True)
+    assert report.in_flight == 1 and report.objects == ()  # nothing to read: kept, no error

@@ -165,6 +165,15 @@ def test_gc_below_the_minimum_grace_needs_force_except_for_a_dry_run(
     assert data["manifests"] == dry["manifests"] and data["in_flight"] == 0
 
 
+def test_gc_says_when_it_kept_what_commits_in_flight_use(capsys: Any, store: SatchelEnv) -> None:
+    leases = store.store / "leases"
+    leases.mkdir(exist_ok=True)  # commits made it (and removed their leases)
+    (leases / f"{'1' * 32}.json").write_text("{}")  # a commit in flight (or one that died)
+    code, out, _ = run(capsys, "gc", "--grace", "0s", "--force")
+    assert code == 0 and out.rstrip().endswith("; kept what 1 commit(s) in flight write or use")
+    assert run_json(capsys, "gc", "--dry-run")["in_flight"] == 1
+
+
 def test_copy_move_link_unlink(capsys: Any, store: SatchelEnv, tmp_path: Path) -> None:
     _code, out, _ = run(capsys, "copy", "ds:v2", "q/ds2", "--alias", "imported")
     assert out.strip() == "copied ds:v2 to q/ds2:v0"

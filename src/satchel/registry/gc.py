@@ -286,10 +286,12 @@ def collect_garbage(
     active.update(later)
     stale = sorted(set(stale) | set(stale_later))
     protect_from = min(active.values()) if active else None
+    relied: set[str] = set()  # manifests of versions deleted while a lease was held
     if protect_from is not None:
         cutoff = min(cutoff, protect_from)
         for snap, gone in snaps:
-            live_manifests |= _recently_deleted(backend, snap, gone, protect_from)
+            relied |= _recently_deleted(backend, snap, gone, protect_from)
+        relied -= live_manifests
     # young manifests, and those that appeared or changed since the listing, belong to
     # commits in flight: what they name stays
     for key, _size, mtime in walk_detailed(backend, "manifests"):
@@ -304,6 +306,13 @@ def collect_garbage(
         for entry in _read_manifest(store, mid):
             if not entry.is_reference:
                 live_objects.add(layout.object_key(entry.alg, entry.oid))
+    for mid in sorted(relied):
+        try:  # a deleted version's manifest may be gone already: nothing to keep then
+            manifest = store.get_manifest(mid)
+        except ManifestError:
+            continue
+        live_manifests.add(mid)
+        live_objects |= {layout.object_key(e.alg, e.oid) for e in manifest if not e.is_reference}
 
     # 5. sweep
     young = sum(1 for _s, t in (*listed_m.values(), *listed_o.values()) if t is None or t >= cutoff)
