@@ -6,13 +6,14 @@ store, means every object is looked for. After the commit point every object is 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from satchel import Artifact, IncompleteCommitError, StoreError
 from satchel.fsck import check_store
 from satchel.registry.delete import delete_version
-from satchel.store import layout, open_store
+from satchel.store import Store, layout, open_store
 from tests.core_fixtures import SatchelEnv, read_tree, write_tree
 
 FILES = {"a.txt": b"alpha", "b/c.txt": b"gamma", "b/d.txt": b"delta"}
@@ -102,3 +103,28 @@ def test_every_object_is_copied_when_saving_to_another_store(
     root = Path(v1.download(tmp_path / "out"))
     assert read_tree(root) == {"a.txt": b"alpha", "b/c.txt": b"gamma"}
     assert check_store(open_store(str(other))).problems == ()
+
+
+@pytest.mark.parametrize(("project", "looked_for"), [(None, {"a.txt"}), ("other", set(FILES))])
+def test_only_a_new_draft_saved_into_its_base_collection_trusts_the_base(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, project: str | None, looked_for: set[str]
+) -> None:
+    # gc marks one collection at a time: only a base in the new version's own collection is
+    # seen together with it, so only that base's objects are trusted without a look
+    v0 = _commit(tmp_path)
+    draft = v0.new_draft()
+    (tmp_path / "new.txt").write_bytes(b"replaced")
+    draft.add_file(tmp_path / "new.txt", name="a.txt", overwrite=True)
+    asked: list[tuple[str, str]] = []
+    real = Store.missing_objects
+
+    def record(self: Store, objects: Any) -> set[tuple[str, str]]:
+        wanted = list(objects)
+        asked.extend(wanted)
+        return real(self, wanted)
+
+    monkeypatch.setattr(Store, "missing_objects", record)
+    saved = draft.save(project)
+    assert saved.project == (project or "default") and saved.version == ("v1" if project is None else "v0")
+    paths = {(e.alg, e.oid): e.path for e in saved.manifest}
+    assert {paths[k] for k in asked} == looked_for

@@ -890,9 +890,12 @@ class Artifact:
         assert draft is not None
         previous = self._state
         self._state = ArtifactState.PENDING
+        base = self._based_on
+        same_collection = base is not None and (base.project, base.name) == (proj, self._name)
         uploader = Uploader(
             draft, target, svc.cache, origin=self._origin, progress=svc.progress,
-            based_on=self._based_on,
+            # saved under another name, a new_draft's base gets no trust (Uploader._inherited)
+            based_on=base if same_collection else None,
         )
         incremental = self._incremental
 
@@ -913,7 +916,7 @@ class Artifact:
             aliases=tuple(self._aliases),
             ttl_seconds=self._ttl,
             run_id=self._run_id,
-            based_on=self._based_on.version if self._based_on and self._based_on.project == proj and self._based_on.name == self._name else None,
+            based_on=base.version if base is not None and same_collection else None,
         )
         try:
             result = target.commit(request)

@@ -102,7 +102,9 @@ class Uploader:
         file on a bucket). If the base version is deleted during the save, the commit's lease
         makes a concurrent ``gc`` treat it as live still (:mod:`satchel.store.leases`), and
         :meth:`confirm` freshens these objects after the commit point and checks them with
-        every other. Drafts saved to another store (or without a base) check every object.
+        every other. Drafts saved to another store, or under another name (``based_on`` is
+        then ``None``: gc marks one collection at a time, so only a base in the same
+        collection is seen together with the new version), check every object.
         """
         base, rec = self.draft.base, self.based_on
         if base is None or rec is None or self.origin is not self.store:
