@@ -235,7 +235,11 @@ class Store:
 
         sent += sum(run_parallel(resend, gone, workers=getattr(self.backend, "io_workers", None)))
         if lost:
-            paths = sorted(e.path for e in lost)
+            keys = {layout.object_key(e.alg, e.oid) for e in lost}
+            paths = sorted(  # every file with that content, not just the one looked up
+                e.path for e in manifest
+                if not e.is_reference and layout.object_key(e.alg, e.oid) in keys
+            )
             shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
             raise IncompleteCommitError(
                 f"{ref} is committed, but the content of {len(paths)} of its files is missing "
