@@ -1,17 +1,19 @@
-"""Saving a ``new_draft()`` back into its base version's store checks only the objects it added
-(satchel.commit.Uploader._inherited); a deleted base, or another store, means every object is
-checked."""
+"""Saving a ``new_draft()`` back into its base version's store looks only for the objects it
+added before the commit point (satchel.commit.Uploader._inherited); a deleted base, or another
+store, means every object is looked for. After the commit point every object is checked
+(Store.complete)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from satchel import Artifact, StoreError
+from satchel import Artifact, IncompleteCommitError, StoreError
 from satchel.fsck import check_store
 from satchel.registry.delete import delete_version
-from satchel.store import layout, open_store
+from satchel.store import Store, layout, open_store
 from tests.core_fixtures import SatchelEnv, read_tree, write_tree
 
 FILES = {"a.txt": b"alpha", "b/c.txt": b"gamma", "b/d.txt": b"delta"}
@@ -29,7 +31,7 @@ def _object_file(env: SatchelEnv, art: Artifact, path: str) -> Path:
     return env.store / layout.object_key(entry.alg, entry.oid)
 
 
-def test_inherited_objects_are_not_checked_when_saving_to_the_base_store(
+def test_inherited_objects_are_not_looked_for_before_the_commit_but_checked_after_it(
     tmp_path: Path, satchel_env: SatchelEnv
 ) -> None:
     v0 = _commit(tmp_path)
@@ -37,13 +39,40 @@ def test_inherited_objects_are_not_checked_when_saving_to_the_base_store(
     (tmp_path / "new.txt").write_bytes(b"replaced")
     draft.add_file(tmp_path / "new.txt", name="a.txt", overwrite=True)
     # Damage the store behind satchel's back: an unchanged file's object disappears.
-    _object_file(satchel_env, v0, "b/c.txt").unlink()
+    lost = _object_file(satchel_env, v0, "b/c.txt")
+    lost.unlink()
     v1 = draft.save()
     assert v1.version == "v1" and v1.based_on == "v0"
-    # Nothing looked for it (the trade documented on Uploader._inherited); fsck reports it.
-    kinds = {p.kind for p in check_store(satchel_env.open_store()).problems}
-    assert kinds == {"missing-object"}
+    # The post-commit check found it missing and sent it again from the cache.
+    assert lost.read_bytes() == b"gamma"
+    assert check_store(satchel_env.open_store()).problems == ()
     assert _object_file(satchel_env, v1, "a.txt").read_bytes() == b"replaced"
+
+
+def test_an_inherited_object_lost_everywhere_fails_the_save_loudly_and_a_resave_repairs(
+    tmp_path: Path, satchel_env: SatchelEnv
+) -> None:
+    v0 = _commit(tmp_path)
+    draft = v0.new_draft()
+    draft.remove("b/d.txt")
+    entry = v0.get_entry("b/c.txt")
+    _object_file(satchel_env, v0, "b/c.txt").unlink()
+    (satchel_env.cache / "objects" / entry.alg / entry.oid[:2] / entry.oid[2:]).unlink()
+    with pytest.raises(
+        IncompleteCommitError,
+        match=r"^default/ds:v1 is committed, but the content of 1 of its files is missing from "
+              r"store .* and this machine has no copy to send again: b/c.txt\. Save the same "
+              r"files again where they exist \(saving unchanged content restores what is "
+              r"missing\), or see 'satchel fsck'$",
+    ) as caught:
+        draft.save()
+    assert caught.value.version == "default/ds:v1" and caught.value.paths == ["b/c.txt"]
+    # the same content saved again from files that have it: a no-op that repairs v1
+    again = Artifact("ds", "dataset")
+    write_tree(tmp_path / "again", {"a.txt": b"alpha", "b/c.txt": b"gamma"})
+    again.add_dir(tmp_path / "again")
+    assert again.save().version == "v1"
+    assert check_store(satchel_env.open_store()).problems == ()
 
 
 def test_every_object_is_checked_when_the_base_version_was_deleted(
@@ -74,3 +103,28 @@ def test_every_object_is_copied_when_saving_to_another_store(
     root = Path(v1.download(tmp_path / "out"))
     assert read_tree(root) == {"a.txt": b"alpha", "b/c.txt": b"gamma"}
     assert check_store(open_store(str(other))).problems == ()
+
+
+@pytest.mark.parametrize(("project", "looked_for"), [(None, {"a.txt"}), ("other", set(FILES))])
+def test_only_a_new_draft_saved_into_its_base_collection_trusts_the_base(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, project: str | None, looked_for: set[str]
+) -> None:
+    # gc marks one collection at a time: only a base in the new version's own collection is
+    # seen together with it, so only that base's objects are trusted without a look
+    v0 = _commit(tmp_path)
+    draft = v0.new_draft()
+    (tmp_path / "new.txt").write_bytes(b"replaced")
+    draft.add_file(tmp_path / "new.txt", name="a.txt", overwrite=True)
+    asked: list[tuple[str, str]] = []
+    real = Store.missing_objects
+
+    def record(self: Store, objects: Any) -> set[tuple[str, str]]:
+        wanted = list(objects)
+        asked.extend(wanted)
+        return real(self, wanted)
+
+    monkeypatch.setattr(Store, "missing_objects", record)
+    saved = draft.save(project)
+    assert saved.project == (project or "default") and saved.version == ("v1" if project is None else "v0")
+    paths = {(e.alg, e.oid): e.path for e in saved.manifest}
+    assert {paths[k] for k in asked} == looked_for

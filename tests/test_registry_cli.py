@@ -81,6 +81,8 @@ def test_ls_collections_and_types(capsys: Any, store: SatchelEnv) -> None:
                                            "not a version ('ds:v1')")),
         (["alias", "rm", "ds", "nope"], "satchel: error: p/ds has no alias nope"),
         (["gc", "--grace", "soon"], "satchel: error: duration 'soon' is not understood"),
+        (["gc", "--grace", "30m"], ("satchel: error: gc grace 30m is shorter than the safe "
+                                    "minimum of 1h: a commit by a satchel without leases")),
         (["unlink", "ds:v0"], "satchel: error: p/ds:v0 is not a link"),
         (["copy", "ds:v0", "q", "--move", "--alias", "x"],
          "satchel: error: --alias cannot be combined with --move"),
@@ -139,15 +141,37 @@ def test_delete_and_gc(capsys: Any, store: SatchelEnv) -> None:
     assert "kept as younger than 1h" in out and "temporary" not in out
     (store.store / "objects" / ".left.0123456789ab.tmp").write_bytes(b"killed writer")
     time.sleep(1.1)
-    code, out, _ = run(capsys, "gc", "--grace", "1s")
+    code, out, _ = run(capsys, "gc", "--grace", "1s", "--force")
     assert "removed manifest manifests/" in out
     assert "removed temporary objects/.left.0123456789ab.tmp (13 B)" in out
     assert "; 1 temporary file(s) of interrupted writers cleaned up" in out
     assert "removed 1 manifest(s) and 0 object(s), freed" in out  # b.txt is still used by v2
     assert run_json(capsys, "delete", "model")["deleted"] == "p/model:v0"
     time.sleep(1.1)
-    data = run_json(capsys, "gc", "--grace", "1s")
+    data = run_json(capsys, "gc", "--grace", "1s", "--force")
     assert len(data["objects"]) == 1 and data["bytes_freed"] > 0 and not data["dry_run"]
+
+
+def test_gc_below_the_minimum_grace_needs_force_except_for_a_dry_run(
+    capsys: Any, store: SatchelEnv
+) -> None:
+    run(capsys, "delete", "ds:prod", "--delete-aliases")
+    time.sleep(1.1)
+    code, _out, err = run(capsys, "gc", "--grace", "0s")
+    assert code == 1 and "--force (force=True in Python)" in err
+    dry = run_json(capsys, "gc", "--grace", "0s", "--dry-run")
+    assert dry["dry_run"] and len(dry["manifests"]) == 1
+    data = run_json(capsys, "gc", "--grace", "0s", "--force")
+    assert data["manifests"] == dry["manifests"] and data["in_flight"] == 0
+
+
+def test_gc_says_when_it_kept_what_commits_in_flight_use(capsys: Any, store: SatchelEnv) -> None:
+    leases = store.store / "leases"
+    leases.mkdir(exist_ok=True)  # commits made it (and removed their leases)
+    (leases / f"{'1' * 32}.json").write_text("{}")  # a commit in flight (or one that died)
+    code, out, _ = run(capsys, "gc", "--grace", "0s", "--force")
+    assert code == 0 and out.rstrip().endswith("; kept what 1 commit(s) in flight write or use")
+    assert run_json(capsys, "gc", "--dry-run")["in_flight"] == 1
 
 
 def test_copy_move_link_unlink(capsys: Any, store: SatchelEnv, tmp_path: Path) -> None:

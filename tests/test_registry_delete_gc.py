@@ -18,9 +18,11 @@ from satchel.errors import (
     AliasProtectedError,
     ArtifactDeletedError,
     ArtifactStateError,
+    GraceTooShortError,
     InvalidQueryError,
 )
 from satchel.registry import collect_garbage, parse_duration
+from satchel.registry.gc import DEFAULT_GRACE, MIN_GRACE, format_duration
 from satchel.store import layout
 from tests.core_fixtures import SatchelEnv
 from tests.registry_support import commit, versions
@@ -72,7 +74,7 @@ def test_deleted_version_vanishes_with_a_clear_error(api: Api) -> None:
 
 def test_deleted_numbers_are_never_reused(api: Api) -> None:
     api.artifact("ds:v2").delete()
-    collect_garbage(api.store, grace=0, now=LATER)
+    collect_garbage(api.store, grace=0, force=True, now=LATER)
     assert commit(api, "ds", {"own": "three"}).version == "v3"
 
 
@@ -129,7 +131,7 @@ def test_gc_dry_run_changes_nothing(api: Api, satchel_env: SatchelEnv) -> None:
     dry = collect_garbage(api.store, grace=0, dry_run=True, now=LATER)
     assert dry.dry_run and len(dry.objects) == 1 and dry.bytes_freed > 0
     assert objects(satchel_env) == before
-    real = collect_garbage(api.store, grace=0, now=LATER)
+    real = collect_garbage(api.store, grace=0, force=True, now=LATER)
     assert real.objects == dry.objects and real.bytes_freed == dry.bytes_freed
 
 
@@ -142,8 +144,8 @@ def test_gc_keeps_unreferenced_content_younger_than_the_grace_period(
     # a commit that crashed before its commit point leaves young, unreferenced content
     crashed = commit(api, "crashed", {"x": "never committed"})
     (satchel_env.store / layout.version_key("p", "crashed", 0)).unlink()
-    assert collect_garbage(api.store, grace="10m").objects == ()
-    gone = collect_garbage(api.store, grace="10m", now=LATER)
+    assert collect_garbage(api.store, grace="10m", force=True).objects == ()
+    gone = collect_garbage(api.store, grace="10m", force=True, now=LATER)
     assert layout.object_key("md5", crashed.get_entry("x").oid) in gone.objects
 
 
@@ -172,7 +174,7 @@ def test_gc_keeps_content_of_a_link_whose_source_was_deleted(
 ) -> None:
     link = api.artifact("ds:v0").link("portfolio")
     api.artifact("ds:v0").delete()
-    report = collect_garbage(api.store, grace=0, now=LATER)
+    report = collect_garbage(api.store, grace=0, force=True, now=LATER)
     assert report.objects == () and report.manifests == ()
     folder = link.download(str(satchel_env.work / "linked"))
     assert (Path(folder) / "own").read_text() == "zero"
@@ -186,7 +188,7 @@ def test_gc_keeps_every_object_when_a_live_manifest_is_missing(
     (satchel_env.store / layout.manifest_key(manifest)).unlink()
     before = objects(satchel_env)
     fresh = satchel_env.api("p")  # no manifest cached in memory
-    report = collect_garbage(fresh.store, grace=0, now=LATER)
+    report = collect_garbage(fresh.store, grace=0, force=True, now=LATER)
     # v0's manifest is provably unused and goes; no object does (the lost manifest could
     # name any of them)
     assert report.objects == () and len(report.manifests) == 1
@@ -247,7 +249,7 @@ def test_gc_racing_committing_processes_never_loses_a_commit(
     deadline = time.monotonic() + 120
     while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
         # grace 1 s: garbage from a second ago goes while commits (each well under 1 s) run
-        report = collect_garbage(store, grace="1s")
+        report = collect_garbage(store, grace="1s", force=True)
         removed += len(report.objects)
         runs += 1
     outputs = [p.communicate(timeout=60) for p in procs]
@@ -255,7 +257,7 @@ def test_gc_racing_committing_processes_never_loses_a_commit(
         assert p.returncode == 0, err
     assert runs >= 2
     time.sleep(1.1)
-    removed += len(collect_garbage(store, grace="1s").objects)
+    removed += len(collect_garbage(store, grace="1s", force=True).objects)
     assert removed > 0  # gc really deleted things while the commits ran
 
     api = satchel_env.api("p")
@@ -278,7 +280,7 @@ def test_content_a_commit_reuses_is_freshened_so_gc_keeps_it(
     old.delete()
     time.sleep(1.2)  # now older than a 1 s grace period
     assert api.store.missing_objects([("md5", oid)]) == set()  # a committer's check touches it
-    report = collect_garbage(api.store, grace="1s")
+    report = collect_garbage(api.store, grace="1s", force=True)
     assert layout.object_key("md5", oid) not in report.objects
     again = commit(api, "reuse", {"x": "content reused later"})
     again.verify(again.download(str(satchel_env.work / "again")))
@@ -288,6 +290,32 @@ def test_a_vanished_object_counts_as_missing(api: Api, satchel_env: SatchelEnv) 
     oid = api.artifact("ds:v0").get_entry("own").oid
     (satchel_env.store / layout.object_key("md5", oid)).unlink()
     assert api.store.missing_objects([("md5", oid)]) == {("md5", oid)}
+
+
+def test_a_grace_below_the_minimum_needs_force(api: Api, satchel_env: SatchelEnv) -> None:
+    assert MIN_GRACE == dt.timedelta(hours=1) and DEFAULT_GRACE >= MIN_GRACE
+    api.artifact("ds:v0").delete()
+    with pytest.raises(GraceTooShortError, match=(
+        r"^gc grace 59m59s is shorter than the safe minimum of 1h: a commit by a satchel "
+        r"without leases, or one running longer than a lease lasts, could lose content it "
+        r"uploaded\. Use a grace of at least 1h, or --force \(force=True in Python\) to "
+        r"remove content that young anyway$"
+    )):
+        collect_garbage(api.store, grace="59m59s", now=LATER)
+    assert isinstance(GraceTooShortError("x"), InvalidQueryError)
+    before = objects(satchel_env)
+    dry = collect_garbage(api.store, grace=0, dry_run=True, now=LATER)  # removes nothing
+    assert dry.objects and objects(satchel_env) == before
+    assert collect_garbage(api.store, grace="1h", now=LATER).objects == dry.objects
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (0, "0s"), (0.5, "0.5s"), (45, "45s"), (1800, "30m"), (3600, "1h"), (5400, "1h30m"),
+    (90061, "1d1h1m1s"), (1209600, "2w"),
+])
+def test_format_duration_is_what_parse_duration_reads(seconds: float, text: str) -> None:
+    assert format_duration(dt.timedelta(seconds=seconds)) == text
+    assert parse_duration(text) == dt.timedelta(seconds=seconds)
 
 
 def test_negative_grace_is_refused(api: Api) -> None:

@@ -189,7 +189,7 @@ def test_gc_racing_a_committing_process_on_s3(s3_bucket: Any, tmp_path: Path) ->
                             stderr=subprocess.PIPE, text=True)
     runs = removed = 0
     while proc.poll() is None:
-        removed += len(collect_garbage(api.store, grace="2s").objects)
+        removed += len(collect_garbage(api.store, grace="2s", force=True).objects)
         runs += 1
         time.sleep(0.1)  # leave moto some time for the committer
     out, err = proc.communicate(timeout=60)
@@ -199,7 +199,7 @@ def test_gc_racing_a_committing_process_on_s3(s3_bucket: Any, tmp_path: Path) ->
     deleted = {line.split()[1] for line in lines if line.startswith("deleted")}
     committed = {line for line in lines if not line.startswith("deleted")}
     time.sleep(2.1)
-    removed += len(collect_garbage(api.store, grace="2s").objects)
+    removed += len(collect_garbage(api.store, grace="2s", force=True).objects)
     assert removed == len(deleted)  # each deleted version's own object went, nothing else
     live = api.artifact_versions("race", size=100)
     assert {a.version for a in live} == committed - deleted
@@ -214,13 +214,14 @@ def test_gc_racing_a_committing_process_on_s3(s3_bucket: Any, tmp_path: Path) ->
     name="freshening_case",
     params=[
         pytest.param("local"),
+        pytest.param("memory"),
         pytest.param("s3", marks=pytest.mark.s3),
         pytest.param("gcs", marks=pytest.mark.gcs),
         pytest.param("azure", marks=pytest.mark.azure),
     ],
 )
 def freshening_case_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    """Every store kind whose backend can freshen (``memory://`` cannot: it is in-process)."""
+    """Every store kind (``memory://`` freshens by writing the bytes again)."""
     yield from _case(request, request.param, tmp_path)
 
 
@@ -252,7 +253,7 @@ def test_content_a_commit_reuses_survives_a_gc_between_its_check_and_its_commit_
 
     def check_then_gc(self: Store, objects: Any) -> set[tuple[str, str]]:
         missing = real(self, objects)  # finds (and freshens) the orphan: nothing to upload
-        reports.append(collect_garbage(self, grace="2s"))  # a gc strikes right now
+        reports.append(collect_garbage(self, grace="2s", force=True))  # a gc strikes right now
         return missing
 
     monkeypatch.setattr(Store, "missing_objects", check_then_gc)
@@ -260,6 +261,37 @@ def test_content_a_commit_reuses_survives_a_gc_between_its_check_and_its_commit_
     assert len(reports) == 1 and reports[0].objects == ()  # the orphan was young again
     art = api.artifact("b:v0")
     art.verify(art.download(str(tmp_path / "out"), skip_cache=True))
+
+
+class _TouchWhenMarking:
+    """A backend that freshens ``key`` when gc, done listing, starts reading the projects."""
+
+    def __init__(self, inner: Any, key: str) -> None:
+        self._inner, self._key, self.url = inner, key, inner.url
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def list(self, prefix: str) -> list[str]:
+        if prefix == "projects":
+            assert self._inner.touch(self._key)
+        return list(self._inner.list(prefix))
+
+
+def test_gc_keeps_an_object_freshened_after_its_listing_whatever_its_clock_says(
+    freshening_case: StoreCase, tmp_path: Path
+) -> None:
+    store = freshening_case.open()
+    api = Api(store, "p", services=freshening_case.services(tmp_path / "cache", store))
+    orphan = commit(api, "a", {"f": "reused by a commit that is not visible yet"})
+    orphan.delete()
+    key = layout.object_key("md5", orphan.get_entry("f").oid)
+    time.sleep(1.1)  # the freshening below moves the time (S3 and Azure count whole seconds)
+    racing = Store(_TouchWhenMarking(store.backend, key))  # type: ignore[arg-type]
+    # a gc whose clock runs an hour ahead: by it, the freshened object looks old too
+    report = collect_garbage(racing, grace=0, force=True, now=time.time() + 3600)
+    assert key not in report.objects and store.backend.exists(key)
+    assert collect_garbage(store, grace=0, force=True, now=time.time() + 3600).objects == (key,)
 
 
 @pytest.mark.azure

@@ -1045,6 +1045,9 @@ class Artifact(WandbArtifactMixin):
         Raises:
             ArtifactTypeMismatchError, SourceFileChangedError, EntryNotFoundError (incremental
             removal of a missing path), InvalidNameError, StoreError.
+            IncompleteCommitError: the version (new, or the existing one the no-op rule found)
+                names objects missing from the store that this draft cannot send again; the
+                draft stays a draft.
         """
         from satchel.runs import run_to_log
 
@@ -1078,9 +1081,12 @@ class Artifact(WandbArtifactMixin):
         assert draft is not None
         previous = self._state
         self._state = ArtifactState.PENDING
+        base = self._based_on
+        same_collection = base is not None and (base.project, base.name) == (proj, self._name)
         uploader = Uploader(
             draft, target, svc.cache, origin=self._origin, progress=svc.progress,
-            based_on=self._based_on,
+            # saved under another name, a new_draft's base gets no trust (Uploader._inherited)
+            based_on=base if same_collection else None,
         )
         incremental = self._incremental
 
@@ -1094,21 +1100,20 @@ class Artifact(WandbArtifactMixin):
             type=self._type,
             build=build,
             upload=uploader,
+            confirm=uploader.confirm,
             description=self._description,
             metadata=self._metadata,
             tags=tuple(sorted(set(self._tags))),
             aliases=tuple(sorted(set(self._aliases) - {naming.LATEST})),
             ttl_seconds=self._ttl,
             run_id=self._run_id,
-            based_on=self._based_on.version if self._based_on and self._based_on.project == proj and self._based_on.name == self._name else None,
+            based_on=base.version if base is not None and same_collection else None,
         )
         try:
             result = target.commit(request)
         except BaseException:
             self._state = previous
             raise
-        if result.created:
-            uploader.confirm(result.manifest, result.record.manifest)
         uploader.release()
         self._transition(ArtifactState.COMMITTED)
         self._draft = None

@@ -32,7 +32,7 @@ import msgspec
 from satchel.commit import Uploader
 from satchel.errors import ArtifactStateError, PartConflictError
 from satchel.manifest import Manifest, ManifestEntry
-from satchel.store import CommitRequest, Store, layout
+from satchel.store import CommitRequest, Store, layout, leases
 from satchel.store.records import VersionRecord, decode, encode, utcnow, who
 from satchel.transfer import run_parallel
 
@@ -88,17 +88,21 @@ def upsert_part(
     name, type_ = artifact.collection_name, artifact.type
     store.check_format(create=True)
     store.ensure_collection(project, name, type_)
-    _uploader(store, artifact)(manifest)
-    manifest_id = store.put_manifest(manifest)
-    record = PartRecord(
-        run_id=by.run_id, run_name=by.run_name, seq=by.seq, type=type_, manifest=manifest_id,
-        digest=manifest.digest, created_at=utcnow(), created_by=who(),
-    )  # fmt: skip
-    key = (
-        f"{layout.pending_folder(project, name, distributed_id)}/"
-        f"{by.run_id}-{by.seq:06d}-{uuid.uuid4().hex[:8]}.json"
-    )
-    store.backend.create_if_absent(key, encode(record))
+    uploader = _uploader(store, artifact)
+    with leases.held(store.backend, f"upsert {project}/{name} ({distributed_id})"):
+        uploader(manifest)
+        manifest_id = store.put_manifest(manifest)
+        record = PartRecord(
+            run_id=by.run_id, run_name=by.run_name, seq=by.seq, type=type_, manifest=manifest_id,
+            digest=manifest.digest, created_at=utcnow(), created_by=who(),
+        )  # fmt: skip
+        key = (
+            f"{layout.pending_folder(project, name, distributed_id)}/"
+            f"{by.run_id}-{by.seq:06d}-{uuid.uuid4().hex[:8]}.json"
+        )
+        store.backend.create_if_absent(key, encode(record))
+        # the part names its manifest from now on, so gc keeps it: check it is whole
+        uploader.confirm(manifest, manifest_id, f"part {key}")
     return key
 
 
@@ -125,9 +129,10 @@ def finish_parts(
     latest = store.latest(project, name)
     merged = _merge(store, artifact, parts, latest, distributed_id)
     description, metadata, tags = artifact.description, artifact.metadata, artifact.tags
+    uploader = _uploader(store, artifact)
     request = CommitRequest(
         project=project, name=name, type=artifact.type,
-        build=lambda _latest: merged, upload=_uploader(store, artifact),
+        build=lambda _latest: merged, upload=uploader, confirm=uploader.confirm,
         description=description, metadata=metadata, tags=tuple(tags),
         run_id=by.run_id, distributed_id=distributed_id,
     )  # fmt: skip

@@ -10,6 +10,9 @@ Files added with ``skip_cache=True`` never enter the cache: each is copied while
 straight into a local store (atomically, so a mismatch leaves nothing), or, for a bucket, into
 a scratch file in the cache's ``tmp/`` that is uploaded and removed at once; the cache needs
 room for the files in flight (at most one per transfer worker), not for the artifact.
+
+After the commit point :meth:`Uploader.confirm` checks that the version is whole and sends again,
+from the same local bytes, whatever a concurrent ``gc`` removed (see :meth:`Store.complete`).
 """
 
 from __future__ import annotations
@@ -46,8 +49,9 @@ class Uploader:
     origin: Store | None = None
     progress: ProgressFactory = null_factory
     based_on: VersionRecord | None = None
-    #: objects found in the store (and freshened) instead of uploaded, filled by a call
-    reused: list[ManifestEntry] = field(default_factory=list)
+    #: versions whose objects a call trusted without checking or freshening them (the base of
+    #: a new_draft, the collection's latest version), with the objects of the manifest they hold
+    relied: list[tuple[VersionRecord, frozenset[tuple[str, str]]]] = field(default_factory=list)
 
     def __call__(self, manifest: Manifest, latest: VersionRecord | None = None) -> None:
         """Make sure every stored-content object of ``manifest`` is in the store.
@@ -63,6 +67,12 @@ class Uploader:
         stored = [
             e for e in manifest if not e.is_reference and inherited.get(e.path) is not e
         ]
+        self.relied.clear()
+        if inherited and self.based_on is not None:
+            kept = frozenset(
+                (e.alg, e.oid) for e in manifest if inherited.get(e.path) is e
+            )
+            self.relied.append((self.based_on, kept))
         self.draft.check_sources(e.path for e in stored if e.path in self.draft.sources)
         by_key: dict[tuple[str, str], ManifestEntry] = {}
         for e in stored:
@@ -70,8 +80,9 @@ class Uploader:
             if key not in by_key or e.path in self.draft.sources:
                 by_key[key] = e
         held = self._held_by(latest)
+        if latest is not None and held:
+            self.relied.append((latest, frozenset(k for k in by_key if k in held)))
         missing = self.store.missing_objects(k for k in by_key if k not in held)
-        self.reused[:] = [e for k, e in by_key.items() if k not in held and k not in missing]
         todo = [by_key[k] for k in sorted(missing)]
         if not todo:
             return
@@ -94,10 +105,12 @@ class Uploader:
         Their objects are referenced by the base version, so they are in the store and no
         ``gc`` removes them while the base version is live; checking and freshening each one
         costs a stat and a touch per file (~1 s for 100,000 files on local disk, a request per
-        file on a bucket). This is a deliberate trade: the base version is checked to be live
-        here, but if it is deleted *and* garbage-collected during the few seconds of this save,
-        the new version can name objects that are gone; ``satchel fsck`` reports such a
-        version. Drafts saved to another store (or without a base) check every object.
+        file on a bucket). If the base version is deleted during the save, the commit's lease
+        makes a concurrent ``gc`` treat it as live still (:mod:`satchel.store.leases`), and
+        :meth:`confirm` freshens these objects after the commit point and checks them with
+        every other. Drafts saved to another store, or under another name (``based_on`` is
+        then ``None``: gc marks one collection at a time, so only a base in the same
+        collection is seen together with the new version), check every object.
         """
         base, rec = self.draft.base, self.based_on
         if base is None or rec is None or self.origin is not self.store:
@@ -112,10 +125,8 @@ class Uploader:
         """Objects the collection's latest live version names: they are in the store, and no
         ``gc`` removes them while that version is live, so they need neither an existence
         check nor a freshening (on a bucket, one request each). This makes re-adding a folder
-        with a few changes as cheap on a bucket as a ``new_draft()`` is, and carries the same
-        trade-off as :meth:`_inherited`: a version deleted *and* garbage-collected during the
-        few seconds of this save leaves the new one naming objects that are gone, which
-        ``satchel fsck`` reports."""
+        with a few changes as cheap on a bucket as a ``new_draft()`` is, and is protected the
+        same way as :meth:`_inherited` when that version is deleted during the save."""
         if latest is None:
             return set()
         try:
@@ -160,6 +171,21 @@ class Uploader:
                     os.unlink(scratch)
 
     def _local_copy(self, entry: ManifestEntry) -> str:
+        path = self._find_local(entry)
+        if path is None:
+            raise StoreError(
+                f"content of {entry.path} (digest {entry.digest}) is in neither the store "
+                f"{self.store.url} nor the local cache; add the file again"
+            )
+        return path
+
+    def _find_local(self, entry: ManifestEntry) -> str | None:
+        """A local file holding ``entry``'s bytes (checked against its digest), ``None`` when
+        this machine has none.
+
+        Raises:
+            SourceFileChangedError: an immutable-policy file changed since it was added.
+        """
         src = self.draft.sources.get(entry.path)
         if isinstance(src, CachedSource) and os.path.exists(src.cache_path):
             return src.cache_path
@@ -193,39 +219,48 @@ class Uploader:
                     expected_digest=entry.digest, what=f"{self.origin.url} object {entry.oid}",
                 )
             return self.cache.object_path(entry.alg, entry.oid)
-        raise StoreError(
-            f"content of {entry.path} (digest {entry.digest}) is in neither the store "
-            f"{self.store.url} nor the local cache; add the file again"
-        )
+        return None
 
-    def confirm(self, manifest: Manifest, manifest_id: str) -> int:
-        """After the commit point, on a store whose gc cannot delete conditionally (S3, where
-        a freshening self-copy keeps the ETag): send again any reused object, and the
-        manifest, that a gc removed in the moment between reading its age and deleting it,
-        just as this commit freshened it. One bulk existence check of the reused objects;
-        nothing on local disk (rename-aside) or GCS/Azure (conditional deletes), whose gc
-        cannot race the freshening at all.
+    def confirm(self, manifest: Manifest, manifest_id: str, ref: str) -> int:
+        """After the commit point (or for the version the no-op rule found): make sure every
+        object the version names, and its manifest, is in the store.
+
+        A version this commit relied on without freshening its objects (:meth:`_inherited`,
+        :meth:`_held_by`) that was deleted meanwhile has them freshened now, so a ``gc`` that
+        marked before the commit point and sweeps after this check keeps them. Then one bulk
+        existence check (:meth:`Store.complete`) finds what a ``gc`` removed anyway - on S3 a
+        delete landing just after a freshening, or a grace period shorter than the commit -
+        and it is sent again from the draft's bytes (cache, pack or the user's file) or the
+        origin store.
+
+        Args:
+            manifest: the version's manifest.
+            manifest_id: its id.
+            ref: ``project/name:vN``, for the error.
 
         Returns:
-            How many objects were sent again.
+            How many objects (and manifests) were sent again.
+
+        Raises:
+            IncompleteCommitError: objects are missing and this machine has no copy of them.
         """
-        backend = self.store.backend
-        if (
-            backend.local_path("") is not None
-            or getattr(backend, "touch", None) is None
-            or getattr(backend, "delete_if_old", None) is not None
-        ):
-            return 0
-        mkey = layout.manifest_key(manifest_id)
-        if not backend.exists(mkey):
-            self.store.put_manifest(manifest)
-        if not self.reused:
-            return 0
-        keys = {layout.object_key(e.alg, e.oid): e for e in self.reused}
-        gone = [keys[k] for k in sorted(set(keys) - backend.existing(keys))]
-        for entry in gone:
-            self._put(entry)
-        return len(gone)
+        for record, objects in self.relied:
+            if objects and not self._live(record):
+                self.store.missing_objects(objects)  # freshens what is still there
+        return self.store.complete(manifest, manifest_id, ref, local_copy=self._restorable)
+
+    def _live(self, record: VersionRecord) -> bool:
+        try:
+            self.store.version(record.project, record.name, record.version)
+        except SatchelError:
+            return False
+        return True
+
+    def _restorable(self, entry: ManifestEntry) -> str | None:
+        try:
+            return self._find_local(entry)
+        except (SourceFileChangedError, DigestMismatchError, FileNotFoundError):
+            return None  # the draft's copy is gone or changed: not a copy of this content
 
     def release(self) -> None:
         """After a commit: drop cached copies made with ``skip_cache=True``, and the packs."""

@@ -19,6 +19,7 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
     ├── ManifestError               (ValueError)   malformed or tampered manifest
     │   └── UnsafeManifestPathError                a stored manifest lists an unsafe path
     ├── InvalidQueryError           (ValueError)   bad filter, sort, page, size, gc grace...
+    │   └── GraceTooShortError                     gc grace below the safe minimum, no force
     ├── InvalidSpecError            (ValueError)   an apply spec that cannot be applied
     ├── InvalidAttributeError       (ValueError)   bad stage, time to live or other attribute
     ├── ArtifactStateError                         illegal lifecycle transition
@@ -44,6 +45,7 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
     │       │   └── DamagedRecordError             a record is malformed or disagrees with its key
     │       ├── ObjectMissingError  (FileNotFoundError) a version's content object is gone
     │       ├── ConcurrentUpdateError              compare-and-swap lost too many times
+    │       ├── IncompleteCommitError              committed, but objects are gone for good
     │       ├── StoreAccessError    (PermissionError) credentials refused by the store
     │       ├── StoreNotFoundError                 the bucket/container does not exist
     │       └── StoreUnavailableError (ConnectionError) still failing after retries
@@ -132,6 +134,11 @@ class UnsafeManifestPathError(ManifestError, InvalidPathError):
 class InvalidQueryError(SatchelError, ValueError):
     """A listing filter, sort key, page number or size, or another query argument (a gc grace
     period, a lineage depth) is not valid."""
+
+
+class GraceTooShortError(InvalidQueryError):
+    """``gc`` was given a grace period shorter than :data:`satchel.registry.gc.MIN_GRACE`
+    without ``force=True`` (``--force``)."""
 
 
 class InvalidSpecError(SatchelError, ValueError):
@@ -498,6 +505,24 @@ class StoreDamageWarning(UserWarning):
 
 class ConcurrentUpdateError(StoreError):
     """A compare-and-swap update kept losing to other writers and gave up."""
+
+
+class IncompleteCommitError(StoreError):
+    """A version was committed (or found, under the no-op rule), but objects it names are
+    missing from the store and this machine has no copy to send again.
+
+    The version exists; saving the same files again restores what is missing (a no-op
+    re-commit checks and repairs the version), and ``satchel fsck`` lists the damage.
+
+    Attributes:
+        version: ``project/name:vN`` of the incomplete version.
+        paths: the logical paths whose content is missing.
+    """
+
+    def __init__(self, message: str, *, version: str, paths: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.version = version
+        self.paths: list[str] = list(paths)
 
 
 class StoreAccessError(StoreError, AuthenticationError, PermissionError):

@@ -91,14 +91,19 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "gc", help="delete expired versions and unused content",
         description="Delete versions whose TTL ran out (unless an alias names them), then "
-        "manifests and objects no live version uses that are older than the grace period "
-        "(which protects commits in flight). On a local store it also removes temporary "
-        "files that killed writers left, once older than the grace period. On a damaged "
+        "manifests and objects no live version uses that are older than the grace period. "
+        "Content that commits in flight upload or rely on is kept whatever the grace (they "
+        "hold leases); the grace protects writers without one, and may not be shorter than "
+        "1h without --force. It also removes what killed writers left (old leases; on a "
+        "local store temporary files, once older than the grace period). On a damaged "
         "store it keeps whatever a record or manifest it cannot read might name, lists those "
         "files and exits 1 ('satchel fsck --repair').",
     )
     p.add_argument("--dry-run", action="store_true", help="only report what would go")
-    p.add_argument("--grace", default="1h", help="minimum age of content to remove (default 1h)")
+    p.add_argument("--grace", default="1h",
+                   help="minimum age of content to remove (default and safe minimum 1h)")
+    p.add_argument("--force", action="store_true",
+                   help="accept a grace shorter than the safe minimum of 1h")
     add_json_flag(p)
     p.set_defaults(func=cmd_gc)
 
@@ -425,7 +430,9 @@ def cmd_gc(args: argparse.Namespace, ctx: CliContext) -> int:
         else:
             ctx.print(f"{verb} {kind} {name} ({human_size(size)})")
 
-    report = collect_garbage(ctx.api.store, grace=args.grace, dry_run=args.dry_run, on_item=show)
+    report = collect_garbage(
+        ctx.api.store, grace=args.grace, dry_run=args.dry_run, force=args.force, on_item=show
+    )
     if args.json:
         ctx.json(report.to_dict())
     else:
@@ -436,6 +443,8 @@ def cmd_gc(args: argparse.Namespace, ctx: CliContext) -> int:
             f"{report.kept_young} unreferenced item(s) kept as younger than {args.grace}"
             + (f"; {len(report.temporaries)} temporary file(s) of interrupted writers cleaned up"
                if report.temporaries else "")
+            + (f"; kept what {report.in_flight} commit(s) in flight write or use"
+               if report.in_flight else "")
         )
         if report.unreadable:
             ctx.print(

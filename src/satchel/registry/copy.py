@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from satchel import naming
+from satchel.cache import Cache
 from satchel.commit import Uploader
 from satchel.draft import Draft
 from satchel.errors import InvalidNameError, StoreError
-from satchel.manifest import Manifest
+from satchel.manifest import Manifest, ManifestEntry
 from satchel.registry.delete import aliases_of, delete_version
 from satchel.services import Services
 from satchel.store import CommitRequest, Store
@@ -80,7 +81,7 @@ def copy_version(
     same_store = source is target or source.url == target.url
     upload: Uploader | _Present
     if same_store:
-        upload = _Present(target)
+        upload = _Present(target, services.cache)
     else:
         draft = Draft(_alg_of(manifest), manifest)
         upload = Uploader(draft, target, services.cache, origin=source)
@@ -90,6 +91,7 @@ def copy_version(
         type=record.type,
         build=lambda _latest: manifest,
         upload=upload,
+        confirm=upload.confirm,
         description=attrs.description,
         metadata=dict(attrs.metadata),
         tags=tuple(attrs.tags),
@@ -142,6 +144,7 @@ class _Present:
     """The ``upload`` step of a same-store copy: everything must already be there."""
 
     store: Store
+    cache: Cache
 
     def __call__(self, manifest: Manifest, latest: VersionRecord | None = None) -> None:
         wanted = {(e.alg, e.oid) for e in manifest if not e.is_reference}
@@ -152,3 +155,13 @@ class _Present:
                 f"{len(missing)} object(s) of the source version are missing from "
                 f"{self.store.url} (e.g. {alg}/{oid}); the store is damaged, run 'satchel fsck'"
             )
+
+    def confirm(self, manifest: Manifest, manifest_id: str, ref: str) -> int:
+        """After the commit point: the copy's objects must still be there (the source's
+        were freshened by the existence check); what a gc removed anyway is sent again from
+        the local cache where it has a copy (see :meth:`Store.complete`)."""
+
+        def cached(entry: ManifestEntry) -> str | None:
+            return self.cache.get(entry.alg, entry.oid, entry.size)
+
+        return self.store.complete(manifest, manifest_id, ref, local_copy=cached)

@@ -130,10 +130,10 @@ class AzureBackend(AsyncFsspecBackend):
         async with self._blob(path) as bc:
             await bc.delete_blob()
 
-    def delete_if_old(self, key: str, cutoff: float) -> bool:
+    def delete_if_old(self, key: str, cutoff: float, *, listed: float | None = None) -> bool:
         """gc's delete: ``Delete Blob`` with ``If-Match: <ETag seen>`` (setting metadata to
         freshen a blob changes its ETag, so it makes this delete fail)."""
-        return self._delete_if_old(key, cutoff)
+        return self._delete_if_old(key, cutoff, listed)
 
     async def _astamp(self, path: str) -> tuple[float | None, str] | None:
         props = await self._properties(path)

@@ -189,10 +189,10 @@ class GCSBackend(AsyncFsspecBackend):
         bucket, key = self._split(path)
         await self.fs._call("DELETE", "b/{}/o/{}", bucket, key)
 
-    def delete_if_old(self, key: str, cutoff: float) -> bool:
+    def delete_if_old(self, key: str, cutoff: float, *, listed: float | None = None) -> bool:
         """gc's delete: ``DELETE ?ifGenerationMatch=<generation seen>`` (a freshening
         rewrite makes a new generation, so it makes this delete fail)."""
-        return self._delete_if_old(key, cutoff)
+        return self._delete_if_old(key, cutoff, listed)
 
     async def _astamp(self, path: str) -> tuple[float | None, str] | None:
         bucket, key = self._split(path)

@@ -18,6 +18,7 @@
     quarantine/<UTC time>-<6 hex>/<key>            damaged records ``satchel fsck --repair`` set
                                                    aside (never read as records; gc keeps what
                                                    they name)
+    leases/<id>.json                               a commit in flight (satchel.store.leases)
 
 ``<n>`` is a decimal number without leading zeros: ``versions/01.json`` is not the record of v1
 but a stray file, which listings skip and ``satchel fsck`` reports (:func:`classify_versions`).
@@ -128,6 +129,16 @@ def runs_folder(project: str) -> str:
 def run_key(project: str, run_id: str) -> str:
     """Key of a run's lineage record."""
     return f"projects/{project}/runs/{run_id}.json"
+
+
+def leases_folder() -> str:
+    """Folder of the leases of commits in flight."""
+    return "leases"
+
+
+def lease_key(lease_id: str) -> str:
+    """Key of one commit's lease."""
+    return f"{leases_folder()}/{lease_id}.json"
 
 
 def quarantine_folder() -> str:

@@ -435,18 +435,19 @@ class AsyncFsspecBackend(FsspecBackend):
         raises an exception :meth:`classify` calls ``CONFLICT``."""
         raise NotImplementedError
 
-    def _delete_if_old(self, key: str, cutoff: float) -> bool:
-        """Delete ``key`` only if it last changed before ``cutoff`` and has not changed since
-        it was looked at: the time and a version token come from one request, and the delete
-        is conditional on that token, so a committer freshening the object in between makes
-        the delete fail (the object stays) and a freshening after it fails (the committer
-        uploads again). Returns whether the object was deleted."""
+    def _delete_if_old(self, key: str, cutoff: float, listed: float | None = None) -> bool:
+        """Delete ``key`` only if it last changed before ``cutoff`` (and, with ``listed``,
+        still has the time gc's listing saw) and has not changed since it was looked at: the
+        time and a version token come from one request, and the delete is conditional on that
+        token, so a committer freshening the object in between makes the delete fail (the
+        object stays) and a freshening after it fails (the committer uploads again). Returns
+        whether the object was deleted."""
         path = self.path(key)
         try:
             stamp = self._call(lambda: self._sync(self._astamp, path), f"look up {key}")
         except FileNotFoundError:
             return False
-        if stamp is None or stamp[0] is None or stamp[0] >= cutoff:
+        if stamp is None or stamp[0] is None or stamp[0] >= cutoff or moved(stamp[0], listed):
             return False
         token = stamp[1]
         try:
@@ -591,6 +592,13 @@ class _ResumingStream(io.RawIOBase):
                 self._drop()
             finally:
                 super().close()
+
+
+def moved(changed: float, listed: float | None) -> bool:
+    """Whether a modification time differs from the one a listing reported (``listed``;
+    ``None``: no listing to compare with). gc keeps an object whose time moved since it
+    listed it, whatever the clocks say: a committer freshened it."""
+    return listed is not None and abs(changed - listed) >= 0.001
 
 
 def _mtime(info: Mapping[str, Any]) -> float | None:

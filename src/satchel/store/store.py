@@ -1,10 +1,16 @@
 """The committed world: versions, manifests, objects, aliases and attributes of one store.
 
-Commit protocol (DESIGN.md): (1) upload the objects the store lacks, (2) write the manifest,
-(3) create ``versions/<n>.json`` only if absent - the single commit point; on conflict re-read
-and retry with the next number - then (4) move aliases with compare-and-swap writes. If the new
-manifest's digest equals the latest version's, nothing is written and that version is returned.
-A crash at any step leaves at most unreferenced objects and manifests, which ``gc`` removes.
+Commit protocol (DESIGN.md, plus a lease and a check): (0) take a lease
+(:mod:`satchel.store.leases`) that tells ``gc`` a commit is in flight, (1) upload the objects
+the store lacks, (2) write the manifest, (3) create ``versions/<n>.json`` only if absent - the
+single commit point; on conflict re-read and retry with the next number - (4) check that every
+object the version names, and its manifest, is in the store, sending again from local bytes
+whatever a concurrent ``gc`` removed (:meth:`Store.complete`), then (5) move aliases with
+compare-and-swap writes and release the lease. If the new manifest's digest equals the latest
+version's, nothing is written and that version is returned, after the same check (4): so saving
+the same files again repairs a version that lost objects. A crash at any step leaves at most
+unreferenced objects and manifests, which ``gc`` removes, and a lease, which ``gc`` removes
+once it is :data:`~satchel.store.leases.LIFETIME` old.
 """
 
 from __future__ import annotations
@@ -28,14 +34,15 @@ from satchel.errors import (
     ArtifactTypeMismatchError,
     ConcurrentUpdateError,
     DamagedRecordError,
+    IncompleteCommitError,
     InvalidPathError,
     ManifestError,
     ObjectMissingError,
     StoreFormatError,
     UnsafeManifestPathError,
 )
-from satchel.manifest import Manifest
-from satchel.store import layout
+from satchel.manifest import Manifest, ManifestEntry
+from satchel.store import layout, leases
 from satchel.store.backend import StoreBackend
 from satchel.store.damage import warn_damage, warn_skipped
 from satchel.store.records import (
@@ -65,6 +72,12 @@ class CommitRequest:
             called again after a lost race, so incremental drafts apply on the newest version.
         upload: given the manifest and the latest committed version it was built on (or
             ``None``), make sure every stored-content object is in the store.
+        confirm: after the commit point (and for the version the no-op rule returns), given
+            the manifest, its id and the version's ``project/name:vN``: make sure every object
+            it names and the manifest are in the store, sending again what is missing (an
+            :class:`~satchel.commit.Uploader` does, from the draft's bytes); raise
+            :class:`~satchel.errors.IncompleteCommitError` for what cannot be. ``None``: only
+            check (:meth:`Store.complete` without local copies).
         description, metadata, tags, aliases: initial attributes.
         based_on: the version a ``new_draft()`` started from.
         run_id: the run that logs the version.
@@ -77,6 +90,7 @@ class CommitRequest:
     type: str
     build: Callable[[VersionRecord | None], Manifest]
     upload: Callable[[Manifest, VersionRecord | None], None]
+    confirm: Callable[[Manifest, str, str], object] | None = None
     description: str | None = None
     metadata: dict[str, Any] | None = None
     tags: tuple[str, ...] = ()
@@ -161,6 +175,87 @@ class Store:
         ordered = sorted(keys)
         done = run_parallel(touch, ordered, workers=getattr(self.backend, "io_workers", None))
         return {k for k, ok in zip(ordered, done) if ok}
+
+    def absent(self, manifest: Manifest, manifest_id: str) -> tuple[list[ManifestEntry], bool]:
+        """The stored-content entries whose objects are missing (one per object), and whether
+        the manifest itself is missing: one bulk existence check, nothing freshened."""
+        by_key: dict[str, ManifestEntry] = {}
+        for e in manifest:
+            if not e.is_reference:
+                by_key.setdefault(layout.object_key(e.alg, e.oid), e)
+        mkey = layout.manifest_key(manifest_id)
+        have = self.backend.existing([*by_key, mkey])
+        return [e for k, e in sorted(by_key.items()) if k not in have], mkey not in have
+
+    def complete(
+        self,
+        manifest: Manifest,
+        manifest_id: str,
+        ref: str,
+        *,
+        local_copy: Callable[[ManifestEntry], str | None] | None = None,
+    ) -> int:
+        """Step 4 of the commit protocol: make sure a committed version is whole.
+
+        One bulk existence check of every object the version names and of its manifest; the
+        manifest is written again from ``manifest`` if missing, and each missing object from
+        the local file ``local_copy(entry)`` names (``None``: no copy here). This is what makes
+        a successful commit a complete one: content a ``gc`` removed while the commit ran (its
+        grace period too short, or on S3 a delete that landed just after a freshening) comes
+        back before the commit reports success.
+
+        Args:
+            manifest: the version's manifest.
+            manifest_id: its id.
+            ref: ``project/name:vN``, for the error.
+            local_copy: where this machine has an object's bytes (checked against its digest).
+
+        Returns:
+            How many objects and manifests were sent again.
+
+        Raises:
+            IncompleteCommitError: objects are missing and this machine has no copy of them.
+        """
+        gone, manifest_gone = self.absent(manifest, manifest_id)
+        sent = 0
+        if manifest_gone:
+            mid, compressed = manifest.to_json_gzip(1)
+            if mid != manifest_id:
+                raise IncompleteCommitError(
+                    f"{ref} is committed, but its manifest {manifest_id} is missing from store "
+                    f"{self.url} and cannot be rebuilt from this draft (its entries differ in "
+                    "details the digest does not cover). Delete the version and commit its "
+                    "files again, or see 'satchel fsck'",
+                    version=ref,
+                )
+            self.backend.create_if_absent(layout.manifest_key(mid), compressed)
+            sent += 1
+        lost: list[ManifestEntry] = []
+
+        def resend(entry: ManifestEntry) -> bool:
+            path = local_copy(entry) if local_copy is not None else None
+            if path is None:
+                lost.append(entry)
+                return False
+            self.put_object(entry.alg, entry.oid, path)
+            return True
+
+        sent += sum(run_parallel(resend, gone, workers=getattr(self.backend, "io_workers", None)))
+        if lost:
+            keys = {layout.object_key(e.alg, e.oid) for e in lost}
+            paths = sorted(  # every file with that content, not just the one looked up
+                e.path for e in manifest
+                if not e.is_reference and layout.object_key(e.alg, e.oid) in keys
+            )
+            shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+            raise IncompleteCommitError(
+                f"{ref} is committed, but the content of {len(paths)} of its files is missing "
+                f"from store {self.url} and this machine has no copy to send again: {shown}. "
+                "Save the same files again where they exist (saving unchanged content restores "
+                "what is missing), or see 'satchel fsck'",
+                version=ref, paths=paths,
+            )  # fmt: skip
+        return sent
 
     def put_object(self, alg: str, oid: str, local_path: str) -> None:
         """Store a verified local file as object ``(alg, oid)``."""
@@ -438,9 +533,15 @@ class Store:
         Raises:
             ArtifactTypeMismatchError: the name exists with another type.
             ConcurrentUpdateError: lost the race for a version number too many times.
+            IncompleteCommitError: the version (new, or found by the no-op rule) names objects
+                that are missing and cannot be sent again (its aliases are not moved).
         """
         self.check_format(create=True)
         self.ensure_collection(req.project, req.name, req.type)
+        with leases.held(self.backend, f"commit {req.project}/{req.name}"):
+            return self._commit(req)
+
+    def _commit(self, req: CommitRequest) -> CommitResult:
         new_id = uuid.uuid4().hex
         uploaded_for: str | None = None
         for attempt in range(MAX_ATTEMPTS):
@@ -451,18 +552,23 @@ class Store:
             manifest = req.build(latest)
             if latest is not None and latest.digest == manifest.digest:
                 try:
-                    existing = self.get_manifest(latest.manifest)
+                    found: Manifest | None = self.get_manifest(latest.manifest)
                 except ManifestError as exc:
-                    # the latest version's manifest is lost or damaged: the same content
-                    # committed again becomes a sound new version instead of a no-op
-                    warn_damage(
-                        f"{req.project}/{req.name}:v{latest.version} holds this content but "
-                        f"cannot be read ({exc}); committing it again as a new version"
-                    )
-                else:
+                    if self.backend.exists(layout.manifest_key(latest.manifest)):
+                        # there but damaged: the same content committed again becomes a sound
+                        # new version instead of a no-op (fsck reports the damaged one)
+                        warn_damage(
+                            f"{req.project}/{req.name}:v{latest.version} holds this content but "
+                            f"cannot be read ({exc}); committing it again as a new version"
+                        )
+                        found = None
+                    else:
+                        found = manifest  # gone: complete() writes it again if it is the same
+                if found is not None:
+                    self._complete(req, found, latest)
                     for alias in req.aliases:
                         self.set_alias(req.project, req.name, alias, latest.version)
-                    return CommitResult(latest, existing, False)
+                    return CommitResult(latest, found, False)
             if uploaded_for != manifest.digest:
                 req.upload(manifest, latest)
                 manifest_id = self.put_manifest(manifest)
@@ -491,6 +597,7 @@ class Store:
             if self.backend.create_if_absent(
                 layout.version_key(req.project, req.name, number), encode(record)
             ):
+                self._complete(req, manifest, record)
                 for alias in req.aliases:
                     self.set_alias(req.project, req.name, alias, number)
                 return CommitResult(record, manifest, True)
@@ -499,6 +606,13 @@ class Store:
             f"could not commit {req.project}/{req.name} after {MAX_ATTEMPTS} attempts: "
             "too many concurrent writers; try again"
         )
+
+    def _complete(self, req: CommitRequest, manifest: Manifest, record: VersionRecord) -> None:
+        ref = f"{record.project}/{record.name}:v{record.version}"
+        if req.confirm is not None:
+            req.confirm(manifest, record.manifest, ref)
+        else:
+            self.complete(manifest, record.manifest, ref)
 
     # -- aliases --------------------------------------------------------------------------
     def alias_target(self, project: str, name: str, alias: str) -> int | None:
