@@ -151,7 +151,7 @@ def test_a_hidden_collection_is_listed_read_checked_and_kept_by_gc(
     ]
     assert report.versions == 2 and report.unreferenced_objects == ()
 
-    gc = collect_garbage(store_case.open(), grace=0, now=LATER)
+    gc = collect_garbage(store_case.open(), grace=0, force=True, now=LATER)
     assert gc.objects == () and gc.manifests == ()
     folder = Api(store_case.open(), PROJECT, cache_dir=str(tmp_path / "cache3")).artifact(
         ".ds"
@@ -174,7 +174,7 @@ def test_a_hidden_project_is_seen(satchel_env: SatchelEnv) -> None:
     assert [(p.kind, p.key) for p in check_store(store).problems] == [
         ("hidden-name", "projects/.team")
     ]
-    assert collect_garbage(store, grace=0, now=LATER).objects == ()
+    assert collect_garbage(store, grace=0, force=True, now=LATER).objects == ()
     done = _cli(["--project", ".team", "get", "ds", "--root", "out"], satchel_env.work)
     assert done.returncode == 0, done.stderr
     assert (satchel_env.work / "out" / "a.txt").read_bytes() == FILES["a.txt"]
@@ -199,7 +199,7 @@ def test_a_hidden_alias_protects_its_version_from_expiry(satchel_env: SatchelEnv
     key = legacy_hidden_alias(store, PROJECT, "ds", ".keep", 0)
     assert api.artifact("ds:.keep").version == "v0"
     assert api.artifact("ds:v0").aliases == [".keep"]
-    report = collect_garbage(store, grace=0, now=LATER)
+    report = collect_garbage(store, grace=0, force=True, now=LATER)
     assert report.expired == ()
     assert api.artifact("ds:.keep").download(str(satchel_env.work / "o"))
     assert [(p.kind, p.key) for p in check_store(store).problems] == [("hidden-name", key)]
@@ -218,7 +218,7 @@ def test_a_hidden_runs_pending_part_keeps_its_content(satchel_env: SatchelEnv) -
     hidden = f"{folder}/.{old}"  # the part of a run an older satchel let be called '.r1'
     store.backend.create_if_absent(hidden, store.backend.read(f"{folder}/{old}"))
     store.backend.delete(f"{folder}/{old}")
-    report = collect_garbage(store, grace=0, now=LATER)
+    report = collect_garbage(store, grace=0, force=True, now=LATER)
     assert report.objects == () and report.manifests == ()
     assert check_store(store).unreferenced_objects == ()
     assert json.loads(store.backend.read(hidden))["run_id"] == "r1"

@@ -259,7 +259,7 @@ def test_no_version_expires_where_a_record_is_damaged(satchel_env: SatchelEnv) -
     art.save()
     dmg.bad_alias(satchel_env.open_store(), PROJECT, "ds", "keep")  # it might have named v0
     with pytest.warns(StoreDamageWarning):
-        assert collect_garbage(satchel_env.open_store(), grace=0, now=LATER).expired == ()
+        assert collect_garbage(satchel_env.open_store(), grace=0, force=True, now=LATER).expired == ()
     assert api.artifact("ds:v0").version == "v0"
 
 
@@ -268,7 +268,7 @@ def test_a_lost_collection_record(two: tuple[StoreCase, Store, Api], tmp_path: P
     key = dmg.delete_collection(store, PROJECT, "ds")
     assert [c.name for c in _fresh(case, tmp_path).artifact_collections()] == ["other"]
     assert _kinds(store) == [("missing-collection", key)]
-    gc = collect_garbage(store, grace=0, now=LATER)
+    gc = collect_garbage(store, grace=0, force=True, now=LATER)
     assert gc.objects == () and gc.manifests == ()
     result = repair_store(store, cache=api.services.cache)
     assert result.rewritten == (key,) and result.after.ok
@@ -283,7 +283,7 @@ def test_a_malformed_collection_record(two: tuple[StoreCase, Store, Api], tmp_pa
         assert [c.name for c in fresh.artifact_collections()] == ["other"]
     assert _kinds(store) == [("bad-record", key)]
     with pytest.warns(StoreDamageWarning, match=rf"skipped {key}"):
-        assert collect_garbage(store, grace=0, now=LATER).objects == ()
+        assert collect_garbage(store, grace=0, force=True, now=LATER).objects == ()
     result = repair_store(store, cache=api.services.cache)
     assert result.moved == (key,) and result.rewritten == (key,) and result.after.ok
     assert _versions(_fresh(case, tmp_path, "c2"), "ds") == ["v1", "v0"]
@@ -301,7 +301,7 @@ def test_a_truncated_pending_part(two: tuple[StoreCase, Store, Api]) -> None:
     _case, store, api = two
     key = dmg.bad_pending_part(store, PROJECT, "ds")
     assert _kinds(store) == [("bad-record", key)]
-    gc = collect_garbage(store, grace=0, now=LATER)
+    gc = collect_garbage(store, grace=0, force=True, now=LATER)
     assert len(gc.unreadable) == 1
     assert gc.unreadable[0].startswith(f"pending part {key} cannot be read (Unterminated string")
     result = repair_store(store, cache=api.services.cache)
@@ -317,7 +317,7 @@ def test_gc_keeps_everything_an_unreadable_record_might_name(
     key = dmg.truncate_record(store, PROJECT, "ds", 0)  # ... but v0's record could name it
     objects = {k for k, _s in store.backend.walk("objects")}
     with pytest.warns(StoreDamageWarning):
-        report = collect_garbage(case.open(), grace=0, now=LATER)
+        report = collect_garbage(case.open(), grace=0, force=True, now=LATER)
     assert report.objects == () and report.manifests == ()
     assert report.unreadable == (
         f"{key} cannot be read as a version record (Input data was truncated)",
@@ -327,7 +327,7 @@ def test_gc_keeps_everything_an_unreadable_record_might_name(
     assert {k for k, _s in store.backend.walk("objects")} == objects
     # once the record is in quarantine (it is too short to name its manifest), gc sweeps again
     repair_store(store, cache=api.services.cache)
-    report = collect_garbage(case.open(), grace=0, now=LATER)
+    report = collect_garbage(case.open(), grace=0, force=True, now=LATER)
     assert report.unreadable == () and len(report.objects) == 2 and len(report.manifests) == 2
     folder = _fresh(case, tmp_path).artifact("ds:v1").download(str(tmp_path / "v1"))
     assert (Path(folder) / "big.bin").read_bytes() == V1["big.bin"]
@@ -341,7 +341,7 @@ def test_gc_keeps_what_a_stray_record_copy_names(satchel_env: SatchelEnv) -> Non
     dmg.copy_record_to_stray(store, PROJECT, "ds", 0, "0.json.bak")
     satchel_env.api(PROJECT).artifact("ds:v0").delete()
     with pytest.warns(StoreDamageWarning):
-        report = collect_garbage(store, grace=0, now=LATER)
+        report = collect_garbage(store, grace=0, force=True, now=LATER)
     assert report.objects == () and report.manifests == () and report.unreadable == ()
 
 
@@ -365,7 +365,7 @@ def test_an_unsafe_manifest_stops_nothing_else(
     with pytest.raises(UnsafeManifestPathError, match=rf"^manifest {mid} in .* cannot be used"):
         fresh.artifact("ds:v0").download(str(tmp_path / "evil"))
     assert fresh.artifact("ds:v1").download(str(tmp_path / "good"))
-    report = collect_garbage(case.open(), grace=0, now=LATER)
+    report = collect_garbage(case.open(), grace=0, force=True, now=LATER)
     assert report.objects == () and report.unreadable[0].startswith(f"{PROJECT}/ds:v0: manifest")
 
 
@@ -468,7 +468,7 @@ def test_quarantined_records_keep_their_content_from_gc(satchel_env: SatchelEnv)
     with pytest.warns(StoreDamageWarning, match="makes it v5"):
         satchel_env.api(PROJECT).artifact("ds:v0").delete()  # ... whose version is deleted
     repair_store(store, cache=services.cache)
-    report = collect_garbage(store, grace=0, now=LATER)
+    report = collect_garbage(store, grace=0, force=True, now=LATER)
     assert report.objects == () and report.manifests == ()
     assert check_store(store).unreferenced_objects == ()
 
@@ -492,7 +492,7 @@ COMMANDS = {
     "gc-dry-run": ["gc", "--dry-run", "--grace", "0s"],
     "fsck": ["fsck"],
     "put": ["put", "src", "--name", "ds", "--type", "dataset"],
-    "gc": ["gc", "--grace", "0s"],
+    "gc": ["gc", "--grace", "0s", "--force"],
 }
 
 
@@ -598,14 +598,14 @@ def test_describe_gives_advice_per_kind(satchel_env: SatchelEnv) -> None:
 
 def test_gc_on_the_command_line_names_what_it_kept(satchel_env: SatchelEnv) -> None:
     key = _damaged_store(satchel_env, "truncated-latest")
-    done = _cli(satchel_env, "gc", "--grace", "0s")
+    done = _cli(satchel_env, "gc", "--grace", "0s", "--force")
     assert done.returncode == 1
     lines = done.stdout.splitlines()
     # v1's manifest and two objects only its unreadable record names
     assert lines[-2] == ("kept 3 unreferenced item(s) that these unreadable files might name "
                          "(run 'satchel fsck', then 'satchel fsck --repair'):")
     assert lines[-1] == f"  {key} cannot be read as a version record (Input data was truncated)"
-    assert json.loads(_cli(satchel_env, "gc", "--json", "--grace", "0s").stdout)["unreadable"]
+    assert json.loads(_cli(satchel_env, "gc", "--json", "--grace", "0s", "--force").stdout)["unreadable"]
 
 
 def test_a_deleted_versions_damaged_record_is_no_problem(satchel_env: SatchelEnv) -> None:
