@@ -272,10 +272,16 @@ class _TouchWhenMarking:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def list(self, prefix: str) -> list[str]:
+    def list(self, prefix: str, *, hidden: bool = False) -> list[str]:
         if prefix == "projects":
             assert self._inner.touch(self._key)
-        return list(self._inner.list(prefix))
+        return list(self._inner.list(prefix, hidden=hidden))
+
+    def list_detailed(self, prefix: str, **options: Any) -> Any:
+        # buckets list the projects with their fingerprints
+        if prefix == "projects":
+            assert self._inner.touch(self._key)
+        return self._inner.list_detailed(prefix, **options)
 
 
 def test_gc_keeps_an_object_freshened_after_its_listing_whatever_its_clock_says(
