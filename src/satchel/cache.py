@@ -12,6 +12,12 @@ place only when its digest matches; a mismatch raises :class:`DigestMismatchErro
 nothing behind. A hit is checked by size; readers that copy an object out hash it while copying
 and call :meth:`Cache.evict` on a mismatch, so a corrupted object is fetched again, never served.
 Objects are used least-recently-first by :meth:`Cache.cleanup` (their mtime is touched on use).
+
+The cache is disposable: no cache file is ever the same inode as a store object. Commits to a
+local store move the cache's copies into the store (see :mod:`satchel.commit`), and downloads
+from a local store read the store's objects in place, so nothing links the two. A cached object
+that still has a second name (a hard link made by satchel before issue 10) loses its cache
+name the first time :meth:`Cache.get` meets it, and :meth:`Cache.cleanup` drops every one.
 """
 
 from __future__ import annotations
@@ -26,7 +32,15 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from satchel.errors import DigestMismatchError, SourceFileNotFoundError
-from satchel.fsutil import DIRECT_MIN, READ_ONLY, atomic_file, copy_direct, copy_file, copy_hashing
+from satchel.fsutil import (
+    DIRECT_MIN,
+    READ_ONLY,
+    atomic_file,
+    copy_direct,
+    copy_file,
+    copy_hashing,
+    tmp_name,
+)
 from satchel.hashing import LARGE_FILE, b64, b64_to_hex, hash_file, new_hasher
 from satchel.statcache import StatCache
 
@@ -75,10 +89,22 @@ class Cache:
             st = os.stat(path)
         except FileNotFoundError:
             return None
-        if size is not None and st.st_size != size:
+        if (size is not None and st.st_size != size) or st.st_nlink > 1:
+            # A second name is a store object linked by an older satchel: dropping the cache's
+            # name leaves the store's intact and makes the two independent again.
             self.evict(path)
             return None
         return path
+
+    def owns(self, path: str) -> bool:
+        """Whether ``path`` is a file of this cache (an object, a reference or a temporary),
+        which may be evicted; anything else (a local store's object read in place) must never
+        be removed or changed by a reader."""
+        path = os.path.abspath(path)
+        return any(
+            path.startswith(os.path.join(self.root, top) + os.sep)
+            for top in ("objects", "refs", "tmp")
+        )
 
     def touch(self, path: str) -> None:
         """Mark a cached file as used now (for least-recently-used cleanup)."""
@@ -100,6 +126,7 @@ class Cache:
         expected_digest: str | None,
         what: str,
         on_bytes: Callable[[int], None] | None = None,
+        check: Callable[[str, int], None] | None = None,
     ) -> tuple[str, int]:
         """Write ``src`` to cache path ``dest``, hashing as it streams.
 
@@ -110,6 +137,8 @@ class Cache:
             expected_digest: base64 digest the bytes must have, or ``None`` to accept any.
             what: names the source in errors.
             on_bytes: progress callback.
+            check: called with ``(digest, size)`` once every byte is written and before the
+                file gets its name; raising there keeps nothing (a size or CRC32C check).
 
         Returns:
             ``(digest, size)`` of what was written.
@@ -122,23 +151,43 @@ class Cache:
             size = copy_hashing(src, f, hasher, on_bytes)
             digest = b64(hasher.digest())
             _check_digest(what, digest, expected_digest)
+            if check is not None:
+                check(digest, size)
         return digest, size
 
     def add_file(
-        self, local_path: str, *, alg: str, expected_digest: str | None = None
+        self,
+        local_path: str,
+        *,
+        alg: str,
+        expected_digest: str | None = None,
+        dest: str | None = None,
     ) -> tuple[str, int, str]:
         """Copy a local file into the cache, hashing while copying (one read per byte).
 
+        Args:
+            local_path: the file.
+            alg: digest algorithm.
+            expected_digest: base64 digest the bytes must have, or ``None`` to accept any.
+            dest: write there instead of the cache's object path (a local store's object
+                path: a commit writes an object straight into the store, no cache copy).
+
         Returns:
-            ``(digest, size, cache_path)``.
+            ``(digest, size, path)``.
 
         Raises:
             SourceFileNotFoundError: the file does not exist.
-            DigestMismatchError: ``expected_digest`` given and not matched.
+            DigestMismatchError: ``expected_digest`` given and not matched; nothing is kept.
         """
         # A random name: threads of one process add files at once, and a clock-based name
-        # collides where the clock is coarse (~15 ms on Windows).
-        tmp = os.path.join(self.tmp_dir(), f"add-{os.getpid()}-{uuid.uuid4().hex}")
+        # collides where the clock is coarse (~15 ms on Windows). Next to ``dest`` when given,
+        # so the final rename never crosses filesystems.
+        tmp = (
+            tmp_name(dest) if dest is not None
+            else os.path.join(self.tmp_dir(), f"add-{os.getpid()}-{uuid.uuid4().hex}")
+        )
+        if dest is not None:
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
         try:
             src = open(local_path, "rb")  # noqa: SIM115 - closed by the with below
         except FileNotFoundError as exc:
@@ -155,8 +204,9 @@ class Cache:
                 digest, size = self.put_stream(
                     src, tmp, alg=alg, expected_digest=expected_digest, what=local_path
                 )
-        dest = self.object_path(alg, b64_to_hex(digest))
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        if dest is None:
+            dest = self.object_path(alg, b64_to_hex(digest))
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
         os.replace(tmp, dest)
         return digest, size, dest
 
@@ -225,6 +275,8 @@ class Cache:
             dry_run: only report what would be removed.
         """
         files = sorted(self._files(), key=lambda t: t[2])
+        if not dry_run:
+            files = self._release_shared(files)
         total = sum(f[1] for f in files)
         removed = freed = 0
         for path, size, _t in files:
@@ -241,6 +293,25 @@ class Cache:
                     if time.time() - os.stat(p).st_mtime > 86400:
                         os.unlink(p)
         return CleanupResult(removed, freed, total - freed)
+
+
+    def _release_shared(
+        self, files: list[tuple[str, int, float]]
+    ) -> list[tuple[str, int, float]]:
+        """Drop the cache's name of every file that has another (a store object hard-linked
+        by satchel before issue 10): that frees no space, but makes the store's copy
+        independent of the disposable cache. Returns the other files."""
+        kept = []
+        for item in files:
+            try:
+                shared = os.stat(item[0]).st_nlink > 1
+            except FileNotFoundError:
+                continue
+            if shared:
+                self.evict(item[0])
+            else:
+                kept.append(item)
+        return kept
 
 
 def parse_size(text: str) -> int:
@@ -275,5 +346,6 @@ def _check_digest(what: str, digest: str, expected: str | None) -> None:
     if expected is not None and digest != expected:
         raise DigestMismatchError(
             f"{what} has digest {digest}, expected {expected}: the data is corrupt or "
-            "changed; nothing was cached"
+            "changed; nothing was kept",
+            digest=digest, expected=expected,
         )

@@ -2,9 +2,15 @@
 
 Only objects the store lacks are sent (checked in bulk). Their bytes come from the draft's
 sources: cached copies (or packs, see :mod:`satchel.draft`) for ``mutable`` files, the user's
-file for ``immutable`` ones (copied into the cache while hashing and checked against the add-time digest, so a file that changed
-in the meantime can never be stored under a wrong name), or, for entries a draft inherited, the
-cache or the store the draft came from. Uploads run in a bounded pool.
+file for ``immutable`` ones (copied while hashing and checked against the add-time digest, so a
+file that changed in the meantime can never be stored under a wrong name), or, for entries a
+draft inherited, the cache or the store the draft came from. Uploads run in a bounded pool.
+
+A local store never shares an inode with the cache: bytes are written straight into it, or the
+cache's copy is *moved* in (one rename, so there is no moment, even in a crash, when one inode
+has both names), and cache copies that an earlier add found (rather than made) are hashed
+first, so a damaged cache file never becomes a store object. A bucket store gets uploads of
+cache files, which stay as the cache's copies.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from satchel.errors import (
     SourceFileChangedError,
     StoreError,
 )
+from satchel.hashing import hash_file
 from satchel.manifest import Manifest, ManifestEntry
 from satchel.progress import ProgressFactory, null_factory
 from satchel.store import Store, layout
@@ -41,6 +48,8 @@ class Uploader:
     based_on: VersionRecord | None = None
     #: objects found in the store (and freshened) instead of uploaded, filled by a call
     reused: list[ManifestEntry] = field(default_factory=list)
+    #: logical path -> the local file it was added from (built when first needed)
+    _originals: dict[str, str] = field(default_factory=dict)
 
     def __call__(self, manifest: Manifest, latest: VersionRecord | None = None) -> None:
         """Make sure every stored-content object of ``manifest`` is in the store.
@@ -71,8 +80,7 @@ class Uploader:
         bar = self.progress(len(todo), f"uploading to {self.store.url}")
 
         def send(entry: ManifestEntry) -> None:
-            path = self._local_copy(entry)
-            self.store.put_object(entry.alg, entry.oid, path)
+            self._send(entry)
             bar.update(1)
 
         try:
@@ -113,28 +121,57 @@ class Uploader:
         if latest is None:
             return set()
         try:
-            manifest = self.store.get_manifest(latest.manifest)
-        except SatchelError:  # unreadable: check everything
+            manifest = self.store.manifest_for(latest)
+        except SatchelError:  # unreadable, or not what the record says: check everything
             return set()
         return {(e.alg, e.oid) for e in manifest if not e.is_reference}
 
-    def _local_copy(self, entry: ManifestEntry) -> str:
+    def _send(self, entry: ManifestEntry) -> None:
+        """Put one object the store lacks into it.
+
+        On a local store the object is written there directly (from a pack or an immutable
+        file), or the cache's copy is moved in (a rename: no copy, and the cache keeps no
+        second name for it), so a store object never shares an inode with a cache file and
+        the cache stays disposable. Other stores get an upload from a cache file, which stays
+        as the cache's copy (downloads from a bucket go through the cache).
+        """
+        into = self.store.local_object_path(entry.alg, entry.oid)
+        path = self._local_copy(entry, into)
+        if path is not None:
+            self.store.put_object(entry.alg, entry.oid, path, move=self.cache.owns(path))
+
+    def _local_copy(self, entry: ManifestEntry, into: str | None = None) -> str | None:
+        """A local file holding ``entry``'s verified bytes, to store.
+
+        Args:
+            entry: the object's entry.
+            into: a local store's path for the object: bytes that must be written anyway go
+                straight there (``None`` is returned then) instead of into the cache.
+
+        Returns:
+            The file (a cache file the store may take over, or a local store's object read
+            in place, which it must copy), or ``None`` when the object was written to ``into``.
+
+        Raises:
+            SourceFileChangedError: an immutable file changed since it was added.
+            DigestMismatchError: the origin store's object is corrupt.
+            StoreError: the bytes are nowhere to be found.
+        """
         src = self.draft.sources.get(entry.path)
         if isinstance(src, CachedSource) and os.path.exists(src.cache_path):
-            return src.cache_path
-        if isinstance(src, PackedSource):
-            dest = self.cache.get(entry.alg, entry.oid, entry.size)
-            if dest is None:
-                dest = self.cache.object_path(entry.alg, entry.oid)
-                self.cache.put_stream(
-                    io.BytesIO(src.read()), dest, alg=entry.alg, expected_digest=entry.digest,
-                    what=f"{entry.path} (copied at add time into {src.pack})",
-                )
-            return dest
-        if isinstance(src, LocalSource):
+            if not src.verify or self._intact(src.cache_path, entry):
+                return src.cache_path
+        elif isinstance(src, PackedSource):
+            self.cache.put_stream(
+                io.BytesIO(src.read()), into or self.cache.object_path(entry.alg, entry.oid),
+                alg=entry.alg, expected_digest=entry.digest,
+                what=f"{entry.path} (copied at add time into {src.pack})",
+            )
+            return None if into else self.cache.object_path(entry.alg, entry.oid)
+        elif isinstance(src, LocalSource):
             try:
-                return self.cache.add_file(
-                    src.file.abspath, alg=entry.alg, expected_digest=entry.digest
+                path = self.cache.add_file(
+                    src.file.abspath, alg=entry.alg, expected_digest=entry.digest, dest=into
                 )[2]
             except (DigestMismatchError, FileNotFoundError) as exc:
                 raise SourceFileChangedError(
@@ -142,20 +179,72 @@ class Uploader:
                     "committed. Add it again",
                     paths=[entry.path],
                 ) from exc
+            return None if into else path
         cached = self.cache.get(entry.alg, entry.oid, entry.size)
-        if cached is not None:
+        if cached is not None and self._intact(cached, entry):
             return cached
         if self.origin is not None and self.origin is not self.store:
-            with self.origin.open_object(entry.alg, entry.oid) as f:
-                self.cache.put_stream(
-                    f, self.cache.object_path(entry.alg, entry.oid), alg=entry.alg,
-                    expected_digest=entry.digest, what=f"{self.origin.url} object {entry.oid}",
-                )
-            return self.cache.object_path(entry.alg, entry.oid)
+            return self._from_origin(self.origin, entry, into)
+        if self._from_original(entry, into):
+            return None if into else self.cache.object_path(entry.alg, entry.oid)
         raise StoreError(
             f"content of {entry.path} (digest {entry.digest}) is in neither the store "
             f"{self.store.url} nor the local cache; add the file again"
         )
+
+    def _intact(self, path: str, entry: ManifestEntry) -> bool:
+        """Whether a cache file still holds ``entry``'s bytes; a damaged one is evicted (the
+        cache is disposable; a damaged copy must never become a store's object)."""
+        try:
+            ok = hash_file(path, entry.alg)[0] == entry.digest
+        except FileNotFoundError:
+            return False
+        if not ok:
+            self.cache.evict(path)
+        return ok
+
+    def _from_origin(self, origin: Store, entry: ManifestEntry, into: str | None) -> str | None:
+        """``entry``'s object from the store the draft came from, checked against its digest:
+        a local origin's object is read in place (and never changed or removed, even when it
+        is corrupt: it may be the only copy), a remote one streamed into ``into`` or the
+        cache."""
+        key = layout.object_key(entry.alg, entry.oid)
+        in_place = origin.local_object_path(entry.alg, entry.oid)
+        try:
+            if in_place is not None:
+                got = hash_file(in_place, entry.alg)[0]
+                if got != entry.digest:
+                    raise DigestMismatchError("", digest=got, expected=entry.digest)
+                return in_place
+            dest = into or self.cache.object_path(entry.alg, entry.oid)
+            with origin.open_object(entry.alg, entry.oid) as f:
+                self.cache.put_stream(
+                    f, dest, alg=entry.alg, expected_digest=entry.digest,
+                    what=f"{origin.url} object {entry.oid}",
+                )
+        except DigestMismatchError as exc:
+            raise DigestMismatchError(
+                f"{entry.path}: the store object {key} in {origin.url} is corrupt (its bytes "
+                f"hash to {exc.digest}, expected {entry.digest}); nothing was copied and the "
+                f"object was left as it is. Run 'satchel --store {origin.url} fsck --deep'",
+                digest=exc.digest, expected=entry.digest,
+            ) from exc
+        return None if into else dest
+
+    def _from_original(self, entry: ManifestEntry, into: str | None) -> bool:
+        """Copy ``entry``'s bytes from the local file it was added from, if that file still
+        holds them (its cached snapshot is gone: a cache cleanup, or moved into a local store
+        by another commit). Returns whether it did."""
+        if not self._originals:
+            self._originals.update((p, f) for f, p in self.draft.added_local.items())
+        local = self._originals.get(entry.path)
+        if local is None:
+            return False
+        try:
+            self.cache.add_file(local, alg=entry.alg, expected_digest=entry.digest, dest=into)
+        except (DigestMismatchError, FileNotFoundError):
+            return False
+        return True
 
     def confirm(self, manifest: Manifest, manifest_id: str) -> int:
         """After the commit point, on a store whose gc cannot delete conditionally (S3, where
@@ -183,7 +272,7 @@ class Uploader:
         keys = {layout.object_key(e.alg, e.oid): e for e in self.reused}
         gone = [keys[k] for k in sorted(set(keys) - backend.existing(keys))]
         for entry in gone:
-            self.store.put_object(entry.alg, entry.oid, self._local_copy(entry))
+            self._send(entry)
         return len(gone)
 
     def release(self) -> None:

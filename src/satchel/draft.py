@@ -9,8 +9,9 @@ in a store yet, a *source*: where those bytes are now.
   cache hit) is neither read nor copied again. Many small files are copied into *packs*
   (:class:`PackedSource`: one file in the cache's ``tmp/`` holding many files' bytes) rather
   than one cache file each, because creating a file costs 30-900 us on a busy disk while
-  appending 4 KiB costs ~1 us; ``save()`` moves each object the store lacks from the pack into
-  the cache and the store, and the packs are deleted after the save or with the draft.
+  appending 4 KiB costs ~1 us; ``save()`` writes each object the store lacks from the pack
+  into the store (a local store directly; a bucket through the cache, which keeps the copy),
+  and the packs are deleted after the save or with the draft.
 * ``policy="immutable"``: only the digest is taken (stat cache first); the file is read again
   at save time and must still hash to that digest, or the save fails and commits nothing.
 
@@ -48,10 +49,15 @@ PACK_MIN = 16
 
 
 class CachedSource(msgspec.Struct, frozen=True, gc=False):
-    """Bytes already in the cache (``mutable`` files, ``add``-ed objects, ``new_file``)."""
+    """Bytes already in the cache (``mutable`` files, ``add``-ed objects, ``new_file``).
+
+    ``verify``: the add found this cache copy rather than writing it (a stat-cache hit), so a
+    save hashes it before storing it: a cache file damaged since never becomes a store object.
+    """
 
     cache_path: str
     evict_after_save: bool = False
+    verify: bool = False
 
 
 class LocalSource(msgspec.Struct, frozen=True, gc=False):
@@ -190,7 +196,7 @@ class Draft:
             if d and cpath:
                 results[i] = (
                     ManifestEntry(logical[i], d, f.size, None, extra),
-                    CachedSource(cpath, skip_cache),
+                    CachedSource(cpath, skip_cache, verify=True),
                 )
                 bar.update(1)
             else:
@@ -294,8 +300,10 @@ class Draft:
                 source = LocalSource(f)
             elif (where := tree.packed[i]) is not None:
                 source = PackedSource(where[0], where[1], size, skip_cache)
-            elif digest is not None:
-                source = CachedSource(cache.object_path(self.alg, b64_to_hex(digest)), skip_cache)
+            elif digest is not None:  # a stat-cache hit the cache holds (reuse=in_cache)
+                source = CachedSource(
+                    cache.object_path(self.alg, b64_to_hex(digest)), skip_cache, verify=True
+                )
             else:
                 copy.append(i)  # a large mutable file: copied into the cache below
                 source = CachedSource("", skip_cache)
