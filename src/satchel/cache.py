@@ -39,7 +39,6 @@ from satchel.fsutil import (
     copy_direct,
     copy_file,
     copy_hashing,
-    tmp_name,
 )
 from satchel.hashing import LARGE_FILE, b64, b64_to_hex, hash_file, new_hasher
 from satchel.statcache import StatCache
@@ -161,7 +160,7 @@ class Cache:
         *,
         alg: str,
         expected_digest: str | None = None,
-        dest: str | None = None,
+        stage: bool = False,
     ) -> tuple[str, int, str]:
         """Copy a local file into the cache, hashing while copying (one read per byte).
 
@@ -169,8 +168,8 @@ class Cache:
             local_path: the file.
             alg: digest algorithm.
             expected_digest: base64 digest the bytes must have, or ``None`` to accept any.
-            dest: write there instead of the cache's object path (a local store's object
-                path: a commit writes an object straight into the store, no cache copy).
+            stage: leave the copy as a private file in ``tmp/`` (see :meth:`stage_stream`)
+                instead of making it a cache object.
 
         Returns:
             ``(digest, size, path)``.
@@ -180,14 +179,8 @@ class Cache:
             DigestMismatchError: ``expected_digest`` given and not matched; nothing is kept.
         """
         # A random name: threads of one process add files at once, and a clock-based name
-        # collides where the clock is coarse (~15 ms on Windows). Next to ``dest`` when given,
-        # so the final rename never crosses filesystems.
-        tmp = (
-            tmp_name(dest) if dest is not None
-            else os.path.join(self.tmp_dir(), f"add-{os.getpid()}-{uuid.uuid4().hex}")
-        )
-        if dest is not None:
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
+        # collides where the clock is coarse (~15 ms on Windows).
+        tmp = self._tmp_path("add")
         try:
             src = open(local_path, "rb")  # noqa: SIM115 - closed by the with below
         except FileNotFoundError as exc:
@@ -204,11 +197,46 @@ class Cache:
                 digest, size = self.put_stream(
                     src, tmp, alg=alg, expected_digest=expected_digest, what=local_path
                 )
-        if dest is None:
-            dest = self.object_path(alg, b64_to_hex(digest))
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
+        if stage:
+            return digest, size, tmp
+        dest = self.object_path(alg, b64_to_hex(digest))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
         os.replace(tmp, dest)
         return digest, size, dest
+
+    def stage_stream(
+        self, src: BinaryIO, *, alg: str, expected_digest: str | None, what: str
+    ) -> str:
+        """Write ``src`` to a new private file in ``tmp/``, hashing as it streams: the bytes a
+        commit hands to a local store, which takes the file over (a rename), so they are
+        never a cache object and never have two names.
+
+        Returns:
+            The file's path (the caller moves or removes it).
+
+        Raises:
+            DigestMismatchError: the bytes do not match ``expected_digest``; nothing is kept.
+        """
+        path = self._tmp_path("stage")
+        hasher = new_hasher(alg)
+        try:
+            with open(path, "xb") as f:
+                copy_hashing(src, f, hasher)
+            os.chmod(path, READ_ONLY)
+            _check_digest(what, b64(hasher.digest()), expected_digest)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            raise
+        return path
+
+    def is_staged(self, path: str) -> bool:
+        """Whether ``path`` is a private file in ``tmp/`` (from :meth:`stage_stream` or a
+        staged :meth:`add_file`)."""
+        return os.path.dirname(os.path.abspath(path)) == os.path.join(self.root, "tmp")
+
+    def _tmp_path(self, kind: str) -> str:
+        return os.path.join(self.tmp_dir(), f"{kind}-{os.getpid()}-{uuid.uuid4().hex}")
 
     def _copy_direct(
         self, src: BinaryIO, dest: str, alg: str, expected_digest: str | None, what: str

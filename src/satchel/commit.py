@@ -15,6 +15,7 @@ cache files, which stay as the cache's copies.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from collections.abc import Mapping
@@ -129,28 +130,36 @@ class Uploader:
     def _send(self, entry: ManifestEntry) -> None:
         """Put one object the store lacks into it.
 
-        On a local store the object is written there directly (from a pack or an immutable
-        file), or the cache's copy is moved in (a rename: no copy, and the cache keeps no
-        second name for it), so a store object never shares an inode with a cache file and
-        the cache stays disposable. Other stores get an upload from a cache file, which stays
-        as the cache's copy (downloads from a bucket go through the cache).
+        A local store takes over a cache file (a rename: no copy, and the cache keeps no
+        second name for it); bytes that must be written anyway (from a pack, an immutable
+        file, another store) are first written to a private file in the cache's ``tmp/``, so
+        they never appear as a cache object at all. Either way a store object never shares an
+        inode with a cache file and the cache stays disposable. Other stores get an upload
+        of a cache object, which stays as the cache's copy (a bucket's downloads go through
+        the cache).
         """
-        into = self.store.local_object_path(entry.alg, entry.oid)
-        path = self._local_copy(entry, into)
-        if path is not None:
-            self.store.put_object(entry.alg, entry.oid, path, move=self.cache.owns(path))
+        local = self.store.local_object_path(entry.alg, entry.oid) is not None
+        path = self._local_copy(entry, stage=local)
+        try:
+            self.store.put_object(
+                entry.alg, entry.oid, path, move=local and self.cache.owns(path)
+            )
+        finally:
+            if self.cache.is_staged(path):  # not taken over (a failed move): nothing is kept
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
 
-    def _local_copy(self, entry: ManifestEntry, into: str | None = None) -> str | None:
+    def _local_copy(self, entry: ManifestEntry, *, stage: bool = False) -> str:
         """A local file holding ``entry``'s verified bytes, to store.
 
         Args:
             entry: the object's entry.
-            into: a local store's path for the object: bytes that must be written anyway go
-                straight there (``None`` is returned then) instead of into the cache.
+            stage: bytes that must be written go to a private file in the cache's ``tmp/``
+                (for a local store, which takes it over) instead of a cache object.
 
         Returns:
-            The file (a cache file the store may take over, or a local store's object read
-            in place, which it must copy), or ``None`` when the object was written to ``into``.
+            A cache file (an object, or a staged file), or a local origin store's object read
+            in place (which the store must copy, never move).
 
         Raises:
             SourceFileChangedError: an immutable file changed since it was added.
@@ -162,16 +171,24 @@ class Uploader:
             if not src.verify or self._intact(src.cache_path, entry):
                 return src.cache_path
         elif isinstance(src, PackedSource):
-            self.cache.put_stream(
-                io.BytesIO(src.read()), into or self.cache.object_path(entry.alg, entry.oid),
-                alg=entry.alg, expected_digest=entry.digest,
-                what=f"{entry.path} (copied at add time into {src.pack})",
-            )
-            return None if into else self.cache.object_path(entry.alg, entry.oid)
+            what = f"{entry.path} (copied at add time into {src.pack})"
+            if stage:
+                return self.cache.stage_stream(
+                    io.BytesIO(src.read()), alg=entry.alg, expected_digest=entry.digest,
+                    what=what,
+                )
+            dest = self.cache.get(entry.alg, entry.oid, entry.size)
+            if dest is None:
+                dest = self.cache.object_path(entry.alg, entry.oid)
+                self.cache.put_stream(
+                    io.BytesIO(src.read()), dest, alg=entry.alg, expected_digest=entry.digest,
+                    what=what,
+                )
+            return dest
         elif isinstance(src, LocalSource):
             try:
-                path = self.cache.add_file(
-                    src.file.abspath, alg=entry.alg, expected_digest=entry.digest, dest=into
+                return self.cache.add_file(
+                    src.file.abspath, alg=entry.alg, expected_digest=entry.digest, stage=stage
                 )[2]
             except (DigestMismatchError, FileNotFoundError) as exc:
                 raise SourceFileChangedError(
@@ -179,14 +196,14 @@ class Uploader:
                     "committed. Add it again",
                     paths=[entry.path],
                 ) from exc
-            return None if into else path
         cached = self.cache.get(entry.alg, entry.oid, entry.size)
         if cached is not None and self._intact(cached, entry):
             return cached
         if self.origin is not None and self.origin is not self.store:
-            return self._from_origin(self.origin, entry, into)
-        if self._from_original(entry, into):
-            return None if into else self.cache.object_path(entry.alg, entry.oid)
+            return self._from_origin(self.origin, entry, stage)
+        original = self._from_original(entry, stage)
+        if original is not None:
+            return original
         raise StoreError(
             f"content of {entry.path} (digest {entry.digest}) is in neither the store "
             f"{self.store.url} nor the local cache; add the file again"
@@ -203,11 +220,10 @@ class Uploader:
             self.cache.evict(path)
         return ok
 
-    def _from_origin(self, origin: Store, entry: ManifestEntry, into: str | None) -> str | None:
+    def _from_origin(self, origin: Store, entry: ManifestEntry, stage: bool) -> str:
         """``entry``'s object from the store the draft came from, checked against its digest:
         a local origin's object is read in place (and never changed or removed, even when it
-        is corrupt: it may be the only copy), a remote one streamed into ``into`` or the
-        cache."""
+        is corrupt: it may be the only copy), a remote one streamed into the cache."""
         key = layout.object_key(entry.alg, entry.oid)
         in_place = origin.local_object_path(entry.alg, entry.oid)
         try:
@@ -216,12 +232,17 @@ class Uploader:
                 if got != entry.digest:
                     raise DigestMismatchError("", digest=got, expected=entry.digest)
                 return in_place
-            dest = into or self.cache.object_path(entry.alg, entry.oid)
+            what = f"{origin.url} object {entry.oid}"
             with origin.open_object(entry.alg, entry.oid) as f:
+                if stage:
+                    return self.cache.stage_stream(
+                        f, alg=entry.alg, expected_digest=entry.digest, what=what
+                    )
+                dest = self.cache.object_path(entry.alg, entry.oid)
                 self.cache.put_stream(
-                    f, dest, alg=entry.alg, expected_digest=entry.digest,
-                    what=f"{origin.url} object {entry.oid}",
+                    f, dest, alg=entry.alg, expected_digest=entry.digest, what=what
                 )
+                return dest
         except DigestMismatchError as exc:
             raise DigestMismatchError(
                 f"{entry.path}: the store object {key} in {origin.url} is corrupt (its bytes "
@@ -229,22 +250,22 @@ class Uploader:
                 f"object was left as it is. Run 'satchel --store {origin.url} fsck --deep'",
                 digest=exc.digest, expected=entry.digest,
             ) from exc
-        return None if into else dest
 
-    def _from_original(self, entry: ManifestEntry, into: str | None) -> bool:
-        """Copy ``entry``'s bytes from the local file it was added from, if that file still
-        holds them (its cached snapshot is gone: a cache cleanup, or moved into a local store
-        by another commit). Returns whether it did."""
+    def _from_original(self, entry: ManifestEntry, stage: bool) -> str | None:
+        """``entry``'s bytes copied from the local file it was added from, if that file still
+        holds them (its cached snapshot is gone: a cache cleanup, a damaged copy, or moved
+        into a local store by another commit); ``None`` otherwise."""
         if not self._originals:
             self._originals.update((p, f) for f, p in self.draft.added_local.items())
         local = self._originals.get(entry.path)
         if local is None:
-            return False
+            return None
         try:
-            self.cache.add_file(local, alg=entry.alg, expected_digest=entry.digest, dest=into)
+            return self.cache.add_file(
+                local, alg=entry.alg, expected_digest=entry.digest, stage=stage
+            )[2]
         except (DigestMismatchError, FileNotFoundError):
-            return False
-        return True
+            return None
 
     def confirm(self, manifest: Manifest, manifest_id: str) -> int:
         """After the commit point, on a store whose gc cannot delete conditionally (S3, where
