@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,8 @@ from satchel import Api, Artifact, Cache, DigestMismatchError, SourceFileChanged
 from satchel.cli import main
 from satchel.fsck import check_store
 from satchel.fsutil import DIRECT_MIN, READ_ONLY, copy_object, move_object
+from satchel.hashing import hash_bytes
+from satchel.manifest import ManifestEntry
 from satchel.registry.copy import copy_version
 from satchel.services import Services, local_services
 from satchel.store import Store, layout, open_store
@@ -550,3 +553,57 @@ def test_a_staged_write_that_fails_its_check_keeps_nothing(tmp_path: Path) -> No
     with pytest.raises(DigestMismatchError, match=r"y has digest .* expected .*nothing was kept"):
         cache.stage_stream(io.BytesIO(b"bytes"), alg="md5", expected_digest="AAAA", what="y")
     assert os.listdir(cache.tmp_dir()) == []
+
+
+# -- references ----------------------------------------------------------------------------
+
+
+class MirrorHandler:
+    """A third-party handler (``mirror:///path``) that trusts its source: it copies the file's
+    current bytes into the cache unchecked and records an MD5 the download holds it to."""
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+
+    def entries(self, uri: str, *, name: str | None, checksum: bool,
+                max_objects: int) -> list[ManifestEntry]:
+        data = Path(uri.removeprefix("mirror://")).read_bytes()
+        return [ManifestEntry(name or "mirrored.bin", hash_bytes(data), len(data), uri)]
+
+    def load(self, entry: ManifestEntry, dest_root: str | None = None) -> list[tuple[str, str]]:
+        assert entry.ref is not None
+        cache: Cache = self.context.cache
+        dest = cache.ref_path(entry.ref, entry.digest)
+        with open(entry.ref.removeprefix("mirror://"), "rb") as f:
+            cache.put_stream(f, dest, alg="md5", expected_digest=None, what=entry.ref)
+        return [("", dest)]
+
+    def content_digest(self, entry: ManifestEntry) -> tuple[str, str] | None:
+        return ("md5", entry.digest)
+
+
+def test_reference_bytes_that_stay_wrong_are_never_written(
+    tmp_path: Path, satchel_env: SatchelEnv
+) -> None:
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"recorded bytes")
+    services = local_services()
+    services.handlers.register("mirror", f"{__name__}:MirrorHandler")
+    art = Artifact("refs", "dataset", services=services)
+    (entry,) = art.add_reference(f"mirror://{source}")
+    art.save()
+    source.write_bytes(b"changed bytes!")  # same size, other content
+    committed = Api(services=services).artifact("refs")
+    out = write_tree(tmp_path / "out", {"mirrored.bin": b"what was there"})
+    message = (
+        rf"default/refs:v0: mirrored.bin: the bytes of reference mirror://{re.escape(str(source))}"
+        rf" hash to {re.escape(hash_bytes(b'changed bytes!'))}, not to the recorded "
+        rf"{re.escape(entry.digest)}, even when fetched again; nothing was written or kept. The "
+        r"referenced object changed or is damaged: re-add the reference"
+    )
+    with pytest.raises(DigestMismatchError, match=message):
+        committed.download(out)
+    assert (out / "mirrored.bin").read_bytes() == b"what was there"
+    with pytest.raises(DigestMismatchError, match=message):
+        committed.get("mirrored.bin")
+    assert not os.path.exists(services.cache.ref_path(entry.ref or "", entry.digest))

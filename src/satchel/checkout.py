@@ -28,7 +28,6 @@ from satchel import paths as logical_paths
 from satchel.cache import Cache
 from satchel.errors import (
     ArtifactVerificationError,
-    DigestMismatchError,
     DownloadObstacleError,
     ReferenceChangedError,
     ReferenceNotFoundError,
@@ -60,17 +59,6 @@ class _BadBytes(Exception):
     def __init__(self, digest: str) -> None:
         super().__init__(digest)
         self.digest = digest
-
-
-def _default_corrupt(entry: ManifestEntry, path: str, got: str, refetched: bool) -> Exception:
-    return DigestMismatchError(
-        f"{entry.path}: {path} hashes to {got}, expected {entry.digest}; nothing was written",
-        digest=got, expected=entry.digest,
-    )
-
-
-def _default_missing(entry: ManifestEntry, exc: FileNotFoundError) -> Exception:
-    return exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,8 +237,8 @@ def materialize(
     bar: Bar | None = None,
     warn: Callable[[str], None] = lambda m: None,
     workers: int | None = None,
-    corrupt: Corrupt = _default_corrupt,
-    missing: Missing = _default_missing,
+    corrupt: Corrupt,
+    missing: Missing,
 ) -> MaterializeResult:
     """Write the manifest's entries below ``root``.
 
@@ -352,8 +340,8 @@ def read_entry(
     cache: Cache,
     fetch: Fetch,
     content_digest: ContentDigest,
-    corrupt: Corrupt = _default_corrupt,
-    missing: Missing = _default_missing,
+    corrupt: Corrupt,
+    missing: Missing,
 ) -> bytes:
     """An entry's bytes, checked against its digest as a download checks them (a corrupt
     cache object is evicted and fetched again; a corrupt local store object raises).
