@@ -134,7 +134,15 @@ def test_show_lists_files(capsys, data: Path) -> None:
     assert "qualified_name  default/ds:v0" in out and "sub/deep/c.bin" in out
 
 
-def test_cache_cleanup_and_info(capsys, data: Path, satchel_env: SatchelEnv) -> None:
+def test_cache_cleanup_and_info(
+    capsys, data: Path, satchel_env: SatchelEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(capsys, "put", str(data), "--name", "ds", "--type", "dataset")
+    code, out, _ = run(capsys, "cache", "info", "--json")
+    assert code == 0 and json.loads(out)["bytes"] == 0  # a local store keeps no cache copies
+    import uuid
+
+    monkeypatch.setenv("SATCHEL_STORE", f"memory://cli-{uuid.uuid4().hex[:8]}/s")  # a bucket's
     run(capsys, "put", str(data), "--name", "ds", "--type", "dataset")
     code, out, _ = run(capsys, "cache", "info", "--json")
     before = json.loads(out)["bytes"]

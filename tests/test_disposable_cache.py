@@ -607,3 +607,59 @@ def test_reference_bytes_that_stay_wrong_are_never_written(
     with pytest.raises(DigestMismatchError, match=message):
         committed.get("mirrored.bin")
     assert not os.path.exists(services.cache.ref_path(entry.ref or "", entry.digest))
+
+
+# -- re-adding what a local store holds -------------------------------------------------------
+
+
+def test_re_adding_an_unchanged_folder_reads_nothing_the_store_holds(
+    tmp_path: Path, satchel_env: SatchelEnv
+) -> None:
+    from tests.core_fixtures import count_opens
+
+    many = {f"d/f{i:03d}.bin": f"file {i}\n".encode() * 50 for i in range(30)}
+    data = write_tree(tmp_path / "data", {**many, "big.bin": os.urandom(2 << 20)})
+    first = Artifact("ds", "dataset")
+    first.add_dir(data)
+    first.save()
+    (data / "d" / "f007.bin").write_bytes(b"changed")
+    again = Artifact("ds", "dataset")
+    with count_opens(data) as opened:
+        again.add_dir(data)  # the stat cache knows the files; the store holds their bytes
+    assert sorted({os.path.relpath(p, data) for p in opened.paths}) == [
+        os.path.join("d", "f007.bin")]
+    again.save()
+    assert again.version == "v1"
+    assert read_tree(again.download(tmp_path / "out")) == read_tree(data)
+    _assert_nothing_shared(satchel_env.store, satchel_env.cache)
+    other = again.new_draft()  # and into another store: copied from this one, checked
+    other.save(store=str(tmp_path / "other"))
+    assert check_store(open_store(str(tmp_path / "other")), deep=True).problems == ()
+    assert read_tree(Api(str(tmp_path / "other")).artifact("ds").download(tmp_path / "o2")) == (
+        read_tree(data))
+
+
+def test_a_corrupt_store_object_found_by_an_add_is_never_copied(
+    tmp_path: Path, satchel_env: SatchelEnv
+) -> None:
+    data = write_tree(tmp_path / "data", FILES)
+    first = Artifact("ds", "dataset")
+    first.add_dir(data)
+    first.save()
+    entry = first.get_entry("b/c.bin")
+    obj = _object_path(satchel_env.store, entry.alg, entry.oid)
+    again = Artifact("ds2", "dataset")
+    again.add_dir(data)  # finds the store's objects
+    _damage_in_place(obj)
+    with pytest.raises(DigestMismatchError, match=(
+            rf"ds2: b/c.bin: the store object {re.escape(str(obj))} is corrupt: its bytes hash "
+            rf"to .*, the manifest says {re.escape(entry.digest)}; nothing was read, and the "
+            r"object was left as it is. Run 'satchel fsck --deep' to list every damaged object")):
+        again.get("b/c.bin")
+    with pytest.raises(DigestMismatchError, match=(
+            rf"b/c.bin: the store object {re.escape(str(obj))} is corrupt \(its bytes hash to "
+            rf".*, expected {re.escape(entry.digest)}\); nothing was copied and the object was "
+            r"left as it is. Run 'satchel fsck --deep' on its store")):
+        again.save(store=str(tmp_path / "other"))
+    assert obj.read_bytes() == b"\xee" * obj.stat().st_size  # kept
+    assert open_store(str(tmp_path / "other")).live_versions("default", "ds2") == []

@@ -33,7 +33,16 @@ from satchel.checkout import (
     verify_folder,
 )
 from satchel.commit import Uploader
-from satchel.draft import POLICIES, CachedSource, Draft, LocalSource, PackedSource
+from satchel.draft import (
+    POLICIES,
+    CachedSource,
+    Draft,
+    LocalSource,
+    PackedSource,
+    Source,
+    StoredSource,
+    StoreObjects,
+)
 from satchel.errors import (
     ArtifactFinalizedError,
     ArtifactNotLoggedError,
@@ -343,7 +352,8 @@ class Artifact:
         logical = logical_paths.normalize(name or os.path.basename(local.abspath))
         cache = self._svc().cache
         (entry, source), = draft.ingest(
-            [local], [logical], cache=cache, policy=policy, skip_cache=skip_cache
+            [local], [logical], cache=cache, policy=policy, skip_cache=skip_cache,
+            stored=self._stored_objects(policy),
         )
         if is_tmp:
             folder, _, fname = entry.path.rpartition("/")
@@ -353,6 +363,28 @@ class Artifact:
         draft.put(entry, source, overwrite=overwrite)
         draft.added_local[local.abspath] = entry.path
         return entry
+
+    def _stored_objects(self, policy: str) -> StoreObjects | None:
+        """For a ``mutable`` add: finds the objects of the local store this draft will most
+        likely be saved to (its origin, else the configured store). A commit to a local store
+        keeps no cache copies, so an unchanged file added again is found there instead of
+        being read and copied once more."""
+        if policy != "mutable":
+            return None
+        svc = self._svc()
+        store = self._origin or svc.store or svc.require_store()
+        if store.backend.local_path("") is None:
+            return None
+
+        def where(alg: str, oid: str, size: int) -> str | None:
+            path = store.local_object_path(alg, oid)
+            try:
+                found = path is not None and os.stat(path).st_size == size
+            except OSError:
+                return None
+            return path if found else None
+
+        return where
 
     @_local_errors_typed("adding a folder to {name}")
     def add_dir(
@@ -389,7 +421,7 @@ class Artifact:
         try:  # scans and hashes at once; paths are validated before waiting for hashes
             files, pairs = draft.ingest_dir(
                 os.fspath(local_path), prefix, cache=svc.cache, policy=policy,
-                skip_cache=skip_cache, progress=progress,
+                skip_cache=skip_cache, progress=progress, stored=self._stored_objects(policy),
             )
         finally:
             for bar in bars:
@@ -549,7 +581,7 @@ class Artifact:
         name_ = (entry.extra or {}).get(SERIALIZER_KEY, "bytes")
         return svc.serializers.by_name(name_).load(data)
 
-    def _draft_bytes(self, entry: ManifestEntry, src: CachedSource | LocalSource | PackedSource) -> bytes:
+    def _draft_bytes(self, entry: ManifestEntry, src: Source) -> bytes:
         """The bytes a draft holds for ``entry``, checked against its digest.
 
         Raises:
@@ -560,13 +592,26 @@ class Artifact:
         if isinstance(src, PackedSource):
             data, where = src.read(), f"its snapshot in {src.pack}"
         else:
-            path = src.cache_path if isinstance(src, CachedSource) else src.file.abspath
+            if isinstance(src, CachedSource):
+                path = src.cache_path
+            elif isinstance(src, StoredSource):
+                path = src.path
+            else:
+                path = src.file.abspath
             with open(path, "rb") as f:
                 data = f.read()
             where = f"its cached copy {path}"
         got = hash_bytes(data, entry.alg)
         if got == entry.digest:
             return data
+        if isinstance(src, StoredSource):  # never touched: it may be the only copy
+            raise DigestMismatchError(
+                f"{self._name}: {entry.path}: the store object {path} is corrupt: its bytes "
+                f"hash to {got}, the manifest says {entry.digest}; nothing was read, and the "
+                "object was left as it is. Run 'satchel fsck --deep' to list every damaged "
+                "object",
+                digest=got, expected=entry.digest,
+            )
         if isinstance(src, LocalSource):
             raise SourceFileChangedError(
                 f"{entry.path} ({src.file.abspath}) changed since it was added with "

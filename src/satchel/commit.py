@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from satchel.cache import Cache
-from satchel.draft import CachedSource, Draft, LocalSource, PackedSource
+from satchel.draft import CachedSource, Draft, LocalSource, PackedSource, StoredSource
 from satchel.errors import (
     DigestMismatchError,
     SatchelError,
@@ -170,6 +170,9 @@ class Uploader:
         if isinstance(src, CachedSource) and os.path.exists(src.cache_path):
             if not src.verify or self._intact(src.cache_path, entry):
                 return src.cache_path
+        elif isinstance(src, StoredSource) and os.path.exists(src.path):
+            self._check_stored(src.path, entry)
+            return src.path  # a local store's object: the target copies it, never moves it
         elif isinstance(src, PackedSource):
             what = f"{entry.path} (copied at add time into {src.pack})"
             if stage:
@@ -208,6 +211,22 @@ class Uploader:
             f"content of {entry.path} (digest {entry.digest}) is in neither the store "
             f"{self.store.url} nor the local cache; add the file again"
         )
+
+    def _check_stored(self, path: str, entry: ManifestEntry) -> None:
+        """A local store's object about to be copied into another store must hold
+        ``entry``'s bytes (it is never changed or removed for failing).
+
+        Raises:
+            DigestMismatchError: it is corrupt.
+        """
+        got = hash_file(path, entry.alg)[0]
+        if got != entry.digest:
+            raise DigestMismatchError(
+                f"{entry.path}: the store object {path} is corrupt (its bytes hash to {got}, "
+                f"expected {entry.digest}); nothing was copied and the object was left as it "
+                "is. Run 'satchel fsck --deep' on its store",
+                digest=got, expected=entry.digest,
+            )
 
     def _intact(self, path: str, entry: ManifestEntry) -> bool:
         """Whether a cache file still holds ``entry``'s bytes; a damaged one is evicted (the
