@@ -663,3 +663,40 @@ def test_a_corrupt_store_object_found_by_an_add_is_never_copied(
         again.save(store=str(tmp_path / "other"))
     assert obj.read_bytes() == b"\xee" * obj.stat().st_size  # kept
     assert open_store(str(tmp_path / "other")).live_versions("default", "ds2") == []
+
+
+def test_get_on_a_new_draft_reads_inherited_entries_in_place_and_checks_them(
+    tmp_path: Path, satchel_env: SatchelEnv
+) -> None:
+    data = write_tree(tmp_path / "data", FILES)
+    art = _commit(local_services(), data)
+    draft = satchel_env.api(PROJECT).artifact("ds").new_draft()
+    assert draft.get("b/c.bin") == FILES["b/c.bin"]
+    entry = art.get_entry("b/c.bin")
+    obj = _object_path(satchel_env.store, entry.alg, entry.oid)
+    _damage_in_place(obj)
+    with pytest.raises(DigestMismatchError, match=(
+            rf"^ds \(draft\): b/c.bin: the store object {re.escape(str(obj))} is corrupt: ")):
+        draft.get("b/c.bin")
+    assert obj.exists()
+
+
+def test_a_cache_copy_moved_away_by_another_commit_is_read_again_from_its_file(
+    tmp_path: Path, satchel_env: SatchelEnv
+) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(3 << 20))
+    a = Artifact("a", "dataset")
+    a.add_file(big)
+    b = Artifact("b", "dataset")
+    b.add_file(big)  # the same cache copy (a stat-cache hit)
+    c = Artifact("c", "dataset")
+    c.add_file(big)
+    a.save()  # takes the cache copy over
+    b.save(store=str(tmp_path / "other"))  # its snapshot is gone: the unchanged file is read
+    c.save()  # the same store: the object is already there
+    entry = a.get_entry("big.bin")
+    for root in (satchel_env.store, tmp_path / "other"):
+        assert _object_path(root, entry.alg, entry.oid).read_bytes() == big.read_bytes()
+        assert check_store(open_store(str(root)), deep=True).problems == ()
+    _assert_nothing_shared(tmp_path / "other", satchel_env.cache)

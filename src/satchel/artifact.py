@@ -1082,7 +1082,8 @@ class Artifact:
     ) -> DigestMismatchError:
         """The error for an entry whose bytes at ``path`` hash to ``got`` (see
         :data:`satchel.checkout.Corrupt`)."""
-        who = f"{self.qualified_name}: {entry.path}"
+        # a draft's inherited entries are read the same way (get() of a new_draft())
+        who = f"{self.qualified_name if self._record else self._name + ' (draft)'}: {entry.path}"
         if entry.is_reference:
             return DigestMismatchError(
                 f"{who}: the bytes of reference {entry.ref} hash to {got}, not to the recorded "

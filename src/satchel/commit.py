@@ -138,16 +138,25 @@ class Uploader:
         of a cache object, which stays as the cache's copy (a bucket's downloads go through
         the cache).
         """
-        local = self.store.local_object_path(entry.alg, entry.oid) is not None
-        path = self._local_copy(entry, stage=local)
-        try:
-            self.store.put_object(
-                entry.alg, entry.oid, path, move=local and self.cache.owns(path)
-            )
-        finally:
-            if self.cache.is_staged(path):  # not taken over (a failed move): nothing is kept
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)
+        target = self.store.local_object_path(entry.alg, entry.oid)
+        local = target is not None
+        for attempt in (0, 1):
+            path = self._local_copy(entry, stage=local)
+            move = local and self.cache.owns(path)
+            try:
+                self.store.put_object(entry.alg, entry.oid, path, move=move)
+                return
+            except FileNotFoundError as exc:
+                # Another process sharing the cache moved this cache file into a store first
+                # (the same bytes, maybe into this store): look again, once.
+                if not move or attempt or os.fsdecode(exc.filename or "") != path:
+                    raise
+                if target is not None and os.path.exists(target):
+                    return
+            finally:
+                if self.cache.is_staged(path):  # not taken over (a failed move): not kept
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
 
     def _local_copy(self, entry: ManifestEntry, *, stage: bool = False) -> str:
         """A local file holding ``entry``'s verified bytes, to store.
