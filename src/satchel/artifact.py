@@ -62,7 +62,7 @@ from satchel.manifest import Manifest, ManifestEntry
 from satchel.materializers import SERIALIZER_KEY
 from satchel.progress import Bar
 from satchel.services import Services, local_services
-from satchel.store import CommitRequest, Store, layout
+from satchel.store import CommitRequest, Store, layout, open_store
 from satchel.store.records import VersionAttrs, VersionRecord, parse_time
 
 if TYPE_CHECKING:
@@ -372,7 +372,12 @@ class Artifact:
         if policy != "mutable":
             return None
         svc = self._svc()
-        store = self._origin or svc.store or svc.require_store()
+        store = self._origin or svc.store
+        if store is None:
+            url = config.store_url()
+            if "://" in url and not url.startswith("file://"):
+                return None  # a bucket: not opened here (its libraries are imported at save)
+            store = open_store(url)
         if store.backend.local_path("") is None:
             return None
 

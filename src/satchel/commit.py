@@ -6,11 +6,12 @@ file for ``immutable`` ones (copied while hashing and checked against the add-ti
 file that changed in the meantime can never be stored under a wrong name), or, for entries a
 draft inherited, the cache or the store the draft came from. Uploads run in a bounded pool.
 
-A local store never shares an inode with the cache: bytes are written straight into it, or the
-cache's copy is *moved* in (one rename, so there is no moment, even in a crash, when one inode
-has both names), and cache copies that an earlier add found (rather than made) are hashed
-first, so a damaged cache file never becomes a store object. A bucket store gets uploads of
-cache files, which stay as the cache's copies.
+A local store never shares an inode with the cache: it takes over the cache's copy with one
+rename (so there is no moment, even in a crash, when one inode has both names), and bytes that
+must be written (from packs, immutable files, another store) are first written to a private
+file in the cache's ``tmp/`` that it takes over the same way. Cache copies that an earlier add
+found (rather than made) are hashed first, so a damaged cache file never becomes a store
+object. A bucket store gets uploads of cache files, which stay as the cache's copies.
 """
 
 from __future__ import annotations
