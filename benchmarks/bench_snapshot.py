@@ -34,7 +34,9 @@ once) and ``shared``: how many store objects are the same inode as a cache file 
 for the cache to be disposable).
 
 Datasets (``datasets.py``): A = 10,000 x 4 KiB, C = 100,000 x 1 KiB, B = 20 x 50 MiB.
-The table prints medians with min-max; one ``JSON {...}`` line per measurement follows.
+The table prints wall-time medians with min-max and, in brackets, the median CPU time (of the
+process and its helper processes; on a shared machine it varies far less than the wall time);
+one ``JSON {...}`` line per measurement follows.
 """
 
 from __future__ import annotations
@@ -210,7 +212,7 @@ def report(args: argparse.Namespace, results: dict[tuple[str, str, str], list[di
             cells = [ds, label]
             for kind in KINDS:
                 rec = agg.get((ds, label, kind))
-                cells.append(harness.fmt_s(rec) if rec else "-")
+                cells.append(f"{harness.fmt_s(rec)} [{rec['cpu_s']:.2f}]" if rec else "-")
             if snap:
                 cells += [f"{snap['add_s']:.3f} + {snap['save_s']:.3f}",
                           f"{snap['disk_mb']:.0f}", str(snap["shared"])]
@@ -218,7 +220,7 @@ def report(args: argparse.Namespace, results: dict[tuple[str, str, str], list[di
                 cells += ["-", "-", "-"]
             rows.append(cells)
     print("### snapshot (add_dir + save) and restore (download into an empty folder), local "
-          "store, wall s: median (min-max)")
+          "store, wall s: median (min-max) [CPU s of the process and its helpers, median]")
     print(harness.table(
         ["data", "impl", "snapshot s", "re-add s", "restore s", "restore, no cache s",
          "add + save s", "store+cache MB", "shared inodes"], rows))
