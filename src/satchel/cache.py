@@ -220,9 +220,10 @@ class Cache:
         path = self._tmp_path("stage")
         hasher = new_hasher(alg)
         try:
-            with open(path, "xb") as f:
+            # created read-only: the mode is checked when a file is opened, not on each write
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
+            with open(fd, "wb") as f:
                 copy_hashing(src, f, hasher)
-            os.chmod(path, READ_ONLY)
             _check_digest(what, b64(hasher.digest()), expected_digest)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

@@ -16,6 +16,7 @@ import os
 import shutil
 import stat
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
@@ -340,10 +341,13 @@ def move_object(src: str, dest: str) -> str:
         ``"move"``, or what :func:`copy_object` did.
     """
     os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
-    with contextlib.suppress(OSError):
-        os.chmod(src, READ_ONLY)
-    with contextlib.suppress(OSError):
-        os.utime(src)
+    st = os.stat(src)
+    if stat.S_IMODE(st.st_mode) != READ_ONLY:
+        with contextlib.suppress(OSError):
+            os.chmod(src, READ_ONLY)
+    if max(st.st_mtime, st.st_ctime) < time.time() - 1:  # a just-written file is young already
+        with contextlib.suppress(OSError):
+            os.utime(src)
     try:
         os.replace(src, dest)
         return "move"
