@@ -197,7 +197,7 @@ class Draft:
         """Digest local files under the given policy; return entries with their sources.
 
         ``stored`` finds objects a local store holds: a stat-cache hit whose bytes are there
-        (and not in the cache) is neither read nor copied (a :class:`StoredSource`)."""
+        (looked for before the cache) is neither read nor copied (a :class:`StoredSource`)."""
         bar = bar or NullBar()
         extra = {"alg": "XXH128"} if self.alg == XXH128 else None
         if policy == "immutable":
@@ -212,11 +212,12 @@ class Draft:
         for i, (f, d) in enumerate(zip(files, known)):
             source: Source | None = None
             if d:
-                cpath = cache.get(self.alg, b64_to_hex(d), f.size)
-                if cpath is not None:
-                    source = CachedSource(cpath, skip_cache, verify=True)
-                elif stored is not None and (spath := stored(self.alg, b64_to_hex(d), f.size)):
+                spath = stored(self.alg, b64_to_hex(d), f.size) if stored is not None else None
+                cpath = cache.get(self.alg, b64_to_hex(d), f.size) if spath is None else None
+                if spath is not None:
                     source = StoredSource(spath)
+                elif cpath is not None:
+                    source = CachedSource(cpath, skip_cache, verify=True)
             if d and source is not None:
                 results[i] = (ManifestEntry(logical[i], d, f.size, None, extra), source)
                 bar.update(1)
@@ -291,15 +292,14 @@ class Draft:
 
         in_store: dict[str, StoredSource] = {}
 
-        def in_cache(digest: str, size: int) -> bool:  # (or in the local store)
+        def in_cache(digest: str, size: int) -> bool:  # or in the local store
             oid = b64_to_hex(digest)
-            if cache.get(self.alg, oid, size) is not None:
-                return True
+            # the store first: after a commit to a local store it has them, the cache not
             spath = stored(self.alg, oid, size) if stored is not None else None
-            if spath is None:
-                return False
-            in_store[digest] = StoredSource(spath)
-            return True
+            if spath is not None:
+                in_store[digest] = StoredSource(spath)
+                return True
+            return cache.get(self.alg, oid, size) is not None
 
         report: list[Callable[[int], None]] = []
 
