@@ -208,12 +208,24 @@ class KillSwitch:
         raise SimulatedCrash(self._step)
 
     def put_file(self, key: str, local_path: str) -> None:
+        self._upload_starts()
+        self._inner.put_file(key, local_path)
+
+    def move_file(self, key: str, local_path: str) -> None:
+        """A local store takes over a cache file (``LocalBackend.move_file``)."""
+        move = getattr(self._inner, "move_file", None)
+        if move is None:  # as Store.put_object does for stores that only upload
+            self.put_file(key, local_path)
+            return
+        self._upload_starts()
+        move(key, local_path)
+
+    def _upload_starts(self) -> None:
         with self._lock:
             self._uploads += 1
             due = self._step == "upload" and self._uploads == self._nth
         if due:
             self._die()
-        self._inner.put_file(key, local_path)
 
     def create_if_absent(self, key: str, data: bytes) -> bool:
         is_record = "/versions/" in key and key.endswith(".json") and ".attrs." not in key

@@ -43,7 +43,8 @@ def test_bench_core_quick_prints_every_measurement_and_target(tmp_path):
     assert "### floor: copy the files without hashing" in cp.stdout
     manifest = by_bench["manifest"][0]
     assert manifest["digest_matches"] is True
-    for key in ("build_s", "write_s", "read_s", "digest_s", "total_s", "process_peak_rss_mb"):
+    for key in ("build_s", "write_s", "read_s", "digest_s", "total_s", "checked_read_s",
+                "process_peak_rss_mb"):
         assert key in manifest
     new_draft = by_bench["new_draft"][0]
     assert new_draft["version"] == "v1" and new_draft["based_on"] == "v0"
@@ -62,3 +63,22 @@ def test_bench_checkout_quick_prints_every_row() -> None:
         ["| up to date", "download"], ["| up to date", "checkout"], ["| up to date", "dry run"],
         ["| 1% unseen", "dry run"], ["| 1% unseen", "checkout --force"],
     ]
+
+
+@pytest.mark.timeout(120)
+def test_bench_snapshot_quick_prints_every_measurement(tmp_path):
+    script = os.path.join(ROOT, "benchmarks", "bench_snapshot.py")
+    cp = subprocess.run(
+        [sys.executable, script, "--quick", "--datasets", "A", "--quiet", "--root", str(tmp_path)],
+        check=False, capture_output=True, text=True, timeout=110,
+    )
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    records = [json.loads(ln[5:]) for ln in cp.stdout.splitlines() if ln.startswith("JSON ")]
+    by_bench = {r["bench"]: r for r in records if r.get("impl") == "this"}
+    assert set(by_bench) == {"snapshot", "readd", "restore", "restore-cold"}
+    snap = by_bench["snapshot"]
+    assert snap["files"] == 300 and snap["version"] == "v0" and snap["wall_s"] > 0
+    assert snap["store_objects"] == 300 and snap["shared"] == 0  # the cache is disposable
+    assert by_bench["readd"]["version"] == "v0"  # unchanged: the same version
+    assert by_bench["restore"]["files"] == by_bench["restore-cold"]["files"] == 300
+    assert "| data | impl" in cp.stdout

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from satchel import Artifact, Cache
+from satchel import Api, Artifact, Cache
 from satchel.cache import parse_size
 from satchel.errors import DigestMismatchError, SourceFileNotFoundError
 from satchel.fsutil import DIRECT_MIN, READ_ONLY, atomic_file, copy_direct, write_bytes_atomic
@@ -79,7 +79,7 @@ def test_put_stream_checks_digest_and_keeps_nothing_on_mismatch(tmp_path: Path) 
     good = hash_bytes(b"payload")
     dest = cache.object_path("md5", hashlib.md5(b"payload").hexdigest())
     seen: list[int] = []
-    with pytest.raises(DigestMismatchError, match=r"has digest .* expected .*nothing was cached"):
+    with pytest.raises(DigestMismatchError, match=r"has digest .* expected .*nothing was kept"):
         cache.put_stream(io.BytesIO(b"tampered"), dest, alg="md5", expected_digest=good,
                          what="obj from store")
     assert not os.path.exists(dest)
@@ -168,7 +168,7 @@ def test_add_file_of_a_very_large_file_copies_directly_and_checks_the_digest(
     src = tmp_path / "big.bin"
     src.write_bytes(data)
     cache = Cache(str(tmp_path / "c"))
-    with pytest.raises(DigestMismatchError, match=r"big.bin has digest .*nothing was cached"):
+    with pytest.raises(DigestMismatchError, match=r"big.bin has digest .*nothing was kept"):
         cache.add_file(str(src), alg="md5", expected_digest=hash_bytes(b"other"))
     assert os.listdir(cache.tmp_dir()) == []
     digest, size, path = cache.add_file(str(src), alg="md5")
@@ -179,14 +179,21 @@ def test_add_file_of_a_very_large_file_copies_directly_and_checks_the_digest(
 
 
 # -- corruption during download ----------------------------------------------------------
+# (tests/test_disposable_cache.py has the cases on bucket stores and for every read path)
 
 
-def _committed(tmp_path: Path) -> Artifact:
+def _committed(tmp_path: Path, store: str | None = None) -> Artifact:
     data = write_tree(tmp_path / "src", {"a.txt": "alpha" * 100, "b/c.bin": b"\x00\x01" * 999})
     art = Artifact("ds", "dataset")
     art.add_dir(data)
-    art.save()
+    art.save(store=store)
     return art
+
+
+def _memory_store() -> str:
+    import uuid
+
+    return f"memory://satchel-cache-{uuid.uuid4().hex[:10]}/team"
 
 
 def _replace(path: Path, data: bytes) -> None:
@@ -200,7 +207,8 @@ def _replace(path: Path, data: bytes) -> None:
 def test_corrupted_cache_object_is_detected_and_refetched(
     tmp_path: Path, satchel_env: SatchelEnv, same_size: bool
 ) -> None:
-    art = _committed(tmp_path)
+    store = _memory_store()  # not a local store: its downloads go through the cache
+    art = _committed(tmp_path, store)
     entry = art.get_entry("a.txt")
     cache = Cache(str(satchel_env.cache))
     obj = Path(cache.object_path(entry.alg, entry.oid))
@@ -208,7 +216,8 @@ def test_corrupted_cache_object_is_detected_and_refetched(
     bad = b"X" * entry.size if same_size else b"short"  # type: ignore[operator]
     _replace(obj, bad)
 
-    got = satchel_env.api().artifact("ds:v0").download(tmp_path / "out")
+    api = Api(store, cache_dir=str(satchel_env.cache))
+    got = api.artifact("ds:v0").download(tmp_path / "out")
     assert read_tree(got)["a.txt"] == b"alpha" * 100
     assert obj.read_bytes() == b"alpha" * 100  # repaired from the store
     art.verify(tmp_path / "out")
@@ -219,13 +228,14 @@ def test_corrupt_store_object_is_never_served(tmp_path: Path, satchel_env: Satch
 
     art = _committed(tmp_path)
     entry = art.get_entry("b/c.bin")
-    shutil.rmtree(satchel_env.cache)
+    shutil.rmtree(satchel_env.cache, ignore_errors=True)
     obj = satchel_env.store / "objects" / "md5" / entry.oid[:2] / entry.oid[2:]
     _replace(obj, b"\xff" * entry.size)  # type: ignore[operator]
     fresh = satchel_env.api().artifact("ds:v0")
-    with pytest.raises(DigestMismatchError, match="expected"):
+    with pytest.raises(DigestMismatchError, match="store object .* is corrupt"):
         fresh.download(tmp_path / "out")
     assert not (tmp_path / "out" / "b" / "c.bin").exists()
+    assert obj.read_bytes() == b"\xff" * entry.size  # type: ignore[operator]  # kept: the only copy
     cache = Cache(str(satchel_env.cache))
     assert cache.get(entry.alg, entry.oid) is None  # nothing corrupt entered the cache
 
@@ -268,7 +278,8 @@ def test_touch_on_use_protects_from_cleanup(tmp_path: Path) -> None:
 
 
 def test_download_marks_objects_used(tmp_path: Path, satchel_env: SatchelEnv) -> None:
-    art = _committed(tmp_path)
+    store = _memory_store()  # a local store's objects are read in place, not cached
+    art = _committed(tmp_path, store)
     cache = Cache(str(satchel_env.cache))
     # fetched from the store into the cache: the cache's own copies, which cleanup counts
     # (a commit's cached files may share their inode with a local store's objects)
@@ -278,7 +289,7 @@ def test_download_marks_objects_used(tmp_path: Path, satchel_env: SatchelEnv) ->
     for e in art.manifest:
         os.utime(cache.object_path(e.alg, e.oid), (old, old))
     other = _aged_objects(cache, 3, 10)  # newer than the artifact's objects
-    satchel_env.api().artifact("ds:v0").download(tmp_path / "out")
+    Api(store, cache_dir=str(satchel_env.cache)).artifact("ds:v0").download(tmp_path / "out")
     cache.cleanup(art.size)
     assert all(cache.get(e.alg, e.oid) for e in art.manifest)
     assert not any(os.path.exists(p) for p in other)

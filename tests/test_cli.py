@@ -134,11 +134,16 @@ def test_show_lists_files(capsys, data: Path) -> None:
     assert "qualified_name  default/ds:v0" in out and "sub/deep/c.bin" in out
 
 
-def test_cache_cleanup_and_info(capsys, data: Path, satchel_env: SatchelEnv) -> None:
-    # a memory:// store: the cached copies are the cache's own (a local store's objects may
-    # share their inodes, which cache info does not count; see tests/test_cache.py)
-    run(capsys, "--store", f"memory://cli-cache-{os.getpid()}-{id(data)}", "put", str(data),
-        "--name", "ds", "--type", "dataset")
+def test_cache_cleanup_and_info(
+    capsys, data: Path, satchel_env: SatchelEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(capsys, "put", str(data), "--name", "ds", "--type", "dataset")
+    code, out, _ = run(capsys, "cache", "info", "--json")
+    assert code == 0 and json.loads(out)["bytes"] == 0  # a local store keeps no cache copies
+    import uuid
+
+    monkeypatch.setenv("SATCHEL_STORE", f"memory://cli-{uuid.uuid4().hex[:8]}/s")  # a bucket's
+    run(capsys, "put", str(data), "--name", "ds", "--type", "dataset")
     code, out, _ = run(capsys, "cache", "info", "--json")
     before = json.loads(out)["bytes"]
     assert code == 0 and before > 0

@@ -16,6 +16,7 @@ from satchel.errors import (
     EntryNotFoundError,
     StoreError,
 )
+from satchel.store import layout
 from tests.core_fixtures import SatchelEnv, read_tree, write_tree
 
 
@@ -178,9 +179,11 @@ def test_new_draft_needs_no_download_or_cache(tmp_path: Path, satchel_env: Satch
     draft.add("changed", "small.txt", overwrite=True)
     draft.save()
     assert draft.version == "v1"
-    cached = sorted(p.name for p in (satchel_env.cache / "objects").rglob("*") if p.is_file())
-    changed = draft.get_entry("small.txt").oid
-    assert cached == [changed[2:]]  # only the new object: nothing inherited was fetched
+    cached = [p.name for p in (satchel_env.cache / "objects").rglob("*") if p.is_file()]
+    assert cached == []  # nothing inherited was fetched, and the new object moved to the store
+    changed = draft.get_entry("small.txt")
+    assert (satchel_env.store / layout.object_key(changed.alg, changed.oid)).read_bytes() == (
+        b"changed")
 
 
 def test_new_draft_commits_to_its_origin_store(tmp_path: Path, satchel_env: SatchelEnv) -> None:

@@ -86,8 +86,9 @@ def test_downloaded_files_are_independent_copies(
     again = committed.download(tmp_path / "two")
     assert read_tree(again)["a.txt"] == b"alpha"
     entry = committed.get_entry("a.txt")
-    cached = Cache(str(satchel_env.cache)).get(entry.alg, entry.oid)
-    assert cached is not None and Path(cached).read_bytes() == b"alpha"
+    stored = satchel_env.store / "objects" / entry.alg / entry.oid[:2] / entry.oid[2:]
+    assert stored.read_bytes() == b"alpha" and stored.stat().st_nlink == 1
+    assert Cache(str(satchel_env.cache)).get(entry.alg, entry.oid) is None  # read in place
 
 
 def test_download_from_empty_cache(committed: Artifact, tmp_path: Path,

@@ -95,7 +95,9 @@ def test_packed_files_commit_add_time_bytes_even_if_changed_or_deleted(
     (data / "d2" / "f00002.bin").unlink()
     art.save()
     assert _packs(satchel_env) == []  # deleted after the save
-    assert len(_objects(satchel_env)) == len(set(files.values()))  # now in the cache
+    assert _objects(satchel_env) == []  # written straight into the local store, not cached
+    stored = [p for p in (satchel_env.store / "objects").rglob("*") if p.is_file()]
+    assert len(stored) == len(set(files.values()))
     out = Path(art.download(tmp_path / "out"))
     assert read_tree(out) == files
 

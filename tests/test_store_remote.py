@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -348,9 +349,15 @@ class TestTransfers:
         overwrite(store, layout.object_key(entry.alg, entry.oid), b"evil bytes")
         fresh = _services(tmp_path / "c2", store)
         art = satchel.Api(store, PROJECT, services=fresh).artifact("ds:v0")
-        with pytest.raises(DigestMismatchError, match="nothing was cached"):
+        with pytest.raises(
+            DigestMismatchError,
+            match=rf"{PROJECT}/ds:v0: f.bin: the store object {layout.object_key(entry.alg, entry.oid)}"
+            rf" in {url} is corrupt: its bytes hash to .*, the manifest says {re.escape(entry.digest)}; "
+            r"nothing was written or cached. Run 'satchel fsck --deep'",
+        ):
             art.download(tmp_path / "out")
         assert fresh.cache.get(entry.alg, entry.oid) is None
+        assert not (tmp_path / "out" / "f.bin").exists()
 
 
 def _md5(data: dict[str, bytes] | bytes) -> str:

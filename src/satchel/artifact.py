@@ -38,34 +38,46 @@ from satchel.checkout import (
     delete_extras,
     materialize,
     plan_checkout,
+    read_entry,
     selected,
     verify_folder,
 )
 from satchel.commit import Uploader
-from satchel.draft import POLICIES, CachedSource, Draft, LocalSource, PackedSource
+from satchel.draft import (
+    POLICIES,
+    CachedSource,
+    Draft,
+    LocalSource,
+    PackedSource,
+    Source,
+    StoredSource,
+    StoreObjects,
+)
 from satchel.errors import (
     ArtifactFinalizedError,
     ArtifactNotLoggedError,
     ArtifactStateError,
     ArtifactVerificationError,
+    DigestMismatchError,
     EntryNotFoundError,
     InvalidAttributeError,
     InvalidMetadataError,
     InvalidNameError,
     InvalidPathError,
     SkippedFilesWarning,
+    SourceFileChangedError,
     UnsupportedError,
 )
 from satchel.fsutil import local_errors_typed
 from satchel.handlers import DEFAULT_MAX_OBJECTS
-from satchel.hashing import check_algorithm
+from satchel.hashing import check_algorithm, hash_bytes
 from satchel.livelists import NameList
 from satchel.localfiles import skipped_message, stat_file
 from satchel.manifest import Manifest, ManifestEntry
 from satchel.materializers import SERIALIZER_KEY
 from satchel.progress import Bar
 from satchel.services import Services, local_services
-from satchel.store import CommitRequest, Store
+from satchel.store import CommitRequest, Store, layout, open_store
 from satchel.store.records import VersionAttrs, VersionRecord, parse_time
 
 if TYPE_CHECKING:
@@ -420,7 +432,8 @@ class Artifact(WandbArtifactMixin):
         logical = logical_paths.normalize(name or os.path.basename(local.abspath))
         cache = self._svc().cache
         (entry, source), = draft.ingest(
-            [local], [logical], cache=cache, policy=policy, skip_cache=skip_cache
+            [local], [logical], cache=cache, policy=policy, skip_cache=skip_cache,
+            stored=self._stored_objects(policy),
         )
         if is_tmp:
             folder, _, fname = entry.path.rpartition("/")
@@ -430,6 +443,33 @@ class Artifact(WandbArtifactMixin):
         draft.put(entry, source, overwrite=overwrite)
         draft.added_local[local.abspath] = entry.path
         return entry
+
+    def _stored_objects(self, policy: str) -> StoreObjects | None:
+        """For a ``mutable`` add: finds the objects of the local store this draft will most
+        likely be saved to (its origin, else the configured store). A commit to a local store
+        keeps no cache copies, so an unchanged file added again is found there instead of
+        being read and copied once more."""
+        if policy != "mutable":
+            return None
+        svc = self._svc()
+        store = self._origin or svc.store
+        if store is None:
+            url = _settings.store_url()
+            if "://" in url and not url.startswith("file://"):
+                return None  # a bucket: not opened here (its libraries are imported at save)
+            store = open_store(url)
+        if store.backend.local_path("") is None:
+            return None
+
+        def where(alg: str, oid: str, size: int) -> str | None:
+            path = store.local_object_path(alg, oid)
+            try:
+                found = path is not None and os.stat(path).st_size == size
+            except OSError:
+                return None
+            return path if found else None
+
+        return where
 
     @_local_errors_typed("adding a folder to {name}")
     def add_dir(
@@ -481,7 +521,7 @@ class Artifact(WandbArtifactMixin):
             files, pairs = draft.ingest_dir(
                 folder, prefix, cache=svc.cache, policy=policy,
                 skip_cache=skip_cache, progress=progress, skipped=skipped,
-                skip=pruner if pruner else None,
+                skip=pruner if pruner else None, stored=self._stored_objects(policy),
             )
         finally:
             for bar in bars:
@@ -562,7 +602,8 @@ class Artifact(WandbArtifactMixin):
         if self._alg != "md5":
             extra["alg"] = "XXH128"
         entry = ManifestEntry(logical_paths.normalize(name), digest, size, None, extra)
-        draft.put(entry, CachedSource(cpath), overwrite=overwrite)
+        # verify: the cache may already have held these bytes (and they may be damaged since)
+        draft.put(entry, CachedSource(cpath, verify=True), overwrite=overwrite)
         return entry
 
     def __setitem__(self, name: str, obj: Any) -> None:
@@ -656,19 +697,60 @@ class Artifact(WandbArtifactMixin):
         entry = self.get_entry(name)
         svc = self._svc()
         src = self._draft.sources.get(entry.path) if self._draft is not None else None
+        if src is None:
+            data = read_entry(
+                entry, cache=svc.cache, fetch=self._fetch, content_digest=self._content_digest,
+                corrupt=self._corrupt, missing=self._missing,
+            )
+        else:
+            data = self._draft_bytes(entry, src)
+        name_ = (entry.extra or {}).get(SERIALIZER_KEY, "bytes")
+        return svc.serializers.by_name(name_).load(data)
+
+    def _draft_bytes(self, entry: ManifestEntry, src: Source) -> bytes:
+        """The bytes a draft holds for ``entry``, checked against its digest.
+
+        Raises:
+            DigestMismatchError: the copy taken at add time is damaged (a cached copy is
+                evicted, so the save reads the original file if it still holds the bytes).
+            SourceFileChangedError: an ``immutable`` file changed since it was added.
+        """
         if isinstance(src, PackedSource):
-            data = src.read()
+            data, where = src.read(), f"its snapshot in {src.pack}"
         else:
             if isinstance(src, CachedSource):
                 path = src.cache_path
-            elif isinstance(src, LocalSource):
-                path = src.file.abspath
+            elif isinstance(src, StoredSource):
+                path = src.path
             else:
-                path = self._fetch(entry, False)[0][1]
+                path = src.file.abspath
             with open(path, "rb") as f:
                 data = f.read()
-        name_ = (entry.extra or {}).get(SERIALIZER_KEY, "bytes")
-        return svc.serializers.by_name(name_).load(data)
+            where = f"its cached copy {path}"
+        got = hash_bytes(data, entry.alg)
+        if got == entry.digest:
+            return data
+        if isinstance(src, StoredSource):  # never touched: it may be the only copy
+            raise DigestMismatchError(
+                f"{self._name}: {entry.path}: the store object {path} is corrupt: its bytes "
+                f"hash to {got}, the manifest says {entry.digest}; nothing was read, and the "
+                "object was left as it is. Run 'satchel fsck --deep' to list every damaged "
+                "object",
+                digest=got, expected=entry.digest,
+            )
+        if isinstance(src, LocalSource):
+            raise SourceFileChangedError(
+                f"{entry.path} ({src.file.abspath}) changed since it was added with "
+                f"policy='immutable' (it hashes to {got}, not {entry.digest}); add it again",
+                paths=[entry.path],
+            )
+        if isinstance(src, CachedSource):
+            self._svc().cache.evict(src.cache_path)
+        raise DigestMismatchError(
+            f"{self._name}: {entry.path}: {where} is damaged (its bytes hash to {got}, not "
+            f"{entry.digest}) and was not used; add the file again",
+            digest=got, expected=entry.digest,
+        )
 
     def __getitem__(self, name: str) -> Any:
         """``artifact[name]`` is :meth:`get`."""
@@ -681,7 +763,9 @@ class Artifact(WandbArtifactMixin):
         if self._draft is not None:
             return Manifest(self._draft.entries, digest_algorithm=self._alg)
         if self._manifest is None:
-            self._manifest = self._store().get_manifest(self._committed("manifest").manifest)
+            # checked against the record: a record edited to name another manifest (or with
+            # another digest) must not make reads serve and approve other content
+            self._manifest = self._store().manifest_for(self._committed("manifest"))
         return self._manifest
 
     @property
@@ -1091,7 +1175,7 @@ class Artifact(WandbArtifactMixin):
         incremental = self._incremental
 
         def build(latest: VersionRecord | None) -> Manifest:
-            base = target.get_manifest(latest.manifest) if incremental and latest else None
+            base = target.manifest_for(latest) if incremental and latest else None
             return draft.build(base)
 
         request = CommitRequest(
@@ -1201,21 +1285,67 @@ class Artifact(WandbArtifactMixin):
 
     # -- reading --------------------------------------------------------------------------
     def _fetch(self, entry: ManifestEntry, refetch: bool) -> list[tuple[str, str]]:
+        """Where an entry's bytes are: a local store's object (read in place: the cache holds
+        no copy of a local store's objects), else a cache file, fetched when missing."""
         svc = self._svc()
         if entry.is_reference:
             return svc.handlers.for_uri(entry.ref).load(entry)  # type: ignore[arg-type]
+        store = self._store()
+        in_place = store.local_object_path(entry.alg, entry.oid)
+        if in_place is not None:
+            return [("", in_place)]
         cache = svc.cache
         path = None if refetch else cache.get(entry.alg, entry.oid, entry.size)
         if path is None:
-            store = self._store()
             path = cache.object_path(entry.alg, entry.oid)
             what = f"{self.qualified_name} file {entry.path}"
-            with store.open_object(entry.alg, entry.oid, what=what) as f:
-                cache.put_stream(
-                    f, path, alg=entry.alg, expected_digest=entry.digest,
-                    what=f"{entry.path} from {store.url}",
-                )
+            try:
+                with store.open_object(entry.alg, entry.oid, what=what) as f:
+                    cache.put_stream(
+                        f, path, alg=entry.alg, expected_digest=entry.digest,
+                        what=f"{entry.path} from {store.url}",
+                    )
+            except DigestMismatchError as exc:
+                raise self._corrupt(entry, path, exc.digest or "?", True) from exc
         return [("", path)]
+
+    def _corrupt(
+        self, entry: ManifestEntry, path: str, got: str, refetched: bool
+    ) -> DigestMismatchError:
+        """The error for an entry whose bytes at ``path`` hash to ``got`` (see
+        :data:`satchel.checkout.Corrupt`)."""
+        # a draft's inherited entries are read the same way (get() of a new_draft())
+        who = f"{self.qualified_name if self._record else self._name + ' (draft)'}: {entry.path}"
+        if entry.is_reference:
+            return DigestMismatchError(
+                f"{who}: the bytes of reference {entry.ref} hash to {got}, not to the recorded "
+                f"{entry.digest}, even when fetched again; nothing was written or kept. The "
+                "referenced object changed or is damaged: re-add the reference",
+                digest=got, expected=entry.digest,
+            )
+        store = self._store()
+        key = layout.object_key(entry.alg, entry.oid)
+        if self._svc().cache.owns(path):  # fetched from a bucket store: corrupt there
+            where = f"the store object {key} in {store.url}"
+            kept = "nothing was written or cached"
+        else:
+            where = f"the store object {path}"
+            kept = "nothing was written, and the object was left as it is (it may be the only copy)"
+        return DigestMismatchError(
+            f"{who}: {where} is corrupt: its bytes hash to {got}, the manifest says "
+            f"{entry.digest}; {kept}. Run 'satchel fsck --deep' to list every damaged object",
+            digest=got, expected=entry.digest,
+        )
+
+    def _missing(self, entry: ManifestEntry, exc: FileNotFoundError) -> Exception:
+        """The error for a local store object (read in place) that is gone: the one
+        :meth:`Store.open_object` raises for a missing object, so every read path names it
+        the same way."""
+        try:
+            self._store().open_object(entry.alg, entry.oid).close()
+        except Exception as typed:  # noqa: BLE001 - handed back to be raised
+            return typed
+        return exc  # back meanwhile: report what happened
 
     def _content_digest(self, entry: ManifestEntry) -> tuple[str, str] | None:
         if entry.is_reference:
@@ -1307,10 +1437,12 @@ class Artifact(WandbArtifactMixin):
                 content_digest=self._content_digest, allow_missing_references=allow_missing,
                 path_prefix=path_prefix, bar=bar, warn=bar.note,
                 workers=self._download_workers(manifest),
+                corrupt=self._corrupt, missing=self._missing,
             )
         finally:
             bar.close()
-        if skip_cache:
+        if skip_cache and self._store().backend.local_path("") is None:
+            # (a local store's objects are read in place: such a download cached nothing)
             for entry in manifest:
                 if not entry.is_reference:
                     svc.cache.evict(svc.cache.object_path(entry.alg, entry.oid))

@@ -13,9 +13,16 @@ nothing behind. A hit is checked by size; readers that copy an object out hash i
 and call :meth:`Cache.evict` on a mismatch, so a corrupted object is fetched again, never served.
 Objects are used least-recently-first by :meth:`Cache.cleanup` (their mtime is touched on use).
 
+The cache is disposable: no cache file is ever the same inode as a store object. Commits to a
+local store move the cache's copies into the store (see :mod:`satchel.commit`), and downloads
+from a local store read the store's objects in place, so nothing links the two. A cached object
+that still has a second name (a hard link made by satchel before issue 10) loses its cache
+name the first time :meth:`Cache.get` meets it, and :meth:`Cache.cleanup` drops every one.
+
 Sizes (:meth:`Cache.usage`, :meth:`Cache.cleanup`) count only the bytes that deleting would
-free: a file whose inode has hard links outside the cache (a local store's object on the same
-disk, say) costs the cache nothing, so it is listed as *shared*, neither counted nor removed.
+free: a file whose inode has hard links outside the cache (such a legacy link, or a link a
+user made) costs the cache nothing, so it is listed as *shared* and not counted; cleanup drops
+the cache's name of it (freeing nothing, but leaving the other name independent).
 *Temporaries* are the in-flight files of writers: everything in ``tmp/`` (snapshot packs of
 unsaved drafts, copies being hashed) and the hidden ``.<name>.<12 hex>.tmp`` files next to
 objects and references. Those of killed writers are removed by cleanup once their last
@@ -37,7 +44,14 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from satchel.errors import DigestMismatchError, SourceFileNotFoundError
-from satchel.fsutil import DIRECT_MIN, READ_ONLY, atomic_file, copy_direct, copy_file, copy_hashing
+from satchel.fsutil import (
+    DIRECT_MIN,
+    READ_ONLY,
+    atomic_file,
+    copy_direct,
+    copy_file,
+    copy_hashing,
+)
 from satchel.hashing import LARGE_FILE, b64, b64_to_hex, hash_file, new_hasher
 from satchel.statcache import StatCache
 
@@ -175,10 +189,22 @@ class Cache:
             st = os.stat(path)
         except FileNotFoundError:
             return None
-        if size is not None and st.st_size != size:
+        if (size is not None and st.st_size != size) or st.st_nlink > 1:
+            # A second name is a store object linked by an older satchel: dropping the cache's
+            # name leaves the store's intact and makes the two independent again.
             self.evict(path)
             return None
         return path
+
+    def owns(self, path: str) -> bool:
+        """Whether ``path`` is a file of this cache (an object, a reference or a temporary),
+        which may be evicted; anything else (a local store's object read in place) must never
+        be removed or changed by a reader."""
+        path = os.path.abspath(path)
+        return any(
+            path.startswith(os.path.join(self.root, top) + os.sep)
+            for top in ("objects", "refs", "tmp")
+        )
 
     def touch(self, path: str) -> None:
         """Mark a cached file as used now (for least-recently-used cleanup)."""
@@ -200,6 +226,7 @@ class Cache:
         expected_digest: str | None,
         what: str,
         on_bytes: Callable[[int], None] | None = None,
+        check: Callable[[str, int], None] | None = None,
     ) -> tuple[str, int]:
         """Write ``src`` to cache path ``dest``, hashing as it streams.
 
@@ -210,6 +237,8 @@ class Cache:
             expected_digest: base64 digest the bytes must have, or ``None`` to accept any.
             what: names the source in errors.
             on_bytes: progress callback.
+            check: called with ``(digest, size)`` once every byte is written and before the
+                file gets its name; raising there keeps nothing (a size or CRC32C check).
 
         Returns:
             ``(digest, size)`` of what was written.
@@ -222,23 +251,37 @@ class Cache:
             size = copy_hashing(src, f, hasher, on_bytes)
             digest = b64(hasher.digest())
             _check_digest(what, digest, expected_digest)
+            if check is not None:
+                check(digest, size)
         return digest, size
 
     def add_file(
-        self, local_path: str, *, alg: str, expected_digest: str | None = None
+        self,
+        local_path: str,
+        *,
+        alg: str,
+        expected_digest: str | None = None,
+        stage: bool = False,
     ) -> tuple[str, int, str]:
         """Copy a local file into the cache, hashing while copying (one read per byte).
 
+        Args:
+            local_path: the file.
+            alg: digest algorithm.
+            expected_digest: base64 digest the bytes must have, or ``None`` to accept any.
+            stage: leave the copy as a private file in ``tmp/`` (see :meth:`stage_stream`)
+                instead of making it a cache object.
+
         Returns:
-            ``(digest, size, cache_path)``.
+            ``(digest, size, path)``.
 
         Raises:
             SourceFileNotFoundError: the file does not exist.
-            DigestMismatchError: ``expected_digest`` given and not matched.
+            DigestMismatchError: ``expected_digest`` given and not matched; nothing is kept.
         """
         # A random name: threads of one process add files at once, and a clock-based name
         # collides where the clock is coarse (~15 ms on Windows).
-        tmp = os.path.join(self.tmp_dir(), f"add-{os.getpid()}-{uuid.uuid4().hex}")
+        tmp = self._tmp_path("add")
         try:
             src = open(local_path, "rb")  # noqa: SIM115 - closed by the with below
         except FileNotFoundError as exc:
@@ -255,10 +298,47 @@ class Cache:
                 digest, size = self.put_stream(
                     src, tmp, alg=alg, expected_digest=expected_digest, what=local_path
                 )
+        if stage:
+            return digest, size, tmp
         dest = self.object_path(alg, b64_to_hex(digest))
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         os.replace(tmp, dest)
         return digest, size, dest
+
+    def stage_stream(
+        self, src: BinaryIO, *, alg: str, expected_digest: str | None, what: str
+    ) -> str:
+        """Write ``src`` to a new private file in ``tmp/``, hashing as it streams: the bytes a
+        commit hands to a local store, which takes the file over (a rename), so they are
+        never a cache object and never have two names.
+
+        Returns:
+            The file's path (the caller moves or removes it).
+
+        Raises:
+            DigestMismatchError: the bytes do not match ``expected_digest``; nothing is kept.
+        """
+        path = self._tmp_path("stage")
+        hasher = new_hasher(alg)
+        try:
+            # created read-only: the mode is checked when a file is opened, not on each write
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
+            with open(fd, "wb") as f:
+                copy_hashing(src, f, hasher)
+            _check_digest(what, b64(hasher.digest()), expected_digest)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            raise
+        return path
+
+    def is_staged(self, path: str) -> bool:
+        """Whether ``path`` is a private file in ``tmp/`` (from :meth:`stage_stream` or a
+        staged :meth:`add_file`)."""
+        return os.path.dirname(os.path.abspath(path)) == os.path.join(self.root, "tmp")
+
+    def _tmp_path(self, kind: str) -> str:
+        return os.path.join(self.tmp_dir(), f"{kind}-{os.getpid()}-{uuid.uuid4().hex}")
 
     def _copy_direct(
         self, src: BinaryIO, dest: str, alg: str, expected_digest: str | None, what: str
@@ -344,7 +424,7 @@ class Cache:
         cache holds at most ``target_size`` bytes.
 
         Only bytes that deleting frees count: files that hard links outside the cache keep
-        alive are left alone. A temporary goes when its last modification is older than
+        alive are not counted, and lose their cache name (which frees nothing). A temporary goes when its last modification is older than
         :data:`TEMPORARY_MAX_AGE` and no live draft holds it (see the module docstring).
 
         Args:
@@ -359,6 +439,11 @@ class Cache:
             if not dry_run:
                 self.evict(path)
             temp_freed += size
+        shared = [i for i in items if i.shared]
+        if not dry_run:  # the cache's names of shared inodes go: the other name stays whole
+            for item in shared:
+                for path in item.paths:
+                    self.evict(path)
         own = sorted((i for i in items if not i.shared), key=lambda i: i.used)
         total = sum(i.size for i in own) + sum(size for _p, size, _m in temps) - temp_freed
         removed = freed = 0
@@ -370,7 +455,6 @@ class Cache:
                     self.evict(path)
             removed += len(item.paths)
             freed += item.size
-        shared = [i for i in items if i.shared]
         return CleanupResult(
             removed, freed, total - freed, len(stale), temp_freed,
             sum(len(i.paths) for i in shared), sum(i.size for i in shared),
@@ -418,5 +502,6 @@ def _check_digest(what: str, digest: str, expected: str | None) -> None:
     if expected is not None and digest != expected:
         raise DigestMismatchError(
             f"{what} has digest {digest}, expected {expected}: the data is corrupt or "
-            "changed; nothing was cached"
+            "changed; nothing was kept",
+            digest=digest, expected=expected,
         )

@@ -1,10 +1,14 @@
 """Materialise a manifest into a folder, and verify a folder against a manifest.
 
-* :func:`materialize` (``download``) writes every entry below ``root`` through the cache. Files
-  already there with the right content are left alone (checked by the stat cache, else hashed).
-  Every file is *copied* out of the cache, hashing while copying: a cached object that no longer
-  matches its digest is evicted and fetched again, never served. Files are copies, not links, so
-  editing a downloaded file can never corrupt the cache.
+* :func:`materialize` (``download``) writes every entry below ``root``: from a local store's
+  objects read in place, else through the cache. Files already there with the right content
+  are left alone (checked by the stat cache, else hashed). Every file is *copied*, hashing while
+  copying, into a temporary file that gets its final name only when the digest matches, so no
+  wrong bytes are ever left under a final name. A cached object that no longer matches is
+  evicted and fetched again, never served; a store object read in place that does not match is
+  reported as corrupt and never touched (it may be the only copy). Files are copies, not links,
+  so editing a downloaded file can never corrupt the cache or the store.
+* :func:`read_entry` (``Artifact.get``) reads one entry's bytes under the same rules.
 * :func:`plan_checkout` (``checkout``) works out, touching nothing, what making ``root`` match
   the manifest deletes, writes and keeps (a dry run shows it); :func:`check_deletions` refuses
   a plan that deletes more than :data:`UNSEEN_LIMIT` files satchel has not seen, and
@@ -17,18 +21,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from satchel import paths as logical_paths
 from satchel.cache import Cache
 from satchel.errors import (
     ArtifactVerificationError,
-    DigestMismatchError,
     DownloadObstacleError,
     ReferenceChangedError,
     ReferenceNotFoundError,
@@ -43,10 +46,24 @@ from satchel.progress import Bar, NullBar
 from satchel.statcache import stat_key
 from satchel.transfer import run_parallel
 
-#: returns ``(relative_path, cache_path)`` pairs holding an entry's bytes ("" = the entry itself)
+#: returns ``(relative_path, path)`` pairs holding an entry's bytes ("" = the entry itself): cache
+#: files, or a local store's objects to read in place (``fetch(entry, refetch)``)
 Fetch = Callable[[ManifestEntry, bool], list[tuple[str, str]]]
 #: returns ``(alg, digest)`` of an entry's content when known
 ContentDigest = Callable[[ManifestEntry], "tuple[str, str] | None"]
+#: the error for an entry whose bytes at ``path`` hash to ``got`` instead of the manifest's
+#: digest: ``corrupt(entry, path, got, refetched)``; ``refetched``: the bytes were fetched again
+Corrupt = Callable[[ManifestEntry, str, str, bool], Exception]
+#: the error for an entry whose local store object (read in place) is missing
+Missing = Callable[[ManifestEntry, FileNotFoundError], Exception]
+
+
+class _BadBytes(Exception):
+    """Internal: the bytes copied or read do not hash to the expected digest."""
+
+    def __init__(self, digest: str) -> None:
+        super().__init__(digest)
+        self.digest = digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +113,74 @@ def _matches(path: str, alg: str, digest: str, cache: Cache) -> bool:
     return digest_files([f], alg, cache.stat_cache)[0] == digest
 
 
-def _copy_out(src: str, dest: str, alg: str | None) -> tuple[str | None, os.stat_result]:
-    """Copy a cached file to ``dest`` atomically, hashing when ``alg`` is given."""
-    hasher = new_hasher(alg) if alg else None
+def _copy_out(src: str, dest: str, expect: tuple[str, str] | None) -> os.stat_result:
+    """Copy ``src`` to ``dest`` atomically. With ``expect = (alg, digest)`` the bytes are hashed
+    while copied and a mismatch raises :class:`_BadBytes` before the copy gets its name:
+    ``dest`` is left as it was and the temporary file is removed."""
+    hasher = new_hasher(expect[0]) if expect else None
     with open(src, "rb") as s, atomic_file(dest) as d:
         copy_hashing(s, d, hasher)
-    return (b64(hasher.digest()) if hasher else None), os.stat(dest)
+        if hasher is not None and expect is not None:
+            got = b64(hasher.digest())
+            if got != expect[1]:
+                raise _BadBytes(got)
+    return os.stat(dest)
+
+
+def _read_checked(src: str, expect: tuple[str, str] | None) -> bytes:
+    with open(src, "rb") as f:
+        data = f.read()
+    if expect is not None:
+        h = new_hasher(expect[0])
+        h.update(data)
+        got = b64(h.digest())
+        if got != expect[1]:
+            raise _BadBytes(got)
+    return data
+
+
+_T = TypeVar("_T")
+
+
+def _checked(
+    entry: ManifestEntry,
+    rel: str,
+    source: str,
+    op: Callable[[str], _T],
+    *,
+    cache: Cache,
+    fetch: Fetch,
+    corrupt: Corrupt,
+    missing: Missing,
+) -> tuple[_T, str]:
+    """Run ``op`` (a checked copy or read) on an entry's piece ``rel`` at ``source``.
+
+    A cache file whose bytes do not match is evicted and fetched again, once; so is one that
+    vanished meanwhile (a concurrent cleanup). Anything else (a local store's object read in
+    place) is never touched: a mismatch raises ``corrupt(...)``, a missing file
+    ``missing(...)``.
+
+    Returns:
+        ``op``'s result and the path it finally read.
+    """
+    for attempt in (0, 1):
+        try:
+            return op(source), source
+        except _BadBytes as bad:
+            if not cache.owns(source):
+                raise corrupt(entry, source, bad.digest, False) from None
+            cache.evict(source)  # a corrupt cache object: fetch again, once
+            if attempt:
+                raise corrupt(entry, source, bad.digest, True) from None
+        except FileNotFoundError as exc:
+            if exc.filename is None or os.fsdecode(exc.filename) != source:
+                raise
+            if not cache.owns(source):
+                raise missing(entry, exc) from exc
+            if attempt:
+                raise
+        source = dict(fetch(entry, True))[rel]
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _obstacle(logical: str, path: str, problem: str) -> DownloadObstacleError:
@@ -163,6 +242,8 @@ def materialize(
     bar: Bar | None = None,
     warn: Callable[[str], None] = lambda m: None,
     workers: int | None = None,
+    corrupt: Corrupt,
+    missing: Missing,
 ) -> MaterializeResult:
     """Write the manifest's entries below ``root``.
 
@@ -170,7 +251,8 @@ def materialize(
         manifest: what to write.
         root: the folder (created when missing).
         cache: the cache, for the stat cache and evicting corrupt objects.
-        fetch: brings an entry's bytes into the cache (``fetch(entry, refetch)``).
+        fetch: brings an entry's bytes into the cache, or names the local store object to
+            read in place (``fetch(entry, refetch)``).
         content_digest: the content hash of an entry, when known.
         allow_missing_references: skip (with a warning) references that vanished or changed.
         path_prefix: only entries whose logical path starts with this.
@@ -179,10 +261,13 @@ def materialize(
         workers: entries fetched and written at once (default: the local pool size, see
             :func:`satchel.transfer.run_parallel`; remote stores pass their ``io_workers``,
             as network latency, not CPU, bounds their transfers).
+        corrupt: builds the error for bytes that do not match (see :data:`Corrupt`).
+        missing: builds the error for a local store object that is gone.
 
     Raises:
         ReferenceChangedError / ReferenceNotFoundError: unless ``allow_missing_references``.
-        DigestMismatchError: stored bytes stayed corrupt after a refetch.
+        DigestMismatchError: (from ``corrupt``) a store object read in place is corrupt, or
+            fetched bytes stayed corrupt after a refetch; nothing wrong is left in ``root``.
         DownloadObstacleError: a file, folder or symbolic link in ``root`` stands in the way
             (a ``FileExistsError``); nothing is deleted.
     """
@@ -220,29 +305,23 @@ def materialize(
             return
         if known is None and entry.is_reference:
             unverified.append(entry.path)
-        for rel, cached in pieces:
+        for rel, source in pieces:
             out = target_path(dest, rel) if rel else dest
+            expect = known if known is not None and not rel else None
             try:
-                digest, st = _copy_out(cached, out, known[0] if known and not rel else None)
+                st, used = _checked(
+                    entry, rel, source, lambda src: _copy_out(src, out, expect),  # noqa: B023
+                    cache=cache, fetch=fetch, corrupt=corrupt, missing=missing,
+                )
             except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
                 logical = f"{entry.path}/{rel}" if rel else entry.path
                 way.check(logical)  # raises when a file stands on the way
                 raise _obstacle(logical, target_path(root, logical),
                                 "is a folder where the artifact needs a file") from exc
-            if known and not rel and digest != known[1]:
-                cache.evict(cached)  # corrupt cache object: fetch again, once
-                (_, cached), = fetch(entry, True)
-                digest, st = _copy_out(cached, out, known[0])
-                if digest != known[1]:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(out)
-                    raise DigestMismatchError(
-                        f"{entry.path}: fetched bytes hash to {digest}, expected {known[1]}; "
-                        "the store object is corrupt (run 'satchel fsck --deep')"
-                    )
-            if known and not rel:
-                fresh.append((known[0], stat_key(st), known[1]))
-            cache.touch(cached)
+            if expect is not None:
+                fresh.append((expect[0], stat_key(st), expect[1]))
+            if cache.owns(used):  # never a local store's object: readers leave it alone
+                cache.touch(used)
         written.append(entry.path)
         bar.update(1)
 
@@ -255,6 +334,33 @@ def materialize(
         tuple(sorted(written)), tuple(sorted(unchanged)), tuple(sorted(skipped)),
         tuple(sorted(unverified)),
     )
+
+
+def read_entry(
+    entry: ManifestEntry,
+    *,
+    cache: Cache,
+    fetch: Fetch,
+    content_digest: ContentDigest,
+    corrupt: Corrupt,
+    missing: Missing,
+) -> bytes:
+    """An entry's bytes, checked against its digest as a download checks them (a corrupt
+    cache object is evicted and fetched again; a corrupt local store object raises).
+
+    Raises:
+        DigestMismatchError: (from ``corrupt``) the bytes stayed wrong.
+        ReferenceChangedError / ReferenceNotFoundError: a reference changed or vanished.
+    """
+    rel, source = fetch(entry, False)[0]
+    known = content_digest(entry)
+    data, used = _checked(
+        entry, rel, source, lambda src: _read_checked(src, known if not rel else None),
+        cache=cache, fetch=fetch, corrupt=corrupt, missing=missing,
+    )
+    if cache.owns(used):
+        cache.touch(used)
+    return data
 
 
 def _untracked_folders(manifest: Manifest) -> list[str]:

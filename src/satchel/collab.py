@@ -165,11 +165,15 @@ def _merge(
 ) -> Manifest:
     previous = None
     if latest is not None and latest.distributed_id == distributed_id:
-        previous = store.get_manifest(latest.manifest)
+        previous = store.manifest_for(latest)
     by_run: dict[str, dict[str, ManifestEntry]] = {}
     names: dict[str, str] = {}
-    for _key, part in sorted(parts, key=lambda kp: (kp[1].run_id, kp[1].seq, kp[1].created_at)):
-        entries = store.get_manifest(part.manifest).entries
+    for key, part in sorted(parts, key=lambda kp: (kp[1].run_id, kp[1].seq, kp[1].created_at)):
+        entries = store.checked_manifest(
+            part.manifest, digest=part.digest, record_key=key,
+            what=f"collaborative artifact {artifact.collection_name} ({distributed_id}), part "
+                 f"of run {part.run_name}",
+        ).entries
         if previous is not None and latest is not None and part.created_at < latest.created_at \
                 and all(previous.get(p) == e for p, e in entries.items()):
             continue  # merged by an earlier finish that crashed before clearing its parts

@@ -2,9 +2,16 @@
 
 Only objects the store lacks are sent (checked in bulk). Their bytes come from the draft's
 sources: cached copies (or packs, see :mod:`satchel.draft`) for ``mutable`` files, the user's
-file for ``immutable`` ones (copied into the cache while hashing and checked against the add-time digest, so a file that changed
-in the meantime can never be stored under a wrong name), or, for entries a draft inherited, the
-cache or the store the draft came from. Uploads run in a bounded pool.
+file for ``immutable`` ones (copied while hashing and checked against the add-time digest, so a
+file that changed in the meantime can never be stored under a wrong name), or, for entries a
+draft inherited, the cache or the store the draft came from. Uploads run in a bounded pool.
+
+A local store never shares an inode with the cache: it takes over the cache's copy with one
+rename (so there is no moment, even in a crash, when one inode has both names), and bytes that
+must be written (from packs, immutable files, another store) are first written to a private
+file in the cache's ``tmp/`` that it takes over the same way. Cache copies that an earlier add
+found (rather than made) are hashed first, so a damaged cache file never becomes a store
+object. A bucket store gets uploads of cache files, which stay as the cache's copies.
 
 Files added with ``skip_cache=True`` never enter the cache: each is copied while hashed
 straight into a local store (atomically, so a mismatch leaves nothing), or, for a bucket, into
@@ -25,13 +32,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from satchel.cache import Cache
-from satchel.draft import CachedSource, Draft, LocalSource, PackedSource
+from satchel.draft import CachedSource, Draft, LocalSource, PackedSource, StoredSource
 from satchel.errors import (
     DigestMismatchError,
     SatchelError,
     SourceFileChangedError,
     StoreError,
 )
+from satchel.hashing import hash_file
 from satchel.manifest import Manifest, ManifestEntry
 from satchel.progress import ProgressFactory, null_factory
 from satchel.store import Store, layout
@@ -52,6 +60,8 @@ class Uploader:
     #: versions whose objects a call trusted without checking or freshening them (the base of
     #: a new_draft, the collection's latest version), with the objects of the manifest they hold
     relied: list[tuple[VersionRecord, frozenset[tuple[str, str]]]] = field(default_factory=list)
+    #: logical path -> the local file it was added from (built when first needed)
+    _originals: dict[str, str] = field(default_factory=dict)
 
     def __call__(self, manifest: Manifest, latest: VersionRecord | None = None) -> None:
         """Make sure every stored-content object of ``manifest`` is in the store.
@@ -89,7 +99,7 @@ class Uploader:
         bar = self.progress(len(todo), f"uploading to {self.store.url}")
 
         def send(entry: ManifestEntry) -> None:
-            self._put(entry)
+            self._send(entry)
             bar.update(1)
 
         try:
@@ -130,18 +140,45 @@ class Uploader:
         if latest is None:
             return set()
         try:
-            manifest = self.store.get_manifest(latest.manifest)
-        except SatchelError:  # unreadable: check everything
+            manifest = self.store.manifest_for(latest)
+        except SatchelError:  # unreadable, or not what the record says: check everything
             return set()
         return {(e.alg, e.oid) for e in manifest if not e.is_reference}
 
-    def _put(self, entry: ManifestEntry) -> None:
-        """Send one object to the store from its source."""
+    def _send(self, entry: ManifestEntry) -> None:
+        """Put one object the store lacks into it.
+
+        A local store takes over a cache file (a rename: no copy, and the cache keeps no
+        second name for it); bytes that must be written anyway (from a pack, an immutable
+        file, another store) are first written to a private file in the cache's ``tmp/``, so
+        they never appear as a cache object at all. Either way a store object never shares an
+        inode with a cache file and the cache stays disposable. Other stores get an upload
+        of a cache object, which stays as the cache's copy (a bucket's downloads go through
+        the cache).
+        """
         src = self.draft.sources.get(entry.path)
         if isinstance(src, LocalSource) and src.stream:
             self._stream(entry, src)
-        else:
-            self.store.put_object(entry.alg, entry.oid, self._local_copy(entry))
+            return
+        target = self.store.local_object_path(entry.alg, entry.oid)
+        local = target is not None
+        for attempt in (0, 1):
+            path = self._local_copy(entry, stage=local)
+            move = local and self.cache.owns(path)
+            try:
+                self.store.put_object(entry.alg, entry.oid, path, move=move)
+                return
+            except FileNotFoundError as exc:
+                # Another process sharing the cache moved this cache file into a store first
+                # (the same bytes, maybe into this store): look again, once.
+                if not move or attempt or os.fsdecode(exc.filename or "") != path:
+                    raise
+                if target is not None and os.path.exists(target):
+                    return
+            finally:
+                if self.cache.is_staged(path):  # not taken over (a failed move): not kept
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
 
     def _stream(self, entry: ManifestEntry, src: LocalSource) -> None:
         """``skip_cache``: a copy checked against the add-time digest while it is written,
@@ -170,38 +207,49 @@ class Uploader:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(scratch)
 
-    def _local_copy(self, entry: ManifestEntry) -> str:
-        path = self._find_local(entry)
-        if path is None:
-            raise StoreError(
-                f"content of {entry.path} (digest {entry.digest}) is in neither the store "
-                f"{self.store.url} nor the local cache; add the file again"
-            )
-        return path
+    def _local_copy(self, entry: ManifestEntry, *, stage: bool = False) -> str:
+        """A local file holding ``entry``'s verified bytes, to store.
 
-    def _find_local(self, entry: ManifestEntry) -> str | None:
-        """A local file holding ``entry``'s bytes (checked against its digest), ``None`` when
-        this machine has none.
+        Args:
+            entry: the object's entry.
+            stage: bytes that must be written go to a private file in the cache's ``tmp/``
+                (for a local store, which takes it over) instead of a cache object.
+
+        Returns:
+            A cache file (an object, or a staged file), or a local origin store's object read
+            in place (which the store must copy, never move).
 
         Raises:
-            SourceFileChangedError: an immutable-policy file changed since it was added.
+            SourceFileChangedError: an immutable file changed since it was added.
+            DigestMismatchError: the origin store's object is corrupt.
+            StoreError: the bytes are nowhere to be found.
         """
         src = self.draft.sources.get(entry.path)
         if isinstance(src, CachedSource) and os.path.exists(src.cache_path):
-            return src.cache_path
-        if isinstance(src, PackedSource):
+            if not src.verify or self._intact(src.cache_path, entry):
+                return src.cache_path
+        elif isinstance(src, StoredSource) and os.path.exists(src.path):
+            self._check_stored(src.path, entry)
+            return src.path  # a local store's object: the target copies it, never moves it
+        elif isinstance(src, PackedSource):
+            what = f"{entry.path} (copied at add time into {src.pack})"
+            if stage:
+                return self.cache.stage_stream(
+                    io.BytesIO(src.read()), alg=entry.alg, expected_digest=entry.digest,
+                    what=what,
+                )
             dest = self.cache.get(entry.alg, entry.oid, entry.size)
             if dest is None:
                 dest = self.cache.object_path(entry.alg, entry.oid)
                 self.cache.put_stream(
                     io.BytesIO(src.read()), dest, alg=entry.alg, expected_digest=entry.digest,
-                    what=f"{entry.path} (copied at add time into {src.pack})",
+                    what=what,
                 )
             return dest
-        if isinstance(src, LocalSource):
+        elif isinstance(src, LocalSource):
             try:
                 return self.cache.add_file(
-                    src.file.abspath, alg=entry.alg, expected_digest=entry.digest
+                    src.file.abspath, alg=entry.alg, expected_digest=entry.digest, stage=stage
                 )[2]
             except (DigestMismatchError, FileNotFoundError) as exc:
                 raise SourceFileChangedError(
@@ -210,16 +258,91 @@ class Uploader:
                     paths=[entry.path],
                 ) from exc
         cached = self.cache.get(entry.alg, entry.oid, entry.size)
-        if cached is not None:
+        if cached is not None and self._intact(cached, entry):
             return cached
         if self.origin is not None and self.origin is not self.store:
-            with self.origin.open_object(entry.alg, entry.oid) as f:
+            return self._from_origin(self.origin, entry, stage)
+        original = self._from_original(entry, stage)
+        if original is not None:
+            return original
+        raise StoreError(
+            f"content of {entry.path} (digest {entry.digest}) is in neither the store "
+            f"{self.store.url} nor the local cache; add the file again"
+        )
+
+    def _check_stored(self, path: str, entry: ManifestEntry) -> None:
+        """A local store's object about to be copied into another store must hold
+        ``entry``'s bytes (it is never changed or removed for failing).
+
+        Raises:
+            DigestMismatchError: it is corrupt.
+        """
+        got = hash_file(path, entry.alg)[0]
+        if got != entry.digest:
+            raise DigestMismatchError(
+                f"{entry.path}: the store object {path} is corrupt (its bytes hash to {got}, "
+                f"expected {entry.digest}); nothing was copied and the object was left as it "
+                "is. Run 'satchel fsck --deep' on its store",
+                digest=got, expected=entry.digest,
+            )
+
+    def _intact(self, path: str, entry: ManifestEntry) -> bool:
+        """Whether a cache file still holds ``entry``'s bytes; a damaged one is evicted (the
+        cache is disposable; a damaged copy must never become a store's object)."""
+        try:
+            ok = hash_file(path, entry.alg)[0] == entry.digest
+        except FileNotFoundError:
+            return False
+        if not ok:
+            self.cache.evict(path)
+        return ok
+
+    def _from_origin(self, origin: Store, entry: ManifestEntry, stage: bool) -> str:
+        """``entry``'s object from the store the draft came from, checked against its digest:
+        a local origin's object is read in place (and never changed or removed, even when it
+        is corrupt: it may be the only copy), a remote one streamed into the cache."""
+        key = layout.object_key(entry.alg, entry.oid)
+        in_place = origin.local_object_path(entry.alg, entry.oid)
+        try:
+            if in_place is not None:
+                got = hash_file(in_place, entry.alg)[0]
+                if got != entry.digest:
+                    raise DigestMismatchError("", digest=got, expected=entry.digest)
+                return in_place
+            what = f"{origin.url} object {entry.oid}"
+            with origin.open_object(entry.alg, entry.oid) as f:
+                if stage:
+                    return self.cache.stage_stream(
+                        f, alg=entry.alg, expected_digest=entry.digest, what=what
+                    )
+                dest = self.cache.object_path(entry.alg, entry.oid)
                 self.cache.put_stream(
-                    f, self.cache.object_path(entry.alg, entry.oid), alg=entry.alg,
-                    expected_digest=entry.digest, what=f"{self.origin.url} object {entry.oid}",
+                    f, dest, alg=entry.alg, expected_digest=entry.digest, what=what
                 )
-            return self.cache.object_path(entry.alg, entry.oid)
-        return None
+                return dest
+        except DigestMismatchError as exc:
+            raise DigestMismatchError(
+                f"{entry.path}: the store object {key} in {origin.url} is corrupt (its bytes "
+                f"hash to {exc.digest}, expected {entry.digest}); nothing was copied and the "
+                f"object was left as it is. Run 'satchel --store {origin.url} fsck --deep'",
+                digest=exc.digest, expected=entry.digest,
+            ) from exc
+
+    def _from_original(self, entry: ManifestEntry, stage: bool) -> str | None:
+        """``entry``'s bytes copied from the local file it was added from, if that file still
+        holds them (its cached snapshot is gone: a cache cleanup, a damaged copy, or moved
+        into a local store by another commit); ``None`` otherwise."""
+        if not self._originals:
+            self._originals.update((p, f) for f, p in self.draft.added_local.items())
+        local = self._originals.get(entry.path)
+        if local is None:
+            return None
+        try:
+            return self.cache.add_file(
+                local, alg=entry.alg, expected_digest=entry.digest, stage=stage
+            )[2]
+        except (DigestMismatchError, FileNotFoundError):
+            return None
 
     def confirm(self, manifest: Manifest, manifest_id: str, ref: str) -> int:
         """After the commit point (or for the version the no-op rule found): make sure every
@@ -257,9 +380,11 @@ class Uploader:
         return True
 
     def _restorable(self, entry: ManifestEntry) -> str | None:
+        """A verified local copy of ``entry``'s bytes to send again (the store copies it;
+        the cache keeps its file), or ``None`` when this machine has none."""
         try:
-            return self._find_local(entry)
-        except (SourceFileChangedError, DigestMismatchError, FileNotFoundError):
+            return self._local_copy(entry)
+        except (SourceFileChangedError, DigestMismatchError, FileNotFoundError, StoreError):
             return None  # the draft's copy is gone or changed: not a copy of this content
 
     def release(self) -> None:

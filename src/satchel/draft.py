@@ -9,8 +9,11 @@ in a store yet, a *source*: where those bytes are now.
   cache hit) is neither read nor copied again. Many small files are copied into *packs*
   (:class:`PackedSource`: one file in the cache's ``tmp/`` holding many files' bytes) rather
   than one cache file each, because creating a file costs 30-900 us on a busy disk while
-  appending 4 KiB costs ~1 us; ``save()`` moves each object the store lacks from the pack into
-  the cache and the store, and the packs are deleted after the save or with the draft.
+  appending 4 KiB costs ~1 us; ``save()`` writes each object the store lacks from the pack
+  into the store (a local store directly; a bucket through the cache, which keeps the copy),
+  and the packs are deleted after the save or with the draft. An unchanged file whose content
+  the (local) store already holds is not read or copied either: the store's object is its
+  snapshot (:class:`StoredSource`).
 * ``policy="immutable"``: only the digest is taken (stat cache first); the file is read again
   at save time and must still hash to that digest, or the save fails and commits nothing.
 * ``skip_cache=True`` (either policy): as ``immutable``, and at save the file is streamed to
@@ -51,10 +54,15 @@ PACK_MIN = 16
 
 
 class CachedSource(msgspec.Struct, frozen=True, gc=False):
-    """Bytes already in the cache (``mutable`` files, ``add``-ed objects, ``new_file``)."""
+    """Bytes already in the cache (``mutable`` files, ``add``-ed objects, ``new_file``).
+
+    ``verify``: the add found this cache copy rather than writing it (a stat-cache hit), so a
+    save hashes it before storing it: a cache file damaged since never becomes a store object.
+    """
 
     cache_path: str
     evict_after_save: bool = False
+    verify: bool = False
 
 
 class LocalSource(msgspec.Struct, frozen=True, gc=False):
@@ -89,7 +97,19 @@ class PackedSource(msgspec.Struct, frozen=True, gc=False):
             return f.read(self.size)
 
 
-Source = CachedSource | LocalSource | PackedSource
+class StoredSource(msgspec.Struct, frozen=True, gc=False):
+    """Bytes a local store already holds as an object: a ``mutable`` add whose file the stat
+    cache knows, and whose content the store the draft will most likely be saved to has (the
+    cache keeps no copies of a local store's objects). Content-addressed and write-once, the
+    object is as good a snapshot as a cache copy; it is read in place, never moved, changed or
+    removed, and checked against the digest before it is copied anywhere."""
+
+    path: str
+
+
+Source = CachedSource | LocalSource | PackedSource | StoredSource
+#: ``(alg, oid, size)`` -> the path of a local store's object of that size, or ``None``
+StoreObjects = Callable[[str, str, int], "str | None"]
 
 
 def _remove_files(paths: list[str], holds: list[int]) -> None:
@@ -196,8 +216,12 @@ class Draft:
         policy: str,
         skip_cache: bool,
         bar: Bar | None = None,
+        stored: StoreObjects | None = None,
     ) -> list[tuple[ManifestEntry, Source]]:
-        """Digest local files under the given policy; return entries with their sources."""
+        """Digest local files under the given policy; return entries with their sources.
+
+        ``stored`` finds objects a local store holds: a stat-cache hit whose bytes are there
+        (looked for before the cache) is neither read nor copied (a :class:`StoredSource`)."""
         bar = bar or NullBar()
         extra: dict[str, Any] = {"alg": "XXH128"} if self.alg == XXH128 else NO_EXTRA
         if policy == "immutable" or skip_cache:
@@ -210,12 +234,16 @@ class Draft:
         results: list[tuple[ManifestEntry, Source] | None] = [None] * len(files)
         todo: list[int] = []
         for i, (f, d) in enumerate(zip(files, known)):
-            cpath = cache.get(self.alg, b64_to_hex(d), f.size) if d else None
-            if d and cpath:
-                results[i] = (
-                    ManifestEntry(logical[i], d, f.size, None, extra),
-                    CachedSource(cpath, skip_cache),
-                )
+            source: Source | None = None
+            if d:
+                spath = stored(self.alg, b64_to_hex(d), f.size) if stored is not None else None
+                cpath = cache.get(self.alg, b64_to_hex(d), f.size) if spath is None else None
+                if spath is not None:
+                    source = StoredSource(spath)
+                elif cpath is not None:
+                    source = CachedSource(cpath, skip_cache, verify=True)
+            if d and source is not None:
+                results[i] = (ManifestEntry(logical[i], d, f.size, None, extra), source)
                 bar.update(1)
             else:
                 todo.append(i)
@@ -266,10 +294,13 @@ class Draft:
         progress: Callable[[int], Callable[[int], None]] | None = None,
         skipped: list[tuple[str, str]] | None = None,
         skip: SkipFolder | None = None,
+        stored: StoreObjects | None = None,
     ) -> tuple[list[LocalFile], list[tuple[ManifestEntry, Source]]]:
         """``add_dir``'s work: scan ``root`` and digest its files under ``policy`` while
         scanning (:func:`~satchel.localfiles.digest_tree`), as :meth:`ingest` does for a list.
         Sub-folders ``skip`` returns true for are left out.
+
+        ``stored``: see :meth:`ingest`.
 
         Returns:
             The files (sorted) and, aligned with them, entries (logical path ``prefix/rel``)
@@ -288,8 +319,16 @@ class Draft:
                 [f"{prefix}/{r}" for r in rels] if prefix else rels, stored=False
             )
 
-        def in_cache(digest: str, size: int) -> bool:
-            return cache.get(self.alg, b64_to_hex(digest), size) is not None
+        in_store: dict[str, StoredSource] = {}
+
+        def in_cache(digest: str, size: int) -> bool:  # or in the local store
+            oid = b64_to_hex(digest)
+            # the store first: after a commit to a local store it has them, the cache not
+            spath = stored(self.alg, oid, size) if stored is not None else None
+            if spath is not None:
+                in_store[digest] = StoredSource(spath)
+                return True
+            return cache.get(self.alg, oid, size) is not None
 
         report: list[Callable[[int], None]] = []
 
@@ -323,8 +362,10 @@ class Draft:
                 source = LocalSource(f, skip_cache)
             elif (where := tree.packed[i]) is not None:
                 source = PackedSource(where[0], where[1], size, skip_cache)
-            elif digest is not None:
-                source = CachedSource(cache.object_path(self.alg, b64_to_hex(digest)), skip_cache)
+            elif digest is not None:  # a stat-cache hit the cache or the store holds (in_cache)
+                source = in_store.get(digest) or CachedSource(
+                    cache.object_path(self.alg, b64_to_hex(digest)), skip_cache, verify=True
+                )
             else:
                 copy.append(i)  # a large mutable file: copied into the cache below
                 source = CachedSource("", skip_cache)

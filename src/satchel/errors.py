@@ -17,7 +17,8 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
     ├── ConfigError                 (ValueError)   unusable configuration value
     │   └── DistributedIdMissingError (TypeError) upsert/finish_artifact without distributed_id
     ├── ManifestError               (ValueError)   malformed or tampered manifest
-    │   └── UnsafeManifestPathError                a stored manifest lists an unsafe path
+    │   ├── UnsafeManifestPathError                a stored manifest lists an unsafe path
+    │   └── RecordMismatchError                    a version record and its manifest disagree
     ├── InvalidQueryError           (ValueError)   bad filter, sort, page, size, gc grace...
     │   └── GraceTooShortError                     gc grace below the safe minimum, no force
     ├── InvalidSpecError            (ValueError)   an apply spec that cannot be applied
@@ -129,6 +130,28 @@ class UnsafeManifestPathError(ManifestError, InvalidPathError):
     """A manifest read from the store lists a logical path that is unsafe (``..``, absolute,
     a drive letter...): the store was tampered with. Also an :class:`InvalidPathError`, which
     callers of older versions caught."""
+
+
+class RecordMismatchError(ManifestError):
+    """A version record (or a collaborative part) names a manifest whose artifact digest or
+    file count is not the one the record states: the record or the manifest was changed
+    outside satchel, and reading the version would serve another artifact's content.
+
+    Attributes:
+        record: the store key of the record.
+        manifest_id: the manifest the record names.
+        recorded: the artifact digest the record states.
+        actual: the artifact digest of that manifest.
+    """
+
+    def __init__(
+        self, message: str, *, record: str, manifest_id: str, recorded: str, actual: str
+    ) -> None:
+        super().__init__(message)
+        self.record = record
+        self.manifest_id = manifest_id
+        self.recorded = recorded
+        self.actual = actual
 
 
 class InvalidQueryError(SatchelError, ValueError):
@@ -287,7 +310,23 @@ class SerializerError(SatchelError, TypeError):
 
 
 class DigestMismatchError(SatchelError):
-    """Bytes read from a store, cache or reference did not hash to their recorded digest."""
+    """Bytes read from a store, cache or reference did not hash to their recorded digest.
+
+    Nothing with the wrong bytes is left under a final name (in a download folder or the
+    cache), and a store object is never deleted for it: it may be the only copy.
+
+    Attributes:
+        digest: what the bytes hashed to (``None`` when the check was not a digest, e.g. a
+            size or CRC32C mismatch).
+        expected: the recorded digest (``None`` when unknown).
+    """
+
+    def __init__(
+        self, message: str, *, digest: str | None = None, expected: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.digest = digest
+        self.expected = expected
 
 
 class ArtifactVerificationError(SatchelError, ValueError):

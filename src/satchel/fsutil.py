@@ -16,6 +16,7 @@ import os
 import shutil
 import stat
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
@@ -332,29 +333,81 @@ def _buffered(fd: int) -> bool:
     return False
 
 
-def link_or_copy(src: str, dest: str, *, allow_link: bool = True) -> str:
-    """Place a read-only object at ``dest``: hard link when possible, else copy.
+#: Linux ``ioctl`` request FICLONE (``_IOW(0x94, 9, int)``): make a file share another's
+#: extents copy-on-write (btrfs, XFS with reflink, bcachefs, OCFS2; not ext4 or tmpfs)
+_FICLONE = 0x40049409
+#: ``errno`` values of a FICLONE the filesystem (or the pair of files) cannot do
+_NO_CLONE = frozenset(
+    n for n in (errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EINVAL, errno.ENOTTY,
+                errno.EBADF, errno.EPERM, errno.ENOSYS) if n is not None
+)
 
-    Only for objects that are never modified in place (store and cache objects).
+
+def _reflink(src: BinaryIO, dst: BinaryIO) -> bool:
+    """Make ``dst`` (empty, open for writing) a copy-on-write clone of ``src``; ``False`` when
+    this platform or filesystem cannot, and ``dst`` is still empty."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import fcntl  # POSIX only
+
+    try:
+        fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
+    except OSError as exc:
+        if exc.errno in _NO_CLONE:
+            return False
+        raise
+    return True
+
+
+def copy_object(src: str, dest: str) -> str:
+    """Place a private, read-only copy of the file ``src`` at ``dest``, atomically.
+
+    A reflink (a copy-on-write clone: no bytes copied, no second gigabyte of disk) where the
+    filesystem can make one, else a kernel copy. Never a hard link: a store object and a
+    cache file must not be one inode, or damage to the "disposable" cache file would be
+    damage to the store's only copy.
 
     Returns:
-        ``"link"`` or ``"copy"``: what was done.
+        ``"reflink"`` or ``"copy"``: what was done.
+    """
+    with open(src, "rb") as s, atomic_file(dest, mode=READ_ONLY) as d:
+        d.flush()
+        if _reflink(s, d):
+            return "reflink"
+        copy_file(s, d)
+    return "copy"
+
+
+def move_object(src: str, dest: str) -> str:
+    """Move the read-only file ``src`` to ``dest`` (replacing it), atomically.
+
+    A rename where both are on one filesystem: the file changes its name in one step, so
+    there is never a moment with two names for one inode, even if the process dies. Across
+    filesystems: :func:`copy_object`, then ``src`` is removed (a crash in between leaves two
+    separate files, never a shared one). The file's times are set to now first (a rename
+    keeps the mtime, and ``gc`` must see a just-stored object as young).
+
+    Returns:
+        ``"move"``, or what :func:`copy_object` did.
     """
     os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
-    if allow_link:
-        tmp = tmp_name(dest)
-        try:
-            os.link(src, tmp)
-            os.replace(tmp, dest)
-            return "link"
-        except OSError as exc:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
-                raise
-    with atomic_file(dest, mode=READ_ONLY) as f, open(src, "rb") as s:
-        shutil.copyfileobj(s, f, CHUNK)
-    return "copy"
+    st = os.stat(src)
+    if stat.S_IMODE(st.st_mode) != READ_ONLY:
+        with contextlib.suppress(OSError):
+            os.chmod(src, READ_ONLY)
+    if max(st.st_mtime, st.st_ctime) < time.time() - 1:  # a just-written file is young already
+        with contextlib.suppress(OSError):
+            os.utime(src)
+    try:
+        os.replace(src, dest)
+        return "move"
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    how = copy_object(src, dest)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(src)
+    return how
 
 
 def remove_empty_parents(path: str, stop: str) -> None:

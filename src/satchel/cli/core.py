@@ -263,11 +263,12 @@ def cmd_verify(args: argparse.Namespace, ctx: CliContext) -> int:
 def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
     """``satchel show``."""
     art = ctx.api.artifact(args.ref)
+    manifest = art.manifest  # loading it checks the record's digest against it
     info = version_json(art)
     if args.files:
         info["files"] = [
             {"path": e.path, "digest": e.digest, "size": e.size, "ref": e.ref}
-            for e in art.manifest
+            for e in manifest
         ]
     if args.json:
         ctx.json(info)

@@ -8,8 +8,8 @@
 * **checksum=False entries.** One entry per URI whose digest is the URI itself and whose size
   is ``None`` (:func:`unchecked_entry`, :func:`is_unchecked`), as ``FileHandler`` writes them.
 * **Fetching into the cache.** :func:`stream_to_cache` writes a stream to ``Cache.ref_path``
-  while hashing it, checks a known MD5 (and any extra checksum) and the size, and leaves
-  nothing behind on a mismatch.
+  while hashing it, checks a known MD5 (and any extra checksum) and the size before the file
+  gets its name, and leaves nothing behind on a mismatch.
 * **Error translation.** :func:`reference_error` builds the satchel error for one
   :class:`Failure` kind with a message that names the URI and says what to do, so a permission
   problem, a missing bucket, a missing object and a network failure read differently on every
@@ -287,16 +287,18 @@ def stream_to_cache(
     """
     dest = cache.ref_path(uri, version)
     reader = cast(BinaryIO, _CheckedReader(src, [extra_check[0]] if extra_check else []))
-    _digest, got = cache.put_stream(reader, dest, alg=MD5, expected_digest=md5, what=uri)
-    problem = None
-    if size is not None and got != size:
-        problem = f"received {got} bytes, expected {size}"
-    elif extra_check is not None:
-        problem = extra_check[1]()
-    if problem:
-        cache.evict(dest)
-        raise DigestMismatchError(
-            f"{uri}: {problem}; the transfer was corrupted or the object changed. Nothing was "
-            "cached; retry the download"
-        )
+
+    def check(_digest: str, got: int) -> None:  # before the file gets its name
+        problem = None
+        if size is not None and got != size:
+            problem = f"received {got} bytes, expected {size}"
+        elif extra_check is not None:
+            problem = extra_check[1]()
+        if problem:
+            raise DigestMismatchError(
+                f"{uri}: {problem}; the transfer was corrupted or the object changed. Nothing "
+                "was kept; retry the download"
+            )
+
+    cache.put_stream(reader, dest, alg=MD5, expected_digest=md5, what=uri, check=check)
     return dest

@@ -72,11 +72,13 @@ def copy_version(
     Raises:
         ArtifactTypeMismatchError: the target name exists with another type.
         StoreError: an object is missing from the source store.
+        RecordMismatchError: ``record`` does not match the manifest it names.
+        DigestMismatchError: a source object is corrupt (across stores; it is left as it is).
     """
     naming.validate_name(project, kind="project")
     target_name = naming.validate_name(name or record.name)
     cleaned = tuple(naming.validate_alias(a) for a in aliases if a != naming.LATEST)
-    manifest = source.get_manifest(record.manifest)
+    manifest = source.manifest_for(record)
     attrs = source.attrs(record)
     same_store = source is target or source.url == target.url
     upload: Uploader | _Present

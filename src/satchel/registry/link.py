@@ -91,8 +91,11 @@ def link_version(
     Raises:
         ArtifactTypeMismatchError: the portfolio exists with another type.
         InvalidNameError: bad target or alias.
+        RecordMismatchError: ``record`` does not match the manifest it names (nothing is
+            linked: the link would copy the mismatch).
     """
     project, name = parse_target(target_path, record.project)
+    store.manifest_for(record)  # checked before its manifest id and digest are copied
     wanted = [naming.validate_alias(a) for a in (aliases or ()) if a != naming.LATEST]
     source = source_ref(record)
     if project == record.project and name == record.name:

@@ -2,6 +2,9 @@
 
 * create-if-absent: write a temp file in the destination folder, then ``os.link`` it to the key
   (``link`` never overwrites, so exactly one of several racing writers wins);
+* content objects are private to the store: :meth:`LocalBackend.put_file` copies (or
+  reflinks) and :meth:`LocalBackend.move_file` renames a file the caller gives up; neither ever
+  hard-links, so no cache file is ever the same inode as a store object;
 * replace-if-unchanged: take an exclusive ``flock`` on ``<key>.lock`` (released by the kernel if
   the process dies, so a crash never leaves a stale lock), compare the current content's SHA-256
   with the caller's token, then ``os.replace`` a temp file. On systems without ``fcntl`` an
@@ -18,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from satchel.errors import StoreError
-from satchel.fsutil import READ_ONLY, link_or_copy, write_bytes_atomic
+from satchel.fsutil import copy_object, move_object, write_bytes_atomic
 from satchel.store.backend import Token
 
 try:
@@ -97,10 +100,15 @@ class LocalBackend:
                     yield f"{rel}/{name}", os.stat(os.path.join(dirpath, name)).st_size
 
     def put_file(self, key: str, local_path: str) -> None:
-        dest = self._p(key)
-        link_or_copy(local_path, dest)
-        with contextlib.suppress(OSError):
-            os.chmod(dest, READ_ONLY)
+        """Store a private copy of ``local_path`` (a reflink where the filesystem offers one,
+        never a hard link: nothing outside the store may share a store object's inode)."""
+        copy_object(local_path, self._p(key))
+
+    def move_file(self, key: str, local_path: str) -> None:
+        """Take ``local_path`` over as ``key``: renamed into the store where both are on one
+        filesystem (no copy, and never two names for one inode), else copied and removed.
+        The caller gives the file up (the uploader passes only its own cache files)."""
+        move_object(local_path, self._p(key))
 
     def open(self, key: str) -> BinaryIO:
         return open(self._p(key), "rb")
