@@ -28,7 +28,9 @@ def _age(path: Path | str) -> None:
     os.utime(path, (OLD, OLD))
 
 
-def test_files_that_hard_links_outside_keep_are_not_counted_nor_removed(tmp_path: Path) -> None:
+def test_files_that_hard_links_outside_keep_are_not_counted_and_lose_their_cache_name(
+    tmp_path: Path,
+) -> None:
     cache = Cache(str(tmp_path / "c"))
     paths = [cache.add_bytes(bytes([i]) * 1000, alg="md5")[2] for i in range(3)]
     os.link(paths[0], tmp_path / "store-object")  # as a local store's object on this disk
@@ -37,10 +39,11 @@ def test_files_that_hard_links_outside_keep_are_not_counted_nor_removed(tmp_path
     result = cache.cleanup(0)
     assert (result.removed_files, result.freed_bytes, result.remaining_bytes) == (2, 2000, 0)
     assert (result.shared_files, result.shared_bytes) == (1, 1000)
-    assert [os.path.exists(p) for p in paths] == [True, False, False]
-    # once the outside link goes, the cache's file holds the bytes alone and counts
-    os.unlink(tmp_path / "store-object")
-    assert cache.usage() == CacheUsage(files=1, bytes=1000)
+    # the cache's name of the shared file went too (freeing nothing): the outside file stays
+    # whole and is no longer tied to the disposable cache
+    assert [os.path.exists(p) for p in paths] == [False, False, False]
+    assert (tmp_path / "store-object").read_bytes() == bytes([0]) * 1000
+    assert cache.usage() == CacheUsage()
 
 
 def test_two_names_of_one_inode_in_the_cache_count_once_and_go_together(tmp_path: Path) -> None:
@@ -140,5 +143,7 @@ def test_cache_commands_report_temporaries_and_shared_files(
         "removed 1 temporary file(s) of interrupted writers, 50 bytes\n"
         "not counted: 1 file(s), 200 bytes, whose bytes hard links outside the cache keep "
         "(deleting them would free nothing)\n"
+        "their names in the cache were removed (the files outside stay whole)\n"
     )
-    assert not os.path.exists(own) and os.path.exists(shared) and not stale.exists()
+    assert not os.path.exists(own) and not os.path.exists(shared) and not stale.exists()
+    assert (tmp_path / "elsewhere").read_bytes() == b"s" * 200

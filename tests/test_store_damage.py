@@ -390,6 +390,9 @@ def test_repair_puts_objects_back_from_the_cache(
 ) -> None:
     case, store, api = two
     key = dmg.delete_object(store, PROJECT, "ds", 1, "new.txt")
+    # this machine has the bytes in its cache (a commit to a local store keeps no cache copy,
+    # so put them there, as a download from a bucket store would)
+    api.services.cache.add_bytes(V1["new.txt"], alg="md5")
     result = repair_store(store, cache=api.services.cache)
     assert [k for k, _src in result.restored] == [key] and result.after.ok
     assert result.restored[0][1] == api.services.cache.object_path("md5", key[12:14] + key[15:])
@@ -403,7 +406,7 @@ def test_repair_never_trusts_a_corrupt_cache_copy(satchel_env: SatchelEnv) -> No
     store = satchel_env.open_store()
     key = dmg.delete_object(store, PROJECT, "ds", 0, "big.bin")
     cached = Path(services.cache.object_path("md5", key[12:14] + key[15:]))
-    os.chmod(cached, 0o644)
+    cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_bytes(b"X" * 2000)  # right size, wrong bytes
     result = repair_store(store, cache=services.cache)
     assert result.restored == () and result.not_found == (key,)
@@ -454,6 +457,7 @@ def test_a_dry_run_repair_changes_nothing(two: tuple[StoreCase, Store, Api]) -> 
     _case, store, api = two
     stray = dmg.copy_record_to_stray(store, PROJECT, "ds", 0)
     lost = dmg.delete_object(store, PROJECT, "ds", 1, "new.txt")
+    api.services.cache.add_bytes(V1["new.txt"], alg="md5")  # a cached copy to put back
     result = repair_store(store, cache=api.services.cache, dry_run=True)
     assert result.moved == (stray,) and [k for k, _s in result.restored] == [lost]
     assert sorted(_kinds(store)) == [("missing-object", lost), ("stray-file", stray)]
@@ -772,7 +776,9 @@ def test_fsck_repair_messages_on_the_command_line(satchel_env: SatchelEnv) -> No
     lost = dmg.delete_object(store, PROJECT, "ds", 0, "big.bin")
     gone = dmg.delete_object(store, PROJECT, "ds", 0, "a.txt")
     nocol = dmg.delete_collection(store, PROJECT, "ds")
-    os.unlink(services.cache.object_path("md5", gone[12:14] + gone[15:]))
+    # the cache holds big.bin (as after a download from a bucket), not a.txt
+    services.cache.add_bytes(V0["big.bin"], alg="md5")
+    Path(services.cache.object_path("md5", gone[12:14] + gone[15:])).unlink(missing_ok=True)
     write_tree(satchel_env.work / "backup", {"big": V0["big.bin"]})
     done = _cli(satchel_env, "fsck", "--repair", "--from", "backup")
     lines = done.stdout.splitlines()

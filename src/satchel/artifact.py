@@ -1341,8 +1341,9 @@ class Artifact(WandbArtifactMixin):
         """The error for a local store object (read in place) that is gone: the one
         :meth:`Store.open_object` raises for a missing object, so every read path names it
         the same way."""
+        what = f"{self.qualified_name if self._record else self._name} file {entry.path}"
         try:
-            self._store().open_object(entry.alg, entry.oid).close()
+            self._store().open_object(entry.alg, entry.oid, what=what).close()
         except Exception as typed:  # noqa: BLE001 - handed back to be raised
             return typed
         return exc  # back meanwhile: report what happened

@@ -305,6 +305,8 @@ def cmd_cache_cleanup(args: argparse.Namespace, ctx: CliContext) -> int:
                   f"writers, {result.temporary_bytes} bytes")
     if result.shared_files:
         ctx.print(_shared_note(result.shared_files, result.shared_bytes))
+        if not args.dry_run:
+            ctx.print("their names in the cache were removed (the files outside stay whole)")
     return 0
 
 

@@ -624,6 +624,8 @@ class Store:
             if latest is not None and latest.digest == manifest.digest:
                 try:
                     found: Manifest | None = self.manifest_for(latest)
+                except RecordMismatchError:
+                    raise  # a tampered record: never committed on top of (fsck names it)
                 except ManifestError as exc:
                     if self.backend.exists(layout.manifest_key(latest.manifest)):
                         # there but damaged: the same content committed again becomes a sound
