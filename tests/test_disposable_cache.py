@@ -497,7 +497,7 @@ def test_a_missing_local_store_object_is_reported_like_any_missing_object(
     _object_path(satchel_env.store, entry.alg, entry.oid).unlink()
     store = satchel_env.open_store()
     with pytest.raises(FileNotFoundError) as expected:  # what Store.open_object raises
-        store.open_object(entry.alg, entry.oid)
+        store.open_object(entry.alg, entry.oid, what=f"{PROJECT}/ds:v0 file a.txt")
     with pytest.raises(type(expected.value)) as got:
         satchel_env.api(PROJECT).artifact("ds").download(tmp_path / "out")
     assert str(got.value) == str(expected.value)
