@@ -17,19 +17,16 @@ The producing run is ``VersionRecord.run_id``, written in the version record at 
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
-from satchel.errors import ConcurrentUpdateError, DamagedRecordError, InvalidQueryError, StoreError
+from satchel.errors import DamagedRecordError, InvalidQueryError, StoreError
 from satchel.store import Store, layout
 from satchel.store.damage import warn_skipped
 from satchel.store.records import VersionRecord, decode, encode, utcnow
-from satchel.store.store import MAX_ATTEMPTS
 
 
 class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -153,8 +150,9 @@ def update_run(
         ConcurrentUpdateError: too many concurrent writers.
     """
     key = layout.run_key(project, run_id)
-    for attempt in range(MAX_ATTEMPTS):
-        old, token = store.backend.read_token(key)
+    result: list[RunRecord] = []
+
+    def apply(old: bytes | None) -> bytes | None:
         if old is None:
             raise StoreError(
                 f"run {project}/{run_id} has no record in {store.url} (deleted by hand?); "
@@ -162,14 +160,11 @@ def update_run(
             )
         current: RunRecord = decode(old, RunRecord, key)
         new = change(current)
-        if new == current:
-            return current
-        if store.backend.replace_if_unchanged(key, encode(new), token):
-            return new
-        time.sleep(random.uniform(0, min(0.05, 0.002 * (attempt + 1))))
-    raise ConcurrentUpdateError(
-        f"could not update run {project}/{run_id} in {store.url}: too many concurrent writers"
-    )
+        result.append(new)
+        return None if new == current else encode(new)
+
+    store.compare_and_swap(key, apply, what=f"run {project}/{run_id}")
+    return result[-1]
 
 
 def record_input(store: Store, run_project: str, run_id: str, version: VersionRecord) -> None:

@@ -15,23 +15,19 @@ Linking a version that is already linked into the same portfolio returns the exi
 
 from __future__ import annotations
 
-import random
-import time
 import uuid
 from collections.abc import Sequence
 
 from satchel import naming
 from satchel.errors import (
     ArtifactStateError,
-    ConcurrentUpdateError,
     DamagedRecordError,
     InvalidNameError,
 )
 from satchel.registry.delete import delete_version
-from satchel.store import Store, layout
+from satchel.store import Store
 from satchel.store.damage import warn_skipped
-from satchel.store.records import VersionRecord, encode, utcnow, who
-from satchel.store.store import MAX_ATTEMPTS
+from satchel.store.records import VersionRecord, utcnow, who
 
 
 def parse_target(target_path: str, default_project: str) -> tuple[str, str]:
@@ -114,10 +110,9 @@ def _create(
 ) -> VersionRecord:
     src_attrs = store.attrs(record)
     link_id = uuid.uuid4().hex
-    for attempt in range(MAX_ATTEMPTS):
-        # above every record and tombstone, sound or damaged (never written over)
-        number = store.version_listing(project, name).next_number
-        link = VersionRecord(
+
+    def propose(number: int, _listing: object) -> VersionRecord:
+        return VersionRecord(
             id=link_id,
             project=project,
             name=name,
@@ -133,13 +128,12 @@ def _create(
             metadata=dict(src_attrs.metadata),
             linked_from=source,
         )
-        if store.backend.create_if_absent(layout.version_key(project, name, number), encode(link)):
-            return link
-        time.sleep(random.uniform(0, min(0.05, 0.002 * (attempt + 1))))
-    raise ConcurrentUpdateError(
-        f"could not link {source} into {project}/{name} after {MAX_ATTEMPTS} attempts: too many "
-        "concurrent writers; try again"
+
+    link = store.claim_next_version(
+        project, name, propose, what=f"link {source} into {project}/{name}"
     )
+    assert link is not None  # propose always proposes
+    return link
 
 
 def unlink_version(store: Store, record: VersionRecord) -> list[str]:

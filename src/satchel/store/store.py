@@ -468,7 +468,7 @@ class Store:
             result.append(new)
             return encode(new)
 
-        self._cas(key, apply)
+        self.compare_and_swap(key, apply)
         self._collections[(project, name)] = result[-1]
         return result[-1]
 
@@ -614,46 +614,32 @@ class Store:
 
     def _commit(self, req: CommitRequest) -> CommitResult:
         new_id = uuid.uuid4().hex
-        uploaded_for: str | None = None
-        for attempt in range(MAX_ATTEMPTS):
-            listing = self.version_listing(req.project, req.name)
+        uploaded: dict[str, str] = {}  # the last manifest uploaded: its digest -> its id
+        built: list[Manifest] = []
+        kept: list[CommitResult] = []  # the latest version, under the no-op rule
+
+        def propose(number: int, listing: layout.VersionListing) -> VersionRecord | None:
             # a damaged record is skipped as a base (warned) and never written over: the new
             # number is above every record file and tombstone, sound or not
             latest = self._latest_of(listing, req.project, req.name)
             manifest = req.build(latest)
             if latest is not None and latest.digest == manifest.digest:
-                try:
-                    found: Manifest | None = self.manifest_for(latest)
-                except RecordMismatchError:
-                    raise  # a tampered record: never committed on top of (fsck names it)
-                except ManifestError as exc:
-                    if self.backend.exists(layout.manifest_key(latest.manifest)):
-                        # there but damaged: the same content committed again becomes a sound
-                        # new version instead of a no-op (fsck reports the damaged one)
-                        warn_damage(
-                            f"{req.project}/{req.name}:v{latest.version} holds this content but "
-                            f"cannot be read ({exc}); committing it again as a new version"
-                        )
-                        found = None
-                    else:
-                        found = manifest  # gone: complete() writes it again if it is the same
+                found = self._unchanged(req, latest, manifest)
                 if found is not None:
-                    self._complete(req, found, latest)
-                    for alias in req.aliases:
-                        self.set_alias(req.project, req.name, alias, latest.version)
-                    return CommitResult(latest, found, False)
-            if uploaded_for != manifest.digest:
+                    kept.append(CommitResult(latest, found, False))
+                    return None
+            if manifest.digest not in uploaded:  # a new build: upload it (and only it)
                 req.upload(manifest, latest)
-                manifest_id = self.put_manifest(manifest)
-                uploaded_for = manifest.digest
-            number = listing.next_number
-            record = VersionRecord(
+                uploaded.clear()
+                uploaded[manifest.digest] = self.put_manifest(manifest)
+            built.append(manifest)
+            return VersionRecord(
                 id=new_id,
                 project=req.project,
                 name=req.name,
                 version=number,
                 type=req.type,
-                manifest=manifest_id,
+                manifest=uploaded[manifest.digest],
                 digest=manifest.digest,
                 size=manifest.size,
                 file_count=len(manifest),
@@ -667,17 +653,124 @@ class Store:
                 ttl_seconds=req.ttl_seconds,
                 distributed_id=req.distributed_id,
             )
+
+        record = self.claim_next_version(
+            req.project, req.name, propose, what=f"commit {req.project}/{req.name}"
+        )
+        result = kept[-1] if record is None else CommitResult(record, built[-1], True)
+        self._complete(req, result.manifest, result.record)
+        for alias in req.aliases:
+            self.set_alias(req.project, req.name, alias, result.record.version)
+        return result
+
+    def _unchanged(
+        self, req: CommitRequest, latest: VersionRecord, manifest: Manifest
+    ) -> Manifest | None:
+        """The manifest of ``latest`` when the no-op rule returns it (its content is
+        ``manifest``'s), ``None`` when the content must be committed again."""
+        try:
+            return self.manifest_for(latest)
+        except RecordMismatchError:
+            raise  # a tampered record: never committed on top of (fsck names it)
+        except ManifestError as exc:
+            if self.backend.exists(layout.manifest_key(latest.manifest)):
+                # there but damaged: the same content committed again becomes a sound new
+                # version instead of a no-op (fsck reports the damaged one)
+                warn_damage(
+                    f"{req.project}/{req.name}:v{latest.version} holds this content but "
+                    f"cannot be read ({exc}); committing it again as a new version"
+                )
+                return None
+            return manifest  # gone: complete() writes it again if it is the same
+
+    # -- contention -----------------------------------------------------------------------
+    def claim_next_version(
+        self,
+        project: str,
+        name: str,
+        propose: Callable[[int, layout.VersionListing], VersionRecord | None],
+        *,
+        what: str,
+    ) -> VersionRecord | None:
+        """Create a version record at the collection's next free number: the one helper for
+        "claim the next number" (commits, links).
+
+        Each attempt lists ``versions/`` once, asks ``propose(number, listing)`` for the record
+        to write at ``number`` (above every record file and tombstone, sound or damaged, so
+        nothing is written over) and creates it only if absent. A writer that loses the
+        number to another waits a moment (random, growing) and tries again with a new
+        listing, up to :data:`MAX_ATTEMPTS` times.
+
+        Args:
+            project, name: the collection.
+            propose: the record to create (its ``version`` must be ``number``), or ``None``
+                to claim nothing (a commit whose content is already the latest version).
+            what: the operation, for the error (``"commit proj/ds"``).
+
+        Returns:
+            The record created, or ``None`` when ``propose`` claimed nothing.
+
+        Raises:
+            ConcurrentUpdateError: another writer took the number every time.
+        """
+        for attempt in range(MAX_ATTEMPTS):
+            listing = self.version_listing(project, name)
+            number = listing.next_number
+            record = propose(number, listing)
+            if record is None:
+                return None
+            assert record.version == number, "propose() must write the number it was given"
             if self.backend.create_if_absent(
-                layout.version_key(req.project, req.name, number), encode(record)
+                layout.version_key(project, name, number), encode(record)
             ):
-                self._complete(req, manifest, record)
-                for alias in req.aliases:
-                    self.set_alias(req.project, req.name, alias, number)
-                return CommitResult(record, manifest, True)
-            time.sleep(random.uniform(0, min(0.05, 0.002 * (attempt + 1))))
+                return record
+            _back_off(attempt)
         raise ConcurrentUpdateError(
-            f"could not commit {req.project}/{req.name} after {MAX_ATTEMPTS} attempts: "
-            "too many concurrent writers; try again"
+            f"could not {what} after {MAX_ATTEMPTS} attempts: too many concurrent writers; "
+            "try again"
+        )
+
+    def compare_and_swap(
+        self,
+        key: str,
+        change: Callable[[bytes | None], bytes | None],
+        *,
+        what: str | None = None,
+    ) -> None:
+        """Replace the small record at ``key`` by ``change(its bytes)`` in one atomic step:
+        the one helper for "compare-and-swap update" (aliases, attributes, collection and run
+        records).
+
+        ``change`` gets the stored bytes (``None``: no record yet, which is then created only
+        if still absent) and returns the new bytes, or ``None`` (or the same bytes) to leave
+        the record as it is. When another writer changed the record in between, it is read
+        again and ``change`` called again on what that writer stored, so concurrent editors
+        never lose each other's change; an exception from ``change`` ends the update.
+
+        Args:
+            key: the record.
+            change: old bytes -> new bytes (called once per attempt, so without side
+                effects beyond remembering its last result).
+            what: the record, for the error (default ``key``).
+
+        Raises:
+            ConcurrentUpdateError: another writer changed it every time, :data:`MAX_ATTEMPTS`
+                times in a row.
+        """
+        for attempt in range(MAX_ATTEMPTS):
+            old, token = self.backend.read_token(key)
+            new = change(old)
+            if new is None or old == new:
+                return
+            if token is None:
+                if self.backend.create_if_absent(key, new):
+                    return
+            elif self.backend.replace_if_unchanged(key, new, token):
+                return
+            _back_off(attempt)
+        raise ConcurrentUpdateError(
+            f"could not update {what or key} in {self.url}: too many concurrent writers; "
+            "try again"
         )
 
     def _complete(self, req: CommitRequest, manifest: Manifest, record: VersionRecord) -> None:
@@ -732,7 +825,7 @@ class Store:
         naming.validate_alias(alias)
         key = layout.alias_key(project, name, alias)
         data = encode(AliasRecord(version))
-        self._cas(key, lambda _old: data)
+        self.compare_and_swap(key, lambda _old: data)
 
     def remove_alias(self, project: str, name: str, alias: str) -> None:
         """Remove ``alias`` (no error when absent)."""
@@ -762,24 +855,8 @@ class Store:
             result.append(new)
             return encode(new)
 
-        self._cas(key, apply)
+        self.compare_and_swap(key, apply)
         return result[-1]
-
-    def _cas(self, key: str, apply: Callable[[bytes | None], bytes]) -> None:
-        for attempt in range(MAX_ATTEMPTS):
-            old, token = self.backend.read_token(key)
-            new = apply(old)
-            if old == new:
-                return
-            if token is None:
-                if self.backend.create_if_absent(key, new):
-                    return
-            elif self.backend.replace_if_unchanged(key, new, token):
-                return
-            time.sleep(random.uniform(0, min(0.05, 0.002 * (attempt + 1))))
-        raise ConcurrentUpdateError(
-            f"could not update {key} in {self.url}: too many concurrent writers; try again"
-        )
 
 
 def _initial_attrs(record: VersionRecord) -> VersionAttrs:
@@ -790,3 +867,9 @@ def _initial_attrs(record: VersionRecord) -> VersionAttrs:
         ttl_seconds=record.ttl_seconds,
         updated_at=record.created_at,
     )
+
+
+def _back_off(attempt: int) -> None:
+    """Wait a random moment, longer after each lost race (at most 50 ms), so writers that
+    collided do not collide again in step."""
+    time.sleep(random.uniform(0, min(0.05, 0.002 * (attempt + 1))))
