@@ -212,13 +212,10 @@ class KillSwitch:
         self._inner.put_file(key, local_path)
 
     def move_file(self, key: str, local_path: str) -> None:
-        """A local store takes over a cache file (``LocalBackend.move_file``)."""
-        move = getattr(self._inner, "move_file", None)
-        if move is None:  # as Store.put_object does for stores that only upload
-            self.put_file(key, local_path)
-            return
+        """A local store takes over a cache file (``LocalBackend.move_file``); other stores
+        upload it (``BackendDefaults.move_file``)."""
         self._upload_starts()
-        move(key, local_path)
+        self._inner.move_file(key, local_path)
 
     def _upload_starts(self) -> None:
         with self._lock:

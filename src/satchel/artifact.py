@@ -388,9 +388,9 @@ class Artifact(WandbArtifactMixin):
         for store in (svc.store, kwargs.get("store")):
             if isinstance(store, str) and "://" not in store:
                 folders.append((store, "store"))
-            store_root = getattr(getattr(store, "backend", None), "root", None)
+            store_root = store.backend.local_path("") if isinstance(store, Store) else None
             if isinstance(store_root, str):
-                folders.append((store_root, "store"))
+                folders.append((os.path.normpath(store_root), "store"))
         if isinstance(root, (str, os.PathLike)):
             folders.append((os.fspath(root), "target"))
         return folders
@@ -1453,7 +1453,7 @@ class Artifact(WandbArtifactMixin):
         """The remote store's transfer pool while something must come over the network; the
         local pool (``None``) when the cache holds every object, as more threads copying local
         files only contend for the GIL."""
-        io_workers: int | None = getattr(self._store().backend, "io_workers", None)
+        io_workers = self._store().backend.io_workers
         if io_workers is None:
             return None
         cache = self._svc().cache

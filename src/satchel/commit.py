@@ -104,7 +104,7 @@ class Uploader:
 
         try:
             # a remote store advertises how many transfers are worth running at once
-            run_parallel(send, todo, workers=getattr(self.store.backend, "io_workers", None))
+            run_parallel(send, todo, workers=self.store.backend.io_workers)
         finally:
             bar.close()
 

@@ -537,9 +537,8 @@ def _remove_if_old(backend: StoreBackend, key: str, cutoff: float, listed: float
     backend can: GCS, Azure, ``memory://``).
     """
     local = backend.local_path(key)
-    delete_if_old = getattr(backend, "delete_if_old", None)
-    if local is None and delete_if_old is not None:
-        return bool(delete_if_old(key, cutoff, listed=listed))
+    if local is None and backend.capabilities.conditional_delete:
+        return backend.delete_if_old(key, cutoff, listed=listed)
     if local is None:
         mtime = modified_time(backend, key)
         if mtime is not None and (mtime >= cutoff or moved(mtime, listed)):

@@ -5,23 +5,25 @@ The registry needs more from a listing than :meth:`StoreBackend.list` gives: the
 changed since it was cached, and ``gc`` must know how old an object is. This module asks the
 backend for the cheapest source of those facts:
 
-* local disk: one ``os.scandir`` of the folder; the fingerprint is ``inode:size:mtime_ns``
-  (every satchel write replaces the file, so a change gets a new inode or a new mtime);
-* a backend offering ``list_detailed(prefix) -> {name: (fingerprint, mtime)}``,
-  ``walk_detailed(prefix) -> Iterator[(key, size, mtime)]`` and ``modified_time(key)``
-  (:mod:`satchel.store.remote`: the ETag or generation, and the object's last-modified time);
-* anything else: names only; callers then read every file (correct, just slower) and ``gc``
-  treats every object as young (it deletes nothing it cannot date).
+* local disk (:class:`~satchel.store.local.LocalBackend`): one ``os.scandir`` of the folder;
+  the fingerprint is ``inode:size:mtime_ns`` (every satchel write replaces the file, so a
+  change gets a new inode or a new mtime);
+* buckets (:mod:`satchel.store.remote`): the ETag or generation, and the object's
+  last-modified time;
+* anything else (the "unsupported" defaults of :class:`~satchel.store.backend.BackendDefaults`):
+  names only; callers then read every file (correct, just slower) and ``gc`` treats every
+  object as young (it deletes nothing it cannot date).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from satchel.store.backend import StoreBackend
+from satchel.store.local import changed_time
+
+__all__ = ["Listed", "changed_time", "list_detailed", "modified_time", "walk_detailed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,85 +53,30 @@ def list_detailed(backend: StoreBackend, prefix: str, *, hidden: bool = False) -
     Returns:
         name -> :class:`Listed`; empty when the folder does not exist.
     """
-    local = backend.local_path(prefix)
-    if local is not None:
-        out: dict[str, Listed] = {}
-        try:
-            with os.scandir(local) as it:
-                for e in it:
-                    if e.name.startswith(".") and not hidden:
-                        continue
-                    # the inode alone (free from readdir) is not enough: a folder rebuilt by
-                    # hand reuses freed inode numbers at once
-                    with contextlib.suppress(FileNotFoundError):
-                        st = e.stat(follow_symlinks=False)
-                        out[e.name] = Listed(
-                            f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}", st.st_mtime_ns / 1e9
-                        )
-        except (FileNotFoundError, NotADirectoryError):
-            return {}
-        return out
-    detailed = getattr(backend, "list_detailed", None)
-    if detailed is not None:
-        # ETags and generations change with every write by themselves: no racy-time check
-        # (which would also compare the service's clock with ours)
-        return {
-            name: Listed(fp, None) for name, (fp, _mtime) in detailed(prefix, hidden=hidden).items()
-        }
-    return {name: Listed(None, None) for name in backend.list(prefix, hidden=hidden)}
+    listed = backend.list_detailed(prefix, hidden=hidden)
+    if backend.local_path(prefix) is not None:
+        # an inode:size:mtime_ns fingerprint can stay the same across a rewrite within one
+        # tick of the clock: the time goes with it for the racy-time check
+        return {name: Listed(fp, mtime) for name, (fp, mtime) in listed.items()}
+    # ETags and generations change with every write by themselves: no racy-time check (which
+    # would also compare the service's clock with ours)
+    return {name: Listed(fp, None) for name, (fp, _mtime) in listed.items()}
 
 
 def walk_detailed(
     backend: StoreBackend, prefix: str, *, hidden: list[str] | None = None
 ) -> Iterator[tuple[str, int, float | None]]:
-    """Yield ``(key, size, changed)`` for every object below folder ``prefix``.
+    """Yield ``(key, size, changed)`` for every object below folder ``prefix``
+    (:meth:`StoreBackend.walk_detailed`).
 
     ``changed`` is when the object last changed (on local disk the later of mtime and ctime),
     ``None`` when the backend cannot date its objects. On local disk, hidden files (temporary
     writes, never objects) are skipped, and their paths appended to ``hidden`` when given.
     """
-    local = backend.local_path(prefix)
-    if local is not None:
-        root = backend.local_path("")
-        assert root is not None
-        root = root.rstrip(os.sep)
-        for dirpath, _dirs, files in os.walk(local):
-            rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
-            for name in files:
-                if name.startswith("."):
-                    if hidden is not None:
-                        hidden.append(os.path.join(dirpath, name))
-                    continue
-                with contextlib.suppress(FileNotFoundError):
-                    st = os.stat(os.path.join(dirpath, name))
-                    yield f"{rel}/{name}", st.st_size, changed_time(st)
-        return
-    detailed = getattr(backend, "walk_detailed", None)
-    if detailed is not None:
-        yield from detailed(prefix)
-        return
-    for key, size in backend.walk(prefix):
-        yield key, size, None
+    return backend.walk_detailed(prefix, hidden=hidden)
 
 
 def modified_time(backend: StoreBackend, key: str) -> float | None:
     """When ``key`` last changed (``None``: absent or unknown); on local disk the later of
-    mtime and ctime."""
-    local = backend.local_path(key)
-    if local is not None:
-        try:
-            return changed_time(os.stat(local))
-        except FileNotFoundError:
-            return None
-    stat = getattr(backend, "modified_time", None)
-    if stat is not None:
-        result: float | None = stat(key)
-        return result
-    return None
-
-
-def changed_time(st: os.stat_result) -> float:
-    """When a local file last changed: the later of its mtime and ctime."""
-    # Local stores place objects by hard-linking cache files, which keeps the cache file's old
-    # mtime; the link (and any touch or chmod) updates ctime, so "last changed" is the later.
-    return max(st.st_mtime, st.st_ctime)
+    mtime and ctime (:meth:`StoreBackend.modified_time`)."""
+    return backend.modified_time(key)

@@ -16,7 +16,7 @@ import asyncio
 import time
 from typing import Any
 
-from satchel.store.backend import Token
+from satchel.store.backend import Capabilities, Token
 from satchel.store.remote import AsyncFsspecBackend, Head, Listed, Walked
 from satchel.store.retry import ErrorKind
 
@@ -32,6 +32,8 @@ SDK_BACKOFF = (1, 2)
 
 class AzureBackend(AsyncFsspecBackend):
     """A store below ``az://container/prefix``."""
+
+    capabilities = Capabilities(freshen=True, conditional_delete=True, fingerprints=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

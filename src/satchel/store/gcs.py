@@ -22,7 +22,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from satchel.store.backend import Token
+from satchel.store.backend import Capabilities, Token
 from satchel.store.remote import AsyncFsspecBackend, Head, Listed, Walked, parse_timestamp
 from satchel.store.retry import ErrorKind, bucket_missing
 
@@ -42,6 +42,8 @@ def _quiet(name: str) -> None:
 
 class GCSBackend(AsyncFsspecBackend):
     """A store below ``gs://bucket/prefix``."""
+
+    capabilities = Capabilities(freshen=True, conditional_delete=True, fingerprints=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

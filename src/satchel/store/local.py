@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import os
@@ -22,7 +23,7 @@ from typing import BinaryIO
 
 from satchel.errors import StoreError
 from satchel.fsutil import copy_object, move_object, write_bytes_atomic
-from satchel.store.backend import Token
+from satchel.store.backend import BackendDefaults, Capabilities, Detail, Token
 
 try:
     import fcntl
@@ -34,8 +35,10 @@ def _token(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class LocalBackend:
+class LocalBackend(BackendDefaults):
     """A store on a local (or locally mounted) folder."""
+
+    capabilities = Capabilities(freshen=True, fingerprints=True)
 
     def __init__(self, root: str) -> None:
         """Use folder ``root`` (created on first write)."""
@@ -90,14 +93,53 @@ class LocalBackend:
             return []
 
     def walk(self, prefix: str) -> Iterator[tuple[str, int]]:
-        base = self._p(prefix)
-        for dirpath, _dirs, files in os.walk(base):
+        for key, size, _changed in self.walk_detailed(prefix):
+            yield key, size
+
+    def list_detailed(self, prefix: str, *, hidden: bool = False) -> dict[str, Detail]:
+        """One ``os.scandir`` of the folder: the fingerprint is ``inode:size:mtime_ns`` (every
+        satchel write replaces the file, so a change gets a new inode or a new mtime), the
+        time the mtime (folders are listed the same way)."""
+        out: dict[str, Detail] = {}
+        try:
+            with os.scandir(self._p(prefix)) as it:
+                for e in it:
+                    if e.name.startswith(".") and not hidden:
+                        continue
+                    # the inode alone (free from readdir) is not enough: a folder rebuilt by
+                    # hand reuses freed inode numbers at once
+                    with contextlib.suppress(FileNotFoundError):
+                        st = e.stat(follow_symlinks=False)
+                        out[e.name] = (
+                            f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}", st.st_mtime_ns / 1e9
+                        )
+        except (FileNotFoundError, NotADirectoryError):
+            return {}
+        return out
+
+    def walk_detailed(
+        self, prefix: str, *, hidden: builtins.list[str] | None = None
+    ) -> Iterator[tuple[str, int, float | None]]:
+        """``(key, size, changed)`` below ``prefix``, ``changed`` the later of mtime and ctime
+        (:func:`changed_time`); hidden files (writers' temporaries, never objects) are skipped
+        and their paths appended to ``hidden`` when given."""
+        for dirpath, _dirs, files in os.walk(self._p(prefix)):
             rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
             for name in files:
                 if name.startswith("."):
+                    if hidden is not None:
+                        hidden.append(os.path.join(dirpath, name))
                     continue
                 with contextlib.suppress(FileNotFoundError):
-                    yield f"{rel}/{name}", os.stat(os.path.join(dirpath, name)).st_size
+                    st = os.stat(os.path.join(dirpath, name))
+                    yield f"{rel}/{name}", st.st_size, changed_time(st)
+
+    def modified_time(self, key: str) -> float | None:
+        """When ``key`` last changed: the later of its mtime and ctime; ``None`` when absent."""
+        try:
+            return changed_time(os.stat(self._p(key)))
+        except FileNotFoundError:
+            return None
 
     def put_file(self, key: str, local_path: str) -> None:
         """Store a private copy of ``local_path`` (a reflink where the filesystem offers one,
@@ -136,6 +178,13 @@ class LocalBackend:
 
     def local_path(self, key: str) -> str | None:
         return self._p(key)
+
+
+def changed_time(st: os.stat_result) -> float:
+    """When a local file last changed: the later of its mtime and ctime."""
+    # A file placed by a hard link or a rename keeps its old mtime; the link (and any touch or
+    # chmod) updates ctime, so "last changed" is the later.
+    return max(st.st_mtime, st.st_ctime)
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ import datetime as _dt
 import hashlib
 import threading
 
-from satchel.store.backend import Token
+from satchel.store.backend import Capabilities, Token
 from satchel.store.remote import FsspecBackend, moved
 
 _LOCK = threading.Lock()
@@ -32,6 +32,7 @@ class MemoryBackend(FsspecBackend):
     """A store in the process's ``memory://`` filesystem."""
 
     writable = True
+    capabilities = Capabilities(freshen=True, conditional_delete=True)
 
     def _current(self, path: str) -> bytes | None:
         try:

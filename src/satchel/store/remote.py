@@ -39,6 +39,7 @@ A filesystem without conditional writes is refused for writing with
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import importlib
@@ -48,7 +49,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO, TypeVar
 
 from satchel.errors import ConfigError, HandlerUnavailableError, StoreNotWritableError
-from satchel.store.backend import Token
+from satchel.store.backend import BackendDefaults, Token
 from satchel.store.retry import ErrorKind, PreconditionFailed, RetryPolicy, call
 from satchel.transfer import run_parallel
 
@@ -129,7 +130,7 @@ def open_remote_backend(
     return backend
 
 
-class FsspecBackend:
+class FsspecBackend(BackendDefaults):
     """A store on any fsspec filesystem; read-only unless a subclass adds atomic writes.
 
     Subclasses override the primitives ``_get``, ``_head``, ``_put``, ``_list``, ``_walk``,
@@ -139,7 +140,7 @@ class FsspecBackend:
     #: whether the filesystem offers create-if-absent and replace-if-unchanged
     writable = False
     #: object transfers worth running at once: network latency, not CPU, bounds them
-    io_workers = 16
+    io_workers: int | None = 16
 
     def __init__(self, fs: Any, url: str, *, retry: RetryPolicy) -> None:
         """Use filesystem ``fs`` for the store at ``url``."""
@@ -321,8 +322,12 @@ class FsspecBackend:
         (names starting with ``.`` only with ``hidden``)."""
         return sorted(self.list_detailed(prefix, hidden=hidden))
 
-    def walk_detailed(self, prefix: str) -> Iterator[tuple[str, int, float | None]]:
-        """Yield ``(key, size, mtime)`` for every object at any depth below folder ``prefix``."""
+    def walk_detailed(
+        self, prefix: str, *, hidden: builtins.list[str] | None = None
+    ) -> Iterator[tuple[str, int, float | None]]:
+        """Yield ``(key, size, mtime)`` for every object at any depth below folder ``prefix``
+        (hidden names are left out; nothing is added to ``hidden``: a bucket keeps no
+        temporaries)."""
         path = self.path(prefix.rstrip("/"))
         try:
             found = self._call(lambda: self._walk(path), f"list {prefix} recursively")

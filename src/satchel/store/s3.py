@@ -17,7 +17,7 @@ import contextlib
 import time
 from typing import Any
 
-from satchel.store.backend import Token
+from satchel.store.backend import Capabilities, Token
 from satchel.store.remote import AsyncFsspecBackend, Head, Listed, Walked
 from satchel.store.retry import ErrorKind
 
@@ -59,6 +59,9 @@ def _code(exc: BaseException) -> str | None:
 
 class S3Backend(AsyncFsspecBackend):
     """A store below ``s3://bucket/prefix``."""
+
+    # no conditional delete: S3's DeleteObject takes no If-Match here (gc re-reads the time)
+    capabilities = Capabilities(freshen=True, fingerprints=True)
 
     def classify(self, exc: BaseException) -> ErrorKind:
         code = _code(exc)

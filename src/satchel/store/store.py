@@ -170,11 +170,10 @@ class Store:
     def _freshen(self, keys: set[str]) -> set[str]:
         """Touch ``keys`` (in the backend's transfer pool: on a bucket each is one request);
         return those still there."""
-        touch = getattr(self.backend, "touch", None)
-        if touch is None or not keys:
+        if not self.backend.capabilities.freshen or not keys:
             return keys
         ordered = sorted(keys)
-        done = run_parallel(touch, ordered, workers=getattr(self.backend, "io_workers", None))
+        done = run_parallel(self.backend.touch, ordered, workers=self.backend.io_workers)
         return {k for k, ok in zip(ordered, done) if ok}
 
     def absent(self, manifest: Manifest, manifest_id: str) -> tuple[list[ManifestEntry], bool]:
@@ -241,7 +240,7 @@ class Store:
             self.put_object(entry.alg, entry.oid, path)
             return True
 
-        sent += sum(run_parallel(resend, gone, workers=getattr(self.backend, "io_workers", None)))
+        sent += sum(run_parallel(resend, gone, workers=self.backend.io_workers))
         if lost:
             keys = {layout.object_key(e.alg, e.oid) for e in lost}
             paths = sorted(  # every file with that content, not just the one looked up
@@ -269,9 +268,8 @@ class Store:
                 other stores upload it and leave it where it is.
         """
         key = layout.object_key(alg, oid)
-        move_file = getattr(self.backend, "move_file", None) if move else None
-        if move_file is not None:
-            move_file(key, local_path)
+        if move:
+            self.backend.move_file(key, local_path)
         else:
             self.backend.put_file(key, local_path)
 
@@ -488,10 +486,9 @@ class Store:
 
     def _names_and_hidden_folders(self, prefix: str) -> list[str]:
         local = self.backend.local_path(prefix)
-        detailed = getattr(self.backend, "list_detailed", None)
-        if local is None and detailed is not None:
+        if local is None and self.backend.capabilities.fingerprints:
             # a bucket lists sub-folders (common prefixes) without a fingerprint
-            listed = detailed(prefix, hidden=True)
+            listed = self.backend.list_detailed(prefix, hidden=True)
             return sorted(
                 n for n, (fp, _mt) in listed.items() if not n.startswith(".") or fp is None
             )
