@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from satchel.cache import Cache
+from satchel.errorcodes import ErrorKind
 from satchel.errors import (
     DigestMismatchError,
     InvalidPathError,
@@ -19,7 +20,6 @@ from satchel.errors import (
     TooManyObjectsError,
 )
 from satchel.handlers._common import (
-    Failure,
     PrefixEntries,
     md5_of_etag,
     prefix_of,
@@ -125,18 +125,18 @@ def test_stream_to_cache_checks_size_and_extra_checksum(tmp_path: Path) -> None:
 
 def test_reference_error_kinds_read_differently() -> None:
     uri = "s3://b/k"
-    access = reference_error(Failure.ACCESS, uri, "AccessDenied", hint="fix creds")
+    access = reference_error(ErrorKind.PERMISSION, uri, "AccessDenied", hint="fix creds")
     assert isinstance(access, ReferenceAccessError) and isinstance(access, PermissionError)
     assert str(access) == "access to s3://b/k was refused (AccessDenied); fix creds"
-    bucket = reference_error(Failure.NO_BUCKET, uri, "NoSuchBucket")
+    bucket = reference_error(ErrorKind.BUCKET_MISSING, uri, "NoSuchBucket")
     assert isinstance(bucket, ReferenceNotFoundError)
     assert "bucket or container does not exist" in str(bucket)
-    gone = reference_error(Failure.NO_OBJECT, uri, "404", recorded="e1")
+    gone = reference_error(ErrorKind.NOT_FOUND, uri, "404", recorded="e1")
     assert str(gone) == "reference s3://b/k no longer exists (recorded ETag/version e1) (404)"
-    changed = reference_error(Failure.CHANGED, uri, "", recorded="e1", current="e2")
+    changed = reference_error(ErrorKind.CONFLICT, uri, "", recorded="e1", current="e2")
     assert isinstance(changed, ReferenceChangedError)
     assert "recorded ETag e1, current ETag e2" in str(changed)
-    net = reference_error(Failure.NETWORK, uri, "refused")
+    net = reference_error(ErrorKind.TRANSIENT, uri, "refused")
     assert isinstance(net, ReferenceNetworkError) and isinstance(net, ConnectionError)
     assert str(net).startswith("could not read s3://b/k from its storage service (refused)")
 

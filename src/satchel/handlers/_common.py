@@ -11,14 +11,14 @@
   while hashing it, checks a known MD5 (and any extra checksum) and the size before the file
   gets its name, and leaves nothing behind on a mismatch.
 * **Error translation.** :func:`reference_error` builds the satchel error for one
-  :class:`Failure` kind with a message that names the URI and says what to do, so a permission
+  :class:`~satchel.errorcodes.ErrorKind` (the vocabulary the store backends use too, read from
+  each cloud's one error-code table in :mod:`satchel.errorcodes`) with a message that names the URI and says what to do, so a permission
   problem, a missing bucket, a missing object and a network failure read differently on every
   scheme. Handlers call it with ``raise reference_error(...) from exc``.
 """
 
 from __future__ import annotations
 
-import enum
 import os
 import posixpath
 import re
@@ -27,6 +27,7 @@ from typing import Any, BinaryIO, cast
 
 from satchel import paths
 from satchel.cache import Cache
+from satchel.errorcodes import ErrorKind
 from satchel.errors import (
     DigestMismatchError,
     InvalidPathError,
@@ -43,18 +44,8 @@ from satchel.manifest import NO_EXTRA, ManifestEntry
 _HEX_MD5 = re.compile(r"[0-9a-f]{32}")
 
 
-class Failure(enum.Enum):
-    """What went wrong when a storage service answered (or did not)."""
-
-    ACCESS = "access"  # credentials missing or refused
-    NO_BUCKET = "no-bucket"  # the bucket / container does not exist
-    NO_OBJECT = "no-object"  # the object (or version) does not exist
-    CHANGED = "changed"  # the object no longer has the recorded ETag
-    NETWORK = "network"  # unreachable, timed out, or the service failed (5xx)
-
-
 def reference_error(
-    kind: Failure,
+    kind: ErrorKind,
     uri: str,
     detail: str,
     *,
@@ -69,29 +60,30 @@ def reference_error(
         uri: the reference URI the call was about.
         detail: what the service or library said (an error code, a status, a message).
         hint: what the user can do, appended to the message (credentials, endpoint...).
-        recorded: the ETag/version recorded in the manifest (for ``CHANGED``/``NO_OBJECT``).
-        current: the ETag/version the object has now (for ``CHANGED``).
+        recorded: the ETag/version recorded in the manifest (for ``CONFLICT``/``NOT_FOUND``).
+        current: the ETag/version the object has now (for ``CONFLICT``).
 
     Returns:
         The error to raise (with ``raise ... from exc``).
     """
     tail = f"; {hint}" if hint else ""
-    if kind is Failure.ACCESS:
+    if kind is ErrorKind.PERMISSION:
         return ReferenceAccessError(f"access to {uri} was refused ({detail}){tail}")
-    if kind is Failure.NO_BUCKET:
+    if kind is ErrorKind.BUCKET_MISSING:
         return ReferenceNotFoundError(
             f"{uri}: the bucket or container does not exist ({detail}); check its name and "
             f"the endpoint{tail}"
         )
-    if kind is Failure.NO_OBJECT:
+    if kind is ErrorKind.NOT_FOUND:
         was = f" (recorded ETag/version {recorded})" if recorded else ""
         return ReferenceNotFoundError(f"reference {uri} no longer exists{was} ({detail}){tail}")
-    if kind is Failure.CHANGED:
+    if kind is ErrorKind.CONFLICT:
         return ReferenceChangedError(
             f"reference {uri} changed since it was recorded: recorded ETag {recorded}, current "
             f"ETag {current or 'unknown'}, and the recorded version cannot be read; re-add the "
             "reference, or pass allow_missing_references=True to skip it"
         )
+    # TRANSIENT (and OTHER, which handlers translate themselves before calling this)
     return ReferenceNetworkError(
         f"could not read {uri} from its storage service ({detail}); check the network and the "
         f"endpoint, then retry{tail}"

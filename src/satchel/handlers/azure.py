@@ -44,18 +44,13 @@ from urllib.parse import quote, unquote, urlsplit
 from azure.core import MatchConditions
 from azure.core.exceptions import (
     AzureError,
-    ClientAuthenticationError,
     HttpResponseError,
-    ResourceModifiedError,
-    ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
 )
 from azure.storage.blob import BlobServiceClient
 
+from satchel.errorcodes import ErrorKind, azure_kind
 from satchel.errors import InvalidPathError, ReferenceError_, ReferenceNotFoundError
 from satchel.handlers._common import (
-    Failure,
     PrefixEntries,
     cached_ref,
     is_unchecked,
@@ -235,7 +230,7 @@ class AzureHandler:
                 account_url = f"https://{name}{_BLOB_HOST}"
             else:
                 raise reference_error(
-                    Failure.ACCESS,
+                    ErrorKind.PERMISSION,
                     "az://",
                     "no storage account configured",
                     hint="set {'az': {'account_name': ...}} or AZURE_STORAGE_CONNECTION_STRING",
@@ -377,7 +372,7 @@ class AzureHandler:
                     current = unquote_etag(self._call(uri, blob.get_blob_properties).etag)
                 except ReferenceNotFoundError as gone:  # If-Match on a missing blob is a 412
                     raise reference_error(
-                        Failure.NO_OBJECT,
+                        ErrorKind.NOT_FOUND,
                         uri,
                         str(gone.__cause__ or gone).splitlines()[0],
                         recorded=etag,
@@ -387,11 +382,11 @@ class AzureHandler:
                 if current is None or current == etag:
                     raise
                 raise reference_error(
-                    Failure.CHANGED, uri, "", recorded=etag, current=current
+                    ErrorKind.CONFLICT, uri, "", recorded=etag, current=current
                 ) from exc
         current = unquote_etag(stream.properties.etag)
         if current != etag:  # a version's ETag never changes: anything else is not our blob
-            raise reference_error(Failure.CHANGED, uri, "", recorded=etag, current=current)
+            raise reference_error(ErrorKind.CONFLICT, uri, "", recorded=etag, current=current)
         md5 = extra.get("md5")
         return [("", self._stream(stream, uri, str(version or etag), md5, entry.size))]
 
@@ -494,18 +489,15 @@ def _translate(
     status = int(getattr(exc, "status_code", None) or 0)
     message = str(getattr(exc, "reason", None) or exc).splitlines()[0]
     detail = f"{code or status or type(exc).__name__}: {message}"
-    if isinstance(exc, (ServiceRequestError, ServiceResponseError)) and not status:
-        return reference_error(Failure.NETWORK, uri, detail)
-    if code == "ContainerNotFound" or (listing and isinstance(exc, ResourceNotFoundError)):
-        return reference_error(Failure.NO_BUCKET, uri, detail)
-    if isinstance(exc, ResourceNotFoundError) or status == 404:
-        return reference_error(Failure.NO_OBJECT, uri, detail, recorded=recorded)
-    if isinstance(exc, ResourceModifiedError) or status == 412:
-        return reference_error(Failure.CHANGED, uri, detail, recorded=recorded)
-    if isinstance(exc, ClientAuthenticationError) or status in (401, 403):
-        return reference_error(Failure.ACCESS, uri, detail, hint=_ACCESS_HINT)
-    if status >= 500 or (isinstance(exc, HttpResponseError) and status == 0):
-        return reference_error(Failure.NETWORK, uri, detail)
+    kind = azure_kind(code, status, type(exc).__name__)  # the table store/azure.py reads too
+    if kind is ErrorKind.NOT_FOUND and listing:  # a listing of a container that is not there
+        kind = ErrorKind.BUCKET_MISSING
+    if kind is ErrorKind.OTHER and isinstance(exc, HttpResponseError) and status == 0:
+        kind = ErrorKind.TRANSIENT  # no answer at all
+    if kind is ErrorKind.PERMISSION:
+        return reference_error(kind, uri, detail, hint=_ACCESS_HINT)
+    if kind is not ErrorKind.OTHER:
+        return reference_error(kind, uri, detail, recorded=recorded)
     return ReferenceError_(f"Azure refused the request for {uri} ({detail})")
 
 

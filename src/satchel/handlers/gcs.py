@@ -46,9 +46,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from satchel.errorcodes import ErrorKind, gcs_kind
 from satchel.errors import InvalidPathError, ReferenceError_, ReferenceNotFoundError
 from satchel.handlers._common import (
-    Failure,
     PrefixEntries,
     cached_ref,
     is_unchecked,
@@ -210,7 +210,7 @@ class GCSHandler:
                 creds, project = _credentials(token, opts.get("project"))
             except Exception as exc:  # google-auth raises many kinds; all mean "no usable creds"
                 raise reference_error(
-                    Failure.ACCESS, "gs://", f"{type(exc).__name__}: {exc}", hint=_ACCESS_HINT
+                    ErrorKind.PERMISSION, "gs://", f"{type(exc).__name__}: {exc}", hint=_ACCESS_HINT
                 ) from exc
             params: dict[str, str] = {}
             payer = opts.get("requester_pays")
@@ -218,7 +218,7 @@ class GCSHandler:
                 billed = payer if isinstance(payer, str) else project
                 if not billed:
                     raise reference_error(
-                        Failure.ACCESS,
+                        ErrorKind.PERMISSION,
                         "gs://",
                         "requester_pays needs a project to bill",
                         hint="set {'gs': {'project': ...}}",
@@ -273,7 +273,7 @@ class GCSHandler:
                 f"{base}/{path}", params=query, stream=stream, timeout=timeout
             )
         except requests.RequestException as exc:
-            raise reference_error(Failure.NETWORK, uri, f"{type(exc).__name__}: {exc}") from exc
+            raise reference_error(ErrorKind.TRANSIENT, uri, f"{type(exc).__name__}: {exc}") from exc
 
     def _fail(
         self,
@@ -291,21 +291,22 @@ class GCSHandler:
         except (ValueError, KeyError, TypeError):
             message = resp.reason or ""
         detail = f"HTTP {status}: {message}".rstrip(": ")
-        if status == 404:
-            kind = Failure.NO_BUCKET if listing else Failure.NO_OBJECT
+        kind = gcs_kind(status)  # the table store/gcs.py reads too
+        if kind is ErrorKind.NOT_FOUND:
+            kind = ErrorKind.BUCKET_MISSING if listing else ErrorKind.NOT_FOUND
             return reference_error(kind, uri, detail, recorded=recorded)
-        if status in (401, 403):
-            return reference_error(Failure.ACCESS, uri, detail, hint=_ACCESS_HINT)
+        if kind is ErrorKind.PERMISSION:
+            return reference_error(kind, uri, detail, hint=_ACCESS_HINT)
         if status == 400 and "requester pays" in str(message).lower():
             return reference_error(
-                Failure.ACCESS,
+                ErrorKind.PERMISSION,
                 uri,
                 detail,
                 hint="the bucket is requester-pays: set {'gs': {'requester_pays': True, "
                 "'project': <project to bill>}}",
             )
-        if status >= 500 or status == 429:
-            return reference_error(Failure.NETWORK, uri, detail)
+        if kind is ErrorKind.TRANSIENT:
+            return reference_error(kind, uri, detail)
         return ReferenceError_(f"Cloud Storage refused the request for {uri} ({detail})")
 
     def _metadata(self, loc: GCSLocation, uri: str) -> dict[str, Any] | None:
@@ -361,7 +362,7 @@ class GCSHandler:
                 ]
             if loc.generation:
                 raise reference_error(
-                    Failure.NO_OBJECT, uri, f"generation {loc.generation} does not exist"
+                    ErrorKind.NOT_FOUND, uri, f"generation {loc.generation} does not exist"
                 )
         collected = PrefixEntries(uri, prefix_of(loc.key), name, max_objects)
         for item in self._list(loc.bucket, prefix_of(loc.key), uri):
@@ -390,10 +391,10 @@ class GCSHandler:
         if generation is None:  # a manifest written elsewhere: take the current generation
             item = self._metadata(loc, loc.uri)
             if item is None:
-                raise reference_error(Failure.NO_OBJECT, loc.uri, "HTTP 404", recorded=etag)
+                raise reference_error(ErrorKind.NOT_FOUND, loc.uri, "HTTP 404", recorded=etag)
             if etag and item.get("etag") != etag:
                 raise reference_error(
-                    Failure.CHANGED, loc.uri, "", recorded=etag, current=item.get("etag")
+                    ErrorKind.CONFLICT, loc.uri, "", recorded=etag, current=item.get("etag")
                 )
             generation = str(item["generation"])
         hit = cached_ref(self.context.cache, loc.uri, generation, entry.size)
@@ -406,9 +407,9 @@ class GCSHandler:
             current = self._metadata(GCSLocation(loc.bucket, loc.key), loc.uri)
             was = f"{etag} (generation {generation})"
             if current is None:
-                raise reference_error(Failure.NO_OBJECT, loc.uri, "HTTP 404", recorded=was)
+                raise reference_error(ErrorKind.NOT_FOUND, loc.uri, "HTTP 404", recorded=was)
             raise reference_error(
-                Failure.CHANGED,
+                ErrorKind.CONFLICT,
                 loc.uri,
                 "",
                 recorded=was,
@@ -455,7 +456,7 @@ class GCSHandler:
             if item is not None:
                 return [("", self._fetch_current(loc.bucket, item, entry.ref))]
             if loc.generation:
-                raise reference_error(Failure.NO_OBJECT, entry.ref, "HTTP 404")
+                raise reference_error(ErrorKind.NOT_FOUND, entry.ref, "HTTP 404")
         listing = PrefixEntries(entry.ref, prefix_of(loc.key), None, DEFAULT_MAX_OBJECTS)
         out = []
         for item in self._list(loc.bucket, prefix_of(loc.key), entry.ref):
@@ -539,5 +540,5 @@ class _Body:
         try:
             data: bytes = self._resp.raw.read(n if n > 0 else _CHUNK, decode_content=False)
         except (requests.RequestException, OSError) as exc:
-            raise reference_error(Failure.NETWORK, self._uri, str(exc)) from exc
+            raise reference_error(ErrorKind.TRANSIENT, self._uri, str(exc)) from exc
         return data

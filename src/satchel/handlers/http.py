@@ -47,9 +47,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from satchel import paths
+from satchel.errorcodes import ErrorKind, http_kind
 from satchel.errors import ReferenceError_
 from satchel.handlers._common import (
-    Failure,
     cached_ref,
     is_unchecked,
     reference_error,
@@ -158,7 +158,7 @@ class HTTPHandler:
                 f"{uri} redirects too often ({exc}); reference the final URL instead"
             ) from exc
         except requests.RequestException as exc:
-            raise reference_error(Failure.NETWORK, uri, f"{type(exc).__name__}: {exc}") from exc
+            raise reference_error(ErrorKind.TRANSIENT, uri, f"{type(exc).__name__}: {exc}") from exc
         return resp
 
     def _check_status(
@@ -168,19 +168,20 @@ class HTTPHandler:
 
         Raises:
             ReferenceNotFoundError (404/410), ReferenceAccessError (401/403),
-            ReferenceNetworkError (5xx), ReferenceError_ (any other status >= 300).
+            ReferenceNetworkError (5xx, 408, 429), ReferenceError_ (any other status >= 300).
         """
         status = resp.status_code
         if status < 300:
             return
         resp.close()
         detail = f"HTTP {status} {resp.reason or ''}".rstrip()
-        if status in (404, 410):
-            raise reference_error(Failure.NO_OBJECT, uri, detail, recorded=recorded)
-        if status in (401, 403):
-            raise reference_error(Failure.ACCESS, uri, detail, hint=_ACCESS_HINT)
-        if status >= 500:
-            raise reference_error(Failure.NETWORK, uri, detail)
+        kind = http_kind(status)
+        if kind is ErrorKind.NOT_FOUND:
+            raise reference_error(kind, uri, detail, recorded=recorded)
+        if kind is ErrorKind.PERMISSION:
+            raise reference_error(kind, uri, detail, hint=_ACCESS_HINT)
+        if kind is ErrorKind.TRANSIENT:
+            raise reference_error(kind, uri, detail)
         raise ReferenceError_(f"{uri} answered {detail}; satchel cannot read it")
 
     def _probe(self, uri: str) -> requests.Response:
@@ -254,7 +255,7 @@ class HTTPHandler:
                 hasher.update(chunk)
                 size += len(chunk)
         except (requests.RequestException, OSError) as exc:
-            raise reference_error(Failure.NETWORK, uri, str(exc)) from exc
+            raise reference_error(ErrorKind.TRANSIENT, uri, str(exc)) from exc
         return size, md5 or b64(hasher.digest())
 
     # -- load -----------------------------------------------------------------------------
@@ -283,7 +284,7 @@ class HTTPHandler:
             current = resp.headers.get("ETag")
             if recorded and not _same_etag(recorded, current):
                 raise reference_error(
-                    Failure.CHANGED, uri, "", recorded=recorded, current=current or "none"
+                    ErrorKind.CONFLICT, uri, "", recorded=recorded, current=current or "none"
                 )
             if unchecked or not (recorded and not recorded.startswith("W/")) and not md5:
                 self.context.warn(
@@ -338,5 +339,5 @@ class _RawBody:
         try:
             data: bytes = self._resp.raw.read(n if n > 0 else None, decode_content=False)
         except (requests.RequestException, OSError) as exc:
-            raise reference_error(Failure.NETWORK, self._uri, str(exc)) from exc
+            raise reference_error(ErrorKind.TRANSIENT, self._uri, str(exc)) from exc
         return data

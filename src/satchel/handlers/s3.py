@@ -41,6 +41,7 @@ import botocore.exceptions  # type: ignore[import-untyped]
 from botocore import UNSIGNED
 from botocore.config import Config  # type: ignore[import-untyped]
 
+from satchel.errorcodes import ErrorKind, s3_kind
 from satchel.errors import (
     ConfigError,
     InvalidPathError,
@@ -50,7 +51,6 @@ from satchel.errors import (
     ReferenceNotFoundError,
 )
 from satchel.handlers._common import (
-    Failure,
     PrefixEntries,
     cached_ref,
     is_unchecked,
@@ -90,24 +90,6 @@ _S3FS_ONLY = frozenset(
         "retries",
     }
 )
-_ACCESS_CODES = frozenset(
-    {
-        "AccessDenied",
-        "Forbidden",
-        "403",
-        "401",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "ExpiredToken",
-        "InvalidToken",
-        "TokenRefreshRequired",
-        "AllAccessDisabled",
-        "AccountProblem",
-        "InvalidSecurity",
-        "UnauthorizedAccess",
-    }
-)
-_MISSING_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
 _NETWORK_EXC = (
     botocore.exceptions.EndpointConnectionError,
     botocore.exceptions.ConnectionError,
@@ -235,7 +217,7 @@ class S3Handler:
                     )
                 except _NO_CREDENTIALS_EXC as exc:
                     raise reference_error(
-                        Failure.ACCESS, "s3://", str(exc), hint=_ACCESS_HINT
+                        ErrorKind.PERMISSION, "s3://", str(exc), hint=_ACCESS_HINT
                     ) from exc
             return self._client
 
@@ -354,7 +336,7 @@ class S3Handler:
             current = unquote_etag(resp["ETag"])
             if current != etag:
                 resp["Body"].close()
-                raise reference_error(Failure.CHANGED, uri, "", recorded=etag, current=current)
+                raise reference_error(ErrorKind.CONFLICT, uri, "", recorded=etag, current=current)
         else:
             resp = self._get_recorded(loc, etag)
         return [("", self._stream(resp, uri, version or etag, etag, entry.size))]
@@ -388,7 +370,7 @@ class S3Handler:
                 )
             except ReferenceError_:
                 pass
-            raise reference_error(Failure.CHANGED, uri, "", recorded=etag, current=current) from exc
+            raise reference_error(ErrorKind.CONFLICT, uri, "", recorded=etag, current=current) from exc
 
     def _version_with_etag(self, loc: S3Location, etag: str) -> str | None:
         """The id of a stored version of ``loc`` whose ETag is ``etag`` (one listing call)."""
@@ -422,7 +404,7 @@ class S3Handler:
                 self.context.cache, body, uri=uri, version=slot, md5=md5, size=size
             )
         except _NETWORK_EXC as exc:
-            raise reference_error(Failure.NETWORK, uri, str(exc)) from exc
+            raise reference_error(ErrorKind.TRANSIENT, uri, str(exc)) from exc
         finally:
             body.close()
 
@@ -471,7 +453,7 @@ class S3Handler:
             args["ContinuationToken"] = page["NextContinuationToken"]
         if not out:
             raise reference_error(
-                Failure.NO_OBJECT, entry.ref, "no object and nothing under the prefix"
+                ErrorKind.NOT_FOUND, entry.ref, "no object and nothing under the prefix"
             )
         return out
 
@@ -499,9 +481,9 @@ class S3Handler:
         except botocore.exceptions.ClientError as exc:
             raise _translate(exc, uri, recorded) from exc
         except _NO_CREDENTIALS_EXC as exc:
-            raise reference_error(Failure.ACCESS, uri, str(exc), hint=_ACCESS_HINT) from exc
+            raise reference_error(ErrorKind.PERMISSION, uri, str(exc), hint=_ACCESS_HINT) from exc
         except _NETWORK_EXC as exc:
-            raise reference_error(Failure.NETWORK, uri, str(exc)) from exc
+            raise reference_error(ErrorKind.TRANSIENT, uri, str(exc)) from exc
 
 
 def _extra(etag: str, version: str | None) -> dict[str, Any]:
@@ -519,14 +501,9 @@ def _translate(
     code = str(error.get("Code", ""))
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
     detail = f"{code or status}: {error.get('Message') or 'no message'}"
-    if code == "NoSuchBucket":
-        return reference_error(Failure.NO_BUCKET, uri, detail)
-    if code in _MISSING_CODES or status == 404:
-        return reference_error(Failure.NO_OBJECT, uri, detail, recorded=recorded)
-    if code in ("PreconditionFailed", "412") or status == 412:
-        return reference_error(Failure.CHANGED, uri, detail, recorded=recorded)
-    if code in _ACCESS_CODES or status in (401, 403):
-        return reference_error(Failure.ACCESS, uri, detail, hint=_ACCESS_HINT)
-    if status >= 500 or code in ("SlowDown", "InternalError", "ServiceUnavailable"):
-        return reference_error(Failure.NETWORK, uri, detail)
-    return ReferenceError_(f"S3 refused the request for {uri} ({detail}); check the URI")
+    kind = s3_kind(code, status)  # the table store/s3.py reads too
+    if kind is ErrorKind.OTHER:
+        return ReferenceError_(f"S3 refused the request for {uri} ({detail}); check the URI")
+    if kind is ErrorKind.PERMISSION:
+        return reference_error(kind, uri, detail, hint=_ACCESS_HINT)
+    return reference_error(kind, uri, detail, recorded=recorded)

@@ -16,9 +16,9 @@ import asyncio
 import time
 from typing import Any
 
+from satchel.errorcodes import ErrorKind, azure_kind
 from satchel.store.backend import Capabilities, Token
 from satchel.store.remote import AsyncFsspecBackend, Head, Listed, Walked
-from satchel.store.retry import ErrorKind
 
 #: blocks of one blob uploaded at once
 BLOCK_CONCURRENCY = 4
@@ -43,22 +43,14 @@ class AzureBackend(AsyncFsspecBackend):
         for e in (exc, exc.__cause__):
             if e is None:
                 continue
-            name = type(e).__name__
             code = str(getattr(e, "error_code", "") or "")
             status = getattr(e, "status_code", None)
-            if code == "ContainerNotFound" or "No such container" in str(e):
+            if "No such container" in str(e):  # adlfs' own words for ContainerNotFound
                 return ErrorKind.BUCKET_MISSING
-            if name in ("ResourceModifiedError", "ResourceExistsError") or status == 412:
-                return ErrorKind.CONFLICT
-            if name == "ResourceNotFoundError":
-                return ErrorKind.NOT_FOUND
-            if name == "ClientAuthenticationError" or status in (401, 403):
-                return ErrorKind.PERMISSION
-            if name in ("ServiceRequestError", "ServiceResponseError", "ServiceRequestTimeoutError",
-                        "ServiceResponseTimeoutError", "IncompleteReadError"):
-                return ErrorKind.TRANSIENT
-            if isinstance(status, int) and (status in (408, 429) or status >= 500):
-                return ErrorKind.TRANSIENT
+            # the table handlers/azure.py reads too
+            kind = azure_kind(code, status if isinstance(status, int) else None, type(e).__name__)
+            if kind is not ErrorKind.OTHER:
+                return kind
         if isinstance(exc, (asyncio.TimeoutError, TimeoutError, ConnectionError)) or type(
             exc
         ).__module__.startswith("aiohttp"):

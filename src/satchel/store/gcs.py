@@ -22,9 +22,10 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from satchel.errorcodes import ErrorKind, gcs_kind
 from satchel.store.backend import Capabilities, Token
 from satchel.store.remote import AsyncFsspecBackend, Head, Listed, Walked, parse_timestamp
-from satchel.store.retry import ErrorKind, bucket_missing
+from satchel.store.retry import bucket_missing
 
 _BOUNDARY = "satchel-9f2c1e"
 
@@ -59,11 +60,9 @@ class GCSBackend(AsyncFsspecBackend):
             return ErrorKind.PERMISSION
         code = getattr(exc, "code", None)
         if type(exc).__name__ == "HttpError" and code is not None:
-            code = int(code)
-            if code in (401, 403):
-                return ErrorKind.PERMISSION
-            if code in (408, 429) or code >= 500:
-                return ErrorKind.TRANSIENT
+            kind = gcs_kind(int(code))  # the table handlers/gcs.py reads too
+            if kind in (ErrorKind.PERMISSION, ErrorKind.TRANSIENT):
+                return kind
         module = type(exc).__module__
         if module.startswith("google.auth"):
             return ErrorKind.PERMISSION

@@ -1,7 +1,8 @@
 """Retrying transient store errors and translating the rest at the boundary.
 
 Every remote backend runs each request through :func:`call` with a *classifier* of its own that
-sorts the library's exception into an :class:`ErrorKind`:
+sorts the library's exception into an :class:`~satchel.errorcodes.ErrorKind` (reading its
+cloud's error-code table in :mod:`satchel.errorcodes`, which the reference handlers read too):
 
 * ``TRANSIENT`` (timeouts, connection resets, 5xx, throttling): retried with exponential
   backoff and full jitter (:class:`RetryPolicy`); still failing afterwards becomes
@@ -19,27 +20,18 @@ reading the key back (see :mod:`satchel.store.remote`).
 
 from __future__ import annotations
 
-import enum
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from satchel.errorcodes import ErrorKind
 from satchel.errors import StoreAccessError, StoreNotFoundError, StoreUnavailableError
 
+__all__ = ["Classifier", "ErrorKind", "PreconditionFailed", "RetryPolicy", "bucket_missing", "call"]
+
 T = TypeVar("T")
-
-
-class ErrorKind(enum.Enum):
-    """How a backend error is handled."""
-
-    TRANSIENT = "transient"
-    PERMISSION = "permission"
-    BUCKET_MISSING = "bucket-missing"
-    NOT_FOUND = "not-found"
-    CONFLICT = "conflict"
-    OTHER = "other"
 
 
 class PreconditionFailed(Exception):

@@ -17,9 +17,9 @@ import contextlib
 import time
 from typing import Any
 
+from satchel.errorcodes import ErrorKind, s3_kind
 from satchel.store.backend import Capabilities, Token
 from satchel.store.remote import AsyncFsspecBackend, Head, Listed, Walked
-from satchel.store.retry import ErrorKind
 
 #: part size of multipart uploads (objects of at least twice this go up in parts)
 MULTIPART_CHUNK = 16 << 20
@@ -30,16 +30,6 @@ PART_CONCURRENCY = 4
 COPY_PART = 1 << 30
 _MAX_PARTS = 10_000
 
-_PERMISSION = {
-    "AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch",
-    "ExpiredToken", "InvalidToken", "AccountProblem", "403", "401",
-}  # fmt: skip
-_TRANSIENT = {
-    "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
-    "InternalError", "ServiceUnavailable", "ConditionalRequestConflict", "OperationAborted",
-    "500", "502", "503", "504", "409",
-}  # fmt: skip
-_CONFLICT = {"PreconditionFailed", "412"}
 
 
 def _touched() -> dict[str, str]:
@@ -64,17 +54,9 @@ class S3Backend(AsyncFsspecBackend):
     capabilities = Capabilities(freshen=True, fingerprints=True)
 
     def classify(self, exc: BaseException) -> ErrorKind:
-        code = _code(exc)
-        if code == "NoSuchBucket":
-            return ErrorKind.BUCKET_MISSING
-        if code in _CONFLICT:
-            return ErrorKind.CONFLICT
-        if code in _PERMISSION:
-            return ErrorKind.PERMISSION
-        if code in _TRANSIENT:
-            return ErrorKind.TRANSIENT
-        if code in ("NoSuchKey", "404"):
-            return ErrorKind.NOT_FOUND
+        kind = s3_kind(_code(exc))  # the table handlers/s3.py reads too
+        if kind is not ErrorKind.OTHER:
+            return kind
         name = type(exc).__name__
         if name in ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"):
             return ErrorKind.PERMISSION
@@ -196,7 +178,7 @@ class S3Backend(AsyncFsspecBackend):
                 await self.fs._call_s3(
                     "abort_multipart_upload", Bucket=bucket, Key=key, UploadId=uid
                 )
-            if isinstance(exc, FileNotFoundError) or _code(exc) in _CONFLICT:
+            if isinstance(exc, FileNotFoundError) or s3_kind(_code(exc)) is ErrorKind.CONFLICT:
                 return False  # deleted or replaced since the look: upload it again
             raise
         return True
