@@ -331,3 +331,17 @@ def test_handler_with_missing_dependency_names_the_extra(satchel_env: SatchelEnv
                                                       r"package that is not installed .*"
                                                       r'pip install "satchel\[fancy\]"'):
         handlers.for_uri("fancy://x/y")
+
+
+def test_the_reference_error_base_has_a_real_name_and_the_old_one_warns() -> None:
+    import satchel.errors as errors_module
+    from satchel import ExternalReferenceError, ReferenceNotFoundError
+
+    assert issubclass(ReferenceNotFoundError, ExternalReferenceError)
+    with pytest.warns(DeprecationWarning, match=r"^satchel.errors.ReferenceError_ is deprecated; "
+                                                r"use satchel.errors.ExternalReferenceError "
+                                                r"\(the same class\)$"):
+        old = errors_module.ReferenceError_  # type: ignore[attr-defined]
+    assert old is ExternalReferenceError
+    with pytest.raises(AttributeError, match="has no attribute 'NoSuchError'"):
+        errors_module.NoSuchError  # type: ignore[attr-defined]  # noqa: B018

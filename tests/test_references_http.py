@@ -19,10 +19,10 @@ from satchel.api import Api
 from satchel.artifact import Artifact
 from satchel.errors import (
     DigestMismatchError,
+    ExternalReferenceError,
     InvalidPathError,
     ReferenceAccessError,
     ReferenceChangedError,
-    ReferenceError_,
     ReferenceNetworkError,
     ReferenceNotFoundError,
 )
@@ -252,7 +252,7 @@ def test_redirect_loop_is_reported(http_site: Any, satchel_env: SatchelEnv) -> N
     url = http_site.url("loop")
     http_site.behave("loop", redirect_to="loop")
     art, _, _ = _artifact(satchel_env)
-    with pytest.raises(ReferenceError_, match=f"{url} redirects too often .*final URL instead"):
+    with pytest.raises(ExternalReferenceError, match=f"{url} redirects too often .*final URL instead"):
         art.add_reference(url)
 
 
@@ -260,6 +260,6 @@ def test_unexpected_status_is_reported(http_site: Any, satchel_env: SatchelEnv) 
     url = http_site.url("teapot")
     http_site.behave("teapot", status=418)
     art, _, _ = _artifact(satchel_env)
-    with pytest.raises(ReferenceError_) as info:
+    with pytest.raises(ExternalReferenceError) as info:
         art.add_reference(url)
     assert str(info.value) == f"{url} answered HTTP 418 I'm a Teapot; satchel cannot read it"

@@ -5,7 +5,7 @@ Both sides that talk to a cloud read the same table here: the store backends
 a ``TRANSIENT`` failure and translate the rest (:mod:`satchel.store.retry`), and the reference
 handlers (:mod:`satchel.handlers.s3`, :mod:`~satchel.handlers.gcs`,
 :mod:`~satchel.handlers.azure`, :mod:`~satchel.handlers.http`), which turn a kind into a
-:class:`~satchel.errors.ReferenceError_` subclass (:func:`satchel.handlers._common.reference_error`).
+:class:`~satchel.errors.ExternalReferenceError` subclass (:func:`satchel.handlers._common.reference_error`).
 So one service answer means one thing wherever satchel meets it.
 
 =================  ==========================================  ===============================
@@ -17,7 +17,7 @@ kind               store                                       reference
 ``NOT_FOUND``      ``FileNotFoundError`` (an absent key)       ``ReferenceNotFoundError``
 ``CONFLICT``       a failed precondition (retried by the       ``ReferenceChangedError``
                    contention helpers)
-``OTHER``          re-raised unchanged                         ``ReferenceError_`` ("refused")
+``OTHER``          re-raised unchanged                         ``ExternalReferenceError`` ("refused")
 =================  ==========================================  ===============================
 
 A clock too far off the service's (S3 ``RequestTimeTooSkewed``, HTTP 403) is ``PERMISSION``, not

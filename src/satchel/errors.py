@@ -65,7 +65,7 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
     ├── TooManyDeletionsError                      checkout would delete many files satchel never saw
     ├── DiskFullError               (OSError)      a local disk or quota is full
     ├── LocalAccessError            (PermissionError) a local path may not be read or written
-    ├── ReferenceError_                            (base for reference problems)
+    ├── ExternalReferenceError                     (base for reference problems)
     │   ├── ReferenceNotFoundError  (FileNotFoundError) referenced object vanished
     │   ├── ReferenceChangedError                  referenced object changed, no version kept
     │   ├── ReferenceAccessError    (PermissionError) credentials refused
@@ -94,7 +94,9 @@ listing or a look-up skips a damaged record and goes on.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
+from typing import Any
 
 
 class SatchelError(Exception):
@@ -456,31 +458,35 @@ class LocalAccessError(SatchelError, PermissionError):
         return str(self.strerror)
 
 
-class ReferenceError_(SatchelError):
-    """Base class of problems with a referenced external object."""
+class ExternalReferenceError(SatchelError):
+    """Base class of problems with a referenced external object (an entry's ref: ``s3://``,
+    ``gs://``, ``az://``, ``https://``, ``file://``).
+
+    Formerly ``ReferenceError_``; that name still works, with a ``DeprecationWarning``.
+    """
 
 
-class ReferenceNotFoundError(ReferenceError_, FileNotFoundError):
+class ReferenceNotFoundError(ExternalReferenceError, FileNotFoundError):
     """A referenced object, bucket or prefix does not exist (any more)."""
 
 
-class ReferenceChangedError(ReferenceError_):
+class ReferenceChangedError(ExternalReferenceError):
     """A referenced object changed since it was recorded and no old version can be read."""
 
 
-class ReferenceAccessError(ReferenceError_, PermissionError):
+class ReferenceAccessError(ExternalReferenceError, PermissionError):
     """The storage service refused access to a referenced object."""
 
 
-class ReferenceNetworkError(ReferenceError_, ConnectionError):
+class ReferenceNetworkError(ExternalReferenceError, ConnectionError):
     """The storage service of a reference could not be reached."""
 
 
-class TooManyObjectsError(ReferenceError_, ValueError):
+class TooManyObjectsError(ExternalReferenceError, ValueError):
     """A referenced prefix holds more objects than ``max_objects`` allows."""
 
 
-class UnsupportedReferenceError(ReferenceError_):
+class UnsupportedReferenceError(ExternalReferenceError):
     """A URI satchel can track but not download (unknown scheme)."""
 
 
@@ -599,3 +605,16 @@ class SkippedFilesWarning(UserWarning):
 
 #: W&B's name for the root of its errors (``wandb.errors.Error``): satchel's root.
 Error = SatchelError
+
+
+def __getattr__(name: str) -> Any:
+    """The deprecated names of this module (a warning, then the class they name now)."""
+    if name == "ReferenceError_":
+        warnings.warn(
+            "satchel.errors.ReferenceError_ is deprecated; use "
+            "satchel.errors.ExternalReferenceError (the same class)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return ExternalReferenceError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

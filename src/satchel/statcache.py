@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 #: (device, inode, size, change stamp: see :func:`change_ns`)
 StatKey = tuple[int, int, int, int]
 #: what the cache holds for an inode: (size, change stamp, digest)
-Row = tuple[int, int, str]
+CachedDigest = tuple[int, int, str]
 #: inode numbers per ``IN (...)`` query (SQLite allows 999 parameters at least)
 _BATCH = 900
 
@@ -51,7 +51,7 @@ class StatCacheLike(Protocol):
         """Remember digests."""
         ...
 
-    def lookup_inodes(self, dev: int, inos: Sequence[int], alg: str) -> dict[int, Row]:
+    def lookup_inodes(self, dev: int, inos: Sequence[int], alg: str) -> dict[int, CachedDigest]:
         """``inode -> (size, changed_ns, digest)`` for the inodes of ``dev`` with a row (which
         the caller compares with a fresh stat); possibly rows of other inodes too."""
         ...
@@ -66,7 +66,7 @@ class NullStatCache:
     def store_many(self, items: Sequence[tuple[StatKey, str]], alg: str) -> None:
         return None
 
-    def lookup_inodes(self, dev: int, inos: Sequence[int], alg: str) -> dict[int, Row]:
+    def lookup_inodes(self, dev: int, inos: Sequence[int], alg: str) -> dict[int, CachedDigest]:
         return {}
 
 
@@ -121,7 +121,7 @@ class StatCache:
         else:
             for k in keys:
                 by_dev.setdefault(k[0], []).append(k[1])
-        found: dict[tuple[int, int], Row] = {}
+        found: dict[tuple[int, int], CachedDigest] = {}
         for dev, inos in by_dev.items():
             for ino, known in self.lookup_inodes(dev, inos, alg).items():
                 found[(dev, ino)] = known
@@ -135,7 +135,7 @@ class StatCache:
             append(row[2] if row is not None and row[0] == size and row[1] == changed else None)
         return out
 
-    def lookup_inodes(self, dev: int, inos: Sequence[int], alg: str) -> dict[int, Row]:
+    def lookup_inodes(self, dev: int, inos: Sequence[int], alg: str) -> dict[int, CachedDigest]:
         db = self._db()
         if db is None or not inos or (dev, alg) in self._empty:
             return {}

@@ -30,10 +30,10 @@ from satchel.cache import Cache
 from satchel.errorcodes import ErrorKind
 from satchel.errors import (
     DigestMismatchError,
+    ExternalReferenceError,
     InvalidPathError,
     ReferenceAccessError,
     ReferenceChangedError,
-    ReferenceError_,
     ReferenceNetworkError,
     ReferenceNotFoundError,
     TooManyObjectsError,
@@ -52,7 +52,7 @@ def reference_error(
     hint: str = "",
     recorded: str | None = None,
     current: str | None = None,
-) -> ReferenceError_:
+) -> ExternalReferenceError:
     """The satchel error for a failed call on ``uri``.
 
     Args:

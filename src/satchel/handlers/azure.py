@@ -49,7 +49,7 @@ from azure.core.exceptions import (
 from azure.storage.blob import BlobServiceClient
 
 from satchel.errorcodes import ErrorKind, azure_kind
-from satchel.errors import InvalidPathError, ReferenceError_, ReferenceNotFoundError
+from satchel.errors import ExternalReferenceError, InvalidPathError, ReferenceNotFoundError
 from satchel.handlers._common import (
     PrefixEntries,
     cached_ref,
@@ -364,7 +364,7 @@ class AzureHandler:
                     etag=f'"{etag}"',
                     match_condition=MatchConditions.IfNotModified,
                 )
-            except ReferenceError_ as exc:
+            except ExternalReferenceError as exc:
                 if isinstance(exc, ReferenceNotFoundError):
                     raise
                 current = None
@@ -377,7 +377,7 @@ class AzureHandler:
                         str(gone.__cause__ or gone).splitlines()[0],
                         recorded=etag,
                     ) from exc
-                except ReferenceError_:
+                except ExternalReferenceError:
                     pass
                 if current is None or current == etag:
                     raise
@@ -483,7 +483,7 @@ def _facts(props: Any, pinned: str | None) -> tuple[str, dict[str, Any]]:
 
 def _translate(
     exc: AzureError, uri: str, recorded: str | None, *, listing: bool = False
-) -> ReferenceError_:
+) -> ExternalReferenceError:
     """The satchel error for an Azure SDK error on ``uri``."""
     code = str(getattr(exc, "error_code", None) or "")
     status = int(getattr(exc, "status_code", None) or 0)
@@ -498,7 +498,7 @@ def _translate(
         return reference_error(kind, uri, detail, hint=_ACCESS_HINT)
     if kind is not ErrorKind.OTHER:
         return reference_error(kind, uri, detail, recorded=recorded)
-    return ReferenceError_(f"Azure refused the request for {uri} ({detail})")
+    return ExternalReferenceError(f"Azure refused the request for {uri} ({detail})")
 
 
 class _Reader:

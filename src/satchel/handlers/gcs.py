@@ -47,7 +47,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from satchel.errorcodes import ErrorKind, gcs_kind
-from satchel.errors import InvalidPathError, ReferenceError_, ReferenceNotFoundError
+from satchel.errors import ExternalReferenceError, InvalidPathError, ReferenceNotFoundError
 from satchel.handlers._common import (
     PrefixEntries,
     cached_ref,
@@ -282,7 +282,7 @@ class GCSHandler:
         *,
         listing: bool = False,
         recorded: str | None = None,
-    ) -> ReferenceError_:
+    ) -> ExternalReferenceError:
         """The satchel error for a failed response."""
         resp.close()
         status = resp.status_code
@@ -307,7 +307,7 @@ class GCSHandler:
             )
         if kind is ErrorKind.TRANSIENT:
             return reference_error(kind, uri, detail)
-        return ReferenceError_(f"Cloud Storage refused the request for {uri} ({detail})")
+        return ExternalReferenceError(f"Cloud Storage refused the request for {uri} ({detail})")
 
     def _metadata(self, loc: GCSLocation, uri: str) -> dict[str, Any] | None:
         """The object's resource, or ``None`` when it (or its generation) does not exist."""

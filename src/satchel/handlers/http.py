@@ -48,7 +48,7 @@ from urllib3.util.retry import Retry
 
 from satchel import paths
 from satchel.errorcodes import ErrorKind, http_kind
-from satchel.errors import ReferenceError_
+from satchel.errors import ExternalReferenceError
 from satchel.handlers._common import (
     cached_ref,
     is_unchecked,
@@ -148,13 +148,13 @@ class HTTPHandler:
 
         Raises:
             ReferenceNetworkError: unreachable, timed out, TLS failure.
-            ReferenceError_: too many redirects.
+            ExternalReferenceError: too many redirects.
         """
         session, kwargs = self._session(urlsplit(uri).scheme.lower())
         try:
             resp = session.request(method, uri, allow_redirects=True, stream=True, **kwargs)
         except requests.TooManyRedirects as exc:
-            raise ReferenceError_(
+            raise ExternalReferenceError(
                 f"{uri} redirects too often ({exc}); reference the final URL instead"
             ) from exc
         except requests.RequestException as exc:
@@ -168,7 +168,7 @@ class HTTPHandler:
 
         Raises:
             ReferenceNotFoundError (404/410), ReferenceAccessError (401/403),
-            ReferenceNetworkError (5xx, 408, 429), ReferenceError_ (any other status >= 300).
+            ReferenceNetworkError (5xx, 408, 429), ExternalReferenceError (any other status >= 300).
         """
         status = resp.status_code
         if status < 300:
@@ -182,7 +182,7 @@ class HTTPHandler:
             raise reference_error(kind, uri, detail, hint=_ACCESS_HINT)
         if kind is ErrorKind.TRANSIENT:
             raise reference_error(kind, uri, detail)
-        raise ReferenceError_(f"{uri} answered {detail}; satchel cannot read it")
+        raise ExternalReferenceError(f"{uri} answered {detail}; satchel cannot read it")
 
     def _probe(self, uri: str) -> requests.Response:
         """The headers of ``uri``: ``HEAD``, or a streamed ``GET`` when ``HEAD`` is refused."""

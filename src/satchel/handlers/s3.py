@@ -44,10 +44,10 @@ from botocore.config import Config  # type: ignore[import-untyped]
 from satchel.errorcodes import ErrorKind, s3_kind
 from satchel.errors import (
     ConfigError,
+    ExternalReferenceError,
     InvalidPathError,
     ReferenceAccessError,
     ReferenceChangedError,
-    ReferenceError_,
     ReferenceNotFoundError,
 )
 from satchel.handlers._common import (
@@ -240,7 +240,7 @@ class S3Handler:
         if loc.key and not loc.key.endswith("/"):
             try:
                 head = self._call("head_object", uri, **self._object_args(loc))
-            except ReferenceError_ as exc:
+            except ExternalReferenceError as exc:
                 if isinstance(exc, ReferenceAccessError):
                     denied = exc  # S3 answers 403 for a missing key without ListBucket
                 elif loc.version_id or not isinstance(exc, ReferenceNotFoundError):
@@ -275,7 +275,7 @@ class S3Handler:
     def _versioned(self, bucket: str, uri: str) -> bool:
         try:
             status = self._call("get_bucket_versioning", uri, Bucket=bucket).get("Status")
-        except ReferenceError_ as exc:
+        except ExternalReferenceError as exc:
             if isinstance(exc, PermissionError):
                 return False  # may list without being allowed to read the bucket's settings
             raise
@@ -349,7 +349,7 @@ class S3Handler:
                 "get_object", uri, recorded=etag, IfMatch=f'"{etag}"', **self._object_args(loc)
             )
             return resp
-        except ReferenceError_ as exc:
+        except ExternalReferenceError as exc:
             if not isinstance(exc, (ReferenceNotFoundError, ReferenceChangedError)):
                 raise
             version = self._version_with_etag(loc, etag)
@@ -368,7 +368,7 @@ class S3Handler:
                 current = unquote_etag(
                     self._call("head_object", uri, **self._object_args(loc))["ETag"]
                 )
-            except ReferenceError_:
+            except ExternalReferenceError:
                 pass
             raise reference_error(ErrorKind.CONFLICT, uri, "", recorded=etag, current=current) from exc
 
@@ -382,7 +382,7 @@ class S3Handler:
                 Prefix=loc.key,
                 MaxKeys=self.page_size,
             )
-        except ReferenceError_:
+        except ExternalReferenceError:
             return None
         for v in page.get("Versions", ()):
             vid = v.get("VersionId")
@@ -419,7 +419,7 @@ class S3Handler:
         if loc.key and not loc.key.endswith("/"):
             try:
                 resp = self._call("get_object", entry.ref, **self._object_args(loc))
-            except ReferenceError_ as exc:
+            except ExternalReferenceError as exc:
                 if loc.version_id or not isinstance(exc, ReferenceNotFoundError):
                     raise
             else:
@@ -495,7 +495,7 @@ def _extra(etag: str, version: str | None) -> dict[str, Any]:
 
 def _translate(
     exc: botocore.exceptions.ClientError, uri: str, recorded: str | None
-) -> ReferenceError_:
+) -> ExternalReferenceError:
     """The satchel error for a botocore ``ClientError`` on ``uri``."""
     error = exc.response.get("Error", {})
     code = str(error.get("Code", ""))
@@ -503,7 +503,7 @@ def _translate(
     detail = f"{code or status}: {error.get('Message') or 'no message'}"
     kind = s3_kind(code, status)  # the table store/s3.py reads too
     if kind is ErrorKind.OTHER:
-        return ReferenceError_(f"S3 refused the request for {uri} ({detail}); check the URI")
+        return ExternalReferenceError(f"S3 refused the request for {uri} ({detail}); check the URI")
     if kind is ErrorKind.PERMISSION:
         return reference_error(kind, uri, detail, hint=_ACCESS_HINT)
     return reference_error(kind, uri, detail, recorded=recorded)

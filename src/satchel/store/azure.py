@@ -18,7 +18,7 @@ from typing import Any
 
 from satchel.errorcodes import ErrorKind, azure_kind
 from satchel.store.backend import Capabilities, Token
-from satchel.store.remote import AsyncFsspecBackend, Head, Listed, Walked
+from satchel.store.remote import AsyncFsspecBackend, FolderItem, Head, Walked
 
 #: blocks of one blob uploaded at once
 BLOCK_CONCURRENCY = 4
@@ -97,10 +97,10 @@ class AzureBackend(AsyncFsspecBackend):
                     data, overwrite=True, etag=token, match_condition=MatchConditions.IfNotModified
                 )
 
-    async def _alist(self, path: str) -> list[Listed]:
+    async def _alist(self, path: str) -> list[FolderItem]:
         container, key, _version = self.fs.split_path(path)
         prefix = f"{key}/" if key else ""
-        out: list[Listed] = []
+        out: list[FolderItem] = []
         async with self.fs.service_client.get_container_client(container) as cc:
             async for item in cc.walk_blobs(name_starts_with=prefix, delimiter="/"):
                 name = item.name.rstrip("/").rsplit("/", 1)[-1]

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from satchel.errorcodes import ErrorKind, gcs_kind
 from satchel.store.backend import Capabilities, Token
-from satchel.store.remote import AsyncFsspecBackend, Head, Listed, Walked, parse_timestamp
+from satchel.store.remote import AsyncFsspecBackend, FolderItem, Head, Walked, parse_timestamp
 from satchel.store.retry import bucket_missing
 
 _BOUNDARY = "satchel-9f2c1e"
@@ -163,8 +163,8 @@ class GCSBackend(AsyncFsspecBackend):
                 return pages
             params["pageToken"] = page["nextPageToken"]
 
-    async def _alist(self, path: str) -> list[Listed]:
-        out: list[Listed] = []
+    async def _alist(self, path: str) -> list[FolderItem]:
+        out: list[FolderItem] = []
         for page in await self._pages(path, "/"):
             out += [(p.rstrip("/").rsplit("/", 1)[-1], None, None) for p in page.get("prefixes", [])]
             out += [

@@ -68,7 +68,7 @@ BACKENDS: dict[str, tuple[str, str, str | None]] = {
 }
 
 #: one name of a folder listing: (name, change fingerprint or None, modification time or None)
-Listed = tuple[str, "str | None", "float | None"]
+FolderItem = tuple[str, "str | None", "float | None"]
 #: one object of a recursive listing: (filesystem path, size, modification time or None)
 Walked = tuple[str, int, "float | None"]
 #: what a HEAD tells: (size, modification time or None)
@@ -205,7 +205,7 @@ class FsspecBackend(BackendDefaults):
         precondition raises an exception :meth:`classify` calls ``CONFLICT``."""
         raise self._refuse("write")
 
-    def _list(self, path: str) -> list[Listed]:
+    def _list(self, path: str) -> list[FolderItem]:
         self.fs.invalidate_cache(path)
         try:
             entries = self.fs.ls(path, detail=True)
@@ -417,7 +417,7 @@ class AsyncFsspecBackend(FsspecBackend):
     async def _aput(self, path: str, data: bytes, token: Token) -> None:
         raise NotImplementedError
 
-    async def _alist(self, path: str) -> list[Listed]:
+    async def _alist(self, path: str) -> list[FolderItem]:
         raise NotImplementedError
 
     async def _awalk(self, path: str) -> list[Walked]:
@@ -487,8 +487,8 @@ class AsyncFsspecBackend(FsspecBackend):
     def _put(self, path: str, data: bytes, token: Token) -> None:
         self._sync(self._aput, path, data, token)
 
-    def _list(self, path: str) -> list[Listed]:
-        result: list[Listed] = self._sync(self._alist, path)
+    def _list(self, path: str) -> list[FolderItem]:
+        result: list[FolderItem] = self._sync(self._alist, path)
         return result
 
     def _walk(self, path: str) -> list[Walked]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from satchel.errorcodes import ErrorKind, s3_kind
 from satchel.store.backend import Capabilities, Token
-from satchel.store.remote import AsyncFsspecBackend, Head, Listed, Walked
+from satchel.store.remote import AsyncFsspecBackend, FolderItem, Head, Walked
 
 #: part size of multipart uploads (objects of at least twice this go up in parts)
 MULTIPART_CHUNK = 16 << 20
@@ -197,8 +197,8 @@ class S3Backend(AsyncFsspecBackend):
                 return pages
             kwargs["ContinuationToken"] = page["NextContinuationToken"]
 
-    async def _alist(self, path: str) -> list[Listed]:
-        out: list[Listed] = []
+    async def _alist(self, path: str) -> list[FolderItem]:
+        out: list[FolderItem] = []
         for page in await self._pages(path, "/"):
             for p in page.get("CommonPrefixes", []):
                 out.append((p["Prefix"].rstrip("/").rsplit("/", 1)[-1], None, None))
