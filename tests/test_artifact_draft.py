@@ -12,6 +12,7 @@ from satchel.errors import (
     ArtifactNotFoundError,
     EntryConflictError,
     EntryNotFoundError,
+    InvalidArgumentError,
     InvalidPathError,
     ReferenceNotFoundError,
     SerializerError,
@@ -69,9 +70,11 @@ def test_add_file_missing_or_folder(data: Path) -> None:
 
 
 def test_add_file_unknown_policy(data: Path) -> None:
-    with pytest.raises(ValueError, match="policy must be 'mutable' or 'immutable', got 'copy'"):
+    with pytest.raises(InvalidArgumentError, match=r"^policy must be 'mutable' or 'immutable', "
+                       r"got 'copy'; 'immutable' checks the file is unchanged at save, 'mutable' "
+                       r"copies it now$"):
         Artifact("ds", "dataset").add_file(data / "a.txt", policy="copy")
-    with pytest.raises(ValueError, match="policy must be"):
+    with pytest.raises(ValueError, match="policy must be"):  # an InvalidArgumentError is one
         Artifact("ds", "dataset").add_dir(data, policy="reference")
 
 
@@ -265,7 +268,8 @@ def test_add_reference_file_errors(data: Path) -> None:
         art.add_reference(data.joinpath("nope").as_uri())
     with pytest.raises(TooManyObjectsError, match="holds 4 files, more than max_objects=3"):
         art.add_reference(data.as_uri(), max_objects=3)
-    with pytest.raises(ValueError, match="max_objects must be at least 1, got 0"):
+    with pytest.raises(InvalidArgumentError, match=r"^max_objects must be at least 1, got 0; pass "
+                                                   r"a positive limit, or None for the default$"):
         art.add_reference(data.as_uri(), max_objects=0)
     with pytest.raises(InvalidPathError, match="names host 'server'; use file:///absolute/path"):
         art.add_reference("file://server/share/x")
@@ -396,8 +400,9 @@ def test_new_file_modes_and_conflicts() -> None:
     with art.new_file("f.txt", mode="w") as f:
         f.write("three")
     assert art.get("f.txt") == b"three"
-    bad_mode = "mode must be 'x', 'w', 'xb' or 'wb', got 'a'"
-    with pytest.raises(ValueError, match=bad_mode), art.new_file("g.txt", mode="a"):
+    bad_mode = (r"^mode must be 'x', 'w', 'xb' or 'wb', got 'a'; new_file\(\) writes a new file "
+                r"\(use download\(\) to read one\)$")
+    with pytest.raises(InvalidArgumentError, match=bad_mode), art.new_file("g.txt", mode="a"):
         pass
 
 

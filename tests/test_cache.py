@@ -14,7 +14,7 @@ import pytest
 
 from satchel import Api, Artifact, Cache
 from satchel.cache import parse_size
-from satchel.errors import DigestMismatchError, SourceFileNotFoundError
+from satchel.errors import DigestMismatchError, InvalidArgumentError, SourceFileNotFoundError
 from satchel.fsutil import DIRECT_MIN, READ_ONLY, atomic_file, copy_direct, write_bytes_atomic
 from satchel.hashing import hash_bytes, new_hasher
 from tests.core_fixtures import SatchelEnv, read_tree, write_tree
@@ -313,11 +313,12 @@ def test_parse_size(text: str, value: int) -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("abc", "is not a size"), ("10XB", "is not a size"), ("1.2.3G", "is not a size"),
-     ("", "is not a size"), ("-5GB", "is negative")],
+    [("abc", "is not a size; use e.g. 10GB, 512MiB or 1000000$"), ("10XB", "is not a size"),
+     ("1.2.3G", "is not a size; use e.g. 10GB"), ("", "is not a size"),
+     ("-5GB", "^size '-5GB' is negative; give a size of 0 or more$")],
 )
 def test_parse_size_errors(text: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InvalidArgumentError, match=message):
         parse_size(text)
 
 

@@ -13,6 +13,7 @@ from satchel.errors import (
     ArtifactVerificationError,
     DownloadObstacleError,
     EntryNotFoundError,
+    NotASingleFileError,
     ReferenceChangedError,
     ReferenceNotFoundError,
     UnsupportedReferenceError,
@@ -187,8 +188,10 @@ def test_file_and_files(committed: Artifact, tmp_path: Path, satchel_env: Satche
     path = satchel_env.api().artifact("one").file(tmp_path / "m")
     assert path == str(tmp_path / "m" / "model" / "weights.bin")
     assert Path(path).read_bytes() == b"weights"
-    with pytest.raises(ValueError, match="artifact ds:v0 holds 5 files; file\\(\\) needs exactly "
-                                         "one. Use download\\(\\)"):
+    with pytest.raises(NotASingleFileError, match="artifact ds:v0 holds 5 files; file\\(\\) needs "
+                                                  "exactly one. Use download\\(\\)"):
+        committed.file(tmp_path / "x")
+    with pytest.raises(ValueError):  # still what code catching the builtin expects
         committed.file(tmp_path / "x")
     assert [e.path for e in committed.files()] == sorted(FILES)
     assert [e.path for e in committed.files(["b.txt", "a.txt"])] == ["b.txt", "a.txt"]

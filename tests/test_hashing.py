@@ -13,7 +13,7 @@ import xxhash
 
 from satchel import Artifact
 from satchel import hashing as h
-from satchel.errors import ConfigError, HandlerUnavailableError
+from satchel.errors import ConfigError, HandlerUnavailableError, InvalidDigestError
 from tests.core_fixtures import count_opens
 
 
@@ -65,8 +65,11 @@ def test_b64_hex_round_trip() -> None:
     digest = md5_b64(b"abc")
     assert h.b64_to_hex(digest) == hashlib.md5(b"abc").hexdigest()
     assert h.hex_to_b64(hashlib.md5(b"abc").hexdigest()) == digest
-    with pytest.raises(ValueError, match="digest 'not base64!' is not base64"):
+    with pytest.raises(InvalidDigestError, match=r"^digest 'not base64!' is not base64; give the "
+                       r"digest as the base64 of its bytes \(as manifests hold it: "
+                       r"'rL0Y20zC\+Fzt72VPzMSk2A==' for an MD5\)$"):
         h.b64_to_hex("not base64!")
+    assert h.b64_to_hex("rL0Y20zC+Fzt72VPzMSk2A==") == hashlib.md5(b"foo").hexdigest()
 
 
 def test_unknown_algorithm_is_a_config_error() -> None:

@@ -60,10 +60,12 @@ from satchel.errors import (
     ArtifactVerificationError,
     DigestMismatchError,
     EntryNotFoundError,
+    InvalidArgumentError,
     InvalidAttributeError,
     InvalidMetadataError,
     InvalidNameError,
     InvalidPathError,
+    NotASingleFileError,
     SkippedFilesWarning,
     SourceFileChangedError,
     UnsupportedError,
@@ -578,7 +580,7 @@ class Artifact(WandbArtifactMixin):
         _reject_credentials(uri)
         limit = DEFAULT_MAX_OBJECTS if max_objects is None else int(max_objects)
         if limit < 1:
-            raise ValueError(f"max_objects must be at least 1, got {max_objects}")
+            raise InvalidArgumentError(f"max_objects must be at least 1, got {max_objects}; pass a positive limit, or None for the default")
         handler = self._svc().handlers.for_uri(uri)
         entries = handler.entries(uri, name=name, checksum=checksum, max_objects=limit)
         draft.check_conflicts(entries, overwrite=False)
@@ -631,7 +633,7 @@ class Artifact(WandbArtifactMixin):
         _check_policy(policy)
         logical = logical_paths.normalize(name)
         if mode not in ("x", "w", "xb", "wb"):
-            raise ValueError(f"mode must be 'x', 'w', 'xb' or 'wb', got {mode!r}")
+            raise InvalidArgumentError(f"mode must be 'x', 'w', 'xb' or 'wb', got {mode!r}; new_file() writes a new file (use download() to read one)")
         if mode.startswith("x") and logical in draft.entries:
             from satchel.errors import EntryConflictError
 
@@ -1565,11 +1567,11 @@ class Artifact(WandbArtifactMixin):
         """Download a single-file artifact and return the file's path.
 
         Raises:
-            ValueError: the artifact does not hold exactly one file.
+            NotASingleFileError: the artifact does not hold exactly one file (a ``ValueError``).
         """
         manifest = self.manifest
         if len(manifest) != 1:
-            raise ValueError(
+            raise NotASingleFileError(
                 f"artifact {self.name} holds {len(manifest)} files; file() needs exactly one. "
                 "Use download()"
             )
@@ -1676,7 +1678,7 @@ def _merge_keys(
 
 def _check_policy(policy: str) -> None:
     if policy not in POLICIES:
-        raise ValueError(f"policy must be 'mutable' or 'immutable', got {policy!r}")
+        raise InvalidArgumentError(f"policy must be 'mutable' or 'immutable', got {policy!r}; 'immutable' checks the file is unchanged at save, 'mutable' copies it now")
 
 
 def _clean_aliases(

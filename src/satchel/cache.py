@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from satchel.errors import DigestMismatchError, SourceFileNotFoundError
+from satchel.errors import DigestMismatchError, InvalidArgumentError, SourceFileNotFoundError
 from satchel.fsutil import (
     DIRECT_MIN,
     READ_ONLY,
@@ -474,7 +474,7 @@ def parse_size(text: str) -> int:
     """Parse ``"10GB"``, ``"512MiB"``, ``"1.5G"`` or ``"1000"`` into bytes.
 
     Raises:
-        ValueError: not a size.
+        InvalidArgumentError: not a size (a ``ValueError``).
     """
     units = {
         "": 1, "b": 1,
@@ -487,13 +487,15 @@ def parse_size(text: str) -> int:
     num = s.rstrip("abcdefghijklmnopqrstuvwxyz")
     unit = s[len(num):]
     if not num or unit not in units:
-        raise ValueError(f"{text!r} is not a size; use e.g. 10GB, 512MiB or 1000000")
+        raise InvalidArgumentError(f"{text!r} is not a size; use e.g. 10GB, 512MiB or 1000000")
     try:
         value = float(num)
     except ValueError:
-        raise ValueError(f"{text!r} is not a size; use e.g. 10GB, 512MiB or 1000000") from None
+        raise InvalidArgumentError(
+            f"{text!r} is not a size; use e.g. 10GB, 512MiB or 1000000"
+        ) from None
     if value < 0:
-        raise ValueError(f"size {text!r} is negative")
+        raise InvalidArgumentError(f"size {text!r} is negative; give a size of 0 or more")
     return int(value * units[unit])
 
 

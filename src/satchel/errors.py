@@ -23,6 +23,9 @@ cross into satchel, with ``raise ... from exc`` so the original stays visible.
     │   └── GraceTooShortError                     gc grace below the safe minimum, no force
     ├── InvalidSpecError            (ValueError)   an apply spec that cannot be applied
     ├── InvalidAttributeError       (ValueError)   bad stage, time to live or other attribute
+    ├── InvalidArgumentError        (ValueError)   an option given a value it cannot take
+    ├── InvalidDigestError          (ValueError)   a digest that is not base64
+    ├── NotASingleFileError         (ValueError)   file() of an artifact without exactly one file
     ├── ArtifactStateError                         illegal lifecycle transition
     │   ├── ArtifactFinalizedError  (AttributeError) change to a finalized/committed artifact
     │   ├── ArtifactNotLoggedError  (AttributeError) committed-only attribute read on a draft
@@ -200,6 +203,19 @@ class AliasProtectedError(ArtifactStateError):
     def __init__(self, message: str, *, aliases: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.aliases: list[str] = list(aliases)
+
+
+class InvalidArgumentError(SatchelError, ValueError):
+    """An option was given a value it cannot take (a policy, a file mode, an object limit, a
+    size); the message names the values it takes."""
+
+
+class InvalidDigestError(SatchelError, ValueError):
+    """A digest given as base64 (the form manifests hold) is not valid base64."""
+
+
+class NotASingleFileError(SatchelError, ValueError):
+    """``file()`` was asked of an artifact that does not hold exactly one file."""
 
 
 class UsageError(SatchelError):

@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO, Protocol, final
 
 from satchel import hashworker
-from satchel.errors import ConfigError, HandlerUnavailableError
+from satchel.errors import ConfigError, HandlerUnavailableError, InvalidDigestError
 from satchel.statcache import stat_key
 
 MD5 = "md5"
@@ -96,12 +96,15 @@ def b64_to_hex(digest: str) -> str:
     """Turn a base64 digest into its hex oid.
 
     Raises:
-        ValueError: ``digest`` is not valid base64.
+        InvalidDigestError: ``digest`` is not valid base64 (a ``ValueError``).
     """
     try:
         return base64.b64decode(digest, validate=True).hex()
     except binascii.Error as exc:
-        raise ValueError(f"digest {digest!r} is not base64") from exc
+        raise InvalidDigestError(
+            f"digest {digest!r} is not base64; give the digest as the base64 of its bytes "
+            "(as manifests hold it: 'rL0Y20zC+Fzt72VPzMSk2A==' for an MD5)"
+        ) from exc
 
 
 def hex_to_b64(oid: str) -> str:
