@@ -34,6 +34,7 @@ from satchel.services import Services, local_services
 from satchel.store import Store
 from satchel.store.damage import warn_skipped
 from satchel.store.records import VersionRecord
+from satchel.version import Version
 
 if TYPE_CHECKING:
     from satchel.registry.apply import ApplyResult
@@ -163,7 +164,7 @@ class Api(WandbApiMixin):
             raise ArtifactTypeMismatchError(
                 f"artifact {parsed.project}/{parsed.name} has type {record.type!r}, not {type!r}"
             )
-        return Artifact._from_record(self._services, self.store, record)
+        return Artifact._of(Version(self.store, record), self._services)
 
     def artifact_exists(self, name: str, type: str | None = None) -> bool:
         """Whether :meth:`artifact` would find ``name`` (no warning for a missing store
@@ -199,7 +200,7 @@ class Api(WandbApiMixin):
             except DamagedRecordError as exc:
                 warn_skipped(exc.key, exc.reason)
                 continue
-            out.append(Artifact._from_record(self._services, store, record))
+            out.append(Artifact._of(Version(store, record), self._services))
         return out
 
     def diff(self, ref_a: str, ref_b: str) -> ManifestDiff:
@@ -386,7 +387,7 @@ class Api(WandbApiMixin):
 
         record = self._record(ref)
         set_stage(self.store, record, stage, reason=reason, message=message)
-        return Artifact._from_record(self._services, self.store, record)
+        return Artifact._of(Version(self.store, record), self._services)
 
     def copy_artifact_version(
         self,
@@ -423,7 +424,7 @@ class Api(WandbApiMixin):
             self._services, self.store, record, target=target, project=project, name=name,
             aliases=aliases,
         )
-        return Artifact._from_record(self._services, target, result.record)
+        return Artifact._of(Version(target, result.record), self._services)
 
     def transfer_artifact_version(
         self,
@@ -446,7 +447,7 @@ class Api(WandbApiMixin):
         result = transfer_version(
             self._services, self.store, record, target=target, project=project, name=name
         )
-        return Artifact._from_record(self._services, target, result.record)
+        return Artifact._of(Version(target, result.record), self._services)
 
     def _target(self, store: Store | str | None) -> Store:
         if store is None:

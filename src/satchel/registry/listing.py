@@ -16,6 +16,7 @@ from satchel.services import Services
 from satchel.store import Store
 from satchel.store.damage import warn_skipped
 from satchel.store.records import parse_time
+from satchel.version import Version
 
 if TYPE_CHECKING:
     from satchel.artifact import Artifact
@@ -78,12 +79,8 @@ def to_artifact(services: Services, store: Store, row: Row) -> Artifact:
     from satchel.artifact import Artifact
 
     snap = row.snapshot
-    return Artifact._from_record(
-        services,
-        store,
-        row.record,
-        known=(row.attrs, snap.aliases_of(row.record.version), snap.latest == row.record.version),
-    )
+    known = (row.attrs, snap.aliases_of(row.record.version), snap.latest == row.record.version)
+    return Artifact._of(Version(store, row.record, known=known), services)
 
 
 def list_versions(
