@@ -37,7 +37,7 @@ from satchel.store.records import VersionRecord
 from satchel.version import Version
 
 if TYPE_CHECKING:
-    from satchel.registry.apply import ApplyResult
+    from satchel.apply import ApplyResult
     from satchel.registry.query import Page
 
 #: keys of W&B's ``Api(overrides=...)`` satchel understands
@@ -325,7 +325,8 @@ class Api(WandbApiMixin):
             produced_by=produced_by, used_by=used_by, only_unused=only_unused,
             logical_operator=logical_operator, sort_by=sort_by, page=page, size=size,
         )
-        return list_versions(self._services, self._reading(), query)
+        services = self._services
+        return list_versions(self._reading(), query).map(lambda v: Artifact._of(v, services))
 
     def update_artifact_version(
         self,
@@ -455,7 +456,7 @@ class Api(WandbApiMixin):
         return self._services.with_store(store).require_store()
 
     def apply(self, spec: Mapping[str, Any], *, base_dir: str | None = None) -> ApplyResult:
-        """Apply a version spec (TrueFoundry-style; see :mod:`satchel.registry.apply`).
+        """Apply a version spec (TrueFoundry-style; see :mod:`satchel.apply`).
 
         Args:
             spec: ``name``, ``type``, ``source`` and optionally ``project``, ``description``,
@@ -468,7 +469,7 @@ class Api(WandbApiMixin):
         Raises:
             InvalidSpecError: a missing or malformed field.
         """
-        from satchel.registry.apply import apply_spec
+        from satchel.apply import apply_spec
 
         return apply_spec(self._services, spec, default_project=self.project, base_dir=base_dir)
 
