@@ -36,7 +36,6 @@ from satchel.checkout import (
     VerificationReport,
     check_deletions,
     delete_extras,
-    materialize,
     plan_checkout,
     read_entry,
     selected,
@@ -68,6 +67,7 @@ from satchel.errors import (
     SourceFileChangedError,
     UnsupportedError,
 )
+from satchel.fetch import Fetcher
 from satchel.fsutil import local_errors_typed
 from satchel.handlers import DEFAULT_MAX_OBJECTS
 from satchel.hashing import check_algorithm, hash_bytes
@@ -77,7 +77,7 @@ from satchel.manifest import Manifest, ManifestEntry
 from satchel.materializers import SERIALIZER_KEY
 from satchel.progress import Bar
 from satchel.services import Services, local_services
-from satchel.store import CommitRequest, Store, layout, open_store
+from satchel.store import CommitRequest, Store, open_store
 from satchel.store.records import VersionRecord, parse_time
 from satchel.version import Version, check_alias
 
@@ -658,9 +658,10 @@ class Artifact(WandbArtifactMixin):
         svc = self._svc()
         src = self._draft.sources.get(entry.path) if self._draft is not None else None
         if src is None:
+            fetcher = self._fetcher()
             data = read_entry(
-                entry, cache=svc.cache, fetch=self._fetch, content_digest=self._content_digest,
-                corrupt=self._corrupt, missing=self._missing,
+                entry, cache=svc.cache, fetch=fetcher.fetch, content_digest=fetcher.content_digest,
+                corrupt=fetcher.corrupt, missing=fetcher.missing,
             )
         else:
             data = self._draft_bytes(entry, src)
@@ -1203,74 +1204,15 @@ class Artifact(WandbArtifactMixin):
         self._save_result = SaveResult(created)
 
     # -- reading --------------------------------------------------------------------------
-    def _fetch(self, entry: ManifestEntry, refetch: bool) -> list[tuple[str, str]]:
-        """Where an entry's bytes are: a local store's object (read in place: the cache holds
-        no copy of a local store's objects), else a cache file, fetched when missing."""
+    def _fetcher(self) -> Fetcher:
+        """The :class:`~satchel.fetch.Fetcher` reading this artifact's entries (a draft's
+        inherited ones too) from its store."""
         svc = self._svc()
-        if entry.is_reference:
-            return svc.handlers.for_uri(entry.ref).load(entry)  # type: ignore[arg-type]
-        store = self._store()
-        in_place = store.local_object_path(entry.alg, entry.oid)
-        if in_place is not None:
-            return [("", in_place)]
-        cache = svc.cache
-        path = None if refetch else cache.get(entry.alg, entry.oid, entry.size)
-        if path is None:
-            path = cache.object_path(entry.alg, entry.oid)
-            what = f"{self.qualified_name} file {entry.path}"
-            try:
-                with store.open_object(entry.alg, entry.oid, what=what) as f:
-                    cache.put_stream(
-                        f, path, alg=entry.alg, expected_digest=entry.digest,
-                        what=f"{entry.path} from {store.url}",
-                    )
-            except DigestMismatchError as exc:
-                raise self._corrupt(entry, path, exc.digest or "?", True) from exc
-        return [("", path)]
-
-    def _corrupt(
-        self, entry: ManifestEntry, path: str, got: str, refetched: bool
-    ) -> DigestMismatchError:
-        """The error for an entry whose bytes at ``path`` hash to ``got`` (see
-        :data:`satchel.checkout.Corrupt`)."""
-        # a draft's inherited entries are read the same way (get() of a new_draft())
-        who = f"{self.qualified_name if self._record else self._name + ' (draft)'}: {entry.path}"
-        if entry.is_reference:
-            return DigestMismatchError(
-                f"{who}: the bytes of reference {entry.ref} hash to {got}, not to the recorded "
-                f"{entry.digest}, even when fetched again; nothing was written or kept. The "
-                "referenced object changed or is damaged: re-add the reference",
-                digest=got, expected=entry.digest,
-            )
-        store = self._store()
-        key = layout.object_key(entry.alg, entry.oid)
-        if self._svc().cache.owns(path):  # fetched from a bucket store: corrupt there
-            where = f"the store object {key} in {store.url}"
-            kept = "nothing was written or cached"
-        else:
-            where = f"the store object {path}"
-            kept = "nothing was written, and the object was left as it is (it may be the only copy)"
-        return DigestMismatchError(
-            f"{who}: {where} is corrupt: its bytes hash to {got}, the manifest says "
-            f"{entry.digest}; {kept}. Run 'satchel fsck --deep' to list every damaged object",
-            digest=got, expected=entry.digest,
+        committed = self._version is not None
+        return Fetcher(
+            self._store(), svc.cache, svc.handlers,
+            name=self.qualified_name if committed else self._name, draft=not committed,
         )
-
-    def _missing(self, entry: ManifestEntry, exc: FileNotFoundError) -> Exception:
-        """The error for a local store object (read in place) that is gone: the one
-        :meth:`Store.open_object` raises for a missing object, so every read path names it
-        the same way."""
-        what = f"{self.qualified_name if self._record else self._name} file {entry.path}"
-        try:
-            self._store().open_object(entry.alg, entry.oid, what=what).close()
-        except Exception as typed:  # noqa: BLE001 - handed back to be raised
-            return typed
-        return exc  # back meanwhile: report what happened
-
-    def _content_digest(self, entry: ManifestEntry) -> tuple[str, str] | None:
-        if entry.is_reference:
-            return self._svc().handlers.for_uri(entry.ref).content_digest(entry)  # type: ignore[arg-type]
-        return (entry.alg, entry.digest)
 
     def _root(self, root: str | os.PathLike[str] | None, *, with_version: bool = True) -> str:
         """The absolute folder a read uses: ``root`` (``~`` expanded), else the default."""
@@ -1353,34 +1295,12 @@ class Artifact(WandbArtifactMixin):
         manifest = only if only is not None else self.manifest
         bar = svc.progress(len(manifest), f"downloading {self.name}")
         try:
-            result = materialize(
-                manifest, folder, cache=svc.cache, fetch=self._fetch,
-                content_digest=self._content_digest, allow_missing_references=allow_missing,
-                path_prefix=path_prefix, bar=bar, warn=bar.note,
-                workers=self._download_workers(manifest),
-                corrupt=self._corrupt, missing=self._missing,
+            return self._fetcher().materialize(
+                manifest, folder, allow_missing=allow_missing, path_prefix=path_prefix,
+                skip_cache=skip_cache, bar=bar,
             )
         finally:
             bar.close()
-        if skip_cache and self._store().backend.local_path("") is None:
-            # (a local store's objects are read in place: such a download cached nothing)
-            for entry in manifest:
-                if not entry.is_reference:
-                    svc.cache.evict(svc.cache.object_path(entry.alg, entry.oid))
-        return result
-
-    def _download_workers(self, manifest: Manifest) -> int | None:
-        """The remote store's transfer pool while something must come over the network; the
-        local pool (``None``) when the cache holds every object, as more threads copying local
-        files only contend for the GIL."""
-        io_workers: int | None = getattr(self._store().backend, "io_workers", None)
-        if io_workers is None:
-            return None
-        cache = self._svc().cache
-        for entry in manifest:
-            if entry.is_reference or cache.get(entry.alg, entry.oid, entry.size) is None:
-                return io_workers
-        return None
 
     @overload
     def checkout(
@@ -1441,7 +1361,9 @@ class Artifact(WandbArtifactMixin):
         protected.check_checkout_root(folder, self._own_folders(), self.qualified_name)
         manifest = self.manifest
         svc = self._svc()
-        plan = plan_checkout(manifest, folder, cache=svc.cache, content_digest=self._content_digest)
+        plan = plan_checkout(
+            manifest, folder, cache=svc.cache, content_digest=self._fetcher().content_digest
+        )
         if dry_run:
             return plan
         check_deletions(plan, f"{self.qualified_name} into {folder}", force=force)
@@ -1478,7 +1400,8 @@ class Artifact(WandbArtifactMixin):
                 missing=paths,
             )
         return verify_folder(
-            self.manifest, folder, cache=self._svc().cache, content_digest=self._content_digest
+            self.manifest, folder, cache=self._svc().cache,
+            content_digest=self._fetcher().content_digest,
         )
 
     def file(self, root: str | os.PathLike[str] | None = None) -> str:
