@@ -336,7 +336,7 @@ def test_checkout_keeps_unchecked_reference_folders_of_older_manifests(
 ) -> None:
     # satchel before W&B's checksum=False rule wrote one entry per folder (digest = the URI,
     # no size); such versions still download the folder's files as they are now
-    from satchel.registry.wandb_import import build_from_wandb
+    from satchel.wandb_import import build_from_wandb
 
     ref_dir = write_tree(tmp_path / "refdata", {"r1.txt": "one", "sub/r2.txt": "two"})
     uri = ref_dir.as_uri()

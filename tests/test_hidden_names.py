@@ -17,10 +17,10 @@ import pytest
 
 import satchel
 from satchel import Api, Artifact
+from satchel.apply import apply_spec
 from satchel.errors import InvalidNameError
 from satchel.fsck import check_store
 from satchel.registry import collect_garbage
-from satchel.registry.apply import apply_spec
 from satchel.repair import repair_store
 from satchel.store import layout
 from tests.core_fixtures import SatchelEnv, write_tree

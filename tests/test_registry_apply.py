@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from satchel import Api
+from satchel.apply import apply_file, load_specs
 from satchel.errors import ArtifactTypeMismatchError, InvalidNameError, InvalidSpecError
-from satchel.registry.apply import apply_file, load_specs
 from tests.core_fixtures import SatchelEnv, write_tree
 
 

@@ -14,7 +14,7 @@ import pytest
 from satchel import Api, Artifact, Manifest
 from satchel.cli import main
 from satchel.errors import DigestMismatchError, SourceFileNotFoundError
-from satchel.registry.wandb_import import build_from_wandb
+from satchel.wandb_import import build_from_wandb
 from tests.core_fixtures import SatchelEnv, write_tree
 
 FILES = {"images/0.png": b"\x89PNG zero", "images/1.png": b"\x89PNG one", "labels.csv": "0,1\n"}

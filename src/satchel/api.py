@@ -34,9 +34,10 @@ from satchel.services import Services, local_services
 from satchel.store import Store
 from satchel.store.damage import warn_skipped
 from satchel.store.records import VersionRecord
+from satchel.version import Version
 
 if TYPE_CHECKING:
-    from satchel.registry.apply import ApplyResult
+    from satchel.apply import ApplyResult
     from satchel.registry.query import Page
 
 #: keys of W&B's ``Api(overrides=...)`` satchel understands
@@ -163,7 +164,7 @@ class Api(WandbApiMixin):
             raise ArtifactTypeMismatchError(
                 f"artifact {parsed.project}/{parsed.name} has type {record.type!r}, not {type!r}"
             )
-        return Artifact._from_record(self._services, self.store, record)
+        return Artifact._of(Version(self.store, record), self._services)
 
     def artifact_exists(self, name: str, type: str | None = None) -> bool:
         """Whether :meth:`artifact` would find ``name`` (no warning for a missing store
@@ -199,7 +200,7 @@ class Api(WandbApiMixin):
             except DamagedRecordError as exc:
                 warn_skipped(exc.key, exc.reason)
                 continue
-            out.append(Artifact._from_record(self._services, store, record))
+            out.append(Artifact._of(Version(store, record), self._services))
         return out
 
     def diff(self, ref_a: str, ref_b: str) -> ManifestDiff:
@@ -324,7 +325,8 @@ class Api(WandbApiMixin):
             produced_by=produced_by, used_by=used_by, only_unused=only_unused,
             logical_operator=logical_operator, sort_by=sort_by, page=page, size=size,
         )
-        return list_versions(self._services, self._reading(), query)
+        services = self._services
+        return list_versions(self._reading(), query).map(lambda v: Artifact._of(v, services))
 
     def update_artifact_version(
         self,
@@ -386,7 +388,7 @@ class Api(WandbApiMixin):
 
         record = self._record(ref)
         set_stage(self.store, record, stage, reason=reason, message=message)
-        return Artifact._from_record(self._services, self.store, record)
+        return Artifact._of(Version(self.store, record), self._services)
 
     def copy_artifact_version(
         self,
@@ -423,7 +425,7 @@ class Api(WandbApiMixin):
             self._services, self.store, record, target=target, project=project, name=name,
             aliases=aliases,
         )
-        return Artifact._from_record(self._services, target, result.record)
+        return Artifact._of(Version(target, result.record), self._services)
 
     def transfer_artifact_version(
         self,
@@ -446,7 +448,7 @@ class Api(WandbApiMixin):
         result = transfer_version(
             self._services, self.store, record, target=target, project=project, name=name
         )
-        return Artifact._from_record(self._services, target, result.record)
+        return Artifact._of(Version(target, result.record), self._services)
 
     def _target(self, store: Store | str | None) -> Store:
         if store is None:
@@ -454,7 +456,7 @@ class Api(WandbApiMixin):
         return self._services.with_store(store).require_store()
 
     def apply(self, spec: Mapping[str, Any], *, base_dir: str | None = None) -> ApplyResult:
-        """Apply a version spec (TrueFoundry-style; see :mod:`satchel.registry.apply`).
+        """Apply a version spec (TrueFoundry-style; see :mod:`satchel.apply`).
 
         Args:
             spec: ``name``, ``type``, ``source`` and optionally ``project``, ``description``,
@@ -467,7 +469,7 @@ class Api(WandbApiMixin):
         Raises:
             InvalidSpecError: a missing or malformed field.
         """
-        from satchel.registry.apply import apply_spec
+        from satchel.apply import apply_spec
 
         return apply_spec(self._services, spec, default_project=self.project, base_dir=base_dir)
 

@@ -17,13 +17,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from satchel import naming
+from satchel.artifact import Artifact
 from satchel.catalog import ArtifactType, Project, ProjectName, artifact_type
 from satchel.collection import ArtifactCollection
 from satchel.errors import ArtifactNotFoundError, InvalidNameError, InvalidQueryError
 from satchel.results import Results, check_per_page, start_index
 
 if TYPE_CHECKING:
-    from satchel.artifact import Artifact
     from satchel.runs import Run
     from satchel.services import Services
     from satchel.store import Store
@@ -109,7 +109,9 @@ class WandbApiMixin:
         check_per_page(per_page)
         skip = start_index(start)
         project, collection = split_path(name, self.project, "artifact collection")
-        ArtifactCollection.load(self.services, self.store, project, collection, type_name)
+        ArtifactCollection.load(
+            self.services, self.store, project, collection, type_name, artifact_of=Artifact._of
+        )
         sort_by = "-version"
         if order is not None:
             key = _VERSION_ORDERS.get(order.lstrip("+-"))
@@ -123,7 +125,9 @@ class WandbApiMixin:
             project=project, name=collection, type=type_name, sort_by=sort_by,
             tags=[tags] if isinstance(tags, str) else tags,
         )
-        items = list(list_versions(self.services, self.store, query, every_page=True))
+        services = self.services
+        items = [Artifact._of(v, services)
+                 for v in list_versions(self.store, query, every_page=True)]
         return Results(items[skip:], per_page=per_page, offset=skip)
 
     def artifact_collection(self, type_name: str, name: str) -> ArtifactCollection:
@@ -134,7 +138,9 @@ class WandbApiMixin:
             ArtifactNotFoundError: no such collection of that type.
         """
         project, collection = split_path(name, self.project, "artifact collection")
-        return ArtifactCollection.load(self.services, self.store, project, collection, type_name)
+        return ArtifactCollection.load(
+            self.services, self.store, project, collection, type_name, artifact_of=Artifact._of
+        )
 
     def artifact_collection_exists(self, name: str, type: str) -> bool:
         """Whether :meth:`artifact_collection` would find collection ``name`` of ``type``."""

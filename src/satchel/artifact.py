@@ -36,7 +36,6 @@ from satchel.checkout import (
     VerificationReport,
     check_deletions,
     delete_extras,
-    materialize,
     plan_checkout,
     read_entry,
     selected,
@@ -70,6 +69,7 @@ from satchel.errors import (
     SourceFileChangedError,
     UnsupportedError,
 )
+from satchel.fetch import Fetcher
 from satchel.fsutil import local_errors_typed
 from satchel.handlers import DEFAULT_MAX_OBJECTS
 from satchel.hashing import check_algorithm, hash_bytes
@@ -79,8 +79,9 @@ from satchel.manifest import Manifest, ManifestEntry
 from satchel.materializers import SERIALIZER_KEY
 from satchel.progress import Bar
 from satchel.services import Services, local_services
-from satchel.store import CommitRequest, Store, layout, open_store
-from satchel.store.records import VersionAttrs, VersionRecord, parse_time
+from satchel.store import CommitRequest, Store, open_store
+from satchel.store.records import VersionRecord, parse_time
+from satchel.version import Version, check_alias
 
 if TYPE_CHECKING:
     from satchel.entries import BoundEntry
@@ -206,9 +207,14 @@ class Artifact(WandbArtifactMixin):
         digest_algorithm: str = "md5",
         *,
         services: Services | None = None,
+        _version: Version | None = None,  # internal: see _of
     ) -> None:
-        self._name = naming.validate_name(name)
-        self._type = naming.validate_name(type, kind="type")
+        # One state, one holder: a draft (DRAFT, PENDING) holds its Draft (entries, sources)
+        # and the attribute values below; a committed (or deleted) artifact holds its Version,
+        # which holds the attributes, aliases and tags (the draft fields then mean nothing).
+        committed = _version is not None
+        self._name = name if committed else naming.validate_name(name)
+        self._type = type if committed else naming.validate_name(type, kind="type")
         self._description = description
         self._metadata = _check_metadata(metadata)
         # attributes given to this draft (not inherited by new_draft): a save whose content
@@ -232,91 +238,33 @@ class Artifact(WandbArtifactMixin):
         self._alg = check_algorithm(
             digest_algorithm.lower() if isinstance(digest_algorithm, str) else digest_algorithm
         )
-        self._state = ArtifactState.DRAFT
-        self._draft: Draft | None = Draft(self._alg)
+        self._state = ArtifactState.COMMITTED if committed else ArtifactState.DRAFT
+        self._draft: Draft | None = None if committed else Draft(self._alg)
+        self._version: Version | None = _version
         self._services = services
-        self._record: VersionRecord | None = None
-        self._attrs: VersionAttrs | None = None
-        self._manifest: Manifest | None = None
-        self._init_lists()
-        self._based_on: VersionRecord | None = None
-        self._origin: Store | None = None
-        self._is_latest = False
+        # The live lists a draft's ``aliases`` and ``tags`` return (see satchel.livelists);
+        # the Version a save makes of it keeps them, so they stay the artifact's lists.
+        self._aliases = NameList((), check_alias)
+        self._tags = NameList((), naming.validate_tag)
         self._ttl: float | None = None
+        self._based_on: VersionRecord | None = None  # new_draft: the version it started from
+        self._origin: Store | None = None  # new_draft: the store of that version
         self._run_id: str | None = None  # set by Run.log_artifact: the producing run
 
-    # -- construction of committed artifacts (used by Api) --------------------------------
     @classmethod
-    def _from_record(
-        cls,
-        services: Services,
-        store: Store,
-        record: VersionRecord,
-        *,
-        known: tuple[VersionAttrs, Sequence[str], bool] | None = None,
-    ) -> Artifact:
-        art = cls.__new__(cls)
-        art._name = record.name
-        art._type = record.type
-        art._incremental = False
-        art._alg = "md5"
-        art._init_lists()
-        art._state = ArtifactState.COMMITTED
-        art._draft = None
-        art._services = services.with_store(store)
-        art._based_on = None
-        art._origin = store
-        art._manifest = None
-        art._given = set()
-        art._baseline = (None, {})
-        art._save_result = None
-        art._load(record)
-        if known is not None:  # (attrs, aliases, is_latest) already read by a registry listing
-            art._preload(*known)
-        return art
+    def _of(cls, version: Version, services: Services) -> Artifact:
+        """The committed artifact that is ``version`` (the one constructor of committed
+        artifacts: ``Api``, runs and ``link`` build them from a :class:`Version`), reading
+        ``version.store`` through ``services``."""
+        rec = version.record
+        return cls(rec.name, rec.type, services=services.with_store(version.store),
+                   _version=version)
 
-    def _init_lists(self) -> None:
-        # The live lists ``aliases`` and ``tags`` return (see satchel.livelists): one object
-        # per artifact for its whole life, refilled in place when the store is read again.
-        self._aliases = NameList((), _check_alias)
-        self._saved_aliases: set[str] = set()
-        self._tags = NameList((), naming.validate_tag)
-        self._saved_tags: set[str] = set()
-
-    def _load(self, record: VersionRecord) -> None:
-        self._record = record
-        self._extras_loaded = False
-
-    def _extras(self) -> None:
-        # Attributes and aliases are read on first use, not in _load: fetching a version and
-        # downloading it from a warm cache then costs three store requests (version listing,
-        # version record, manifest), which matters on a bucket.
-        if getattr(self, "_extras_loaded", True):
-            return
-        self._extras_loaded = True
-        record = self._record
-        assert record is not None
-        store = self._store()
-        attrs = store.attrs(record)
-        aliases = [
-            a for a, v in store.aliases(record.project, record.name).items() if v == record.version
-        ]
-        latest = store.latest(record.project, record.name)
-        self._preload(attrs, aliases, latest is not None and latest.version == record.version)
-
-    def _preload(self, attrs: VersionAttrs, aliases: Sequence[str], is_latest: bool) -> None:
-        self._extras_loaded = True
-        self._attrs = attrs
-        self._description = attrs.description
-        self._metadata = dict(attrs.metadata)
-        self._tags.replace_all(attrs.tags)
-        self._saved_tags = set(attrs.tags)
-        self._ttl = attrs.ttl_seconds
-        self._saved_aliases = set(aliases)
-        self._is_latest = is_latest
-        self._aliases.replace_all(
-            sorted(self._saved_aliases) + ([naming.LATEST] if is_latest else [])
-        )
+    def _became(self, version: Version) -> None:
+        """Turn from a draft into the committed ``version`` (given this artifact's lists)."""
+        self._transition(ArtifactState.COMMITTED)
+        self._draft = None
+        self._version = version
 
     # -- lifecycle ------------------------------------------------------------------------
     @property
@@ -340,11 +288,23 @@ class Artifact(WandbArtifactMixin):
         return self._draft
 
     def _committed(self, attr: str) -> VersionRecord:
-        if self._record is None:
+        return self._held(attr).record
+
+    def _held(self, attr: str) -> Version:
+        """The version this artifact is, for reading ``attr``.
+
+        Raises:
+            ArtifactNotLoggedError: a draft.
+        """
+        if self._version is None:
             raise ArtifactNotLoggedError(
                 f"{attr!r} exists only once the artifact is committed; call save() first"
             )
-        return self._record
+        return self._version
+
+    @property
+    def _record(self) -> VersionRecord | None:
+        return self._version.record if self._version is not None else None
 
     def finalize(self) -> None:
         """Freeze the draft: later changes raise :class:`ArtifactFinalizedError`."""
@@ -700,9 +660,10 @@ class Artifact(WandbArtifactMixin):
         svc = self._svc()
         src = self._draft.sources.get(entry.path) if self._draft is not None else None
         if src is None:
+            fetcher = self._fetcher()
             data = read_entry(
-                entry, cache=svc.cache, fetch=self._fetch, content_digest=self._content_digest,
-                corrupt=self._corrupt, missing=self._missing,
+                entry, cache=svc.cache, fetch=fetcher.fetch, content_digest=fetcher.content_digest,
+                corrupt=fetcher.corrupt, missing=fetcher.missing,
             )
         else:
             data = self._draft_bytes(entry, src)
@@ -764,11 +725,7 @@ class Artifact(WandbArtifactMixin):
         """The manifest (for a draft, of its current entries)."""
         if self._draft is not None:
             return Manifest(self._draft.entries, digest_algorithm=self._alg)
-        if self._manifest is None:
-            # checked against the record: a record edited to name another manifest (or with
-            # another digest) must not make reads serve and approve other content
-            self._manifest = self._store().manifest_for(self._committed("manifest"))
-        return self._manifest
+        return self._held("manifest").manifest
 
     @property
     def digest(self) -> str:
@@ -856,9 +813,8 @@ class Artifact(WandbArtifactMixin):
     @property
     def updated_at(self) -> _dt.datetime:
         """When attributes last changed (UTC, committed only)."""
-        rec = self._committed("updated_at")
-        self._extras()
-        return parse_time((self._attrs and self._attrs.updated_at) or rec.created_at)
+        version = self._held("updated_at")
+        return parse_time(version.attrs.updated_at or version.record.created_at)
 
     @property
     def commit_hash(self) -> str:
@@ -880,27 +836,30 @@ class Artifact(WandbArtifactMixin):
     @property
     def description(self) -> str | None:
         """Free text; editable after commit (persist with :meth:`save`)."""
-        self._extras()
-        return self._description
+        return self._version.description if self._version is not None else self._description
 
     @description.setter
     def description(self, value: str | None) -> None:
         self._check_not_deleted()
-        self._extras()
-        self._description = value
+        if self._version is not None:
+            self._version.description = value
+        else:
+            self._description = value
         self._given.add("description")
 
     @property
     def metadata(self) -> dict[str, Any]:
         """JSON-able dict, at most 100 top-level keys; editable after commit."""
-        self._extras()
-        return self._metadata
+        return self._version.metadata if self._version is not None else self._metadata
 
     @metadata.setter
     def metadata(self, value: dict[str, Any]) -> None:
         self._check_not_deleted()
-        self._extras()
-        self._metadata = _check_metadata(value)
+        checked = _check_metadata(value)
+        if self._version is not None:
+            self._version.metadata = checked
+        else:
+            self._metadata = checked
         self._given.add("metadata")
 
     @property
@@ -910,16 +869,21 @@ class Artifact(WandbArtifactMixin):
         :meth:`save` persists the change, as in W&B. Additions are validated at once
         (``InvalidNameError``); ``latest`` in the list is ignored by ``save`` (it is
         computed)."""
-        self._extras()
-        return self._aliases
+        return self._own_aliases()
 
     @aliases.setter
     def aliases(self, value: Sequence[str]) -> None:
         self._check_not_deleted()
-        self._extras()
+        own = self._own_aliases()
         self._check_latest(value)
         # names it already has pass as they are (an older satchel allowed a leading '.')
-        self._aliases.replace_all(_clean_aliases(value, keep_latest=True, kept=self._aliases))
+        own.replace_all(_clean_aliases(value, keep_latest=True, kept=own))
+
+    def _own_aliases(self) -> NameList:
+        return self._version.aliases if self._version is not None else self._aliases
+
+    def _own_tags(self) -> NameList:
+        return self._version.tags if self._version is not None else self._tags
 
     def _check_latest(self, aliases: Sequence[str]) -> None:
         """``latest`` is computed: accepted where it is true anyway (a draft, whose commit is
@@ -931,11 +895,12 @@ class Artifact(WandbArtifactMixin):
         """
         if isinstance(aliases, str):
             aliases = [aliases]
-        if naming.LATEST not in aliases or self._record is None or self._is_latest:
+        if naming.LATEST not in aliases or self._version is None or self._version.is_latest:
             return
+        rec = self._version.record
         raise InvalidNameError(
             f"alias 'latest' is computed (it always names the newest version of "
-            f"{self._record.project}/{self._record.name}) and cannot be assigned to "
+            f"{rec.project}/{rec.name}) and cannot be assigned to "
             f"{self.qualified_name}; use another alias, such as 'best' or 'prod'"
         )
 
@@ -943,15 +908,14 @@ class Artifact(WandbArtifactMixin):
     def tags(self) -> list[str]:
         """Tags of the version: the artifact's own live list (``tags.append(...)`` then
         :meth:`save` persists it); additions are validated at once."""
-        self._extras()
-        return self._tags
+        return self._own_tags()
 
     @tags.setter
     def tags(self, value: Sequence[str]) -> None:
         self._check_not_deleted()
-        self._extras()
-        kept = set(self._tags)  # as for aliases: tags it already has pass as they are
-        self._tags.replace_all(
+        own = self._own_tags()
+        kept = set(own)  # as for aliases: tags it already has pass as they are
+        own.replace_all(
             sorted({t if t in kept else naming.validate_tag(t) for t in _as_list(value)})
         )
 
@@ -959,14 +923,17 @@ class Artifact(WandbArtifactMixin):
     def ttl(self) -> _dt.timedelta | None:
         """Time to live, counted from the commit (``None``: kept for ever); editable, persisted
         by :meth:`save`. ``satchel gc`` deletes an expired version unless an alias names it."""
-        self._extras()
-        return None if self._ttl is None else _dt.timedelta(seconds=self._ttl)
+        ttl = self._version.ttl if self._version is not None else self._ttl
+        return None if ttl is None else _dt.timedelta(seconds=ttl)
 
     @ttl.setter
     def ttl(self, value: _dt.timedelta | None) -> None:
         self._check_not_deleted()
-        self._extras()
-        self._ttl = _ttl_seconds(value)
+        seconds = _ttl_seconds(value)
+        if self._version is not None:
+            self._version.ttl = seconds
+        else:
+            self._ttl = seconds
         self._given.add("ttl")
 
     # -- registry: stages, links, deletion, lineage (the work is in satchel.registry) ------
@@ -974,18 +941,14 @@ class Artifact(WandbArtifactMixin):
     def stage(self) -> str | None:
         """The current stage (``development``, ``staging``, ``production``, ``archived``) or
         ``None`` (committed only); change it with ``Api.stage_artifact_version``."""
-        self._committed("stage")
-        self._extras()
-        return self._attrs.stage if self._attrs is not None else None
+        return self._held("stage").attrs.stage
 
     @property
     def stage_history(self) -> list[StageEvent]:
         """Every stage change, oldest first: from, to, when, who, reason, message."""
         from satchel.registry.stages import history
 
-        self._committed("stage_history")
-        self._extras()
-        return history(self._attrs) if self._attrs is not None else []
+        return history(self._held("stage_history").attrs)
 
     @property
     def is_link(self) -> bool:
@@ -1010,8 +973,8 @@ class Artifact(WandbArtifactMixin):
         ref = naming.parse_ref(rec.linked_from, hidden_ok=True)
         assert ref.project is not None and ref.version is not None
         store = self._store()
-        return Artifact._from_record(
-            self._svc(), store, store.version(ref.project, ref.name, ref.version)
+        return Artifact._of(
+            Version(store, store.version(ref.project, ref.name, ref.version)), self._svc()
         )
 
     def delete(self, delete_aliases: bool = False) -> None:
@@ -1057,7 +1020,7 @@ class Artifact(WandbArtifactMixin):
             target_path = "/".join(parts[1:])
         store = self._store()
         record = link_version(store, self._committed("link"), target_path, aliases=aliases)
-        return Artifact._from_record(self._svc(), store, record)
+        return Artifact._of(Version(store, record), self._svc())
 
     def unlink(self) -> None:
         """Remove this linked version from its portfolio (the source stays).
@@ -1087,10 +1050,8 @@ class Artifact(WandbArtifactMixin):
         return [Run._from_record(r, self._svc()) for r in records]
 
     def _became_deleted(self) -> None:
-        self._extras()
+        self._held("delete").mark_deleted()
         self._transition(ArtifactState.DELETED)
-        self._aliases.replace_all([])
-        self._saved_aliases, self._is_latest = set(), False
 
     def _check_not_deleted(self) -> None:
         if self._state is ArtifactState.DELETED:
@@ -1140,17 +1101,18 @@ class Artifact(WandbArtifactMixin):
         run = run_to_log(self, store)
         if run is not None:  # W&B: saving inside a run logs the artifact to that run
             return run._log(self, project, aliases, tags)
-        self._extras()
+        own_aliases, own_tags = self._own_aliases(), self._own_tags()
         if aliases is not None:
             self._check_latest(aliases)
-            extra_aliases = [a for a in _clean_aliases(aliases) if a not in self._aliases]
-            self._aliases.replace_all(sorted({*self._aliases, *extra_aliases} - {naming.LATEST}))
+            extra_aliases = [a for a in _clean_aliases(aliases) if a not in own_aliases]
+            own_aliases.replace_all(sorted({*own_aliases, *extra_aliases} - {naming.LATEST}))
         if tags is not None:
-            self._tags.replace_all(
-                sorted(set(self._tags) | {naming.validate_tag(t) for t in _as_list(tags)})
+            own_tags.replace_all(
+                sorted(set(own_tags) | {naming.validate_tag(t) for t in _as_list(tags)})
             )
         if self._state is ArtifactState.COMMITTED:
-            self._save_result = SaveResult(False, self._persist_attributes())
+            assert self._version is not None
+            self._save_result = SaveResult(False, self._version.save_edits())
             return self
         if self._state is ArtifactState.DELETED:
             raise ArtifactStateError(f"artifact {self._name} was deleted and cannot be saved")
@@ -1201,10 +1163,10 @@ class Artifact(WandbArtifactMixin):
             self._state = previous
             raise
         uploader.release()
-        self._transition(ArtifactState.COMMITTED)
-        self._draft = None
-        self._manifest = result.manifest
-        self._origin = target
+        version = Version(
+            target, result.record, manifest=result.manifest, tags=self._tags, aliases=self._aliases
+        )
+        self._became(version)
         wanted = {
             "description": self._description, "metadata": self._metadata, "ttl": self._ttl,
         }
@@ -1214,20 +1176,18 @@ class Artifact(WandbArtifactMixin):
         if self._metadata != self._baseline[1]:
             given.add("metadata")
         wanted_tags = set(self._tags)
-        self._load(result.record)
         updated: tuple[str, ...] = ()
         if not result.created:
             # The no-op rule returned the existing version (as W&B does); what this draft was
             # given is applied to it as an edit, as apply and a committed save() would.
-            self._extras()
             if "description" in given:
-                self._description = wanted["description"]  # type: ignore[assignment]
+                version.description = wanted["description"]  # type: ignore[assignment]
             if "metadata" in given:
-                self._metadata = wanted["metadata"]  # type: ignore[assignment]
+                version.metadata = wanted["metadata"]  # type: ignore[assignment]
             if "ttl" in given:
-                self._ttl = wanted["ttl"]  # type: ignore[assignment]
-            self._tags.replace_all(sorted(set(self._tags) | wanted_tags))
-            updated = self._persist_attributes()
+                version.ttl = wanted["ttl"]  # type: ignore[assignment]
+            version.tags.replace_all(sorted(set(version.tags) | wanted_tags))
+            updated = version.save_edits()
         self._given = set()
         self._save_result = SaveResult(result.created, updated)
         return self
@@ -1239,121 +1199,22 @@ class Artifact(WandbArtifactMixin):
         committed by someone else on its behalf: a collaborative ``finish_artifact``)."""
         if self._state is ArtifactState.DRAFT:
             self._transition(ArtifactState.PENDING)
-        self._transition(ArtifactState.COMMITTED)
-        self._draft = None
-        self._manifest = manifest
-        self._origin = store
+        self._became(
+            Version(store, record, manifest=manifest, tags=self._tags, aliases=self._aliases)
+        )
         self._services = self._svc().with_store(store)
-        self._load(record)
         self._save_result = SaveResult(created)
 
-    def _persist_attributes(self) -> tuple[str, ...]:
-        """Write the edited attributes and aliases; return the names of the attributes that
-        changed (see :class:`SaveResult`)."""
-        rec = self._committed("save")
-        self._extras()
-        store = self._store()
-        assert self._attrs is not None
-        loaded = self._attrs
-        add_tags = set(self._tags) - self._saved_tags
-        drop_tags = self._saved_tags - set(self._tags)
-        description, metadata, ttl = self._description, self._metadata, self._ttl
-
-        def change(cur: VersionAttrs) -> VersionAttrs:
-            return msgspec.structs.replace(
-                cur,
-                description=description if description != loaded.description else cur.description,
-                metadata=_merge_keys(loaded.metadata, metadata, cur.metadata),
-                tags=sorted((set(cur.tags) | add_tags) - drop_tags),
-                ttl_seconds=ttl if ttl != loaded.ttl_seconds else cur.ttl_seconds,
-            )
-
-        changed = tuple(name for name, differs in (
-            ("description", description != loaded.description),
-            ("metadata", metadata != loaded.metadata),
-            ("ttl", ttl != loaded.ttl_seconds),
-            ("tags", bool(add_tags or drop_tags)),
-        ) if differs)
-        if changed:
-            store.update_attrs(rec, change)
-        wanted = set(self._aliases) - {naming.LATEST}
-        for alias in sorted(wanted - self._saved_aliases):
-            store.set_alias(rec.project, rec.name, alias, rec.version)
-        for alias in sorted(self._saved_aliases - wanted):
-            if store.alias_target(rec.project, rec.name, alias) == rec.version:
-                store.remove_alias(rec.project, rec.name, alias)
-        self._load(rec)
-        return changed
-
     # -- reading --------------------------------------------------------------------------
-    def _fetch(self, entry: ManifestEntry, refetch: bool) -> list[tuple[str, str]]:
-        """Where an entry's bytes are: a local store's object (read in place: the cache holds
-        no copy of a local store's objects), else a cache file, fetched when missing."""
+    def _fetcher(self) -> Fetcher:
+        """The :class:`~satchel.fetch.Fetcher` reading this artifact's entries (a draft's
+        inherited ones too) from its store."""
         svc = self._svc()
-        if entry.is_reference:
-            return svc.handlers.for_uri(entry.ref).load(entry)  # type: ignore[arg-type]
-        store = self._store()
-        in_place = store.local_object_path(entry.alg, entry.oid)
-        if in_place is not None:
-            return [("", in_place)]
-        cache = svc.cache
-        path = None if refetch else cache.get(entry.alg, entry.oid, entry.size)
-        if path is None:
-            path = cache.object_path(entry.alg, entry.oid)
-            what = f"{self.qualified_name} file {entry.path}"
-            try:
-                with store.open_object(entry.alg, entry.oid, what=what) as f:
-                    cache.put_stream(
-                        f, path, alg=entry.alg, expected_digest=entry.digest,
-                        what=f"{entry.path} from {store.url}",
-                    )
-            except DigestMismatchError as exc:
-                raise self._corrupt(entry, path, exc.digest or "?", True) from exc
-        return [("", path)]
-
-    def _corrupt(
-        self, entry: ManifestEntry, path: str, got: str, refetched: bool
-    ) -> DigestMismatchError:
-        """The error for an entry whose bytes at ``path`` hash to ``got`` (see
-        :data:`satchel.checkout.Corrupt`)."""
-        # a draft's inherited entries are read the same way (get() of a new_draft())
-        who = f"{self.qualified_name if self._record else self._name + ' (draft)'}: {entry.path}"
-        if entry.is_reference:
-            return DigestMismatchError(
-                f"{who}: the bytes of reference {entry.ref} hash to {got}, not to the recorded "
-                f"{entry.digest}, even when fetched again; nothing was written or kept. The "
-                "referenced object changed or is damaged: re-add the reference",
-                digest=got, expected=entry.digest,
-            )
-        store = self._store()
-        key = layout.object_key(entry.alg, entry.oid)
-        if self._svc().cache.owns(path):  # fetched from a bucket store: corrupt there
-            where = f"the store object {key} in {store.url}"
-            kept = "nothing was written or cached"
-        else:
-            where = f"the store object {path}"
-            kept = "nothing was written, and the object was left as it is (it may be the only copy)"
-        return DigestMismatchError(
-            f"{who}: {where} is corrupt: its bytes hash to {got}, the manifest says "
-            f"{entry.digest}; {kept}. Run 'satchel fsck --deep' to list every damaged object",
-            digest=got, expected=entry.digest,
+        committed = self._version is not None
+        return Fetcher(
+            self._store(), svc.cache, svc.handlers,
+            name=self.qualified_name if committed else self._name, draft=not committed,
         )
-
-    def _missing(self, entry: ManifestEntry, exc: FileNotFoundError) -> Exception:
-        """The error for a local store object (read in place) that is gone: the one
-        :meth:`Store.open_object` raises for a missing object, so every read path names it
-        the same way."""
-        what = f"{self.qualified_name if self._record else self._name} file {entry.path}"
-        try:
-            self._store().open_object(entry.alg, entry.oid, what=what).close()
-        except Exception as typed:  # noqa: BLE001 - handed back to be raised
-            return typed
-        return exc  # back meanwhile: report what happened
-
-    def _content_digest(self, entry: ManifestEntry) -> tuple[str, str] | None:
-        if entry.is_reference:
-            return self._svc().handlers.for_uri(entry.ref).content_digest(entry)  # type: ignore[arg-type]
-        return (entry.alg, entry.digest)
 
     def _root(self, root: str | os.PathLike[str] | None, *, with_version: bool = True) -> str:
         """The absolute folder a read uses: ``root`` (``~`` expanded), else the default."""
@@ -1420,7 +1281,8 @@ class Artifact(WandbArtifactMixin):
     def _own_folders(self) -> list[protected.Protected]:
         """The satchel stores and caches a read of this version must not touch."""
         svc = self._svc()
-        return protected.satchel_folders(svc.cache.root, [svc.store, self._origin])
+        origin = self._version.store if self._version is not None else self._origin
+        return protected.satchel_folders(svc.cache.root, [svc.store, origin])
 
     def _materialize(
         self,
@@ -1435,34 +1297,12 @@ class Artifact(WandbArtifactMixin):
         manifest = only if only is not None else self.manifest
         bar = svc.progress(len(manifest), f"downloading {self.name}")
         try:
-            result = materialize(
-                manifest, folder, cache=svc.cache, fetch=self._fetch,
-                content_digest=self._content_digest, allow_missing_references=allow_missing,
-                path_prefix=path_prefix, bar=bar, warn=bar.note,
-                workers=self._download_workers(manifest),
-                corrupt=self._corrupt, missing=self._missing,
+            return self._fetcher().materialize(
+                manifest, folder, allow_missing=allow_missing, path_prefix=path_prefix,
+                skip_cache=skip_cache, bar=bar,
             )
         finally:
             bar.close()
-        if skip_cache and self._store().backend.local_path("") is None:
-            # (a local store's objects are read in place: such a download cached nothing)
-            for entry in manifest:
-                if not entry.is_reference:
-                    svc.cache.evict(svc.cache.object_path(entry.alg, entry.oid))
-        return result
-
-    def _download_workers(self, manifest: Manifest) -> int | None:
-        """The remote store's transfer pool while something must come over the network; the
-        local pool (``None``) when the cache holds every object, as more threads copying local
-        files only contend for the GIL."""
-        io_workers = self._store().backend.io_workers
-        if io_workers is None:
-            return None
-        cache = self._svc().cache
-        for entry in manifest:
-            if entry.is_reference or cache.get(entry.alg, entry.oid, entry.size) is None:
-                return io_workers
-        return None
 
     @overload
     def checkout(
@@ -1523,7 +1363,9 @@ class Artifact(WandbArtifactMixin):
         protected.check_checkout_root(folder, self._own_folders(), self.qualified_name)
         manifest = self.manifest
         svc = self._svc()
-        plan = plan_checkout(manifest, folder, cache=svc.cache, content_digest=self._content_digest)
+        plan = plan_checkout(
+            manifest, folder, cache=svc.cache, content_digest=self._fetcher().content_digest
+        )
         if dry_run:
             return plan
         check_deletions(plan, f"{self.qualified_name} into {folder}", force=force)
@@ -1560,7 +1402,8 @@ class Artifact(WandbArtifactMixin):
                 missing=paths,
             )
         return verify_folder(
-            self.manifest, folder, cache=self._svc().cache, content_digest=self._content_digest
+            self.manifest, folder, cache=self._svc().cache,
+            content_digest=self._fetcher().content_digest,
         )
 
     def file(self, root: str | os.PathLike[str] | None = None) -> str:
@@ -1610,10 +1453,10 @@ class Artifact(WandbArtifactMixin):
         Raises:
             ArtifactNotLoggedError: called on a draft.
         """
-        rec = self._committed("new_draft")
-        self._extras()
+        version = self._held("new_draft")
+        rec = version.record
         draft = Artifact(
-            self._name, self._type, self._description, self._metadata,
+            self._name, self._type, version.description, version.metadata,
             services=self._svc(),
         )
         manifest = self.manifest
@@ -1660,22 +1503,6 @@ def _ttl_seconds(value: _dt.timedelta | None) -> float | None:
     return value.total_seconds()
 
 
-def _merge_keys(
-    base: dict[str, Any], mine: dict[str, Any], theirs: dict[str, Any]
-) -> dict[str, Any]:
-    """Apply the top-level keys this editor added, changed or removed (``base`` -> ``mine``)
-    to the current metadata ``theirs``, so concurrent editors of other keys lose nothing."""
-    if mine == base:
-        return theirs
-    out = dict(theirs)
-    for key, value in mine.items():
-        if key not in base or base[key] != value:
-            out[key] = value
-    for key in base.keys() - mine.keys():
-        out.pop(key, None)
-    return out
-
-
 def _check_policy(policy: str) -> None:
     if policy not in POLICIES:
         raise InvalidArgumentError(f"policy must be 'mutable' or 'immutable', got {policy!r}; 'immutable' checks the file is unchanged at save, 'mutable' copies it now")
@@ -1686,16 +1513,10 @@ def _clean_aliases(
 ) -> list[str]:
     """Validated aliases (``latest`` dropped unless ``keep_latest``); names in ``kept`` (the
     ones the version already has, perhaps from an older satchel) pass as they are."""
-    names = {a if a in kept else _check_alias(a) for a in _as_list(value)}
+    names = {a if a in kept else check_alias(a) for a in _as_list(value)}
     if not keep_latest:
         names.discard(naming.LATEST)
     return sorted(names)
-
-
-def _check_alias(value: str) -> str:
-    """An alias for an artifact's alias list: ``latest`` may be in it (it is computed, and
-    ignored when saving), any other must be assignable."""
-    return value if value == naming.LATEST else naming.validate_alias(value)
 
 
 def _as_list(value: Sequence[str] | str) -> list[str]:

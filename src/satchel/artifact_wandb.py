@@ -19,11 +19,13 @@ from satchel import naming
 from satchel.store import layout
 
 if TYPE_CHECKING:
+    from satchel.artifact import Artifact
     from satchel.collection import ArtifactCollection
     from satchel.entries import BoundEntry
     from satchel.services import Services
     from satchel.store import Store
     from satchel.store.records import VersionRecord
+    from satchel.version import Version
 
 
 class WandbArtifactMixin:
@@ -34,6 +36,8 @@ class WandbArtifactMixin:
         def _committed(self, attr: str) -> VersionRecord: ...
         def _svc(self) -> Services: ...
         def _store(self) -> Store: ...
+        @classmethod
+        def _of(cls, version: Version, services: Services) -> Artifact: ...
         def get_entry(self, name: str) -> BoundEntry: ...
 
     @property
@@ -85,7 +89,9 @@ class WandbArtifactMixin:
         from satchel.collection import ArtifactCollection
 
         rec = self._committed("collection")
-        return ArtifactCollection.load(self._svc(), self._store(), rec.project, rec.name)
+        return ArtifactCollection.load(
+            self._svc(), self._store(), rec.project, rec.name, artifact_of=type(self)._of
+        )
 
     @property
     def source_collection(self) -> ArtifactCollection:
@@ -94,7 +100,9 @@ class WandbArtifactMixin:
 
         ref = self._source_ref("source_collection")
         assert ref.project is not None
-        return ArtifactCollection.load(self._svc(), self._store(), ref.project, ref.name)
+        return ArtifactCollection.load(
+            self._svc(), self._store(), ref.project, ref.name, artifact_of=type(self)._of
+        )
 
     @property
     def url(self) -> str:

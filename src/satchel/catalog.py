@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from satchel.artifact import Artifact
 from satchel.collection import ArtifactCollection
 from satchel.errors import ArtifactNotFoundError, InvalidQueryError
 from satchel.registry.listing import list_collections, list_types
@@ -38,7 +39,7 @@ def _collections(
             "(versions have Api.artifact_versions(...) filters)"
         )
     found = [
-        ArtifactCollection(services, store, s)
+        ArtifactCollection(services, store, s, artifact_of=Artifact._of)
         for s in list_collections(store, project, type=type_name)
     ]
     if order is not None:
@@ -125,7 +126,9 @@ class ArtifactType(str):
         Raises:
             ArtifactNotFoundError: no such collection of this type.
         """
-        return ArtifactCollection.load(self._services, self._store, self.project, name, str(self))
+        return ArtifactCollection.load(
+            self._services, self._store, self.project, name, str(self), artifact_of=Artifact._of
+        )
 
     def __repr__(self) -> str:
         return f"<ArtifactType {self}>"

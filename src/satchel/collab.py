@@ -24,20 +24,20 @@ holds, so nothing is committed twice and nothing is lost.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 
+from satchel.cache import Cache
 from satchel.commit import Uploader
-from satchel.errors import ArtifactStateError, PartConflictError
+from satchel.draft import Draft
+from satchel.errors import PartConflictError
 from satchel.manifest import Manifest, ManifestEntry
-from satchel.store import CommitRequest, Store, layout, leases
+from satchel.store import CommitRequest, CommitResult, Store, layout, leases
 from satchel.store.records import VersionRecord, decode, encode, utcnow, who
 from satchel.transfer import run_parallel
-
-if TYPE_CHECKING:
-    from satchel.artifact import Artifact
 
 
 class PartRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,17 +62,39 @@ class Contributor:
     seq: int
 
 
-def _draft_of(artifact: Artifact, what: str) -> Manifest:
-    if not artifact.is_draft():
-        raise ArtifactStateError(
-            f"{what} needs a draft; {artifact.name} is already {artifact.state.value.lower()}. "
-            "Create a new Artifact (or new_draft()) for the next collaborative version"
-        )
-    return artifact.manifest
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """A draft contributed to a collaborative version, and what a finish commits with it.
+
+    Attributes:
+        name, type: the collection and its type.
+        draft: the entries and their sources.
+        cache: the cache the sources' copies are in.
+        origin: the store the draft's inherited entries came from (``new_draft``), if any.
+        description, metadata, tags: the finished version's attributes (a finish only).
+    """
+
+    name: str
+    type: str
+    draft: Draft
+    cache: Cache
+    origin: Store | None = None
+    description: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+
+    @property
+    def manifest(self) -> Manifest:
+        """The draft's entries as a manifest."""
+        return Manifest(self.draft.entries, digest_algorithm=self.draft.alg)
+
+    def uploader(self, store: Store) -> Uploader:
+        """The uploader sending the draft's objects ``store`` lacks."""
+        return Uploader(self.draft, store, self.cache, origin=self.origin)
 
 
 def upsert_part(
-    store: Store, artifact: Artifact, *, project: str, distributed_id: str, by: Contributor
+    store: Store, part: Contribution, *, project: str, distributed_id: str, by: Contributor
 ) -> str:
     """Upload a draft's content and record it as one part of ``distributed_id``.
 
@@ -80,15 +102,14 @@ def upsert_part(
         The part's key.
 
     Raises:
-        ArtifactStateError: the artifact is not a draft.
         ArtifactTypeMismatchError: the name exists with another type.
         StoreError: the store cannot be written.
     """
-    manifest = _draft_of(artifact, "upsert_artifact")
-    name, type_ = artifact.collection_name, artifact.type
+    manifest = part.manifest
+    name, type_ = part.name, part.type
     store.check_format(create=True)
     store.ensure_collection(project, name, type_)
-    uploader = _uploader(store, artifact)
+    uploader = part.uploader(store)
     with leases.held(store.backend, f"upsert {project}/{name} ({distributed_id})"):
         uploader(manifest)
         manifest_id = store.put_manifest(manifest)
@@ -107,46 +128,37 @@ def upsert_part(
 
 
 def finish_parts(
-    store: Store, artifact: Artifact, *, project: str, distributed_id: str, by: Contributor
-) -> Artifact:
-    """Merge every part of ``distributed_id`` (plus ``artifact``'s own) into one version.
+    store: Store, part: Contribution, *, project: str, distributed_id: str, by: Contributor
+) -> CommitResult:
+    """Merge every part of ``distributed_id`` (plus ``part``) into one version.
 
     Returns:
-        ``artifact``, now the committed version.
+        The commit's result (the version, its manifest, whether it was created).
 
     Raises:
         PartConflictError: two runs' parts hold one path with different content (nothing is
             committed; the parts stay, so a corrected upsert can follow).
         ArtifactTypeMismatchError: the name exists with another type.
-        ArtifactStateError: the artifact is not a draft.
     """
-    upsert_part(store, artifact, project=project, distributed_id=distributed_id, by=by)
-    name = artifact.collection_name
+    upsert_part(store, part, project=project, distributed_id=distributed_id, by=by)
+    name = part.name
     folder = layout.pending_folder(project, name, distributed_id)
     # hidden names too: parts of runs whose id an older satchel let start with '.'
     keys = [f"{folder}/{n}" for n in store.backend.list(folder, hidden=True) if n.endswith(".json")]
     parts = [p for p in run_parallel(lambda k: _read_part(store, k), keys) if p is not None]
     latest = store.latest(project, name)
-    merged = _merge(store, artifact, parts, latest, distributed_id)
-    description, metadata, tags = artifact.description, artifact.metadata, artifact.tags
-    uploader = _uploader(store, artifact)
+    merged = _merge(store, part, parts, latest, distributed_id)
+    uploader = part.uploader(store)
     request = CommitRequest(
-        project=project, name=name, type=artifact.type,
+        project=project, name=name, type=part.type,
         build=lambda _latest: merged, upload=uploader, confirm=uploader.confirm,
-        description=description, metadata=metadata, tags=tuple(tags),
+        description=part.description, metadata=dict(part.metadata), tags=part.tags,
         run_id=by.run_id, distributed_id=distributed_id,
     )  # fmt: skip
     result = store.commit(request)
     for key, _part in parts:
         store.backend.delete(key)
-    artifact._adopt_commit(store, result.record, result.manifest, created=result.created)
-    return artifact
-
-
-def _uploader(store: Store, artifact: Artifact) -> Uploader:
-    draft = artifact._draft
-    assert draft is not None
-    return Uploader(draft, store, artifact._svc().cache, origin=artifact._origin)
+    return result
 
 
 def _read_part(store: Store, key: str) -> tuple[str, PartRecord] | None:
@@ -158,7 +170,7 @@ def _read_part(store: Store, key: str) -> tuple[str, PartRecord] | None:
 
 def _merge(
     store: Store,
-    artifact: Artifact,
+    part_: Contribution,
     parts: list[tuple[str, PartRecord]],
     latest: VersionRecord | None,
     distributed_id: str,
@@ -171,7 +183,7 @@ def _merge(
     for key, part in sorted(parts, key=lambda kp: (kp[1].run_id, kp[1].seq, kp[1].created_at)):
         entries = store.checked_manifest(
             part.manifest, digest=part.digest, record_key=key,
-            what=f"collaborative artifact {artifact.collection_name} ({distributed_id}), part "
+            what=f"collaborative artifact {part_.name} ({distributed_id}), part "
                  f"of run {part.run_name}",
         ).entries
         if previous is not None and latest is not None and part.created_at < latest.created_at \
@@ -187,14 +199,14 @@ def _merge(
             if other is not None and (other.digest, other.ref) != (entry.digest, entry.ref):
                 runs = [_label(owner[path], names), _label(run_id, names)]
                 raise PartConflictError(
-                    f"collaborative artifact {artifact.collection_name} ({distributed_id}): "
+                    f"collaborative artifact {part_.name} ({distributed_id}): "
                     f"{path!r} was upserted with different content by {runs[0]} and {runs[1]}; "
                     "nothing was committed. Upsert it again from one run with the right content",
                     path=path, runs=runs,
                 )  # fmt: skip
             out[path] = entry
             owner.setdefault(path, run_id)
-    return Manifest(out, digest_algorithm=artifact.digest_algorithm)
+    return Manifest(out, digest_algorithm=part_.draft.alg)
 
 
 def _label(run_id: str, names: dict[str, str]) -> str:

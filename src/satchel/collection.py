@@ -14,6 +14,7 @@ Public data lives in the instance ``__dict__`` (what ``vars(collection)`` shows 
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -29,6 +30,12 @@ from satchel.store.records import CollectionRecord
 
 if TYPE_CHECKING:
     from satchel.artifact import Artifact
+    from satchel.version import Version
+
+#: makes the artifact of a listed version (``Artifact._of``), handed in by whoever builds the
+#: collection, so that this module, which ``Artifact.collection`` imports, does not import
+#: ``artifact.py`` back
+ArtifactOf = Callable[["Version", Services], "Artifact"]
 
 
 class ArtifactCollection:
@@ -46,10 +53,17 @@ class ArtifactCollection:
         is_portfolio: every live version is a link to another collection's version.
     """
 
-    __slots__ = ("__dict__", "_saved_description", "_saved_tags", "_services", "_store")
+    __slots__ = (
+        "__dict__", "_artifact_of", "_saved_description", "_saved_tags", "_services", "_store"
+    )
 
-    def __init__(self, services: Services, store: Store, summary: CollectionSummary) -> None:
-        """Wrap a listing's summary (use :meth:`load` to read one by name)."""
+    def __init__(
+        self, services: Services, store: Store, summary: CollectionSummary, *,
+        artifact_of: ArtifactOf,
+    ) -> None:
+        """Wrap a listing's summary (use :meth:`load` to read one by name); ``artifact_of``
+        makes the artifacts :meth:`artifacts` returns."""
+        self._artifact_of = artifact_of
         self._services = services
         self._store = store
         self.project = summary.project
@@ -67,7 +81,8 @@ class ArtifactCollection:
 
     @classmethod
     def load(
-        cls, services: Services, store: Store, project: str, name: str, type: str | None = None
+        cls, services: Services, store: Store, project: str, name: str, type: str | None = None,
+        *, artifact_of: ArtifactOf,
     ) -> ArtifactCollection:
         """Read collection ``project/name``.
 
@@ -85,7 +100,7 @@ class ArtifactCollection:
             raise ArtifactNotFoundError(
                 f"artifact collection {project}/{name} has type {summary.type!r}, not {type!r}"
             )
-        return cls(services, store, summary)
+        return cls(services, store, summary, artifact_of=artifact_of)
 
     @property
     def entity(self) -> str:
@@ -122,7 +137,8 @@ class ArtifactCollection:
         check_per_page(per_page)
         skip = start_index(start)
         query = VersionQuery.build(project=self.project, name=self.name, sort_by="-version")
-        items = list(list_versions(self._services, self._store, query, every_page=True))
+        services, make = self._services, self._artifact_of
+        items = [make(v, services) for v in list_versions(self._store, query, every_page=True)]
         return Results(items[skip:], per_page=per_page, offset=skip)
 
     def versions(self, per_page: int = 50, start: str | None = None) -> Results[Artifact]:

@@ -29,9 +29,11 @@ from typing import TYPE_CHECKING, Any
 
 from satchel import naming
 from satchel.artifact import Artifact
-from satchel.collab import Contributor, finish_parts, upsert_part
+from satchel.collab import Contribution, Contributor, finish_parts, upsert_part
 from satchel.errors import (
     ArtifactNotFoundError,
+    ArtifactStateError,
+    ArtifactTypeMismatchError,
     DistributedIdMissingError,
     InvalidNameError,
     NotAModelError,
@@ -44,6 +46,7 @@ from satchel.registry import lineage
 from satchel.services import Services
 from satchel.store import Store
 from satchel.store.records import utcnow
+from satchel.version import resolve
 
 _ACTIVE: list[Run] = []  # see the module docstring: W&B's wandb.run is process-wide
 
@@ -261,10 +264,22 @@ class Run:
         """Where the run's record lives in the store (satchel has no web UI)."""
         return f"{self.store.url.rstrip('/')}/projects/{self.project}/runs/{self.id}.json"
 
-    def _api(self) -> Any:
-        from satchel.api import Api
+    def _artifact(self, ref: str, type: str | None = None) -> Artifact:
+        """The committed version ``ref`` names (the run's project by default), as
+        ``Api.artifact`` finds it.
 
-        return Api(self.store, self.project, services=self.services)
+        Raises:
+            ArtifactNotFoundError, ArtifactDeletedError, InvalidNameError: see
+                :func:`satchel.version.resolve`.
+            ArtifactTypeMismatchError: ``type`` given and different.
+        """
+        version = resolve(self.store, self.project, ref)
+        rec = version.record
+        if type is not None and rec.type != type:
+            raise ArtifactTypeMismatchError(
+                f"artifact {rec.project}/{rec.name} has type {rec.type!r}, not {type!r}"
+            )
+        return Artifact._of(version, self.services)
 
     # -- lineage --------------------------------------------------------------------------
     def use_artifact(
@@ -293,7 +308,7 @@ class Run:
         """
         self._check_running("use_artifact")
         if isinstance(artifact_or_name, str):
-            art: Artifact = self._api().artifact(artifact_or_name, type)
+            art: Artifact = self._artifact(artifact_or_name, type)
         else:
             art = artifact_or_name
             if art.is_draft():
@@ -465,7 +480,7 @@ class Run:
             )
         name = name or self._default_name(path)
         try:
-            existing = self._api().artifact(f"{name}:latest")
+            existing = self._artifact(f"{name}:latest")
         except ArtifactNotFoundError:
             existing = None
         if existing is not None:
@@ -484,11 +499,10 @@ class Run:
         return self._versions(self.inputs)
 
     def _versions(self, refs: Sequence[str]) -> list[Artifact]:
-        api = self._api()
         out = []
         for ref in refs:
             try:
-                out.append(api.artifact(ref))
+                out.append(self._artifact(ref))
             except ArtifactNotFoundError:  # deleted since
                 continue
         return out
@@ -555,7 +569,8 @@ class Run:
             )
         artifact = self._prepare(artifact_or_path, name, type)
         upsert_part(
-            self.store, artifact, project=self.project, distributed_id=did, by=self._contributor()
+            self.store, _contribution(artifact, "upsert_artifact"), project=self.project,
+            distributed_id=did, by=self._contributor(),
         )
         return artifact
 
@@ -587,12 +602,34 @@ class Run:
         self._check_running("finish_artifact")
         did = self._distributed_id(distributed_id, "finish_artifact")
         artifact = self._prepare(artifact_or_path, name, type)
-        done = finish_parts(
-            self.store, artifact, project=self.project, distributed_id=did, by=self._contributor()
+        store = self.store
+        result = finish_parts(
+            store, _contribution(artifact, "finish_artifact"), project=self.project,
+            distributed_id=did, by=self._contributor(),
         )
+        artifact._adopt_commit(store, result.record, result.manifest, created=result.created)
         if aliases:
-            done.save(aliases=aliases)
-        return done
+            artifact.save(aliases=aliases)
+        return artifact
+
+
+def _contribution(artifact: Artifact, what: str) -> Contribution:
+    """What a draft artifact contributes to a collaborative version.
+
+    Raises:
+        ArtifactStateError: the artifact is not a draft.
+    """
+    draft = artifact._draft
+    if not artifact.is_draft() or draft is None:
+        raise ArtifactStateError(
+            f"{what} needs a draft; {artifact.name} is already {artifact.state.value.lower()}. "
+            "Create a new Artifact (or new_draft()) for the next collaborative version"
+        )
+    return Contribution(
+        artifact.collection_name, artifact.type, draft, artifact._svc().cache,
+        origin=artifact._origin, description=artifact.description,
+        metadata=artifact.metadata, tags=tuple(artifact.tags),
+    )
 
 
 def _check_name_argument(name: Any) -> None:

@@ -493,7 +493,7 @@ def cmd_unlink(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def cmd_apply(args: argparse.Namespace, ctx: CliContext) -> int:
     """``satchel apply -f``."""
-    from satchel.registry.apply import apply_file
+    from satchel.apply import apply_file
 
     results = apply_file(ctx.api.services, args.file, default_project=ctx.api.project)
     if args.json:
@@ -506,7 +506,7 @@ def cmd_apply(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def cmd_import_wandb(args: argparse.Namespace, ctx: CliContext) -> int:
     """``satchel import-wandb``."""
-    from satchel.registry.wandb_import import build_from_wandb
+    from satchel.wandb_import import build_from_wandb
 
     art = build_from_wandb(
         ctx.api.services, args.manifest, name=args.name, type=args.type, roots=args.root,

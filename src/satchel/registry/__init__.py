@@ -1,6 +1,8 @@
-"""The registry: find, filter and page through versions; stages, deletion and gc; copy, link,
-apply; lineage; W&B manifest import. ``Api`` and ``Artifact`` delegate here; the CLI is
-:mod:`satchel.cli.registry`.
+"""The registry: find, filter and page through versions; stages, deletion and gc; copy, link;
+lineage. ``Api`` and ``Artifact`` delegate here; the CLI is :mod:`satchel.cli.registry`. It
+speaks store records and versions (:class:`~satchel.version.Version`) and never imports the
+``Artifact`` or ``Api`` above it (applying specs and importing W&B manifests build artifacts,
+so they live beside ``api.py``: :mod:`satchel.apply`, :mod:`satchel.wandb_import`).
 
 =====================  ======================================================================
 module                 what it does
@@ -14,9 +16,7 @@ module                 what it does
 ``gc``                 expire TTLs; remove content no live version uses, after a grace period
 ``copy``               copy / transfer a version to another project, name or store
 ``link``               portfolio links (a version record sharing the source's manifest)
-``apply``              declare a version in YAML/JSON and apply it idempotently
 ``lineage``            run records, "used by" markers, the lineage graph and its DOT form
-``wandb_import``       register a W&B ``wandb_manifest.json`` as a version
 =====================  ======================================================================
 """
 

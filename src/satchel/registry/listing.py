@@ -5,20 +5,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from satchel import naming
 from satchel.errors import DamagedRecordError
 from satchel.registry.index import CollectionSnapshot, snapshot
 from satchel.registry.lineage import run_inputs, used_versions
 from satchel.registry.query import Page, Row, VersionQuery, matching_rows
-from satchel.services import Services
 from satchel.store import Store
 from satchel.store.damage import warn_skipped
 from satchel.store.records import parse_time
-
-if TYPE_CHECKING:
-    from satchel.artifact import Artifact
+from satchel.version import Version
 
 
 @dataclass(frozen=True)
@@ -73,23 +69,18 @@ def snapshots(store: Store, project: str, name: str | None) -> list[CollectionSn
     return out
 
 
-def to_artifact(services: Services, store: Store, row: Row) -> Artifact:
-    """Build the :class:`Artifact` of a listed version without reading the store again."""
-    from satchel.artifact import Artifact
-
+def to_version(store: Store, row: Row) -> Version:
+    """The :class:`~satchel.version.Version` of a listed version, holding what the listing
+    read (its attributes, aliases and "is latest"), so using it reads nothing again."""
     snap = row.snapshot
-    return Artifact._from_record(
-        services,
-        store,
-        row.record,
-        known=(row.attrs, snap.aliases_of(row.record.version), snap.latest == row.record.version),
-    )
+    known = (row.attrs, snap.aliases_of(row.record.version), snap.latest == row.record.version)
+    return Version(store, row.record, known=known)
 
 
 def list_versions(
-    services: Services, store: Store, query: VersionQuery, *, every_page: bool = False
-) -> Page[Artifact]:
-    """Answer a validated query with one page of artifacts (``every_page``: one page holding
+    store: Store, query: VersionQuery, *, every_page: bool = False
+) -> Page[Version]:
+    """Answer a validated query with one page of versions (``every_page``: one page holding
     every match, sorted, whatever the query's page and size).
 
     Raises:
@@ -111,10 +102,10 @@ def list_versions(
     rows = matching_rows(query, snaps, used_by_inputs=inputs, used_versions=used)
     if every_page:
         rows = _sorted(query, rows)
-        items = tuple(to_artifact(services, store, r) for r in rows)
+        items = tuple(to_version(store, r) for r in rows)
         return Page(items, 1, max(1, len(items)), len(items), 1)
     page_rows, total, pages = query.sort_and_page(rows)
-    items = tuple(to_artifact(services, store, r) for r in page_rows)
+    items = tuple(to_version(store, r) for r in page_rows)
     return Page(items, query.page, query.size, total, pages)
 
 

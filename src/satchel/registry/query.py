@@ -28,6 +28,7 @@ MAX_PAGE_SIZE = 10_000
 OPERATORS = ("and", "or")
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,12 @@ class Page(Generic[T]):
 
     def __getitem__(self, i: int) -> T:
         return self.items[i]
+
+    def map(self, make: Callable[[T], U]) -> Page[U]:
+        """The same page with ``make`` applied to each item (the registry lists
+        versions; ``Api`` turns them into artifacts)."""
+        return Page(tuple(make(i) for i in self.items), self.index, self.max_size, self.total,
+                    self.total_pages)
 
 
 @dataclass(frozen=True, slots=True)

@@ -220,6 +220,7 @@ def apply_spec(
         ArtifactTypeMismatchError: the name exists with another type.
     """
     from satchel.artifact import Artifact
+    from satchel.version import Version
 
     _check(spec)
     store = services.require_store()
@@ -270,7 +271,7 @@ def apply_spec(
             action = "created"
     if _enforce(store, record, spec, tags, aliases) and action == "unchanged":
         action = "updated"
-    return ApplyResult(Artifact._from_record(services, store, record), action)
+    return ApplyResult(Artifact._of(Version(store, record), services), action)
 
 
 def _enforce(
