@@ -22,7 +22,13 @@ from satchel.repair import repair_store
 from tests import damage_matrix as matrix
 from tests import damage_support as dmg
 from tests.core_fixtures import SatchelEnv
-from tests.store_support import PROJECT, commit_files, overwrite
+from tests.store_support import (
+    PROJECT,
+    StoreCase,
+    commit_files,
+    overwrite,
+    quick_store_case_fixture,  # noqa: F401 - provides the quick_store_case fixture
+)
 
 #: what only a person can mend (fsck's advice says how); every other damage repairs clean
 NEEDS_A_PERSON = {
@@ -108,11 +114,14 @@ def test_ls_of_a_name_without_its_collection_record_names_the_record(
 
 @pytest.mark.parametrize("key", ["objects/zz/notes.txt", "objects/md5/ab/README",
                                  "manifests/zz/notes.txt", "objects/x.txt"])
-def test_files_satchel_did_not_write_among_its_content(satchel_env: SatchelEnv, key: str) -> None:
+def test_files_satchel_did_not_write_among_its_content(
+    quick_store_case: StoreCase, tmp_path: Path, key: str
+) -> None:
     # gc used to delete a stray file below objects/ as unreferenced content, and fsck counted
     # it (or one below manifests/) as unreferenced instead of naming it
-    commit_files(satchel_env.services(), "ds", matrix.V0, {})
-    store = satchel_env.open_store()
+    services = quick_store_case.services(tmp_path / "cache")
+    commit_files(services, "ds", matrix.V0, {})
+    store = quick_store_case.open()
     overwrite(store, key, b"a note\n")
     report = check_store(store)
     assert [(p.kind, p.key, p.message) for p in report.problems] == [
@@ -123,6 +132,6 @@ def test_files_satchel_did_not_write_among_its_content(satchel_env: SatchelEnv, 
         warnings.simplefilter("error")
         gc = collect_garbage(store, grace=0, force=True, now=matrix.time.time() + 7200)
     assert key not in gc.objects and store.backend.read(key) == b"a note\n"
-    result = repair_store(store, cache=satchel_env.services().cache)
+    result = repair_store(store, cache=services.cache)
     assert result.moved == (key,) and result.after.ok
     assert store.backend.read(f"{result.quarantine}/{key}") == b"a note\n"
