@@ -38,6 +38,7 @@ NEEDS_A_PERSON = {
     "unsafe manifest": "left: corrupt-manifest",
     "missing manifest": "left: missing-manifest",
     "legacy dot-name": "left: hidden-name",
+    "legacy dot-alias": "left: hidden-name",
 }
 #: damages whose item the command itself needs: the only ones where it may fail
 BLOCKS = {
