@@ -199,10 +199,14 @@ def check_store(
     """
     backend = store.backend
     store = Store(backend)  # a fresh instance: no manifest cached by an earlier commit
+    listed = [*backend.walk("objects"), *backend.walk("manifests")]
     scan = _Scan(
-        objects=dict(backend.walk("objects")),
-        manifests={k for k, _size in backend.walk("manifests")},
+        objects={k: s for k, s in listed if k.startswith("objects/") and layout.is_content_key(k)},
+        manifests={k for k, _s in listed if k.startswith("manifests/") and layout.is_content_key(k)},
     )
+    for key, _size in listed:
+        if not layout.is_content_key(key):  # gc keeps it too; not a sign of lost content
+            scan.add("stray-file", key, "a file where only satchel's content belongs")
     _check_format(store, scan)
     for project in store.projects():
         _check_project(store, project, scan)

@@ -140,7 +140,8 @@ def repair_store(
     moved: list[str] = []
     to_move = sorted({
         p.key for p in before.problems
-        if p.kind in QUARANTINED_KINDS and p.key.startswith(f"{layout.projects_folder()}/")
+        if p.kind in QUARANTINED_KINDS
+        and p.key.startswith((f"{layout.projects_folder()}/", "objects/", "manifests/"))
     })  # fmt: skip
     for key in to_move:
         for done in _move(store, key, folder, dry_run):

@@ -18,6 +18,7 @@ from satchel.errors import ArtifactNotFoundError, InvalidQueryError
 from satchel.manifest import ManifestEntry
 from satchel.registry.query import MAX_PAGE_SIZE, SORT_KEYS
 from satchel.registry.stages import STAGES
+from satchel.store import layout
 
 _REF = "NAME, NAME:v3, NAME:alias or PROJECT/NAME:alias"
 
@@ -243,6 +244,14 @@ def cmd_ls(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.name:
         project, _, name = args.name.rpartition("/")
         if api.store.collection(project or api.project, name) is None:
+            if api.store.version_listing(project or api.project, name).committed:
+                # versions without their collection record: name the record, not "no artifact"
+                key = layout.collection_key(project or api.project, name)
+                raise ArtifactNotFoundError(
+                    f"{project or api.project}/{name} has versions but its collection record "
+                    f"{key} is missing, so listings skip it; run 'satchel fsck --repair' to "
+                    "write it again"
+                )
             raise ArtifactNotFoundError(
                 f"no artifact named {name!r} in project {project or api.project!r}; see "
                 "'satchel ls --collections'"

@@ -267,7 +267,8 @@ def collect_garbage(
     for key, size, mtime in walk_detailed(backend, "manifests", hidden=hidden):
         listed_m[key] = (size, mtime)
     for key, size, mtime in walk_detailed(backend, "objects", hidden=hidden):
-        listed_o[key] = (size, mtime)
+        if layout.is_content_key(key):  # a file satchel did not write is not gc's (fsck names it)
+            listed_o[key] = (size, mtime)
 
     # 2. leases of writers in flight (after the listing, before the mark)
     active, stale = _leases(backend, started)

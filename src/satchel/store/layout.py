@@ -41,6 +41,17 @@ def object_key(alg: str, oid: str) -> str:
     return f"objects/{alg}/{oid[:2]}/{oid[2:]}"
 
 
+_OBJECT_KEY = re.compile(r"^objects/[a-z0-9]+/[0-9a-f]{2}/[0-9a-f]+$")
+_MANIFEST_KEY = re.compile(r"^manifests/[0-9a-f]{2}/[0-9a-f]{62}\.json\.gz$")
+
+
+def is_content_key(key: str) -> bool:
+    """Whether ``key`` has the shape of a key satchel writes below ``objects/`` or
+    ``manifests/`` (:func:`object_key`, :func:`manifest_key`); anything else there is a file
+    satchel did not write: gc keeps it, fsck reports it as a stray file."""
+    return bool(_OBJECT_KEY.match(key) or _MANIFEST_KEY.match(key))
+
+
 def object_folder(alg: str, fanout: str) -> str:
     """Folder of the content objects whose oid starts with ``fanout``."""
     return f"objects/{alg}/{fanout}"
