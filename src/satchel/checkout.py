@@ -45,7 +45,7 @@ from satchel.fsutil import (
     remove_empty_parents,
     write_small_atomic,
 )
-from satchel.hashing import MD5, XXH128, b64, default_workers, new_hasher
+from satchel.hashing import MD5, XXH128, b64, default_workers, hash_bytes, new_hasher
 from satchel.localfiles import LocalFile, digest_files, iter_names, scan
 from satchel.manifest import Manifest, ManifestEntry
 from satchel.progress import Bar, NullBar
@@ -137,9 +137,7 @@ def _copy_out(
     data = read_small(src)
     if data is not None:
         if expect is not None:
-            hasher = new_hasher(expect[0])
-            hasher.update(data)
-            got = b64(hasher.digest())
+            got = hash_bytes(data, expect[0])
             if got != expect[1]:
                 raise _BadBytes(got)
         return write_small_atomic(dest, data, made=made)

@@ -8,8 +8,11 @@ draft inherited, the cache or the store the draft came from. Uploads run in a bo
 
 A local store never shares an inode with the cache: it takes over the cache's copy with one
 rename (so there is no moment, even in a crash, when one inode has both names), and bytes that
-must be written (from packs, immutable files, another store) are first written to a private
-file in the cache's ``tmp/`` that it takes over the same way. Cache copies that an earlier add
+must be written (from immutable files, another store) are first written to a private file in
+the cache's ``tmp/`` that it takes over the same way. Bytes from packs (many small files) are
+checked against their digests and written straight into the store, each as a private
+temporary file in its object's folder renamed to the object's name, a pack's entries in
+batches (:meth:`Uploader._send_packed`: per file one create, write, rename and close). Cache copies that an earlier add
 found (rather than made) are hashed first, so a damaged cache file never becomes a store
 object. A bucket store gets uploads of cache files, which stay as the cache's copies.
 
