@@ -82,3 +82,45 @@ def test_bench_snapshot_quick_prints_every_measurement(tmp_path):
     assert by_bench["readd"]["version"] == "v0"  # unchanged: the same version
     assert by_bench["restore"]["files"] == by_bench["restore-cold"]["files"] == 300
     assert "| data | impl" in cp.stdout
+
+
+@pytest.mark.timeout(180)
+def test_bench_peers_quick_satchel_only_checks_restores_and_prints_the_table(tmp_path) -> None:
+    script = os.path.join(ROOT, "benchmarks", "bench_peers.py")
+    out = tmp_path / "rows.jsonl"
+    cp = subprocess.run(
+        [sys.executable, script, "--quick", "--datasets", "A", "--reps", "1",
+         "--tools", "satchel", "dvc", "--peers-python", sys.executable,
+         "--work", str(tmp_path / "work"), "--data-root", str(tmp_path / "data"),
+         "--json", str(out)],
+        check=False, capture_output=True, text=True, timeout=170,
+    )
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    import importlib.util
+
+    if importlib.util.find_spec("dvc") is None:  # this venv has no DVC: skipped, said so
+        assert f"# skipped dvc: 'dvc' is not importable by {sys.executable}" in cp.stdout
+    rows = [json.loads(ln) for ln in out.read_text().splitlines()]
+    got = {(r["tool"], r["op"]) for r in rows}
+    assert {("satchel", "snapshot"), ("satchel", "restore"), ("cp -r", "restore")} <= got
+    assert all(r["ok"] and r["op_s"] > 0 for r in rows), rows
+    assert "| A-quick | restore |" in cp.stdout and "satchel / cp -r" in cp.stdout
+    assert not (tmp_path / "work" / "A-quick" / "r0").exists()  # scratch removed per rep
+
+
+@pytest.mark.timeout(60)
+def test_bench_peers_fails_a_restore_that_differs(tmp_path) -> None:
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        import bench_peers
+    finally:
+        sys.path.pop(0)
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d in (a, b):
+        (d / "x").mkdir(parents=True)
+        (d / "x" / "f").write_bytes(b"same")
+    assert bench_peers.same_tree(str(a), str(b)) is None
+    (b / "x" / "f").write_bytes(b"diff")
+    assert bench_peers.same_tree(str(a), str(b)) == "1 differ, e.g. x/f"
+    (b / "x" / "g").write_bytes(b"")
+    assert bench_peers.same_tree(str(a), str(b)) == "0 missing, 1 extra"

@@ -336,3 +336,80 @@ def test_parallel_adds_do_not_share_temporary_files(
     for rel, data in files.items():
         assert art.get_entry(rel).digest == hash_bytes(data)
         assert art.get(rel) == data
+
+
+def test_write_small_atomic_writes_read_only_whole_file_and_stats_its_final_name(
+    tmp_path: Path,
+) -> None:
+    from satchel.fsutil import write_small_atomic
+
+    made: set[str] = set()
+    dest = tmp_path / "a" / "b" / "obj"
+    st = write_small_atomic(str(dest), b"x" * 5000, mode=READ_ONLY, made=made)
+    assert dest.read_bytes() == b"x" * 5000
+    assert stat.S_IMODE(os.stat(dest).st_mode) == READ_ONLY
+    assert (st.st_ino, st.st_ctime_ns) == (os.stat(dest).st_ino, os.stat(dest).st_ctime_ns)
+    assert made == {str(dest.parent)}
+    assert os.listdir(dest.parent) == ["obj"]  # no temporary left
+
+
+def test_write_small_atomic_failure_keeps_old_content_and_no_temp(tmp_path: Path) -> None:
+    from satchel.fsutil import write_small_atomic
+
+    (tmp_path / "dest").mkdir()  # a folder where the file must go: the rename fails
+    with pytest.raises(IsADirectoryError):
+        write_small_atomic(str(tmp_path / "dest"), b"data")
+    assert os.listdir(tmp_path) == ["dest"] and os.listdir(tmp_path / "dest") == []
+
+
+@pytest.mark.parametrize("size", [0, 1, 4096, 1 << 20])
+def test_read_small_reads_whole_files_up_to_the_limit(tmp_path: Path, size: int) -> None:
+    from satchel.fsutil import read_small
+
+    p = tmp_path / "f"
+    p.write_bytes(os.urandom(size))
+    assert read_small(str(p)) == p.read_bytes()
+
+
+def test_read_small_declines_bigger_files_and_names_a_missing_one(tmp_path: Path) -> None:
+    from satchel.fsutil import SMALL_FILE, read_small
+
+    p = tmp_path / "f"
+    p.write_bytes(b"\0" * (SMALL_FILE + 1))
+    assert read_small(str(p)) is None
+    with pytest.raises(FileNotFoundError) as info:
+        read_small(str(tmp_path / "gone"))
+    assert info.value.filename == str(tmp_path / "gone")
+
+
+def test_download_of_small_and_large_files_is_byte_identical_and_checked(
+    tmp_path: Path, satchel_env: SatchelEnv
+) -> None:
+    from satchel.fsutil import SMALL_FILE
+
+    files = {"small/a.bin": os.urandom(100), "big.bin": os.urandom(SMALL_FILE + 7),
+             "edge.bin": os.urandom(SMALL_FILE), "empty": b""}
+    write_tree(tmp_path / "data", files)
+    art = Artifact("ds", "dataset")
+    art.add_dir(str(tmp_path / "data"))
+    art.save()
+    out = Api().artifact("ds:latest").download(root=str(tmp_path / "out"))
+    assert read_tree(Path(out)) == files
+    assert Api().artifact("ds:latest").verify(root=out).verified == len(files)
+
+
+def test_local_store_bulk_existence_lists_a_busy_folder_and_stats_the_rest(
+    tmp_path: Path,
+) -> None:
+    from satchel.store.local import LIST_MIN, LocalBackend
+
+    backend = LocalBackend(str(tmp_path / "store"))
+    busy = [f"objects/md5/ab/{i:030x}" for i in range(LIST_MIN + 6)]
+    quiet = [f"objects/md5/cd/{i:030x}" for i in range(3)]
+    for key in busy[::2] + quiet[:1]:
+        backend.create_if_absent(key, b"x")
+    # a killed writer's temporary for an absent object is no object
+    temp = f".{busy[1].rsplit('/', 1)[1]}.0123456789ab.tmp"
+    (tmp_path / "store" / "objects" / "md5" / "ab" / temp).write_bytes(b"")
+    gone = [f"objects/md5/ef/{i:030x}" for i in range(LIST_MIN)]  # a folder that does not exist
+    assert backend.existing(busy + quiet + gone) == set(busy[::2] + quiet[:1])

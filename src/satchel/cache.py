@@ -250,7 +250,7 @@ class Cache:
         with atomic_file(dest, mode=READ_ONLY) as f:
             size = copy_hashing(src, f, hasher, on_bytes)
             digest = b64(hasher.digest())
-            _check_digest(what, digest, expected_digest)
+            check_digest(what, digest, expected_digest)
             if check is not None:
                 check(digest, size)
         return digest, size
@@ -325,7 +325,7 @@ class Cache:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
             with open(fd, "wb") as f:
                 copy_hashing(src, f, hasher)
-            _check_digest(what, b64(hasher.digest()), expected_digest)
+            check_digest(what, b64(hasher.digest()), expected_digest)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
@@ -351,7 +351,7 @@ class Cache:
             return None
         digest = b64(hasher.digest())
         try:
-            _check_digest(what, digest, expected_digest)
+            check_digest(what, digest, expected_digest)
         except DigestMismatchError:
             os.unlink(dest)
             raise
@@ -367,7 +367,7 @@ class Cache:
             copy_file(src, f)
             f.flush()
             digest, size = hash_file(f.name, alg)
-            _check_digest(what, digest, expected_digest)
+            check_digest(what, digest, expected_digest)
         return digest, size
 
     def add_bytes(self, data: bytes, *, alg: str) -> tuple[str, int, str]:
@@ -499,7 +499,7 @@ def parse_size(text: str) -> int:
     return int(value * units[unit])
 
 
-def _check_digest(what: str, digest: str, expected: str | None) -> None:
+def check_digest(what: str, digest: str, expected: str | None) -> None:
     """Raise :class:`DigestMismatchError` when ``expected`` is given and not ``digest``."""
     if expected is not None and digest != expected:
         raise DigestMismatchError(

@@ -38,8 +38,14 @@ from satchel.errors import (
     TooManyDeletionsError,
     UnsupportedReferenceError,
 )
-from satchel.fsutil import atomic_file, copy_hashing, remove_empty_parents
-from satchel.hashing import MD5, XXH128, b64, new_hasher
+from satchel.fsutil import (
+    atomic_file,
+    copy_hashing,
+    read_small,
+    remove_empty_parents,
+    write_small_atomic,
+)
+from satchel.hashing import MD5, XXH128, b64, default_workers, hash_bytes, new_hasher
 from satchel.localfiles import LocalFile, digest_files, iter_names, scan
 from satchel.manifest import Manifest, ManifestEntry
 from satchel.progress import Bar, NullBar
@@ -56,6 +62,10 @@ ContentDigest = Callable[[ManifestEntry], "tuple[str, str] | None"]
 Corrupt = Callable[[ManifestEntry, str, str, bool], Exception]
 #: the error for an entry whose local store object (read in place) is missing
 Missing = Callable[[ManifestEntry, FileNotFoundError], Exception]
+
+
+#: most entries one pool task materialises (see :func:`materialize`)
+_BATCH = 64
 
 
 class _BadBytes(Exception):
@@ -113,10 +123,24 @@ def _matches(path: str, alg: str, digest: str, cache: Cache) -> bool:
     return digest_files([f], alg, cache.stat_cache)[0] == digest
 
 
-def _copy_out(src: str, dest: str, expect: tuple[str, str] | None) -> os.stat_result:
+def _copy_out(
+    src: str, dest: str, expect: tuple[str, str] | None, made: set[str] | None = None
+) -> os.stat_result:
     """Copy ``src`` to ``dest`` atomically. With ``expect = (alg, digest)`` the bytes are hashed
     while copied and a mismatch raises :class:`_BadBytes` before the copy gets its name:
-    ``dest`` is left as it was and the temporary file is removed."""
+    ``dest`` is left as it was and the temporary file is removed.
+
+    A small file (see :data:`~satchel.fsutil.SMALL_FILE`) is read whole, hashed, and written
+    with one ``write`` (:func:`~satchel.fsutil.write_small_atomic`; ``made`` lists folders that
+    exist already): for many small files the system calls per file, not the bytes, bound the
+    download. Either way the bytes hashed are the very bytes written."""
+    data = read_small(src)
+    if data is not None:
+        if expect is not None:
+            got = hash_bytes(data, expect[0])
+            if got != expect[1]:
+                raise _BadBytes(got)
+        return write_small_atomic(dest, data, made=made)
     hasher = new_hasher(expect[0]) if expect else None
     with open(src, "rb") as s, atomic_file(dest) as d:
         copy_hashing(s, d, hasher)
@@ -272,6 +296,8 @@ def materialize(
             (a ``FileExistsError``); nothing is deleted.
     """
     bar = bar or NullBar()
+    # a folder this call creates holds nothing yet: no file in it can match (saves a stat each)
+    fresh_root = not os.path.lexists(root)
     try:
         os.makedirs(root, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as exc:
@@ -285,12 +311,13 @@ def materialize(
     # Stat-cache records of written files, stored in one transaction per algorithm at the end:
     # one SQLite commit per file, from many threads, cost more than the copying itself.
     fresh: list[tuple[str, tuple[int, int, int, int], str]] = []
+    made: set[str] = {root}  # folders below root known to exist (one makedirs per folder)
 
     def one(entry: ManifestEntry) -> None:
         dest = target_path(root, entry.path)
         way.check(entry.path)
         known = content_digest(entry)
-        if known is not None and _matches(dest, known[0], known[1], cache):
+        if known is not None and not fresh_root and _matches(dest, known[0], known[1], cache):
             unchanged.append(entry.path)
             bar.update(1)
             return
@@ -310,7 +337,7 @@ def materialize(
             expect = known if known is not None and not rel else None
             try:
                 st, used = _checked(
-                    entry, rel, source, lambda src: _copy_out(src, out, expect),  # noqa: B023
+                    entry, rel, source, lambda src: _copy_out(src, out, expect, made),  # noqa: B023
                     cache=cache, fetch=fetch, corrupt=corrupt, missing=missing,
                 )
             except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
@@ -325,8 +352,17 @@ def materialize(
         written.append(entry.path)
         bar.update(1)
 
+    def batch(part: list[ManifestEntry]) -> None:
+        for entry in part:
+            one(entry)
+
+    # Entries go to the pool in batches: a future per 4 KiB file cost more than its copy.
+    # Enough batches stay to keep every worker busy (a remote store's transfers stay parallel).
+    pool = workers or default_workers() * 2
+    size = max(1, min(_BATCH, len(entries) // (pool * 4)))
     try:
-        run_parallel(one, entries, workers=workers)
+        run_parallel(batch, [entries[i:i + size] for i in range(0, len(entries), size)],
+                     workers=workers)
     finally:
         for alg in {a for a, _k, _d in fresh}:
             cache.stat_cache.store_many([(k, d) for a, k, d in fresh if a == alg], alg)

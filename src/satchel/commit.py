@@ -8,8 +8,11 @@ draft inherited, the cache or the store the draft came from. Uploads run in a bo
 
 A local store never shares an inode with the cache: it takes over the cache's copy with one
 rename (so there is no moment, even in a crash, when one inode has both names), and bytes that
-must be written (from packs, immutable files, another store) are first written to a private
-file in the cache's ``tmp/`` that it takes over the same way. Cache copies that an earlier add
+must be written (from immutable files, another store) are first written to a private file in
+the cache's ``tmp/`` that it takes over the same way. Bytes from packs (many small files) are
+checked against their digests and written straight into the store, each as a private
+temporary file in its object's folder renamed to the object's name, a pack's entries in
+batches (:meth:`Uploader._send_packed`: per file one create, write, rename and close). Cache copies that an earlier add
 found (rather than made) are hashed first, so a damaged cache file never becomes a store
 object. A bucket store gets uploads of cache files, which stay as the cache's copies.
 
@@ -31,7 +34,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from satchel.cache import Cache
+from satchel.cache import Cache, check_digest
 from satchel.draft import CachedSource, Draft, LocalSource, PackedSource, StoredSource
 from satchel.errors import (
     DigestMismatchError,
@@ -39,12 +42,16 @@ from satchel.errors import (
     SourceFileChangedError,
     StoreError,
 )
-from satchel.hashing import hash_file
+from satchel.fsutil import READ_ONLY, write_small_atomic
+from satchel.hashing import hash_bytes, hash_file
 from satchel.manifest import Manifest, ManifestEntry
 from satchel.progress import ProgressFactory, null_factory
 from satchel.store import Store, layout
 from satchel.store.records import VersionRecord
 from satchel.transfer import run_parallel
+
+#: most packed entries one pool task writes into a local store (see Uploader._send_packed)
+PACK_BATCH = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,16 +104,75 @@ class Uploader:
         if not todo:
             return
         bar = self.progress(len(todo), f"uploading to {self.store.url}")
+        jobs: list[tuple[str, list[ManifestEntry]]] = []
+        if self.store.backend.local_path("") is not None:
+            jobs, todo = self._pack_jobs(todo)
+        jobs += [("", [e]) for e in todo]
+        made: set[str] = set()
 
-        def send(entry: ManifestEntry) -> None:
-            self._send(entry)
-            bar.update(1)
+        def send(job: tuple[str, list[ManifestEntry]]) -> None:
+            pack, entries = job
+            if pack:
+                self._send_packed(pack, entries, made)
+            else:
+                self._send(entries[0])
+            bar.update(len(entries))
 
         try:
             # a remote store advertises how many transfers are worth running at once
-            run_parallel(send, todo, workers=self.store.backend.io_workers)
+            run_parallel(send, jobs, workers=self.store.backend.io_workers)
         finally:
             bar.close()
+
+    def _pack_jobs(
+        self, todo: list[ManifestEntry]
+    ) -> tuple[list[tuple[str, list[ManifestEntry]]], list[ManifestEntry]]:
+        """For a local store: the entries whose bytes are in a pack, in runs of at most
+        :data:`PACK_BATCH` of one pack in pack order (written by :meth:`_send_packed`), and
+        the other entries."""
+        by_pack: dict[str, list[tuple[int, ManifestEntry]]] = {}
+        rest: list[ManifestEntry] = []
+        for e in todo:
+            src = self.draft.sources.get(e.path)
+            if isinstance(src, PackedSource):
+                by_pack.setdefault(src.pack, []).append((src.offset, e))
+            else:
+                rest.append(e)
+        jobs: list[tuple[str, list[ManifestEntry]]] = []
+        for pack, items in by_pack.items():
+            items.sort(key=lambda item: item[0])
+            run = [e for _o, e in items]
+            jobs += [(pack, run[i:i + PACK_BATCH]) for i in range(0, len(run), PACK_BATCH)]
+        return jobs, rest
+
+    def _send_packed(self, pack: str, entries: list[ManifestEntry], made: set[str]) -> None:
+        """Write packed entries' objects straight into a local store: each one's bytes are
+        read from the pack (one ``pread``), checked against its digest (a damaged pack never
+        becomes a store object), and written as a new read-only file in the object's own
+        folder that is renamed to the object's name (as :func:`~satchel.fsutil.atomic_file`
+        does: a crash leaves no half-written object). No cache file is made or moved, so no
+        store object ever shares an inode with the cache. For many small files this is a
+        third of the system calls of staging each in the cache's ``tmp/`` and moving it.
+
+        Raises:
+            DigestMismatchError: the pack's bytes for an entry are damaged; nothing of that
+                entry was kept (the save fails and commits nothing).
+        """
+        fd = os.open(pack, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+        try:
+            for entry in entries:
+                src = self.draft.sources[entry.path]
+                assert isinstance(src, PackedSource)
+                data = os.pread(fd, src.size, src.offset)
+                check_digest(
+                    f"{entry.path} (copied at add time into {pack})",
+                    hash_bytes(data, entry.alg), entry.digest,
+                )
+                target = self.store.local_object_path(entry.alg, entry.oid)
+                assert target is not None
+                write_small_atomic(target, data, mode=READ_ONLY, made=made)
+        finally:
+            os.close(fd)
 
     def _inherited(self) -> Mapping[str, ManifestEntry]:
         """Entries a ``new_draft()`` took unchanged from its base version, whose objects need no

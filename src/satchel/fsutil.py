@@ -192,6 +192,81 @@ def write_bytes_atomic(dest: str, data: bytes, *, exclusive: bool = False, fsync
         f.write(data)
 
 
+#: files at most this big are copied by :func:`read_small` + :func:`write_small_atomic`: one
+#: read and one write, no file objects (per-file work, not bytes, bounds many small files)
+SMALL_FILE = 1 << 20
+
+
+def read_small(path: str) -> bytes | None:
+    """The whole content of the regular file ``path`` if it holds at most :data:`SMALL_FILE`
+    bytes, else ``None`` (read it as a stream). One ``open``, ``fstat``, ``read`` and ``close``.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist (``filename`` is ``path``).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        size = os.fstat(fd).st_size
+        if size > SMALL_FILE:
+            return None
+        first = os.read(fd, size + 1)
+        if len(first) <= size:  # a regular file reads short only at its end
+            return first
+        parts, total = [first], len(first)  # it grew since the fstat: read on
+        while total <= SMALL_FILE and (chunk := os.read(fd, CHUNK)):
+            parts.append(chunk)
+            total += len(chunk)
+        return None if total > SMALL_FILE else b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+def write_small_atomic(
+    dest: str, data: bytes | memoryview, *, mode: int = 0o666, made: set[str] | None = None
+) -> os.stat_result:
+    """Write ``data`` to ``dest`` atomically, as :func:`atomic_file` does (a temporary file in
+    the same folder, renamed over ``dest``), with the fewest system calls: ``open``, ``write``,
+    ``rename``, ``fstat``, ``close``, and no Python file object.
+
+    Args:
+        dest: final path.
+        data: its bytes.
+        mode: permission bits of the new file (``0o666`` less the umask; :data:`READ_ONLY` for
+            a store object: a file created read-only can still be written through the
+            descriptor that created it).
+        made: folders known to exist (shared by the calls of one batch): a folder not in it is
+            created when missing and added, so each folder costs one ``makedirs``.
+
+    Returns:
+        The stat of the file under its final name (taken after the rename, which changes
+        its ctime on some filesystems, for the stat cache).
+    """
+    head = os.path.dirname(dest) or "."
+    if made is None or head not in made:
+        os.makedirs(head, exist_ok=True)
+        if made is not None:
+            made.add(head)
+    tmp = tmp_name(dest)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+                 | getattr(os, "O_BINARY", 0), mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if os.name == "nt":  # pragma: no cover - Windows renames only closed files
+            os.close(fd)
+            fd = -1
+        os.replace(tmp, dest)
+        return os.fstat(fd) if fd >= 0 else os.stat(dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
 def copy_hashing(
     src: BinaryIO, dst: BinaryIO, hasher: Hasher | None, on_bytes: Callable[[int], None] | None = None
 ) -> int:

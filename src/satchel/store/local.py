@@ -31,6 +31,10 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 
+#: :meth:`LocalBackend.existing` lists a folder it is asked about this many times or more
+LIST_MIN = 64
+
+
 def _token(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -162,7 +166,25 @@ class LocalBackend(BackendDefaults):
             return None
 
     def existing(self, keys: Iterable[str]) -> set[str]:
-        return {k for k in keys if os.path.exists(self._p(k))}
+        """The keys that exist. Keys are grouped by folder: a folder asked about at least
+        :data:`LIST_MIN` times is listed once (a commit of 100,000 files asks ~400 times per
+        object folder: one listing instead of 400 ``stat`` calls), the others are looked up
+        one by one (a small commit into a big store lists nothing)."""
+        by_folder: dict[str, list[tuple[str, str]]] = {}
+        for k in keys:
+            folder, _, name = k.rpartition("/")
+            by_folder.setdefault(folder, []).append((k, name))
+        have: set[str] = set()
+        for folder, items in by_folder.items():
+            if len(items) >= LIST_MIN:
+                try:
+                    names = set(os.listdir(self._p(folder)))
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+                have.update(k for k, name in items if name in names)
+            else:
+                have.update(k for k, _name in items if os.path.exists(self._p(k)))
+        return have
 
     def touch(self, key: str) -> bool:
         """Mark ``key`` as just used (mtime and ctime now) so ``gc`` counts it as young.
