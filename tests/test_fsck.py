@@ -13,6 +13,7 @@ from satchel.cli import main
 from satchel.fsck import check_store, describe
 from satchel.store import Store, layout
 from satchel.store.records import AliasRecord, encode
+from tests.core_fixtures import SatchelEnv
 from tests.store_support import (
     PROJECT,
     StoreCase,
@@ -141,6 +142,25 @@ def test_what_a_crash_leaves_is_unreferenced_not_a_problem(
         "unreferenced (not errors; 'satchel gc' removes them): 1 object(s), 30 bytes; "
         "0 manifest(s)"
     )
+
+
+def test_a_commit_killed_before_its_first_record_leaves_no_problem(
+    satchel_env: SatchelEnv,
+) -> None:
+    """A local commit killed between taking the collection record's lock and writing it
+    leaves a folder holding only that lock (and perhaps a temporary): not damage. (Local
+    stores only: buckets have no folders, nothing is left before the first record.)"""
+    commit_files(satchel_env.services(), "ds", FILES, {})
+    folder = satchel_env.store / layout.collection_folder(PROJECT, "killed")
+    folder.mkdir(parents=True)
+    (folder / "collection.json.lock").touch()
+    (folder / ".collection.json.0123456789ab.tmp").write_bytes(b"{")
+    store = satchel_env.open_store()
+    assert check_store(store).problems == ()
+    (folder / "notes.txt").write_text("mine")  # a file satchel never writes
+    assert [(p.kind, p.message) for p in check_store(store).problems] == [
+        ("stray-file", "a folder without a collection record or versions")
+    ]
 
 
 def test_a_deleted_versions_content_is_unreferenced(committed: tuple[StoreCase, Store]) -> None:

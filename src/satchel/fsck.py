@@ -42,6 +42,7 @@ from satchel.manifest import Manifest
 from satchel.progress import ProgressFactory, null_factory
 from satchel.store import Store, layout
 from satchel.store.backend import StoreBackend
+from satchel.store.local import is_writer_leftover
 from satchel.store.records import (
     AliasRecord,
     FormatRecord,
@@ -245,12 +246,13 @@ def _check_format(store: Store, scan: _Scan) -> None:
 
 
 def _holds_nothing(backend: StoreBackend, key: str) -> bool:
-    """Whether ``key`` is an empty local folder (what moving its files away leaves; a
-    bucket has no empty folders)."""
+    """Whether ``key`` is a local folder that holds no file but a writer's leftovers: what
+    moving its files away leaves, or a commit killed before its first record (its lock file,
+    a temporary); a bucket has no empty folders."""
     local = backend.local_path(key)
     return (
         local is not None and os.path.isdir(local)
-        and not any(files for _d, _s, files in os.walk(local))
+        and all(is_writer_leftover(n) for _d, _s, files in os.walk(local) for n in files)
     )
 
 

@@ -102,6 +102,7 @@ from satchel.registry.marking import Marks, mark_collection, mark_quarantine, ob
 from satchel.registry.scan import changed_time, modified_time, walk_detailed
 from satchel.store import Store, layout, leases
 from satchel.store.backend import StoreBackend
+from satchel.store.local import TEMPORARY_NAME
 from satchel.store.records import parse_time
 from satchel.store.remote import moved
 
@@ -112,7 +113,6 @@ DEFAULT_GRACE = MIN_GRACE
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _MANIFEST_KEY = re.compile(r"^manifests/([0-9a-f]{2})/([0-9a-f]{62})\.json\.gz$")
-_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
 _ASIDE = re.compile(r"^\.(.+)\.gc-[0-9a-f]{8}$")
 
 
@@ -478,7 +478,7 @@ def _sweep_temporaries(
     freed = 0
     for path in paths:
         dirpath, name = os.path.split(path)
-        temp, aside = _TEMPORARY.match(name), _ASIDE.match(name)
+        temp, aside = TEMPORARY_NAME.match(name), _ASIDE.match(name)
         if not (temp or aside):
             continue
         try:

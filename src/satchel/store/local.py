@@ -17,6 +17,7 @@ import builtins
 import contextlib
 import hashlib
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
@@ -73,7 +74,7 @@ class LocalBackend(BackendDefaults):
     def replace_if_unchanged(self, key: str, data: bytes, token: Token) -> bool:
         path = self._p(key)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with _locked(path + ".lock"):
+        with _locked(path + LOCK_SUFFIX):
             try:
                 current: Token = _token(self.read(key))
             except FileNotFoundError:
@@ -200,6 +201,17 @@ class LocalBackend(BackendDefaults):
 
     def local_path(self, key: str) -> str | None:
         return self._p(key)
+
+
+LOCK_SUFFIX = ".lock"
+TEMPORARY_NAME = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
+
+
+def is_writer_leftover(name: str) -> bool:
+    """Whether a file name is one a writer of this backend leaves behind: a ``<key>.lock``
+    (kept after a compare-and-swap; harmless, as the kernel releases the ``flock``) or a
+    temporary of a write that was killed before its rename (gc removes those)."""
+    return name.endswith(LOCK_SUFFIX) or bool(TEMPORARY_NAME.match(name))
 
 
 def changed_time(st: os.stat_result) -> float:
