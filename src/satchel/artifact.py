@@ -2,9 +2,12 @@
 
 An artifact is a *draft* (being built), *pending* (finalized or being committed), *committed*
 (an immutable version in a store) or *deleted*: one :class:`ArtifactState`, one error per
-illegal transition. The class stays thin: drafting lives in :mod:`satchel.draft`, committing in
-:mod:`satchel.store` and :mod:`satchel.commit`, reading in :mod:`satchel.checkout`. It is long
-because the W&B surface it mirrors is wide, not because it does the work itself.
+illegal transition. It holds its state plus exactly one of a :class:`~satchel.draft.Draft`
+(drafting) or a :class:`~satchel.version.Version` (committed: the record, attributes and
+aliases). The class stays thin: drafting lives in :mod:`satchel.draft`, committing in
+:mod:`satchel.store` and :mod:`satchel.commit`, fetching bytes in :mod:`satchel.fetch`, writing
+folders in :mod:`satchel.checkout`. It is long because the W&B surface it mirrors is wide, not
+because it does the work itself.
 """
 
 from __future__ import annotations
