@@ -154,11 +154,11 @@ def child_copy(cfg: dict[str, Any]) -> dict[str, Any]:
     ``mode="direct"`` is :func:`satchel.fsutil.copy_direct` (what ``Cache.add_file`` does for
     files of 8 MiB and more) with a hasher that does nothing; ``mode="buffered"`` is
     ``shutil.copyfile`` (the kernel's copy into the page cache, what W&B does). Both run on
-    :func:`satchel.transfer.run_parallel`, as the mutable add does, into the child's state
+    :func:`satchel.parallel.run_parallel`, as the mutable add does, into the child's state
     folder (the same filesystem as the cache).
     """
     from satchel.fsutil import copy_direct
-    from satchel.transfer import run_parallel
+    from satchel.parallel import run_parallel
 
     spec = datasets.Spec(**{**cfg["spec"], "fanout": tuple(cfg["spec"]["fanout"])})
     paths = datasets.file_list(cfg["data"], spec)

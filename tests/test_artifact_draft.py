@@ -358,7 +358,7 @@ def test_get_plain_file_returns_bytes_and_missing_is_key_error(data: Path) -> No
 def test_get_with_unregistered_serializer(satchel_env: SatchelEnv) -> None:
     import ast
 
-    from satchel.materializers import SerializerRegistry
+    from satchel.serialization import SerializerRegistry
     from satchel.services import Services
 
     base = satchel_env.services()

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from satchel.api import Api
 from satchel.fsck import check_store
+from satchel.parallel import run_parallel
 from satchel.store import layout
-from satchel.transfer import run_parallel
 from tests.store_support import (
     PROJECT,
     STEPS,

@@ -16,9 +16,9 @@ import pytest
 
 import satchel.store.store as store_module
 from satchel.errors import ConcurrentUpdateError
+from satchel.parallel import run_parallel
 from satchel.store import Store, layout
 from satchel.store.records import VersionRecord, decode_version, encode
-from satchel.transfer import run_parallel
 from tests.store_support import (
     StoreCase,
     quick_store_case_fixture,  # noqa: F401 - provides the quick_store_case fixture

@@ -97,8 +97,8 @@ from satchel.errors import (
     UsageError,
 )
 from satchel.manifest import Manifest, ManifestDiff, ManifestEntry
-from satchel.materializers import serializers
 from satchel.runs import Run, RunConfig
+from satchel.serialization import serializers
 from satchel.session import NoRunConfig as _NoRunConfig
 from satchel.session import finish, init, link_model, log_model, use_model
 from satchel.settings import configure

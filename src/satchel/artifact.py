@@ -79,8 +79,8 @@ from satchel.hashing import check_algorithm, hash_bytes
 from satchel.livelists import NameList
 from satchel.localfiles import skipped_message, stat_file
 from satchel.manifest import Manifest, ManifestEntry
-from satchel.materializers import SERIALIZER_KEY
 from satchel.progress import Bar
+from satchel.serialization import SERIALIZER_KEY
 from satchel.services import Services, local_services
 from satchel.store import CommitRequest, Store, open_store
 from satchel.store.records import VersionRecord, parse_time

@@ -48,9 +48,9 @@ from satchel.fsutil import (
 from satchel.hashing import MD5, XXH128, b64, default_workers, hash_bytes, new_hasher
 from satchel.localfiles import LocalFile, digest_files, iter_names, scan
 from satchel.manifest import Manifest, ManifestEntry
+from satchel.parallel import run_parallel
 from satchel.progress import Bar, NullBar
 from satchel.statcache import stat_key
-from satchel.transfer import run_parallel
 
 #: returns ``(relative_path, path)`` pairs holding an entry's bytes ("" = the entry itself): cache
 #: files, or a local store's objects to read in place (``fetch(entry, refetch)``)
@@ -283,7 +283,7 @@ def materialize(
         bar: progress.
         warn: reports skipped or unverified references.
         workers: entries fetched and written at once (default: the local pool size, see
-            :func:`satchel.transfer.run_parallel`; remote stores pass their ``io_workers``,
+            :func:`satchel.parallel.run_parallel`; remote stores pass their ``io_workers``,
             as network latency, not CPU, bounds their transfers).
         corrupt: builds the error for bytes that do not match (see :data:`Corrupt`).
         missing: builds the error for a local store object that is gone.

@@ -35,9 +35,9 @@ from satchel.commit import Uploader
 from satchel.draft import Draft
 from satchel.errors import PartConflictError
 from satchel.manifest import Manifest, ManifestEntry
+from satchel.parallel import run_parallel
 from satchel.store import CommitRequest, CommitResult, Store, layout, leases
 from satchel.store.records import VersionRecord, decode, encode, utcnow, who
-from satchel.transfer import run_parallel
 
 
 class PartRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -45,10 +45,10 @@ from satchel.errors import (
 from satchel.fsutil import READ_ONLY, write_small_atomic
 from satchel.hashing import hash_bytes, hash_file
 from satchel.manifest import Manifest, ManifestEntry
+from satchel.parallel import run_parallel
 from satchel.progress import ProgressFactory, null_factory
 from satchel.store import Store, layout
 from satchel.store.records import VersionRecord
-from satchel.transfer import run_parallel
 
 #: most packed entries one pool task writes into a local store (see Uploader._send_packed)
 PACK_BATCH = 256

@@ -44,9 +44,9 @@ from satchel.errors import (
 from satchel.hashing import LARGE_FILE, XXH128, b64_to_hex, hash_file, snapshot_files
 from satchel.localfiles import LocalFile, SkipFolder, digest_files, digest_tree
 from satchel.manifest import NO_EXTRA, Manifest, ManifestEntry
+from satchel.parallel import run_parallel
 from satchel.progress import Bar, NullBar
 from satchel.statcache import stat_key
-from satchel.transfer import run_parallel
 
 POLICIES = ("mutable", "immutable")
 #: a mutable add of at least this many small files (not in the cache yet) copies them into packs

@@ -39,6 +39,7 @@ import msgspec
 from satchel.errors import DamagedRecordError, ManifestError, SatchelError
 from satchel.hashing import ALGORITHMS, new_hasher
 from satchel.manifest import Manifest
+from satchel.parallel import run_parallel
 from satchel.progress import ProgressFactory, null_factory
 from satchel.store import Store, layout
 from satchel.store.backend import StoreBackend
@@ -51,7 +52,6 @@ from satchel.store.records import (
     decode,
     decode_version,
 )
-from satchel.transfer import run_parallel
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX64_IN = re.compile(rb"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")

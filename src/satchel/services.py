@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from satchel import settings
 from satchel.cache import Cache
 from satchel.handlers import HandlerContext, HandlerRegistry
-from satchel.materializers import SerializerRegistry, serializers
 from satchel.progress import ProgressFactory, default_factory
+from satchel.serialization import SerializerRegistry, serializers
 from satchel.store import Store, open_store
 
 log = logging.getLogger("satchel")

@@ -49,9 +49,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO, TypeVar
 
 from satchel.errors import ConfigError, HandlerUnavailableError, StoreNotWritableError
+from satchel.parallel import run_parallel
 from satchel.store.backend import BackendDefaults, Token
 from satchel.store.retry import ErrorKind, PreconditionFailed, RetryPolicy, call
-from satchel.transfer import run_parallel
 
 T = TypeVar("T")
 

@@ -43,6 +43,7 @@ from satchel.errors import (
     UnsafeManifestPathError,
 )
 from satchel.manifest import Manifest, ManifestEntry
+from satchel.parallel import run_parallel
 from satchel.store import layout, leases
 from satchel.store.backend import StoreBackend
 from satchel.store.damage import warn_damage, warn_skipped
@@ -58,7 +59,6 @@ from satchel.store.records import (
     utcnow,
     who,
 )
-from satchel.transfer import run_parallel
 
 MAX_ATTEMPTS = 500
 
