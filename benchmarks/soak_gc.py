@@ -13,7 +13,7 @@ content and delete versions for ``--seconds``, while one process runs
 ``collect_garbage(grace=0, force=True)`` in a loop (the worst case: anything unreferenced goes
 the moment gc sees it). Afterwards every version committed and not deleted is downloaded from
 an empty cache, verified and compared with what its writer committed, and ``fsck`` runs. What
-the writers and gc do is ``tests/soak_support.py`` (the same code the test suite runs for a
+the writers and gc do is ``tests/soak/conftest.py`` (the same code the test suite runs for a
 few seconds per store kind).
 
 Prints one ``JSON {...}`` line per store as it completes (cases run, what gc removed, versions
@@ -43,8 +43,8 @@ for _k, _v in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
     os.environ.setdefault(_k, _v)
 
 from bench_store import Servers
-from tests.soak_support import SoakReport, run_soak
-from tests.store_support import StoreCase
+from tests.soak.conftest import SoakReport, run_soak
+from tests.store.conftest import StoreCase
 
 KINDS = ("local", "memory", "s3", "gcs", "azure")
 COLUMNS = ("kind", "seconds", "writers", "commits", "new_drafts", "no_ops", "deletes", "gc_runs",

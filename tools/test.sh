@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README): set up the test environment, run the static checks (ruff, ruff
 # format, mypy --strict, the import-cycle check), then pytest on 2 workers.
-# Arguments go to pytest, e.g. `bash tools/test.sh tests/test_servers.py -x`.
+# Arguments go to pytest, e.g. `bash tools/test.sh tests/servers/test_servers.py -x`.
 # pytest's "no tests collected" (exit 5) counts as a failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
