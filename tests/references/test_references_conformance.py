@@ -6,7 +6,7 @@ fresh cache, verify); :class:`PrefixConformance` adds those of schemes that can 
 (prefix, nested prefix, sibling prefix, directory markers, ``max_objects``). HTTP cannot list,
 so it runs only the first set. Each ``Test*`` class below supplies a ``remote`` fixture.
 Scheme-specific facts (what exactly is recorded, version pinning, error kinds) live in
-``tests/test_references_<scheme>.py``.
+``tests/references/test_references_<scheme>.py``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Helpers shared by the registry tests (``tests/test_registry_*.py``)."""
+"""Helpers shared by the registry tests (``tests/registry/test_registry_*.py``)."""
 
 from __future__ import annotations
 
