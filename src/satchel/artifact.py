@@ -76,8 +76,8 @@ from satchel.fetch import Fetcher
 from satchel.fsutil import local_errors_typed
 from satchel.handlers import DEFAULT_MAX_OBJECTS
 from satchel.hashing import check_algorithm, hash_bytes
+from satchel.ingest.tree import skipped_message, stat_file
 from satchel.livelists import NameList
-from satchel.localfiles import skipped_message, stat_file
 from satchel.manifest import Manifest, ManifestEntry
 from satchel.progress import Bar
 from satchel.serialization import SERIALIZER_KEY

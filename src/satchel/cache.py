@@ -5,7 +5,7 @@ Layout under the cache folder (``$SATCHEL_CACHE_DIR``, default the platform user
     objects/<alg>/<oid[:2]>/<oid[2:]>     content, read-only, named by its checksum
     refs/<sha256[:2]>/<sha256[2:]>        referenced objects, keyed by sha256(uri + version/etag)
     tmp/                                  in-flight writes (same filesystem, so moves are atomic)
-    stat.db                               the stat cache (see satchel.statcache)
+    stat.db                               the stat cache (see satchel.ingest.statcache)
 
 Everything enters through a temporary file that is hashed as it is written and moved into
 place only when its digest matches; a mismatch raises :class:`DigestMismatchError` and leaves
@@ -53,7 +53,7 @@ from satchel.fsutil import (
     copy_hashing,
 )
 from satchel.hashing import LARGE_FILE, b64, b64_to_hex, hash_file, new_hasher
-from satchel.statcache import StatCache
+from satchel.ingest.statcache import StatCache
 
 try:
     import fcntl

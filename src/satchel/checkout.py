@@ -46,11 +46,11 @@ from satchel.fsutil import (
     write_small_atomic,
 )
 from satchel.hashing import MD5, XXH128, b64, default_workers, hash_bytes, new_hasher
-from satchel.localfiles import LocalFile, digest_files, iter_names, scan
+from satchel.ingest.statcache import stat_key
+from satchel.ingest.tree import LocalFile, digest_files, iter_names, scan
 from satchel.manifest import Manifest, ManifestEntry
 from satchel.parallel import run_parallel
 from satchel.progress import Bar, NullBar
-from satchel.statcache import stat_key
 
 #: returns ``(relative_path, path)`` pairs holding an entry's bytes ("" = the entry itself): cache
 #: files, or a local store's objects to read in place (``fetch(entry, refetch)``)
@@ -475,7 +475,7 @@ def _not_a_folder(root: str) -> DownloadObstacleError:
 
 
 def _scan_marking_links(root: str) -> tuple[dict[str, LocalFile], set[str]]:
-    """The files :func:`~satchel.localfiles.scan` finds, by logical path, and those of them
+    """The files :func:`~satchel.ingest.tree.scan` finds, by logical path, and those of them
     that are symbolic links (from the folder listing, so no extra system call per file)."""
     found: dict[str, LocalFile] = {}
     links: set[str] = set()

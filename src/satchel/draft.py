@@ -41,12 +41,13 @@ from satchel.errors import (
     SourceFileChangedError,
     SourceFileNotFoundError,
 )
-from satchel.hashing import LARGE_FILE, XXH128, b64_to_hex, hash_file, snapshot_files
-from satchel.localfiles import LocalFile, SkipFolder, digest_files, digest_tree
+from satchel.hashing import LARGE_FILE, XXH128, b64_to_hex, hash_file
+from satchel.ingest.bulk import snapshot_files
+from satchel.ingest.statcache import stat_key
+from satchel.ingest.tree import LocalFile, SkipFolder, digest_files, digest_tree
 from satchel.manifest import NO_EXTRA, Manifest, ManifestEntry
 from satchel.parallel import run_parallel
 from satchel.progress import Bar, NullBar
-from satchel.statcache import stat_key
 
 POLICIES = ("mutable", "immutable")
 #: a mutable add of at least this many small files (not in the cache yet) copies them into packs
@@ -297,7 +298,7 @@ class Draft:
         stored: StoreObjects | None = None,
     ) -> tuple[list[LocalFile], list[tuple[ManifestEntry, Source]]]:
         """``add_dir``'s work: scan ``root`` and digest its files under ``policy`` while
-        scanning (:func:`~satchel.localfiles.digest_tree`), as :meth:`ingest` does for a list.
+        scanning (:func:`~satchel.ingest.tree.digest_tree`), as :meth:`ingest` does for a list.
         Sub-folders ``skip`` returns true for are left out.
 
         ``stored``: see :meth:`ingest`.

@@ -1,4 +1,4 @@
-"""Scanning and digesting a folder at once (satchel.localfiles.digest_tree), as add_dir does."""
+"""Scanning and digesting a folder at once (satchel.ingest.tree.digest_tree), as add_dir does."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 
 from satchel import Artifact
 from satchel import hashing as h
-from satchel.localfiles import digest_tree, scan
-from satchel.statcache import NullStatCache, StatCache
+from satchel.ingest import bulk
+from satchel.ingest.statcache import NullStatCache, StatCache
+from satchel.ingest.tree import digest_tree, scan
 from tests.conftest import count_opens, write_tree
 
 
@@ -96,14 +97,14 @@ def test_check_runs_on_the_sorted_paths_and_can_stop_everything(tmp_path: Path) 
 
 def test_vanished_file_is_left_out_by_the_hashing_runner(tmp_path: Path) -> None:
     write_tree(tmp_path, {"a": b"A"})
-    with h.SmallFiles(h.MD5, workers=1, missing_ok=True) as runner:
+    with bulk.SmallFiles(h.MD5, workers=1, missing_ok=True) as runner:
         runner.add([str(tmp_path / "a"), str(tmp_path / "gone")])
         out = runner.finish()
     assert [(i, d) for i, d, *_ in out] == [(0, _md5(b"A"))] and runner.missing == [1]
 
 
 def test_add_dir_with_many_files_uses_the_helper_and_matches_md5(tmp_path: Path) -> None:
-    n = h.PROCESS_SPLIT_MIN + 50
+    n = bulk.PROCESS_SPLIT_MIN + 50
     files = {f"d{i % 10}/f{i:05d}": str(i).encode() for i in range(n)}
     write_tree(tmp_path / "many", files)
     for policy in ("immutable", "mutable"):

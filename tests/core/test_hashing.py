@@ -14,6 +14,7 @@ import xxhash
 from satchel import Artifact
 from satchel import hashing as h
 from satchel.errors import ConfigError, HandlerUnavailableError, InvalidDigestError
+from satchel.ingest import bulk
 from tests.conftest import count_opens
 
 
@@ -84,7 +85,7 @@ def test_xxh128_without_xxhash_names_the_extra(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(HandlerUnavailableError, match=r'pip install "satchel\[xxhash\]"'):
         h.new_hasher(h.XXH128)
     with pytest.raises(ImportError):
-        h.hash_files(["x"], [1], h.XXH128)
+        bulk.hash_files(["x"], [1], h.XXH128)
 
 
 def test_default_workers_is_bounded() -> None:
@@ -96,7 +97,7 @@ def test_hash_files_small_files_in_order(tmp_path: Path, alg: str) -> None:
     sizes = [0, 1, 10, 4096, h.LARGE_FILE - 1] * 20
     paths, datas = _files(tmp_path / "d", sizes)
     done: list[int] = []
-    out = h.hash_files(paths, sizes, alg, on_done=done.append)
+    out = bulk.hash_files(paths, sizes, alg, on_done=done.append)
     ref = md5_b64 if alg == h.MD5 else xxh_b64
     assert out == [(ref(d), len(d)) for d in datas]
     assert sum(done) == len(paths)
@@ -111,7 +112,7 @@ def test_hash_files_large_files_use_thread_pool(tmp_path: Path, alg: str) -> Non
     paths, datas = _files(tmp_path / "d", sizes)
     big = {p for p, s in zip(paths, sizes) if s >= h.LARGE_FILE}
     with count_opens(tmp_path) as log:
-        out = h.hash_files(paths, sizes, alg, workers=2)
+        out = bulk.hash_files(paths, sizes, alg, workers=2)
     ref = md5_b64 if alg == h.MD5 else xxh_b64
     assert out == [(ref(d), len(d)) for d in datas]
     assert all(log.opened(os.path.basename(p)) == 1 for p in paths)  # one read per file
@@ -124,18 +125,18 @@ def test_small_file_that_grew_past_chunk_is_hashed_fully(tmp_path: Path) -> None
     data = os.urandom(3 * h.CHUNK + 11)
     p = tmp_path / "grew"
     p.write_bytes(data)
-    assert h.hash_files([str(p)], [10]) == [(md5_b64(data), len(data))]
-    assert h.hash_files([str(p)], [10], h.XXH128) == [(xxh_b64(data), len(data))]
+    assert bulk.hash_files([str(p)], [10]) == [(md5_b64(data), len(data))]
+    assert bulk.hash_files([str(p)], [10], h.XXH128) == [(xxh_b64(data), len(data))]
 
 
 @pytest.mark.parametrize("alg", [h.MD5, h.XXH128])
 def test_many_small_files_are_split_with_a_helper_process(tmp_path: Path, alg: str) -> None:
-    n = h.PROCESS_SPLIT_MIN + 500
+    n = bulk.PROCESS_SPLIT_MIN + 500
     sizes = [1 + (i % 50) for i in range(n)] + [h.LARGE_FILE + 5]
     paths, datas = _files(tmp_path / "many", sizes)
     done: list[int] = []
     with count_opens(tmp_path / "many") as log:
-        out = h.hash_files(paths, sizes, alg, workers=2, on_done=done.append)
+        out = bulk.hash_files(paths, sizes, alg, workers=2, on_done=done.append)
     ref = md5_b64 if alg == h.MD5 else xxh_b64
     assert out == [(ref(d), len(d)) for d in datas]
     assert sum(done) == len(paths)
@@ -148,28 +149,28 @@ def test_many_small_files_are_split_with_a_helper_process(tmp_path: Path, alg: s
 
 
 def test_hash_files_workers_1_uses_no_helper(tmp_path: Path) -> None:
-    n = h.PROCESS_SPLIT_MIN + 10
+    n = bulk.PROCESS_SPLIT_MIN + 10
     sizes = [3] * n
     paths, datas = _files(tmp_path / "one", sizes)
     with count_opens(tmp_path / "one") as log:
-        out = h.hash_files(paths, sizes, workers=1)
+        out = bulk.hash_files(paths, sizes, workers=1)
     assert out == [(md5_b64(d), 3) for d in datas]
     assert len(set(log.paths)) == n
 
 
 def test_files_the_helper_cannot_read_raise_here(tmp_path: Path) -> None:
-    n = h.PROCESS_SPLIT_MIN + 10
+    n = bulk.PROCESS_SPLIT_MIN + 10
     sizes = [5] * n
     paths, _ = _files(tmp_path / "gone", sizes)
     os.unlink(paths[1])  # the helper gets the first chunks; the error is raised here anyway
     with pytest.raises(FileNotFoundError):
-        h.hash_files(paths, sizes, workers=2)
+        bulk.hash_files(paths, sizes, workers=2)
 
 
 def test_hash_files_missing_file_raises(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
-        h.hash_files([str(tmp_path / "nope")], [3])
+        bulk.hash_files([str(tmp_path / "nope")], [3])
 
 
 def test_hash_files_empty_input() -> None:
-    assert h.hash_files([], []) == []
+    assert bulk.hash_files([], []) == []

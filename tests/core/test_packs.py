@@ -1,5 +1,5 @@
 """Packs: many small ``mutable`` files are snapshotted into a few pack files at add time
-(satchel.hashing.snapshot_files, satchel.draft.PackedSource) and reach the cache and the store
+(satchel.ingest.bulk.snapshot_files, satchel.draft.PackedSource) and reach the cache and the store
 at save."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 from satchel import Artifact, DigestMismatchError, SourceFileNotFoundError
 from satchel import hashing as h
 from satchel.draft import PACK_MIN
+from satchel.ingest import bulk
 from tests.conftest import SatchelEnv, count_opens, read_tree, write_tree
 
 
@@ -43,7 +44,7 @@ def test_snapshot_files_returns_digests_and_pack_slices(tmp_path: Path) -> None:
     paths = [str(tmp_path / "src" / k) for k in files]
     sizes = [len(v) for v in files.values()]
     (tmp_path / "packs").mkdir()
-    snaps, packs = h.snapshot_files(paths, sizes, h.MD5, str(tmp_path / "packs" / "p"), workers=1)
+    snaps, packs = bulk.snapshot_files(paths, sizes, h.MD5, str(tmp_path / "packs" / "p"), workers=1)
     assert packs == [str(tmp_path / "packs" / "p.0")]
     blob = Path(packs[0]).read_bytes()
     for (digest, size, pack, offset), data in zip(snaps, files.values()):
@@ -52,13 +53,13 @@ def test_snapshot_files_returns_digests_and_pack_slices(tmp_path: Path) -> None:
 
 
 def test_snapshot_with_helper_process_writes_two_packs(tmp_path: Path) -> None:
-    n = h.PROCESS_SPLIT_MIN + 100
+    n = bulk.PROCESS_SPLIT_MIN + 100
     files = {f"f{i:05d}": f"{i}".encode() * (1 + i % 9) for i in range(n)}
     write_tree(tmp_path / "src", files)
     paths = [str(tmp_path / "src" / k) for k in files]
     (tmp_path / "packs").mkdir()
     with count_opens(tmp_path / "src") as log:
-        snaps, packs = h.snapshot_files(
+        snaps, packs = bulk.snapshot_files(
             paths, [len(v) for v in files.values()], h.XXH128, str(tmp_path / "packs" / "p"),
             workers=2,
         )
@@ -139,7 +140,7 @@ def test_corrupt_pack_fails_the_save_and_commits_nothing(
 def test_file_vanishing_during_mutable_add_names_it(tmp_path: Path) -> None:
     data = tmp_path / "data"
     _tree(data, PACK_MIN + 5)
-    from satchel.localfiles import scan
+    from satchel.ingest.tree import scan
 
     files = scan(str(data))
     os.unlink(files[3].abspath)

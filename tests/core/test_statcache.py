@@ -1,4 +1,4 @@
-"""The stat cache: an unchanged file is never read (hashed) twice (satchel.statcache)."""
+"""The stat cache: an unchanged file is never read (hashed) twice (satchel.ingest.statcache)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from satchel import Artifact, ArtifactVerificationError
 from satchel.hashing import hash_bytes
-from satchel.statcache import NullStatCache, StatCache, stat_key
+from satchel.ingest.statcache import NullStatCache, StatCache, stat_key
 from tests.conftest import SatchelEnv, count_opens, write_tree
 
 
@@ -176,7 +176,7 @@ def test_broken_stat_cache_degrades_to_misses_with_warning(
     db = tmp_path / "stat.db"
     db.write_bytes(b"this is not an sqlite database" * 100)
     sc = StatCache(str(db))
-    with caplog.at_level(logging.WARNING, logger="satchel.statcache"):
+    with caplog.at_level(logging.WARNING, logger="satchel.ingest.statcache"):
         assert sc.lookup_many([(1, 2, 3, 4)], "md5") == [None]
         sc.store_many([((1, 2, 3, 4), "d")], "md5")
     assert "unusable" in caplog.text and "files will be rehashed" in caplog.text

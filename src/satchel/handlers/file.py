@@ -33,7 +33,7 @@ from satchel.errors import (
 )
 from satchel.handlers.base import HandlerContext
 from satchel.hashing import MD5, hash_bytes
-from satchel.localfiles import LocalFile, digest_files, scan, skipped_message, stat_file
+from satchel.ingest.tree import LocalFile, digest_files, scan, skipped_message, stat_file
 from satchel.manifest import ManifestEntry
 from satchel.paths import printable
 

@@ -81,7 +81,7 @@ def run_job(
     Returns:
         ``(answer, new_offset)``. The answer holds, per file, six i64 (size read, pack
         offset, st_dev, st_ino, st_size and the change stamp ``max(st_mtime_ns, st_ctime_ns)``
-        of the stat taken before reading, as :func:`satchel.statcache.change_ns`), then
+        of the stat taken before reading, as :func:`satchel.ingest.statcache.change_ns`), then
         per file a padded base64 digest of :data:`B64_LEN` ASCII bytes (see
         :func:`parse_answer`). Size :data:`FAILED` marks a file that could not be opened or
         read (the caller redoes it to raise the real error); :data:`LARGE` one left unread.

@@ -20,9 +20,10 @@ from operator import attrgetter
 import msgspec
 
 from satchel.errors import SourceFileNotFoundError
-from satchel.hashing import LARGE_FILE, SmallFiles, default_workers, hash_file, hash_files
+from satchel.hashing import LARGE_FILE, default_workers, hash_file
+from satchel.ingest.bulk import SmallFiles, hash_files
+from satchel.ingest.statcache import StatCacheLike, StatKey, stat_key
 from satchel.paths import printable
-from satchel.statcache import StatCacheLike, StatKey, stat_key
 
 #: ``skip(path, stat)``: whether a scan leaves the sub-folder at ``path`` out
 SkipFolder = Callable[[str, os.stat_result], bool]
@@ -256,7 +257,7 @@ def digest_tree(
     The scan only lists names (:func:`iter_names`). A few hundred files at a time, their
     inode numbers are looked up in the stat cache; only files the cache knows are stat-ed
     here (to compare size and mtime). Every other file goes straight to
-    :class:`~satchel.hashing.SmallFiles`, which stats it on the open descriptor, reads it once
+    :class:`~satchel.ingest.bulk.SmallFiles`, which stats it on the open descriptor, reads it once
     and hashes it, in its helper process on the second core while this process keeps
     scanning, so a first add stats nothing twice and the scan overlaps the hashing. Large
     files are hashed in a thread pool (or, in pack mode, left to the caller, which copies
@@ -283,47 +284,99 @@ def digest_tree(
         SourceFileNotFoundError: ``root`` is not a folder.
         OSError: a file could not be read.
     """
-    workers = workers or default_workers()
-    rels: list[str] = []
-    abspaths: list[str] = []
-    keys: list[StatKey | None] = []
-    digests: list[str | None] = []
-    sizes: list[int] = []
-    read: list[bool] = []
-    packed: dict[int, tuple[str, int]] = {}
-    jobs: list[int] = []  # SmallFiles id -> file index
-    large: dict[int, Future[tuple[str, int]]] = {}
-    gone: set[int] = set()
-    counted = [0]
-    report: list[Callable[[int], None]] = []
-
-    def on_done(n: int) -> None:
-        if report:
-            report[0](n)
-        else:
-            counted[0] += n
-
-    runner = SmallFiles(
-        alg, workers=workers, pack_prefix=pack_prefix, on_done=on_done, large_from=LARGE_FILE,
-        missing_ok=True,
+    digester = _TreeDigester(
+        alg, stat_cache, reuse=reuse, pack_prefix=pack_prefix,
+        workers=workers or default_workers(),
     )
-    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        with digester.runner:
+            digester.scan(root, skipped=skipped, skip=skip)
+            if check is not None:
+                check(sorted(digester.rels))
+            if progress is not None:
+                digester.report_to(progress(len(digester.rels)))
+            digester.collect()
+    except BaseException:
+        digester.abandon()
+        raise
+    return digester.result()
 
-    def leave_large(i: int, key: StatKey) -> None:
-        keys[i], sizes[i] = key, key[2]
-        if pack_prefix is None:
-            large[i] = pool.submit(hash_file, abspaths[i], alg)
 
-    def dispatch(dev: int, batch: list[tuple[str, str, int, bool]]) -> None:
-        base = len(rels)
+class _TreeDigester:
+    """The state of one :func:`digest_tree`: per file (by index in the scan's order) its
+    logical and absolute path, stat key, digest, size, whether it was read, and its pack."""
+
+    def __init__(
+        self,
+        alg: str,
+        stat_cache: StatCacheLike,
+        *,
+        reuse: Callable[[str, int], bool] | None,
+        pack_prefix: str | None,
+        workers: int,
+    ) -> None:
+        self.alg, self.stat_cache, self.reuse, self.pack_prefix = alg, stat_cache, reuse, pack_prefix
+        self.rels: list[str] = []
+        self.abspaths: list[str] = []
+        self.keys: list[StatKey | None] = []
+        self.digests: list[str | None] = []
+        self.sizes: list[int] = []
+        self.read: list[bool] = []
+        self.packed: dict[int, tuple[str, int]] = {}
+        self.jobs: list[int] = []  # SmallFiles id -> file index
+        self.large: dict[int, Future[tuple[str, int]]] = {}
+        self.gone: set[int] = set()
+        self.counted = 0  # files done before the progress callback is known
+        self.report: Callable[[int], None] | None = None
+        self.runner = SmallFiles(
+            alg, workers=workers, pack_prefix=pack_prefix, on_done=self.on_done,
+            large_from=LARGE_FILE, missing_ok=True,
+        )
+        self.pool = ThreadPoolExecutor(max_workers=workers)
+
+    def on_done(self, n: int) -> None:
+        """Count ``n`` finished files (held back until :meth:`report_to`)."""
+        if self.report is not None:
+            self.report(n)
+        else:
+            self.counted += n
+
+    def report_to(self, report: Callable[[int], None]) -> None:
+        """Send counts of finished files to ``report`` from now on (and those so far)."""
+        self.report = report
+        if self.counted:
+            report(self.counted)
+
+    def scan(self, root: str, *, skipped: list[tuple[str, str]] | None,
+             skip: SkipFolder | None) -> None:
+        """List ``root`` and dispatch its files in batches of a few hundred, one device at a
+        time (the stat cache is looked up by inode per device)."""
+        pending_dev = -1
+        pending: list[tuple[str, str, int, bool]] = []
+        for dev, found in iter_names(root, skipped=skipped, skip=skip):
+            if dev != pending_dev and pending:
+                self.dispatch(pending_dev, pending)
+                pending = []
+            pending_dev = dev
+            pending.extend(found)
+            if len(pending) >= 256:
+                self.dispatch(dev, pending)
+                pending = []
+        if pending:
+            self.dispatch(pending_dev, pending)
+
+    def dispatch(self, dev: int, batch: list[tuple[str, str, int, bool]]) -> None:
+        """Record a batch of ``(rel, path, inode, is_link)`` and send each file where it goes:
+        reused from the stat cache, to the thread pool (large) or to :class:`SmallFiles`."""
+        base = len(self.rels)
         n = len(batch)
-        rels.extend([b[0] for b in batch])
-        abspaths.extend([b[1] for b in batch])
-        keys.extend([None] * n)
-        digests.extend([None] * n)
-        sizes.extend([0] * n)
-        read.extend([False] * n)
-        rows = stat_cache.lookup_inodes(dev, [b[2] for b in batch if not b[3]], alg)
+        self.rels.extend([b[0] for b in batch])
+        self.abspaths.extend([b[1] for b in batch])
+        self.keys.extend([None] * n)
+        self.digests.extend([None] * n)
+        self.sizes.extend([0] * n)
+        self.read.extend([False] * n)
+        rows = self.stat_cache.lookup_inodes(dev, [b[2] for b in batch if not b[3]], self.alg)
         send: list[int] = []
         reused = 0
         for k, (_rel, path, ino, link) in enumerate(batch):
@@ -331,78 +384,82 @@ def digest_tree(
             if not link and ino not in rows:
                 send.append(i)  # never seen: stat, read and hash in one go
                 continue
-            try:
-                st = os.stat(path)
-            except FileNotFoundError:  # vanished while scanning
-                gone.add(i)
-                continue
-            key = stat_key(st)
-            row = rows.get(st.st_ino) if st.st_dev == dev else None
-            digest = row[2] if row is not None and row[:2] == key[2:] else None
-            if link and digest is None:
-                digest = stat_cache.lookup_many([key], alg)[0]
-            if digest is not None and (reuse is None or reuse(digest, key[2])):
-                keys[i], digests[i], sizes[i] = key, digest, key[2]
+            verdict = self._known(i, dev, path, rows, link)
+            if verdict == "reused":
                 reused += 1
-            elif key[2] >= LARGE_FILE:
-                leave_large(i, key)
-            else:
+            elif verdict == "send":
                 send.append(i)
         if reused:
-            on_done(reused)
+            self.on_done(reused)
         if send:
-            jobs.extend(send)
-            runner.add([abspaths[i] for i in send])
+            self.jobs.extend(send)
+            self.runner.add([self.abspaths[i] for i in send])
 
-    try:
-        with runner:
-            pending_dev = -1
-            pending: list[tuple[str, str, int, bool]] = []
-            for dev, found in iter_names(root, skipped=skipped, skip=skip):
-                if dev != pending_dev and pending:
-                    dispatch(pending_dev, pending)
-                    pending = []
-                pending_dev = dev
-                pending.extend(found)
-                if len(pending) >= 256:
-                    dispatch(dev, pending)
-                    pending = []
-            if pending:
-                dispatch(pending_dev, pending)
-            if check is not None:
-                check(sorted(rels))
-            if progress is not None:
-                report.append(progress(len(rels)))
-                if counted[0]:
-                    report[0](counted[0])
-            for rid, digest, size, pack, offset, key in runner.finish():
-                i = jobs[rid]
-                keys[i], digests[i], sizes[i], read[i] = key, digest, size, True
-                if pack is not None:
-                    packed[i] = (pack, offset)
-            for rid, key in runner.large:
-                leave_large(jobs[rid], key)
-            gone.update(jobs[rid] for rid in runner.missing)
-            for i, fut in large.items():
-                digests[i], sizes[i] = fut.result()
-                read[i] = True
-                on_done(1)
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        runner.remove_packs()
-        raise
-    pool.shutdown(wait=True)
-    stat_cache.store_many(
-        [(keys[i], digests[i]) for i in range(len(rels))  # type: ignore[misc]
-         if read[i] and sizes[i] == keys[i][2]],  # type: ignore[index]
-        alg,
-    )
-    order = sorted((i for i in range(len(rels)) if i not in gone), key=rels.__getitem__)
-    return TreeDigest(
-        [LocalFile(rels[i], abspaths[i], keys[i]) for i in order],  # type: ignore[arg-type]
-        [digests[i] for i in order], [sizes[i] for i in order],
-        [packed.get(i) for i in order], [read[i] for i in order], runner.packs,
-    )
+    def _known(self, i: int, dev: int, path: str, rows: dict[int, tuple[int, int, str]],
+               link: bool) -> str:
+        """Stat a file the stat cache may know: ``"reused"`` (its digest stands), ``"large"``
+        (left to the pool), ``"send"`` (to be read) or ``"gone"`` (vanished meanwhile)."""
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:  # vanished while scanning
+            self.gone.add(i)
+            return "gone"
+        key = stat_key(st)
+        row = rows.get(st.st_ino) if st.st_dev == dev else None
+        digest = row[2] if row is not None and row[:2] == key[2:] else None
+        if link and digest is None:
+            digest = self.stat_cache.lookup_many([key], self.alg)[0]
+        if digest is not None and (self.reuse is None or self.reuse(digest, key[2])):
+            self.keys[i], self.digests[i], self.sizes[i] = key, digest, key[2]
+            return "reused"
+        if key[2] >= LARGE_FILE:
+            self.leave_large(i, key)
+            return "large"
+        return "send"
+
+    def leave_large(self, i: int, key: StatKey) -> None:
+        """A large file: hashed in the thread pool (in pack mode, left to the caller)."""
+        self.keys[i], self.sizes[i] = key, key[2]
+        if self.pack_prefix is None:
+            self.large[i] = self.pool.submit(hash_file, self.abspaths[i], self.alg)
+
+    def collect(self) -> None:
+        """Wait for the helper and the pool, and take in what they read."""
+        jobs = self.jobs
+        for rid, digest, size, pack, offset, key in self.runner.finish():
+            i = jobs[rid]
+            self.keys[i], self.digests[i], self.sizes[i], self.read[i] = key, digest, size, True
+            if pack is not None:
+                self.packed[i] = (pack, offset)
+        for rid, key in self.runner.large:
+            self.leave_large(jobs[rid], key)
+        self.gone.update(jobs[rid] for rid in self.runner.missing)
+        for i, fut in self.large.items():
+            self.digests[i], self.sizes[i] = fut.result()
+            self.read[i] = True
+            self.on_done(1)
+
+    def abandon(self) -> None:
+        """After a failure: stop the pool and remove the packs written so far."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.runner.remove_packs()
+
+    def result(self) -> TreeDigest:
+        """Remember the new digests in the stat cache; the files in logical-path order."""
+        self.pool.shutdown(wait=True)
+        keys, digests, sizes, read = self.keys, self.digests, self.sizes, self.read
+        self.stat_cache.store_many(
+            [(keys[i], digests[i]) for i in range(len(self.rels))  # type: ignore[misc]
+             if read[i] and sizes[i] == keys[i][2]],  # type: ignore[index]
+            self.alg,
+        )
+        rels = self.rels
+        order = sorted((i for i in range(len(rels)) if i not in self.gone), key=rels.__getitem__)
+        return TreeDigest(
+            [LocalFile(rels[i], self.abspaths[i], keys[i]) for i in order],  # type: ignore[arg-type]
+            [digests[i] for i in order], [sizes[i] for i in order],
+            [self.packed.get(i) for i in order], [read[i] for i in order], self.runner.packs,
+        )
 
 
 def stat_file(path: str) -> LocalFile:
