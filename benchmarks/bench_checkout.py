@@ -84,12 +84,20 @@ def main() -> None:
             ("up to date", "dry run", _time(lambda: got.checkout(out, dry_run=True), args.repeat)),
         ]
         strangers()
-        rows.append(("1% unseen", "dry run",
-                     _time(lambda: got.checkout(out, dry_run=True), args.repeat)))
-        rows.append(("1% unseen", "checkout --force",
-                     _time(lambda: got.checkout(out, force=True), args.repeat, before=strangers)))
-        print(f"checkout of {args.files:,} files of {args.size} B, median of {args.repeat} "
-              "[min-max], seconds")
+        rows.append(
+            ("1% unseen", "dry run", _time(lambda: got.checkout(out, dry_run=True), args.repeat))
+        )
+        rows.append(
+            (
+                "1% unseen",
+                "checkout --force",
+                _time(lambda: got.checkout(out, force=True), args.repeat, before=strangers),
+            )
+        )
+        print(
+            f"checkout of {args.files:,} files of {args.size} B, median of {args.repeat} "
+            "[min-max], seconds"
+        )
         print("| folder | operation | wall s |\n| --- | --- | --- |")
         for folder, op, figure in rows:
             print(f"| {folder} | {op} | {figure} |")

@@ -48,8 +48,12 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 os.environ.setdefault("SATCHEL_NO_PROGRESS", "1")
-for _k, _v in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-               "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}.items():
+for _k, _v in {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}.items():
     os.environ.setdefault(_k, _v)
 
 import datasets
@@ -69,13 +73,19 @@ def _save(folder: Path, url: str, options: dict[str, Any], cache: Path) -> dict[
     from satchel.services import local_services
 
     store, counting = _open(url, options)
-    art = satchel.Artifact("ds", "dataset", services=local_services(cache_dir=str(cache), store=store))
+    art = satchel.Artifact(
+        "ds", "dataset", services=local_services(cache_dir=str(cache), store=store)
+    )
     art.add_dir(folder)
     counting.reset()
     t0 = time.perf_counter()
     art.save("bench")
-    return {"seconds": time.perf_counter() - t0, "requests": counting.total,
-            "puts": counting.calls["put_file"], "version": art.version}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "requests": counting.total,
+        "puts": counting.calls["put_file"],
+        "version": art.version,
+    }
 
 
 def _check(url: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -86,8 +96,12 @@ def _check(url: str, options: dict[str, Any]) -> dict[str, Any]:
     counting.reset()
     t0 = time.perf_counter()
     sent = store.complete(manifest, record.manifest, "bench/ds:v0")
-    return {"seconds": time.perf_counter() - t0, "requests": counting.total, "sent": sent,
-            "objects": len(manifest)}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "requests": counting.total,
+        "sent": sent,
+        "objects": len(manifest),
+    }
 
 
 def _damage(url: str, options: dict[str, Any], count: int) -> None:
@@ -100,7 +114,9 @@ def _damage(url: str, options: dict[str, Any], count: int) -> None:
         store.backend.delete(layout.object_key(entry.alg, entry.oid))
 
 
-def run_one(kind: str, name: str, servers: Servers, quick: bool, workdir: Path) -> list[dict[str, Any]]:
+def run_one(
+    kind: str, name: str, servers: Servers, quick: bool, workdir: Path
+) -> list[dict[str, Any]]:
     folder, spec = datasets.ensure(name, quick=quick, log=print)
     datasets.warm(folder, spec)
     if kind == "local":
@@ -125,7 +141,9 @@ def run_one(kind: str, name: str, servers: Servers, quick: bool, workdir: Path) 
 def main(argv: list[str] | None = None) -> int:
     """Run the measurements; print JSON lines and a table."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--stores", default="local,s3,azure", help="comma-separated: local, s3, azure, gcs")
+    ap.add_argument(
+        "--stores", default="local,s3,azure", help="comma-separated: local, s3, azure, gcs"
+    )
     ap.add_argument("--datasets", default="A", help="comma-separated: A, C")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="small datasets, a smoke test")
@@ -150,11 +168,31 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for (store, ds, step), rs in groups.items():
         secs = [r["seconds"] for r in rs]
-        rows.append([store, ds, step, f"{statistics.median(secs):.3f}",
-                     f"{min(secs):.3f}-{max(secs):.3f}", int(statistics.median(r["requests"] for r in rs)),
-                     int(statistics.median(r.get("puts", r.get("sent", 0)) for r in rs))])
-    print(harness.table(["store", "data", "step", "seconds (median)", "min-max", "store requests",
-                         "objects sent"], rows))
+        rows.append(
+            [
+                store,
+                ds,
+                step,
+                f"{statistics.median(secs):.3f}",
+                f"{min(secs):.3f}-{max(secs):.3f}",
+                int(statistics.median(r["requests"] for r in rs)),
+                int(statistics.median(r.get("puts", r.get("sent", 0)) for r in rs)),
+            ]
+        )
+    print(
+        harness.table(
+            [
+                "store",
+                "data",
+                "step",
+                "seconds (median)",
+                "min-max",
+                "store requests",
+                "objects sent",
+            ],
+            rows,
+        )
+    )
     return 0
 
 

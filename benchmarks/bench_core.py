@@ -180,8 +180,9 @@ def child_copy(cfg: dict[str, Any]) -> dict[str, Any]:
         return spec.size
 
     with harness.Probe(sample=False) as probe:
-        total = sum(run_parallel(direct if cfg["mode"] == "direct" else buffered,
-                                 range(len(paths))))
+        total = sum(
+            run_parallel(direct if cfg["mode"] == "direct" else buffered, range(len(paths)))
+        )
     return {**probe.result, "bytes": total, "o_direct": not fell_back}
 
 
@@ -232,10 +233,15 @@ def child_manifest(cfg: dict[str, Any]) -> dict[str, Any]:
     res.update(total.result)
     res.update(
         checked_read_s=t7 - t6,
-        build_s=t1 - t0, write_s=t2 - t1, read_s=t4 - t3, digest_s=t5 - t4,
+        build_s=t1 - t0,
+        write_s=t2 - t1,
+        read_s=t4 - t3,
+        digest_s=t5 - t4,
         total_s=(t2 - t1) + (t4 - t3) + (t5 - t4),  # the target: write + read back + digest
         process_peak_rss_mb=harness.process_peak_rss_mb(),
-        digest=digest, digest_matches=digest == written_digest, loaded_entries=len(loaded),
+        digest=digest,
+        digest_matches=digest == written_digest,
+        loaded_entries=len(loaded),
     )
     res["stored_mb"] = round(_state_usage(url)[1], 2)
     return res
@@ -274,8 +280,13 @@ def child_new_draft(cfg: dict[str, Any]) -> dict[str, Any]:
         t4 = time.perf_counter()
     res.update(probe.result)
     res.update(
-        fetch_s=t1 - t0, new_draft_s=t2 - t1, add_file_s=t3 - t2, save_s=t4 - t3,
-        version=draft.version, files=draft.file_count, based_on=draft.based_on,
+        fetch_s=t1 - t0,
+        new_draft_s=t2 - t1,
+        add_file_s=t3 - t2,
+        save_s=t4 - t3,
+        version=draft.version,
+        files=draft.file_count,
+        based_on=draft.based_on,
     )
     return res
 
@@ -315,13 +326,23 @@ class Runner:
         os.makedirs(path)
         return path
 
-    def run(self, key: tuple[str, str, str, str], impl: str, cfg: dict[str, Any],
-            state: str | None = None, keep: bool = False) -> dict[str, Any]:
+    def run(
+        self,
+        key: tuple[str, str, str, str],
+        impl: str,
+        cfg: dict[str, Any],
+        state: str | None = None,
+        keep: bool = False,
+    ) -> dict[str, Any]:
         own = state is None
         state = state or self.fresh_state()
         cfg = {**cfg, "state": state, "impl": impl}
         res = harness.run_child(
-            self.python(impl), SCRIPT, cfg, harness.child_env(state), timeout=self.args.timeout,
+            self.python(impl),
+            SCRIPT,
+            cfg,
+            harness.child_env(state),
+            timeout=self.args.timeout,
             sync=self.sync,
         )
         if own and not keep:
@@ -354,8 +375,9 @@ def _wandb_available(python: str) -> bool:
     import subprocess
 
     try:
-        cp = subprocess.run([python, "-c", "import wandb"], check=False, capture_output=True,
-                            timeout=120)
+        cp = subprocess.run(
+            [python, "-c", "import wandb"], check=False, capture_output=True, timeout=120
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return cp.returncode == 0
@@ -385,18 +407,26 @@ def run_all(args: argparse.Namespace, runner: Runner) -> None:
         folder, spec = data[name]
         for _r in range(repeat):
             if "md5" in benches:
-                runner.run(("md5", name, "-", "md5-loop"), "satchel",
-                           {"kind": "md5", "data": folder, "spec": spec.__dict__})
+                runner.run(
+                    ("md5", name, "-", "md5-loop"),
+                    "satchel",
+                    {"kind": "md5", "data": folder, "spec": spec.__dict__},
+                )
                 if spec.size >= direct_min:  # the disk's share of a mutable add
                     for mode in COPY_MODES:
-                        runner.run(("copy", name, mode, "no-hash"), "satchel",
-                                   {"kind": "copy", "data": folder, "spec": spec.__dict__,
-                                    "mode": mode})
+                        runner.run(
+                            ("copy", name, mode, "no-hash"),
+                            "satchel",
+                            {"kind": "copy", "data": folder, "spec": spec.__dict__, "mode": mode},
+                        )
             if "add_dir" in benches:
                 for policy in POLICIES:
                     for impl in impls:
-                        runner.run(("add_dir", name, policy, impl), impl,
-                                   {"kind": "add_dir", "data": folder, "policy": policy})
+                        runner.run(
+                            ("add_dir", name, policy, impl),
+                            impl,
+                            {"kind": "add_dir", "data": folder, "policy": policy},
+                        )
 
     if "readd" in benches:
         folder, _spec = data["A"]
@@ -404,37 +434,58 @@ def run_all(args: argparse.Namespace, runner: Runner) -> None:
         for policy in POLICIES:
             for impl in impls:
                 states[(impl, policy)] = runner.fresh_state()
-                runner.run(("readd-first", "A", policy, impl), impl,
-                           {"kind": "add_dir", "data": folder, "policy": policy, "save": True},
-                           state=states[(impl, policy)])
+                runner.run(
+                    ("readd-first", "A", policy, impl),
+                    impl,
+                    {"kind": "add_dir", "data": folder, "policy": policy, "save": True},
+                    state=states[(impl, policy)],
+                )
         for _r in range(repeat):
             for policy in POLICIES:
                 for impl in impls:
-                    runner.run(("readd", "A", policy, impl), impl,
-                               {"kind": "add_dir", "data": folder, "policy": policy},
-                               state=states[(impl, policy)])
+                    runner.run(
+                        ("readd", "A", policy, impl),
+                        impl,
+                        {"kind": "add_dir", "data": folder, "policy": policy},
+                        state=states[(impl, policy)],
+                    )
         for st in states.values():
             shutil.rmtree(st, ignore_errors=True)
         runner.settle()
 
     if "manifest" in benches:
         for _r in range(repeat):
-            runner.run(("manifest", f"{args.manifest_entries}", "-", "satchel"), "satchel",
-                       {"kind": "manifest", "entries": args.manifest_entries})
+            runner.run(
+                ("manifest", f"{args.manifest_entries}", "-", "satchel"),
+                "satchel",
+                {"kind": "manifest", "entries": args.manifest_entries},
+            )
 
     if "new_draft" in benches:
         folder, spec = data[nd_data]
         state = runner.fresh_state()
         store = os.path.join(state, "store")
-        setup = runner.run(("new_draft-setup", nd_data, "-", "satchel"), "satchel",
-                           {"kind": "commit_setup", "data": folder, "store": store}, state=state)
+        setup = runner.run(
+            ("new_draft-setup", nd_data, "-", "satchel"),
+            "satchel",
+            {"kind": "commit_setup", "data": folder, "store": store},
+            state=state,
+        )
         if "error" not in setup:
             logical = spec.layout()(spec.files // 2)
             for r in range(repeat):
-                runner.run(("new_draft", nd_data, "-", "satchel"), "satchel",
-                           {"kind": "new_draft", "store": store, "logical": logical,
-                            "seed": 1000 + r, "scratch": os.path.join(state, f"scratch-{r}")},
-                           state=state)
+                runner.run(
+                    ("new_draft", nd_data, "-", "satchel"),
+                    "satchel",
+                    {
+                        "kind": "new_draft",
+                        "store": store,
+                        "logical": logical,
+                        "seed": 1000 + r,
+                        "scratch": os.path.join(state, f"scratch-{r}"),
+                    },
+                    state=state,
+                )
         shutil.rmtree(state, ignore_errors=True)
         runner.settle()
 
@@ -449,8 +500,9 @@ def report(args: argparse.Namespace, runner: Runner, sizes: dict[str, datasets.S
         records.append(line)
         harness.emit(line)
     for key, err in runner.errors.items():
-        harness.emit({"bench": key[0], "dataset": key[1], "policy": key[2], "impl": key[3],
-                      "error": err})
+        harness.emit(
+            {"bench": key[0], "dataset": key[1], "policy": key[2], "impl": key[3], "error": err}
+        )
 
     def get(*key: str) -> dict[str, Any] | None:
         return agg.get(key)  # type: ignore[arg-type]
@@ -467,23 +519,43 @@ def report(args: argparse.Namespace, runner: Runner, sizes: dict[str, datasets.S
             mbps = (spec.total_bytes / 1e6 / s["wall_s"]) if (s and spec) else None
             ratio = (w["wall_s"] / s["wall_s"]) if (s and w) else None
             same = (s["digest"] == w["digest"]) if (s and w) else None
-            rows.append([
-                ds, policy, harness.fmt_s(s) if s else "-",
-                f"{s['cpu_s']:.2f}" if s else "-",
-                f"{s['peak_rss_mb']:.0f}" if s else "-",
-                harness.fmt_s(w) if w else "-",
-                f"{w['cpu_s']:.2f}" if w else "-",
-                f"{w['peak_rss_mb']:.0f}/{w.get('peak_anon_mb', 0):.0f}" if w else "-",
-                f"{ratio:.1f}x" if ratio else "-",
-                f"{mbps:.0f}" if mbps else "-",
-                {True: "yes", False: "NO", None: "-"}[same],
-            ])
+            rows.append(
+                [
+                    ds,
+                    policy,
+                    harness.fmt_s(s) if s else "-",
+                    f"{s['cpu_s']:.2f}" if s else "-",
+                    f"{s['peak_rss_mb']:.0f}" if s else "-",
+                    harness.fmt_s(w) if w else "-",
+                    f"{w['cpu_s']:.2f}" if w else "-",
+                    f"{w['peak_rss_mb']:.0f}/{w.get('peak_anon_mb', 0):.0f}" if w else "-",
+                    f"{ratio:.1f}x" if ratio else "-",
+                    f"{mbps:.0f}" if mbps else "-",
+                    {True: "yes", False: "NO", None: "-"}[same],
+                ]
+            )
     if rows:
-        out.append("### add_dir (wall s: median (min-max); CPU s incl. helper processes; "
-                   "peak RSS MB)")
-        out.append(harness.table(
-            ["data", "policy", "satchel s", "cpu", "rss", "W&B s", "cpu", "rss/anon",
-             "W&B/satchel", "satchel MB/s", "same digest"], rows))
+        out.append(
+            "### add_dir (wall s: median (min-max); CPU s incl. helper processes; peak RSS MB)"
+        )
+        out.append(
+            harness.table(
+                [
+                    "data",
+                    "policy",
+                    "satchel s",
+                    "cpu",
+                    "rss",
+                    "W&B s",
+                    "cpu",
+                    "rss/anon",
+                    "W&B/satchel",
+                    "satchel MB/s",
+                    "same digest",
+                ],
+                rows,
+            )
+        )
     # ---- md5 floor
     rows = []
     for ds in args.datasets:
@@ -492,17 +564,31 @@ def report(args: argparse.Namespace, runner: Runner, sizes: dict[str, datasets.S
             continue
         s = get("add_dir", ds, "immutable", "satchel")
         spec = sizes.get(ds)
-        rows.append([
-            ds, harness.fmt_s(m), f"{spec.total_bytes / 1e6 / m['wall_s']:.0f}" if spec else "-",
-            f"{m['md5_core_GBps']:.2f}" if "md5_core_GBps" in m else "-",
-            harness.fmt_s(m, "walk_s"),
-            f"{s['wall_s'] / m['wall_s']:.2f}x" if s else "-",
-        ])
+        rows.append(
+            [
+                ds,
+                harness.fmt_s(m),
+                f"{spec.total_bytes / 1e6 / m['wall_s']:.0f}" if spec else "-",
+                f"{m['md5_core_GBps']:.2f}" if "md5_core_GBps" in m else "-",
+                harness.fmt_s(m, "walk_s"),
+                f"{s['wall_s'] / m['wall_s']:.2f}x" if s else "-",
+            ]
+        )
     if rows:
         out.append("### floor: plain single-threaded md5 loop (no walk), and the walk alone")
-        out.append(harness.table(
-            ["data", "md5 loop s", "MB/s", "md5 in memory GB/s/core", "walk+stat s",
-             "satchel immutable / loop"], rows))
+        out.append(
+            harness.table(
+                [
+                    "data",
+                    "md5 loop s",
+                    "MB/s",
+                    "md5 in memory GB/s/core",
+                    "walk+stat s",
+                    "satchel immutable / loop",
+                ],
+                rows,
+            )
+        )
     # ---- copy floor
     rows = []
     for ds in args.datasets:
@@ -510,57 +596,124 @@ def report(args: argparse.Namespace, runner: Runner, sizes: dict[str, datasets.S
         cells = []
         for mode in COPY_MODES:
             c = get("copy", ds, mode, "no-hash")
-            cells += ([harness.fmt_s(c), f"{c['cpu_s']:.2f}",
-                       f"{spec.total_bytes / 1e9 / c['wall_s']:.2f}" if spec else "-"]
-                      if c else ["-", "-", "-"])
+            cells += (
+                [
+                    harness.fmt_s(c),
+                    f"{c['cpu_s']:.2f}",
+                    f"{spec.total_bytes / 1e9 / c['wall_s']:.2f}" if spec else "-",
+                ]
+                if c
+                else ["-", "-", "-"]
+            )
         if any(x != "-" for x in cells):
             s = get("add_dir", ds, "mutable", "satchel")
             rows.append([ds, *cells, harness.fmt_s(s) if s else "-"])
     if rows:
-        out.append("### floor: copy the files without hashing (satchel's copy path and pool; "
-                   "the disk's share of a mutable add)")
-        out.append(harness.table(
-            ["data", "O_DIRECT s", "cpu", "GB/s", "buffered s", "cpu", "GB/s",
-             "satchel mutable add_dir s"], rows))
+        out.append(
+            "### floor: copy the files without hashing (satchel's copy path and pool; "
+            "the disk's share of a mutable add)"
+        )
+        out.append(
+            harness.table(
+                [
+                    "data",
+                    "O_DIRECT s",
+                    "cpu",
+                    "GB/s",
+                    "buffered s",
+                    "cpu",
+                    "GB/s",
+                    "satchel mutable add_dir s",
+                ],
+                rows,
+            )
+        )
     # ---- readd
     rows = []
     for policy in POLICIES:
         s, w = get("readd", "A", policy, "satchel"), get("readd", "A", policy, "wandb")
         if not s and not w:
             continue
-        rows.append([
-            "A", policy, harness.fmt_s(s) if s else "-", f"{s['peak_rss_mb']:.0f}" if s else "-",
-            harness.fmt_s(w) if w else "-", f"{w['peak_rss_mb']:.0f}" if w else "-",
-            f"{w['wall_s'] / s['wall_s']:.1f}x" if (s and w) else "-",
-        ])
+        rows.append(
+            [
+                "A",
+                policy,
+                harness.fmt_s(s) if s else "-",
+                f"{s['peak_rss_mb']:.0f}" if s else "-",
+                harness.fmt_s(w) if w else "-",
+                f"{w['peak_rss_mb']:.0f}" if w else "-",
+                f"{w['wall_s'] / s['wall_s']:.1f}x" if (s and w) else "-",
+            ]
+        )
     if rows:
         out.append("### re-add an unchanged folder into a new draft (second add, caches warm)")
-        out.append(harness.table(
-            ["data", "policy", "satchel s", "rss", "W&B s", "rss", "W&B/satchel"], rows))
+        out.append(
+            harness.table(
+                ["data", "policy", "satchel s", "rss", "W&B s", "rss", "W&B/satchel"], rows
+            )
+        )
     # ---- manifest
     m = get("manifest", str(args.manifest_entries), "-", "satchel")
     if m:
         out.append(f"### manifest of {args.manifest_entries:,} entries (satchel)")
-        out.append(harness.table(
-            ["build s", "write s", "read s", "digest s", "write+read+digest s",
-             "checked read s (read + record check)", "peak RSS MB (process)",
-             "stored MB"],
-            [[f"{m['build_s']:.3f}", f"{m['write_s']:.3f}", f"{m['read_s']:.3f}",
-              f"{m['digest_s']:.3f}", harness.fmt_s(m, "total_s"),
-              harness.fmt_s(m, "checked_read_s"),
-              f"{m['process_peak_rss_mb']:.0f}", f"{m['stored_mb']:.1f}"]]))
+        out.append(
+            harness.table(
+                [
+                    "build s",
+                    "write s",
+                    "read s",
+                    "digest s",
+                    "write+read+digest s",
+                    "checked read s (read + record check)",
+                    "peak RSS MB (process)",
+                    "stored MB",
+                ],
+                [
+                    [
+                        f"{m['build_s']:.3f}",
+                        f"{m['write_s']:.3f}",
+                        f"{m['read_s']:.3f}",
+                        f"{m['digest_s']:.3f}",
+                        harness.fmt_s(m, "total_s"),
+                        harness.fmt_s(m, "checked_read_s"),
+                        f"{m['process_peak_rss_mb']:.0f}",
+                        f"{m['stored_mb']:.1f}",
+                    ]
+                ],
+            )
+        )
     # ---- new_draft
     nd = get("new_draft", args.nd_data, "-", "satchel")
     if nd:
         setup = get("new_draft-setup", args.nd_data, "-", "satchel") or {}
-        out.append(f"### new_draft of a committed {nd.get('files', '?'):,}-file artifact, "
-                   "replace one file, save")
-        out.append(harness.table(
-            ["fetch s", "new_draft s", "add_file s", "save s", "total s", "peak RSS MB",
-             "setup commit s"],
-            [[f"{nd['fetch_s']:.3f}", f"{nd['new_draft_s']:.3f}", f"{nd['add_file_s']:.3f}",
-              f"{nd['save_s']:.3f}", harness.fmt_s(nd), f"{nd['peak_rss_mb']:.0f}",
-              f"{setup.get('setup_s', 0):.1f}"]]))
+        out.append(
+            f"### new_draft of a committed {nd.get('files', '?'):,}-file artifact, "
+            "replace one file, save"
+        )
+        out.append(
+            harness.table(
+                [
+                    "fetch s",
+                    "new_draft s",
+                    "add_file s",
+                    "save s",
+                    "total s",
+                    "peak RSS MB",
+                    "setup commit s",
+                ],
+                [
+                    [
+                        f"{nd['fetch_s']:.3f}",
+                        f"{nd['new_draft_s']:.3f}",
+                        f"{nd['add_file_s']:.3f}",
+                        f"{nd['save_s']:.3f}",
+                        harness.fmt_s(nd),
+                        f"{nd['peak_rss_mb']:.0f}",
+                        f"{setup.get('setup_s', 0):.1f}",
+                    ]
+                ],
+            )
+        )
     targets = check_targets(agg, sizes, args)
     if targets:
         out.append("### targets" + (" (--quick sizes: not meaningful)" if args.quick else ""))
@@ -583,17 +736,34 @@ def check_targets(agg: dict, sizes: dict[str, datasets.Spec], args: argparse.Nam
         if s and w:
             rows.append([name, f"{w / s:.1f}x", "yes" if w / s >= need else "NO"])
 
-    ratio("A immutable >= 5x faster than W&B immutable", ("add_dir", "A", "immutable", "satchel"),
-          ("add_dir", "A", "immutable", "wandb"), 5)
+    ratio(
+        "A immutable >= 5x faster than W&B immutable",
+        ("add_dir", "A", "immutable", "satchel"),
+        ("add_dir", "A", "immutable", "wandb"),
+        5,
+    )
     s, m = wall("add_dir", "A", "immutable", "satchel"), wall("md5", "A", "-", "md5-loop")
     if s and m:
-        rows.append(["A immutable within 2x of the plain md5 loop", f"{s / m:.2f}x",
-                     "yes" if s / m <= 2 else "NO"])
-    ratio("A mutable >= 5x faster than W&B default", ("add_dir", "A", "mutable", "satchel"),
-          ("add_dir", "A", "mutable", "wandb"), 5)
+        rows.append(
+            [
+                "A immutable within 2x of the plain md5 loop",
+                f"{s / m:.2f}x",
+                "yes" if s / m <= 2 else "NO",
+            ]
+        )
+    ratio(
+        "A mutable >= 5x faster than W&B default",
+        ("add_dir", "A", "mutable", "satchel"),
+        ("add_dir", "A", "mutable", "wandb"),
+        5,
+    )
     for pol in POLICIES:
-        ratio(f"C {pol} >= 10x faster than W&B", ("add_dir", "C", pol, "satchel"),
-              ("add_dir", "C", pol, "wandb"), 10)
+        ratio(
+            f"C {pol} >= 10x faster than W&B",
+            ("add_dir", "C", pol, "satchel"),
+            ("add_dir", "C", pol, "wandb"),
+            10,
+        )
     floor_b = agg.get(("md5", "B", "-", "md5-loop")) or {}
     ceiling = 2 * floor_b["md5_core_GBps"] if "md5_core_GBps" in floor_b else None
     for pol in POLICIES:
@@ -604,22 +774,45 @@ def check_targets(agg: dict, sizes: dict[str, datasets.Spec], args: argparse.Nam
             copy = wall("copy", "B", "direct", "no-hash")
             if pol == "mutable" and copy:
                 note += f" (copy without md5 {sizes['B'].total_bytes / 1e9 / copy:.2f})"
-            rows.append([f"B {pol} >= 1.2 GB/s hashed", f"{gbps:.2f} GB/s{note}",
-                         "yes" if gbps >= 1.2 else "NO"])
+            rows.append(
+                [
+                    f"B {pol} >= 1.2 GB/s hashed",
+                    f"{gbps:.2f} GB/s{note}",
+                    "yes" if gbps >= 1.2 else "NO",
+                ]
+            )
     for pol in POLICIES:
-        ratio(f"re-add A ({pol}) >= 20x faster than W&B", ("readd", "A", pol, "satchel"),
-              ("readd", "A", pol, "wandb"), 20)
+        ratio(
+            f"re-add A ({pol}) >= 20x faster than W&B",
+            ("readd", "A", pol, "satchel"),
+            ("readd", "A", pol, "wandb"),
+            20,
+        )
     m = agg.get(("manifest", str(args.manifest_entries), "-", "satchel"))
     if m:
-        rows.append([f"{args.manifest_entries:,}-entry manifest write+read+digest < 3 s",
-                     f"{m['total_s']:.2f} s", "yes" if m["total_s"] < 3 else "NO"])
-        rows.append([f"{args.manifest_entries:,}-entry manifest peak memory < 600 MB",
-                     f"{m['process_peak_rss_mb']:.0f} MB",
-                     "yes" if m["process_peak_rss_mb"] < 600 else "NO"])
+        rows.append(
+            [
+                f"{args.manifest_entries:,}-entry manifest write+read+digest < 3 s",
+                f"{m['total_s']:.2f} s",
+                "yes" if m["total_s"] < 3 else "NO",
+            ]
+        )
+        rows.append(
+            [
+                f"{args.manifest_entries:,}-entry manifest peak memory < 600 MB",
+                f"{m['process_peak_rss_mb']:.0f} MB",
+                "yes" if m["process_peak_rss_mb"] < 600 else "NO",
+            ]
+        )
     nd = agg.get(("new_draft", args.nd_data, "-", "satchel"))
     if nd:
-        rows.append([f"new_draft of {nd.get('files', 0):,} files, replace one, commit < 2 s",
-                     f"{nd['wall_s']:.2f} s", "yes" if nd["wall_s"] < 2 else "NO"])
+        rows.append(
+            [
+                f"new_draft of {nd.get('files', 0):,} files, replace one, commit < 2 s",
+                f"{nd['wall_s']:.2f} s",
+                "yes" if nd["wall_s"] < 2 else "NO",
+            ]
+        )
     return rows
 
 
@@ -631,8 +824,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bench", default=",".join(BENCHES), help="comma list of " + ",".join(BENCHES))
     ap.add_argument("--datasets", default="A,B,C", help="datasets for add_dir/md5 (comma list)")
     ap.add_argument("--impls", default="satchel,wandb", help="satchel and/or wandb")
-    ap.add_argument("--wandb-python", default=sys.executable,
-                    help="interpreter that has wandb==0.31.0 installed (default: this one)")
+    ap.add_argument(
+        "--wandb-python",
+        default=sys.executable,
+        help="interpreter that has wandb==0.31.0 installed (default: this one)",
+    )
     ap.add_argument("--manifest-entries", type=int, default=None)
     ap.add_argument("--root", default=datasets.DEFAULT_ROOT, help="datasets and scratch folder")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per child")
@@ -657,13 +853,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.manifest_entries is None:
         args.manifest_entries = 20_000 if args.quick else 1_000_000
     if "wandb" in args.impls and not _wandb_available(args.wandb_python):
-        print(f"# W&B not importable with {args.wandb_python}; running satchel only "
-              '(pip install -e ".[bench]")', file=sys.stderr)
+        print(
+            f"# W&B not importable with {args.wandb_python}; running satchel only "
+            '(pip install -e ".[bench]")',
+            file=sys.stderr,
+        )
         args.impls = [i for i in args.impls if i != "wandb"]
 
     sizes = {n: datasets.spec(n, quick=args.quick) for n in "ABC"}
-    info = {"bench": "machine", **harness.machine(), "quick": args.quick, "repeat": args.repeat,
-            "impls": args.impls, "argv": sys.argv[1:]}
+    info = {
+        "bench": "machine",
+        **harness.machine(),
+        "quick": args.quick,
+        "repeat": args.repeat,
+        "impls": args.impls,
+        "argv": sys.argv[1:],
+    }
     harness.emit(info)
     os.makedirs(args.root, exist_ok=True)
     workdir = os.path.join(args.root, f"run-{os.getpid()}")

@@ -140,7 +140,9 @@ def child(cfg: dict[str, str]) -> int:
 
 # ------------------------------------------------------------------------------ parent side
 def _datasets() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_datasets", os.path.join(HERE, "datasets.py"))
+    spec = importlib.util.spec_from_file_location(
+        "bench_datasets", os.path.join(HERE, "datasets.py")
+    )
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     sys.modules["bench_datasets"] = mod  # dataclasses look their module up
@@ -150,23 +152,37 @@ def _datasets() -> Any:
 
 def available(tool: str, python: str) -> bool:
     """Whether ``python`` can import ``tool``'s package (without importing it here)."""
-    code = f"import importlib.util,sys; sys.exit(importlib.util.find_spec({MODULES[tool]!r}) is None)"
+    code = (
+        f"import importlib.util,sys; sys.exit(importlib.util.find_spec({MODULES[tool]!r}) is None)"
+    )
     env = {**os.environ, "PYTHONPATH": os.path.join(REPO, "src")} if tool == "satchel" else None
-    return subprocess.run([python, "-c", code], env=env, capture_output=True,
-                          check=False).returncode == 0
+    return (
+        subprocess.run([python, "-c", code], env=env, capture_output=True, check=False).returncode
+        == 0
+    )
 
 
 def _env(tool: str, st: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SATCHEL_", "DVC_", "QUILT_", "OXEN_", "XDG_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SATCHEL_", "DVC_", "QUILT_", "OXEN_", "XDG_"))
+    }
     home = os.path.join(st["root"], "home")
-    env.update(HOME=home, XDG_CACHE_HOME=os.path.join(home, ".cache"),
-               XDG_CONFIG_HOME=os.path.join(home, ".config"),
-               XDG_DATA_HOME=os.path.join(home, ".local", "share"), PYTHONUNBUFFERED="1")
+    env.update(
+        HOME=home,
+        XDG_CACHE_HOME=os.path.join(home, ".cache"),
+        XDG_CONFIG_HOME=os.path.join(home, ".config"),
+        XDG_DATA_HOME=os.path.join(home, ".local", "share"),
+        PYTHONUNBUFFERED="1",
+    )
     if tool == "satchel":
-        env.update(SATCHEL_STORE=os.path.join(st["root"], "store"), SATCHEL_NO_PROGRESS="1",
-                   SATCHEL_CACHE_DIR=os.path.join(st["root"], "cache"),
-                   PYTHONPATH=os.path.join(REPO, "src"))
+        env.update(
+            SATCHEL_STORE=os.path.join(st["root"], "store"),
+            SATCHEL_NO_PROGRESS="1",
+            SATCHEL_CACHE_DIR=os.path.join(st["root"], "cache"),
+            PYTHONPATH=os.path.join(REPO, "src"),
+        )
     elif tool == "dvc":
         env["DVC_NO_ANALYTICS"] = "1"
     elif tool == "quilt3":
@@ -176,15 +192,23 @@ def _env(tool: str, st: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def run_child(python: str, tool: str, op: str, st: dict[str, str], timeout: float) -> dict[str, Any]:
+def run_child(
+    python: str, tool: str, op: str, st: dict[str, str], timeout: float
+) -> dict[str, Any]:
     """One op of one tool in a fresh process."""
     cfg = {"tool": tool, "op": op, **st}
-    cp = subprocess.run([python, SCRIPT, "--child", json.dumps(cfg)], cwd=st["root"],
-                        env=_env(tool, st), capture_output=True, text=True, timeout=timeout,
-                        check=False)
+    cp = subprocess.run(
+        [python, SCRIPT, "--child", json.dumps(cfg)],
+        cwd=st["root"],
+        env=_env(tool, st),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     for line in reversed(cp.stdout.splitlines()):
         if line.startswith(RESULT):
-            res: dict[str, Any] = json.loads(line[len(RESULT):])
+            res: dict[str, Any] = json.loads(line[len(RESULT) :])
             return res
     return {"ok": False, "error": f"exit {cp.returncode}: {(cp.stderr or cp.stdout)[-1500:]}"}
 
@@ -198,14 +222,18 @@ def cp_r(src: str, dest: str) -> float:
 
 def same_tree(expected: str, actual: str) -> str | None:
     """``None`` when ``actual`` holds exactly ``expected``'s files, byte for byte; else why not."""
+
     def files(top: str) -> set[str]:
         return {os.path.relpath(os.path.join(d, n), top) for d, _s, ns in os.walk(top) for n in ns}
 
     want, got = files(expected), files(actual)
     if want != got:
         return f"{len(want - got)} missing, {len(got - want)} extra"
-    bad = [r for r in sorted(want)
-           if not filecmp.cmp(os.path.join(expected, r), os.path.join(actual, r), shallow=False)]
+    bad = [
+        r
+        for r in sorted(want)
+        if not filecmp.cmp(os.path.join(expected, r), os.path.join(actual, r), shallow=False)
+    ]
     return f"{len(bad)} differ, e.g. {bad[0]}" if bad else None
 
 
@@ -224,10 +252,14 @@ class Bench:
             self.out.write(json.dumps(row) + "\n")
             self.out.flush()
         if not row["ok"]:
-            print(f"# FAILED {row['dataset']} {row['tool']} {row['op']}: {row.get('error')}",
-                  file=sys.stderr)
+            print(
+                f"# FAILED {row['dataset']} {row['tool']} {row['op']}: {row.get('error')}",
+                file=sys.stderr,
+            )
 
-    def measure(self, base: dict[str, Any], tool: str, op: str, st: dict[str, str], src: str) -> None:
+    def measure(
+        self, base: dict[str, Any], tool: str, op: str, st: dict[str, str], src: str
+    ) -> None:
         os.sync()
         load1 = os.getloadavg()[0]
         if tool == "cp -r":
@@ -236,21 +268,28 @@ class Bench:
             python = sys.executable if tool == "satchel" else self.a.peers_python
             res = run_child(python, tool, op, st, self.a.timeout)
         if res["ok"] and op == "restore":
-            where = {"dvc": st["data"], "oxen": st["data"],  # their working tree
-                     "quilt3": os.path.join(st["dest"], "data")}.get(tool, st["dest"])
+            where = {
+                "dvc": st["data"],
+                "oxen": st["data"],  # their working tree
+                "quilt3": os.path.join(st["dest"], "data"),
+            }.get(tool, st["dest"])
             problem = same_tree(src, where)
             if problem:
                 res = {"ok": False, "error": f"restore differs from the dataset: {problem}"}
         self.emit({**base, "tool": tool, "op": op, "load1": load1, **res})
 
     def rep(self, name: str, src: str, n: int) -> None:
-        order = self.tools[n % len(self.tools):] + self.tools[: n % len(self.tools)]
+        order = self.tools[n % len(self.tools) :] + self.tools[: n % len(self.tools)]
         states: dict[str, dict[str, str]] = {}
         for tool in order:
             root = os.path.join(self.a.work, name, f"r{n}", tool.replace(" ", "_"))
             shutil.rmtree(root, ignore_errors=True)
-            st = {"root": root, "repo": os.path.join(root, "repo"),
-                  "data": os.path.join(root, "repo", "data"), "dest": os.path.join(root, "restore")}
+            st = {
+                "root": root,
+                "repo": os.path.join(root, "repo"),
+                "data": os.path.join(root, "repo", "data"),
+                "dest": os.path.join(root, "restore"),
+            }
             os.makedirs(os.path.join(root, "home"))
             if tool != "cp -r":
                 shutil.copytree(src, st["data"])  # every tool works on its own copy
@@ -295,26 +334,36 @@ def table(rows: list[dict[str, Any]], tools: list[str]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for name in dict.fromkeys(r["dataset"] for r in rows):
         for op in OPS:
-            def times(tool: str, name: str = name, op: str = op) -> list[float]:
-                return [r["op_s"] for r in rows if r["dataset"] == name and r["op"] == op
-                        and r["tool"] == tool and r["ok"]]
 
-            failed = {r["tool"] for r in rows if r["dataset"] == name and r["op"] == op
-                      and not r["ok"]}
+            def times(tool: str, name: str = name, op: str = op) -> list[float]:
+                return [
+                    r["op_s"]
+                    for r in rows
+                    if r["dataset"] == name and r["op"] == op and r["tool"] == tool and r["ok"]
+                ]
+
+            failed = {
+                r["tool"] for r in rows if r["dataset"] == name and r["op"] == op and not r["ok"]
+            }
             cells = [("FAILED" if t in failed else _cell(times(t))) for t in shown]
             sat = statistics.median(times("satchel")) if times("satchel") else None
             peers = [statistics.median(times(p)) for p in shown if p in PEERS and times(p)]
             cp = statistics.median(times("cp -r")) if times("cp -r") else None
             ratio = f"{min(peers) / sat:.2f}x" if sat and peers else "-"
             to_cp = f"{sat / cp:.2f}x" if sat and cp else "-"
-            lines.append(f"| {name} | {op} | " + " | ".join(cells)
-                         + f" | {_cell(times('cp -r'))} | {ratio} | {to_cp} |")
+            lines.append(
+                f"| {name} | {op} | "
+                + " | ".join(cells)
+                + f" | {_cell(times('cp -r'))} | {ratio} | {to_cp} |"
+            )
     loads = [r["load1"] for r in rows]
     if loads:
         lines.append("")
-        lines.append(f"1-minute load average before the measurements: {min(loads):.1f}-"
-                     f"{max(loads):.1f} (median {statistics.median(loads):.1f}) on "
-                     f"{os.cpu_count()} CPUs")
+        lines.append(
+            f"1-minute load average before the measurements: {min(loads):.1f}-"
+            f"{max(loads):.1f} (median {statistics.median(loads):.1f}) on "
+            f"{os.cpu_count()} CPUs"
+        )
     return "\n".join(lines)
 
 
@@ -325,15 +374,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--datasets", nargs="+", default=["A", "C"], choices=["A", "B", "C"])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--tools", nargs="+", default=list(TOOLS), choices=TOOLS)
-    ap.add_argument("--peers-python", default=sys.executable,
-                    help="interpreter with dvc, quilt3 and oxenai installed (pip install "
-                         "'satchel[peers]' in its own venv); default: this one")
+    ap.add_argument(
+        "--peers-python",
+        default=sys.executable,
+        help="interpreter with dvc, quilt3 and oxenai installed (pip install "
+        "'satchel[peers]' in its own venv); default: this one",
+    )
     ap.add_argument("--quick", action="store_true", help="the datasets' smoke sizes")
     ap.add_argument("--no-cp", action="store_true", help="leave out the cp -r floor")
-    ap.add_argument("--data-root", default=os.path.join(REPO, ".bench"),
-                    help="benchmarks/datasets.py --root (datasets are made once and reused)")
-    ap.add_argument("--work", default=os.path.join(REPO, ".bench", "peers-work"),
-                    help="scratch folder (removed per repetition)")
+    ap.add_argument(
+        "--data-root",
+        default=os.path.join(REPO, ".bench"),
+        help="benchmarks/datasets.py --root (datasets are made once and reused)",
+    )
+    ap.add_argument(
+        "--work",
+        default=os.path.join(REPO, ".bench", "peers-work"),
+        help="scratch folder (removed per repetition)",
+    )
     ap.add_argument("--json", help="append one JSON line per measurement to this file")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per child")
     args = ap.parse_args(argv)
@@ -345,8 +403,11 @@ def main(argv: list[str] | None = None) -> int:
         if available(tool, python):
             tools.append(tool)
         else:
-            print(f"# skipped {tool}: {MODULES[tool]!r} is not importable by {python} "
-                  "(see the module docstring for the venv)", flush=True)
+            print(
+                f"# skipped {tool}: {MODULES[tool]!r} is not importable by {python} "
+                "(see the module docstring for the venv)",
+                flush=True,
+            )
     if not args.no_cp:
         tools.append("cp -r")
     bench = Bench(args, tools)

@@ -54,7 +54,10 @@ def build(root: str, n: int) -> None:
     t0 = time.perf_counter()
     for i in range(1, n):
         rec = msgspec.structs.replace(
-            base, id=uuid.uuid4().hex, version=i, created_at=utcnow(),
+            base,
+            id=uuid.uuid4().hex,
+            version=i,
+            created_at=utcnow(),
             metadata={"i": i, "split": ("train", "test", "val")[i % 3]},
             tags=[f"t{i % 10}"] if i % 10 == 0 else [],
         )
@@ -66,7 +69,9 @@ def build(root: str, n: int) -> None:
     print(f"built {n} versions in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
 
-def timed(fn: Callable[[], object], repeat: int, before: Callable[[], None] | None = None) -> list[float]:
+def timed(
+    fn: Callable[[], object], repeat: int, before: Callable[[], None] | None = None
+) -> list[float]:
     out = []
     for _ in range(repeat):
         if before is not None:
@@ -86,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     root = args.keep or tempfile.mkdtemp(prefix="satchel-bench-registry-")
     store_dir = os.path.join(root, "store")
     try:
-        if not os.path.exists(os.path.join(store_dir, layout.version_key("p", "big", args.versions - 1))):
+        if not os.path.exists(
+            os.path.join(store_dir, layout.version_key("p", "big", args.versions - 1))
+        ):
             shutil.rmtree(store_dir, ignore_errors=True)
             build(root, args.versions)
         index = os.path.join(store_dir, layout.index_key("p", "big"))
@@ -124,11 +131,22 @@ def main(argv: list[str] | None = None) -> int:
         results["after-edits"] = timed(page, args.repeat, before=edit)
         for name, values in results.items():
             med = statistics.median(values)
-            print(f"{name:12} median {med:.3f} s  (min {min(values):.3f}, max {max(values):.3f})"
-                  f"  {args.versions} versions")
-            print(json.dumps({"bench": "registry_listing", "case": name,
-                              "versions": args.versions, "median_s": round(med, 4),
-                              "min_s": round(min(values), 4), "max_s": round(max(values), 4)}))
+            print(
+                f"{name:12} median {med:.3f} s  (min {min(values):.3f}, max {max(values):.3f})"
+                f"  {args.versions} versions"
+            )
+            print(
+                json.dumps(
+                    {
+                        "bench": "registry_listing",
+                        "case": name,
+                        "versions": args.versions,
+                        "median_s": round(med, 4),
+                        "min_s": round(min(values), 4),
+                        "max_s": round(max(values), 4),
+                    }
+                )
+            )
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -115,8 +115,9 @@ def child_snapshot(cfg: dict[str, Any]) -> dict[str, Any]:
         art.save()
         t2 = time.perf_counter()
     res.update(probe.result)
-    res.update(add_s=t1 - t0, save_s=t2 - t1, version=art.version, files=art.file_count,
-               digest=art.digest)
+    res.update(
+        add_s=t1 - t0, save_s=t2 - t1, version=art.version, files=art.file_count, digest=art.digest
+    )
     res.update(_usage(os.environ["SATCHEL_STORE"], os.environ["SATCHEL_CACHE_DIR"]))
     return res
 
@@ -165,11 +166,13 @@ def run_all(args: argparse.Namespace) -> tuple[dict[tuple[str, str, str], list[d
         if not args.quiet:
             print(msg, file=sys.stderr, flush=True)
 
-    def run(kind: str, key: tuple[str, str, str], cfg: dict[str, Any], state: str,
-            src: str) -> None:
+    def run(
+        kind: str, key: tuple[str, str, str], cfg: dict[str, Any], state: str, src: str
+    ) -> None:
         env = harness.child_env(state, {"PYTHONPATH": src})
-        res = harness.run_child(sys.executable, SCRIPT, {**cfg, "kind": kind, "src": src}, env,
-                                sync=not args.quick)
+        res = harness.run_child(
+            sys.executable, SCRIPT, {**cfg, "kind": kind, "src": src}, env, sync=not args.quick
+        )
         if "error" in res:
             errors.append(f"{key}: {res['error']}")
             log(f"# ERROR {key}: {res['error']}")
@@ -191,8 +194,7 @@ def run_all(args: argparse.Namespace) -> tuple[dict[tuple[str, str, str], list[d
                     out = os.path.join(state, "restored")
                     run("restore", (name, label, "restore"), {**base, "out": out}, state, src)
                     shutil.rmtree(os.path.join(state, "satchel-cache"))
-                    run("restore", (name, label, "restore-cold"), {**base, "out": out}, state,
-                        src)
+                    run("restore", (name, label, "restore-cold"), {**base, "out": out}, state, src)
                     shutil.rmtree(state)
                     if not args.quick:
                         os.sync()
@@ -214,16 +216,34 @@ def report(args: argparse.Namespace, results: dict[tuple[str, str, str], list[di
                 rec = agg.get((ds, label, kind))
                 cells.append(f"{harness.fmt_s(rec)} [{rec['cpu_s']:.2f}]" if rec else "-")
             if snap:
-                cells += [f"{snap['add_s']:.3f} + {snap['save_s']:.3f}",
-                          f"{snap['disk_mb']:.0f}", str(snap["shared"])]
+                cells += [
+                    f"{snap['add_s']:.3f} + {snap['save_s']:.3f}",
+                    f"{snap['disk_mb']:.0f}",
+                    str(snap["shared"]),
+                ]
             else:
                 cells += ["-", "-", "-"]
             rows.append(cells)
-    print("### snapshot (add_dir + save) and restore (download into an empty folder), local "
-          "store, wall s: median (min-max) [CPU s of the process and its helpers, median]")
-    print(harness.table(
-        ["data", "impl", "snapshot s", "re-add s", "restore s", "restore, no cache s",
-         "add + save s", "store+cache MB", "shared inodes"], rows))
+    print(
+        "### snapshot (add_dir + save) and restore (download into an empty folder), local "
+        "store, wall s: median (min-max) [CPU s of the process and its helpers, median]"
+    )
+    print(
+        harness.table(
+            [
+                "data",
+                "impl",
+                "snapshot s",
+                "re-add s",
+                "restore s",
+                "restore, no cache s",
+                "add + save s",
+                "store+cache MB",
+                "shared inodes",
+            ],
+            rows,
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,8 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--datasets", default="A,C,B", help="comma list of A, B, C")
     ap.add_argument("--repeat", type=int, default=None, help="fresh runs per measurement")
-    ap.add_argument("--impl", action="append", type=_parse_impl, default=[],
-                    help="LABEL=SRC[:copy]: satchel sources to measure (repeatable)")
+    ap.add_argument(
+        "--impl",
+        action="append",
+        type=_parse_impl,
+        default=[],
+        help="LABEL=SRC[:copy]: satchel sources to measure (repeatable)",
+    )
     ap.add_argument("--quick", action="store_true", help="small sizes, one repeat (smoke test)")
     ap.add_argument("--root", default=datasets.DEFAULT_ROOT, help="datasets and scratch folder")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -248,8 +273,15 @@ def main(argv: list[str] | None = None) -> int:
         args.impl = [_parse_impl(f"this={os.path.join(REPO, 'src')}")]
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
-    harness.emit({"bench": "machine", **harness.machine(), "quick": args.quick,
-                  "repeat": args.repeat, "argv": sys.argv[1:]})
+    harness.emit(
+        {
+            "bench": "machine",
+            **harness.machine(),
+            "quick": args.quick,
+            "repeat": args.repeat,
+            "argv": sys.argv[1:],
+        }
+    )
     os.makedirs(args.root, exist_ok=True)
     t0 = time.perf_counter()
     results, errors = run_all(args)

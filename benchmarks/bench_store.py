@@ -54,8 +54,12 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 os.environ.setdefault("SATCHEL_NO_PROGRESS", "1")
-for _k, _v in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-               "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}.items():
+for _k, _v in {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}.items():
     os.environ.setdefault(_k, _v)
 
 import datasets
@@ -63,8 +67,18 @@ import harness
 
 #: backend methods that each make (at least) one request
 REQUESTING = (
-    "read", "read_token", "create_if_absent", "replace_if_unchanged", "delete", "exists",
-    "size", "put_file", "open", "modified_time", "touch", "delete_if_old",
+    "read",
+    "read_token",
+    "create_if_absent",
+    "replace_if_unchanged",
+    "delete",
+    "exists",
+    "size",
+    "put_file",
+    "open",
+    "modified_time",
+    "touch",
+    "delete_if_old",
 )
 
 
@@ -81,18 +95,22 @@ class CountingBackend:
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._inner, name)
         if name in REQUESTING:
+
             def counted(*args: Any, **kwargs: Any) -> Any:
                 with self._lock:
                     self.calls[name] += 1
                 return attr(*args, **kwargs)
+
             return counted
         if name in ("list", "list_detailed", "walk", "walk_detailed"):
+
             def listed(*args: Any, **kwargs: Any) -> Any:
                 result = attr(*args, **kwargs)
                 items = list(result) if name.startswith("walk") else result
                 with self._lock:
                     self.calls[name] += max(1, -(-len(items) // 1000))  # one request per page
                 return iter(items) if name.startswith("walk") else items
+
             return listed
         return attr
 
@@ -137,8 +155,11 @@ class Servers:
         if kind == "s3" and self.s3 is None:
             port = free_port()
             binary = Path(sys.executable).with_name("moto_server")
-            proc = spawn([str(binary), "-H", "127.0.0.1", "-p", str(port)], cwd=self.workdir,
-                         log_path=self.workdir / "moto.log")
+            proc = spawn(
+                [str(binary), "-H", "127.0.0.1", "-p", str(port)],
+                cwd=self.workdir,
+                log_path=self.workdir / "moto.log",
+            )
             self.s3 = f"http://127.0.0.1:{port}"
             wait_for_http(f"{self.s3}/moto-api/", proc, timeout=30)
             self._stops.append(lambda: proc.terminate())
@@ -160,7 +181,9 @@ class Servers:
         if kind == "s3":
             import boto3
 
-            boto3.client("s3", endpoint_url=self.s3, region_name="us-east-1").create_bucket(Bucket=name)
+            boto3.client("s3", endpoint_url=self.s3, region_name="us-east-1").create_bucket(
+                Bucket=name
+            )
             return f"s3://{name}/team", {"endpoint_url": self.s3, "skip_instance_cache": True}
         if kind == "azure":
             from azure.storage.blob import BlobServiceClient
@@ -172,10 +195,17 @@ class Servers:
 
         session = requests.Session()
         session.trust_env = False
-        session.post(f"{self.gcs.endpoint_url}/storage/v1/b", params={"project": "b"},
-                     json={"name": name}, timeout=30).raise_for_status()
-        return f"gs://{name}/team", {"endpoint_url": self.gcs.endpoint_url, "token": "anon",
-                                     "skip_instance_cache": True}
+        session.post(
+            f"{self.gcs.endpoint_url}/storage/v1/b",
+            params={"project": "b"},
+            json={"name": name},
+            timeout=30,
+        ).raise_for_status()
+        return f"gs://{name}/team", {
+            "endpoint_url": self.gcs.endpoint_url,
+            "token": "anon",
+            "skip_instance_cache": True,
+        }
 
     def stop(self) -> None:
         for stop in reversed(self._stops):
@@ -193,7 +223,9 @@ def _open(url: str, options: dict[str, Any]) -> tuple[Any, CountingBackend, list
     http = [0]
     if url.startswith("s3://"):
         inner.fs.connect()
-        inner.fs.s3.meta.events.register("before-send.s3", lambda **kw: http.__setitem__(0, http[0] + 1))
+        inner.fs.s3.meta.events.register(
+            "before-send.s3", lambda **kw: http.__setitem__(0, http[0] + 1)
+        )
     return Store(counting), counting, http
 
 
@@ -214,9 +246,16 @@ def _commit(data: str, name: str, url: str, options: dict[str, Any], cache: Path
     t1 = time.perf_counter()
     art.save("bench")
     t2 = time.perf_counter()
-    return {"add_dir_s": t1 - t0, "save_s": t2 - t1, "wall_s": t2 - t0, "version": art.version,
-            "requests": counting.total, "puts": counting.calls["put_file"], "http": http[0],
-            "calls": dict(counting.calls)}
+    return {
+        "add_dir_s": t1 - t0,
+        "save_s": t2 - t1,
+        "wall_s": t2 - t0,
+        "version": art.version,
+        "requests": counting.total,
+        "puts": counting.calls["put_file"],
+        "http": http[0],
+        "calls": dict(counting.calls),
+    }
 
 
 def _download(url: str, options: dict[str, Any], cache: Path, root: Path) -> dict[str, Any]:
@@ -228,10 +267,17 @@ def _download(url: str, options: dict[str, Any], cache: Path, root: Path) -> dic
     art = api.artifact("ds:latest")
     art.download(root)
     wall = time.perf_counter() - t0
-    return {"wall_s": wall, "requests": counting.total, "http": http[0], "calls": dict(counting.calls)}
+    return {
+        "wall_s": wall,
+        "requests": counting.total,
+        "http": http[0],
+        "calls": dict(counting.calls),
+    }
 
 
-def run_one(kind: str, name: str, servers: Servers, quick: bool, workdir: Path) -> list[dict[str, Any]]:
+def run_one(
+    kind: str, name: str, servers: Servers, quick: bool, workdir: Path
+) -> list[dict[str, Any]]:
     folder, spec = datasets.ensure(name, quick=quick, log=print)
     datasets.warm(folder, spec)
     url, options = servers.new_store(kind)
@@ -286,28 +332,54 @@ def main(argv: list[str] | None = None) -> int:
     for r in records:
         groups.setdefault((r["store"], r["dataset"], r["bench"]), []).append(r)
     for (store, ds, bench), rs in groups.items():
+
         def med(k: str, rs: list[dict[str, Any]] = rs) -> Any:
             return statistics.median(r[k] for r in rs) if all(k in r for r in rs) else None
 
         secs = med("save_s") if bench in ("commit", "recommit", "dedup") else med("wall_s")
-        rows.append([
-            store, ds, bench, f"{secs:.3f}",
-            f"{med('files_per_s'):,.0f}" if med("files_per_s") else "-",
-            f"{med('mb_per_s'):,.1f}" if med("mb_per_s") else "-",
-            f"{med('ratio_to_first_save') * 100:.1f} %" if med("ratio_to_first_save") is not None else "-",
-            int(med("requests")), int(med("http")) if store == "s3" else "-",
-        ])
-    print(harness.table(
-        ["store", "data", "step", "seconds", "files/s", "MB/s", "of 1st save", "store requests",
-         "S3 HTTP requests"], rows))
+        rows.append(
+            [
+                store,
+                ds,
+                bench,
+                f"{secs:.3f}",
+                f"{med('files_per_s'):,.0f}" if med("files_per_s") else "-",
+                f"{med('mb_per_s'):,.1f}" if med("mb_per_s") else "-",
+                f"{med('ratio_to_first_save') * 100:.1f} %"
+                if med("ratio_to_first_save") is not None
+                else "-",
+                int(med("requests")),
+                int(med("http")) if store == "s3" else "-",
+            ]
+        )
+    print(
+        harness.table(
+            [
+                "store",
+                "data",
+                "step",
+                "seconds",
+                "files/s",
+                "MB/s",
+                "of 1st save",
+                "store requests",
+                "S3 HTTP requests",
+            ],
+            rows,
+        )
+    )
     failures = []
     for r in records:
         if r["bench"] == "recommit" and r["ratio_to_first_save"] >= 0.05:
-            failures.append(f"{r['store']} {r['dataset']}: recommit took {r['ratio_to_first_save']:.1%} of the first save")
+            failures.append(
+                f"{r['store']} {r['dataset']}: recommit took {r['ratio_to_first_save']:.1%} of the first save"
+            )
         if r["bench"] == "recommit" and r["puts"]:
             failures.append(f"{r['store']} {r['dataset']}: recommit uploaded {r['puts']} objects")
         if r["bench"] == "cached" and r["requests"] > 3:
-            failures.append(f"{r['store']} {r['dataset']}: cached download made {r['requests']} requests")
+            failures.append(
+                f"{r['store']} {r['dataset']}: cached download made {r['requests']} requests"
+            )
     print("# targets: " + ("all met" if not failures else "; ".join(failures)))
     return 0 if not failures else 1
 

@@ -122,7 +122,9 @@ def generate(s: Spec, folder: str) -> None:
             f.write(rng.randbytes(s.size))
 
 
-def ensure(name: str, *, root: str = DEFAULT_ROOT, quick: bool = False, log=None) -> tuple[str, Spec]:
+def ensure(
+    name: str, *, root: str = DEFAULT_ROOT, quick: bool = False, log=None
+) -> tuple[str, Spec]:
     """Return ``(folder, spec)`` of a dataset, generating it the first time.
 
     Args:

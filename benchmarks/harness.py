@@ -181,17 +181,27 @@ def child_env(state: str, extra: dict[str, str] | None = None) -> dict[str, str]
     """
     env = dict(os.environ)
     for var, sub in {
-        "SATCHEL_CACHE_DIR": "satchel-cache", "SATCHEL_STORE": "satchel-store",
-        "WANDB_DIR": "wandb_dir", "WANDB_CACHE_DIR": "wandb_cache", "WANDB_DATA_DIR": "wandb_data",
-        "WANDB_CONFIG_DIR": "wandb_config", "WANDB_ARTIFACT_DIR": "wandb_artifacts",
-        "TMPDIR": "tmp", "XDG_CACHE_HOME": "xdg_cache", "XDG_DATA_HOME": "xdg_data",
+        "SATCHEL_CACHE_DIR": "satchel-cache",
+        "SATCHEL_STORE": "satchel-store",
+        "WANDB_DIR": "wandb_dir",
+        "WANDB_CACHE_DIR": "wandb_cache",
+        "WANDB_DATA_DIR": "wandb_data",
+        "WANDB_CONFIG_DIR": "wandb_config",
+        "WANDB_ARTIFACT_DIR": "wandb_artifacts",
+        "TMPDIR": "tmp",
+        "XDG_CACHE_HOME": "xdg_cache",
+        "XDG_DATA_HOME": "xdg_data",
     }.items():
         path = os.path.join(state, sub)
         os.makedirs(path, exist_ok=True)
         env[var] = path
     env.update(
-        WANDB_MODE="offline", WANDB_SILENT="true", WANDB_DISABLE_GIT="true",
-        WANDB_DISABLE_CODE="true", WANDB_CONSOLE="off", SATCHEL_NO_PROGRESS="1",
+        WANDB_MODE="offline",
+        WANDB_SILENT="true",
+        WANDB_DISABLE_GIT="true",
+        WANDB_DISABLE_CODE="true",
+        WANDB_CONSOLE="off",
+        SATCHEL_NO_PROGRESS="1",
         PYTHONHASHSEED="0",
     )
     env.update(extra or {})
@@ -199,8 +209,13 @@ def child_env(state: str, extra: dict[str, str] | None = None) -> dict[str, str]
 
 
 def run_child(
-    python: str, script: str, cfg: dict[str, Any], env: dict[str, str], *,
-    timeout: float = 3600, sync: bool = True,
+    python: str,
+    script: str,
+    cfg: dict[str, Any],
+    env: dict[str, str],
+    *,
+    timeout: float = 3600,
+    sync: bool = True,
 ) -> dict[str, Any]:
     """Run ``script --_child <cfg>`` with ``python``; return its JSON result.
 
@@ -211,7 +226,11 @@ def run_child(
     try:
         cp = subprocess.run(
             [python, script, "--_child", json.dumps(cfg)],
-            check=False, env=env, capture_output=True, text=True, timeout=timeout,
+            check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return {"error": f"{type(exc).__name__}: {exc}"}
@@ -267,7 +286,9 @@ def fmt_s(rec: dict[str, Any], key: str = "wall_s") -> str:
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """A Markdown table (readable as plain text too)."""
     rows = [["-" if c is None else str(c) for c in r] for r in rows]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
     line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
     out = [line(list(headers)), "| " + " | ".join("-" * w for w in widths) + " |"]
     out += [line(r) for r in rows]

@@ -38,8 +38,12 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 os.environ.setdefault("SATCHEL_NO_PROGRESS", "1")
-for _k, _v in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-               "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}.items():
+for _k, _v in {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}.items():
     os.environ.setdefault(_k, _v)
 
 from bench_store import Servers
@@ -47,9 +51,25 @@ from tests.soak.conftest import SoakReport, run_soak
 from tests.store.conftest import StoreCase
 
 KINDS = ("local", "memory", "s3", "gcs", "azure")
-COLUMNS = ("kind", "seconds", "writers", "commits", "new_drafts", "no_ops", "deletes", "gc_runs",
-           "in_flight_seen", "removed_objects", "removed_manifests", "versions_checked",
-           "files_checked", "lost", "fsck", "errors", "check_s")
+COLUMNS = (
+    "kind",
+    "seconds",
+    "writers",
+    "commits",
+    "new_drafts",
+    "no_ops",
+    "deletes",
+    "gc_runs",
+    "in_flight_seen",
+    "removed_objects",
+    "removed_manifests",
+    "versions_checked",
+    "files_checked",
+    "lost",
+    "fsck",
+    "errors",
+    "check_s",
+)
 
 
 def _case(kind: str, servers: Servers, workdir: Path) -> StoreCase:
@@ -63,7 +83,11 @@ def _case(kind: str, servers: Servers, workdir: Path) -> StoreCase:
 
 def _row(report: SoakReport) -> list[str]:
     d = report.to_dict()
-    d["lost"], d["fsck"], d["errors"] = len(report.lost), len(report.fsck_problems), len(report.errors)
+    d["lost"], d["fsck"], d["errors"] = (
+        len(report.lost),
+        len(report.fsck_problems),
+        len(report.errors),
+    )
     d["check_s"] = report.check_seconds
     return [str(d[c]) for c in COLUMNS]
 
@@ -104,9 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         print("| " + " | ".join(_row(report)) + " |")
     bad = sum(len(r.lost) + len(r.fsck_problems) + len(r.errors) for r in reports)
     cases = sum(r.commits + r.no_ops + r.deletes for r in reports)
-    print(f"\n{cases} commits, re-commits and deletes against {sum(r.gc_runs for r in reports)} "
-          f"gc runs; {sum(r.versions_checked for r in reports)} versions checked; "
-          f"{sum(len(r.lost) for r in reports)} lost")
+    print(
+        f"\n{cases} commits, re-commits and deletes against {sum(r.gc_runs for r in reports)} "
+        f"gc runs; {sum(r.versions_checked for r in reports)} versions checked; "
+        f"{sum(len(r.lost) for r in reports)} lost"
+    )
     return 1 if bad else 0
 
 

@@ -103,8 +103,13 @@ def satchel_env(
     monkeypatch.delenv("SATCHEL_PROJECT", raising=False)
     monkeypatch.delenv("SATCHEL_STORAGE_OPTIONS", raising=False)
     monkeypatch.chdir(tmp_path)
-    for name in ("SATCHEL_ARTIFACT_DIR", "WANDB_ARTIFACT_DIR", "SATCHEL_ENTITY", "WANDB_ENTITY",
-                 "WANDB_PROJECT"):
+    for name in (
+        "SATCHEL_ARTIFACT_DIR",
+        "WANDB_ARTIFACT_DIR",
+        "SATCHEL_ENTITY",
+        "WANDB_ENTITY",
+        "WANDB_PROJECT",
+    ):
         monkeypatch.delenv(name, raising=False)
     deactivate_all()  # a run another test left unfinished must not log this test's saves
     yield env

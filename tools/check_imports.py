@@ -82,8 +82,9 @@ def graph(src: str, package: str) -> dict[str, set[str]]:
                 targets = [a.name for a in node.names]
             else:
                 base = _resolve(mod, is_pkg, node)
-                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base
-                           for a in node.names]
+                targets = [
+                    f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base for a in node.names
+                ]
             for t in targets:
                 while t and t not in mods:  # "a.b.c" of a module "a.b": the module
                     t = t.rpartition(".")[0]
@@ -153,8 +154,12 @@ def main(argv: Iterable[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("src", nargs="?", default=os.path.join(here, "..", "src"))
     ap.add_argument("--package", default="satchel")
-    ap.add_argument("--allow", action="append", default=None,
-                    help="a comma-separated set of modules forming an allowed cycle")
+    ap.add_argument(
+        "--allow",
+        action="append",
+        default=None,
+        help="a comma-separated set of modules forming an allowed cycle",
+    )
     args = ap.parse_args(list(argv) if argv is not None else None)
     allowed = ALLOWED if args.allow is None else [frozenset(a.split(",")) for a in args.allow]
     edges = graph(args.src, args.package)
@@ -163,8 +168,10 @@ def main(argv: Iterable[str] | None = None) -> int:
         print(f"import cycle among {', '.join(group)}: {' -> '.join(_path_around(group, edges))}")
     if bad:
         return 1
-    print(f"no import cycle in {args.package} but the allowed "
-          f"{'; '.join(' <-> '.join(sorted(a)) for a in allowed) or 'none'}")
+    print(
+        f"no import cycle in {args.package} but the allowed "
+        f"{'; '.join(' <-> '.join(sorted(a)) for a in allowed) or 'none'}"
+    )
     return 0
 
 

@@ -86,10 +86,13 @@ class Api(WandbApiMixin):
         base = services or local_services(cache_dir=cache_dir)
         if over.get("entity"):
             base = replace(base, entity=str(over["entity"]))
-        self._services = base.with_store(store) if (store is not None or base.store is None) else base
+        self._services = (
+            base.with_store(store) if (store is not None or base.store is None) else base
+        )
         self.project = ProjectName(settings.project(project or over.get("project")), api=self)
         self.settings: dict[str, Any] = {
-            "entity": self._services.entity_name(), "project": str(self.project),
+            "entity": self._services.entity_name(),
+            "project": str(self.project),
             "base_url": None,
         }
         self._warned_missing = False
@@ -318,12 +321,27 @@ class Api(WandbApiMixin):
         if name is not None and "/" in name:
             project, name = split_path(name, self.project, "artifact collection")
         query = VersionQuery.build(
-            project=settings.project(project or self.project), name=name, type=type, tags=tags,
-            tag=tag, alias=alias, stage=stage, version=version, digest=digest,
-            created_after=created_after, created_before=created_before,
-            updated_after=updated_after, updated_before=updated_before, metadata=metadata,
-            produced_by=produced_by, used_by=used_by, only_unused=only_unused,
-            logical_operator=logical_operator, sort_by=sort_by, page=page, size=size,
+            project=settings.project(project or self.project),
+            name=name,
+            type=type,
+            tags=tags,
+            tag=tag,
+            alias=alias,
+            stage=stage,
+            version=version,
+            digest=digest,
+            created_after=created_after,
+            created_before=created_before,
+            updated_after=updated_after,
+            updated_before=updated_before,
+            metadata=metadata,
+            produced_by=produced_by,
+            used_by=used_by,
+            only_unused=only_unused,
+            logical_operator=logical_operator,
+            sort_by=sort_by,
+            page=page,
+            size=size,
         )
         services = self._services
         return list_versions(self._reading(), query).map(lambda v: Artifact._of(v, services))
@@ -363,7 +381,9 @@ class Api(WandbApiMixin):
             art.metadata = dict(metadata)
         art.save()
         if name is not None and name != art.collection_name:
-            return self.transfer_artifact_version(art.qualified_name, project=art.project, name=name)
+            return self.transfer_artifact_version(
+                art.qualified_name, project=art.project, name=name
+            )
         return art
 
     def stage_artifact_version(
@@ -422,7 +442,12 @@ class Api(WandbApiMixin):
         record = self._record(ref)
         target = self._target(store)
         result = copy_version(
-            self._services, self.store, record, target=target, project=project, name=name,
+            self._services,
+            self.store,
+            record,
+            target=target,
+            project=project,
+            name=name,
             aliases=aliases,
         )
         return Artifact._of(Version(target, result.record), self._services)

@@ -30,8 +30,11 @@ if TYPE_CHECKING:
 
 #: W&B's ``order`` strings for artifact versions -> satchel's ``sort_by``
 _VERSION_ORDERS = {
-    "createdAt": "created", "created_at": "created", "updatedAt": "updated",
-    "versionIndex": "version", "version": "version",
+    "createdAt": "created",
+    "created_at": "created",
+    "updatedAt": "updated",
+    "versionIndex": "version",
+    "version": "version",
 }
 
 
@@ -122,12 +125,16 @@ class WandbApiMixin:
                 )
             sort_by = ("-" if order.startswith("-") else "") + key
         query = VersionQuery.build(
-            project=project, name=collection, type=type_name, sort_by=sort_by,
+            project=project,
+            name=collection,
+            type=type_name,
+            sort_by=sort_by,
             tags=[tags] if isinstance(tags, str) else tags,
         )
         services = self.services
-        items = [Artifact._of(v, services)
-                 for v in list_versions(self.store, query, every_page=True)]
+        items = [
+            Artifact._of(v, services) for v in list_versions(self.store, query, every_page=True)
+        ]
         return Results(items[skip:], per_page=per_page, offset=skip)
 
     def artifact_collection(self, type_name: str, name: str) -> ArtifactCollection:
@@ -177,8 +184,14 @@ class WandbApiMixin:
 
         proj = project_of(project_name or project, self.project)
         return _collections(
-            self.services, self._reading(), proj, type_name or type, filters=None, order=order,
-            per_page=per_page, start=start,
+            self.services,
+            self._reading(),
+            proj,
+            type_name or type,
+            filters=None,
+            order=order,
+            per_page=per_page,
+            start=start,
         )
 
     def artifact_type(self, type_name: str, project: str | None = None) -> ArtifactType:
@@ -232,8 +245,7 @@ class WandbApiMixin:
             parts = [parts[0], parts[1], parts[3]]
         if not parts or len(parts) > 3:
             raise InvalidNameError(
-                f"run path {path!r} is not 'run_id', 'project/run_id' or "
-                "'entity/project/run_id'"
+                f"run path {path!r} is not 'run_id', 'project/run_id' or 'entity/project/run_id'"
             )
         project = parts[-2] if len(parts) > 1 else self.project
         run_id = naming.validate_name(parts[-1], kind="run id")

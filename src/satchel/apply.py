@@ -50,7 +50,14 @@ from satchel.store import Store
 from satchel.store.records import VersionAttrs, VersionRecord
 
 _KEYS = {
-    "name", "type", "project", "description", "metadata", "version_alias", "aliases", "tags",
+    "name",
+    "type",
+    "project",
+    "description",
+    "metadata",
+    "version_alias",
+    "aliases",
+    "tags",
     "source",
 }
 
@@ -176,12 +183,12 @@ def _add_source(art: Any, source: Mapping[str, Any], base_dir: str) -> None:
             raise InvalidSpecError(f"external source has unknown field(s) {', '.join(extra)}")
         art.add_reference(uri, name=source.get("dest") or source.get("name"))
     else:
-        raise InvalidSpecError(
-            f"source type must be 'local' or 'external', got {kind!r}"
-        )
+        raise InvalidSpecError(f"source type must be 'local' or 'external', got {kind!r}")
 
 
-def _existing(store: Store, project: str, name: str, version_alias: str | None, digest: str) -> VersionRecord | None:
+def _existing(
+    store: Store, project: str, name: str, version_alias: str | None, digest: str
+) -> VersionRecord | None:
     if version_alias is not None:
         target = store.alias_target(project, name, version_alias)
         if target is not None:
@@ -240,8 +247,11 @@ def apply_spec(
     tags = sorted({naming.validate_tag(t) for t in _str_list(spec, "tags")})
 
     draft = Artifact(
-        name, spec["type"], description=spec.get("description"),
-        metadata=spec.get("metadata"), services=services,
+        name,
+        spec["type"],
+        description=spec.get("description"),
+        metadata=spec.get("metadata"),
+        services=services,
     )
     _add_source(draft, spec["source"], os.path.abspath(base_dir or os.getcwd()))
     digest = draft.manifest.digest
@@ -295,6 +305,7 @@ def _enforce(
     if "tags" in spec and sorted(current.tags) != list(tags):
         fields["tags"] = list(tags)
     if fields:
+
         def change(cur: VersionAttrs) -> VersionAttrs:
             return msgspec.structs.replace(cur, **fields)
 

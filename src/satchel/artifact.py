@@ -134,9 +134,7 @@ def _check_metadata(metadata: Any) -> dict[str, Any]:
     if metadata is None:
         return {}
     if not isinstance(metadata, dict):
-        raise InvalidMetadataError(
-            f"metadata must be a dict, got {type(metadata).__name__}"
-        )
+        raise InvalidMetadataError(f"metadata must be a dict, got {type(metadata).__name__}")
     if len(metadata) > MAX_METADATA_KEYS:
         raise InvalidMetadataError(
             f"metadata has {len(metadata)} top-level keys; the limit is {MAX_METADATA_KEYS}. "
@@ -229,7 +227,8 @@ class Artifact(WandbArtifactMixin):
             self._given.add("metadata")
         # what the draft started with, to notice in-place edits (draft.metadata["k"] = v)
         self._baseline: tuple[str | None, dict[str, Any]] = (
-            self._description, copy.deepcopy(self._metadata)
+            self._description,
+            copy.deepcopy(self._metadata),
         )
         self._save_result: SaveResult | None = None
         self._incremental = bool(incremental)
@@ -260,8 +259,9 @@ class Artifact(WandbArtifactMixin):
         artifacts: ``Api``, runs and ``link`` build them from a :class:`Version`), reading
         ``version.store`` through ``services``."""
         rec = version.record
-        return cls(rec.name, rec.type, services=services.with_store(version.store),
-                   _version=version)
+        return cls(
+            rec.name, rec.type, services=services.with_store(version.store), _version=version
+        )
 
     def _became(self, version: Version) -> None:
         """Turn from a draft into the committed ``version`` (given this artifact's lists)."""
@@ -348,8 +348,11 @@ class Artifact(WandbArtifactMixin):
         (``root``), the working directory (default download folders) and the temporary
         folder (:meth:`new_file`)."""
         svc = self._svc()
-        folders = [(svc.cache.root, "cache"), (os.getcwd(), "workdir"),
-                   (tempfile.gettempdir(), "temp")]
+        folders = [
+            (svc.cache.root, "cache"),
+            (os.getcwd(), "workdir"),
+            (tempfile.gettempdir(), "temp"),
+        ]
         for store in (svc.store, kwargs.get("store")):
             if isinstance(store, str) and "://" not in store:
                 folders.append((store, "store"))
@@ -396,8 +399,12 @@ class Artifact(WandbArtifactMixin):
         local = stat_file(os.fspath(local_path))
         logical = logical_paths.normalize(name or os.path.basename(local.abspath))
         cache = self._svc().cache
-        (entry, source), = draft.ingest(
-            [local], [logical], cache=cache, policy=policy, skip_cache=skip_cache,
+        ((entry, source),) = draft.ingest(
+            [local],
+            [logical],
+            cache=cache,
+            policy=policy,
+            skip_cache=skip_cache,
             stored=self._stored_objects(policy),
         )
         if is_tmp:
@@ -484,9 +491,15 @@ class Artifact(WandbArtifactMixin):
         skipped: list[tuple[str, str]] = []
         try:  # scans and hashes at once; paths are validated before waiting for hashes
             files, pairs = draft.ingest_dir(
-                folder, prefix, cache=svc.cache, policy=policy,
-                skip_cache=skip_cache, progress=progress, skipped=skipped,
-                skip=pruner if pruner else None, stored=self._stored_objects(policy),
+                folder,
+                prefix,
+                cache=svc.cache,
+                policy=policy,
+                skip_cache=skip_cache,
+                progress=progress,
+                skipped=skipped,
+                skip=pruner if pruner else None,
+                stored=self._stored_objects(policy),
             )
         finally:
             for bar in bars:
@@ -543,7 +556,9 @@ class Artifact(WandbArtifactMixin):
         _reject_credentials(uri)
         limit = DEFAULT_MAX_OBJECTS if max_objects is None else int(max_objects)
         if limit < 1:
-            raise InvalidArgumentError(f"max_objects must be at least 1, got {max_objects}; pass a positive limit, or None for the default")
+            raise InvalidArgumentError(
+                f"max_objects must be at least 1, got {max_objects}; pass a positive limit, or None for the default"
+            )
         handler = self._svc().handlers.for_uri(uri)
         entries = handler.entries(uri, name=name, checksum=checksum, max_objects=limit)
         draft.check_conflicts(entries, overwrite=False)
@@ -596,7 +611,9 @@ class Artifact(WandbArtifactMixin):
         _check_policy(policy)
         logical = logical_paths.normalize(name)
         if mode not in ("x", "w", "xb", "wb"):
-            raise InvalidArgumentError(f"mode must be 'x', 'w', 'xb' or 'wb', got {mode!r}; new_file() writes a new file (use download() to read one)")
+            raise InvalidArgumentError(
+                f"mode must be 'x', 'w', 'xb' or 'wb', got {mode!r}; new_file() writes a new file (use download() to read one)"
+            )
         if mode.startswith("x") and logical in draft.entries:
             from satchel.errors import EntryConflictError
 
@@ -665,8 +682,12 @@ class Artifact(WandbArtifactMixin):
         if src is None:
             fetcher = self._fetcher()
             data = read_entry(
-                entry, cache=svc.cache, fetch=fetcher.fetch, content_digest=fetcher.content_digest,
-                corrupt=fetcher.corrupt, missing=fetcher.missing,
+                entry,
+                cache=svc.cache,
+                fetch=fetcher.fetch,
+                content_digest=fetcher.content_digest,
+                corrupt=fetcher.corrupt,
+                missing=fetcher.missing,
             )
         else:
             data = self._draft_bytes(entry, src)
@@ -702,7 +723,8 @@ class Artifact(WandbArtifactMixin):
                 f"hash to {got}, the manifest says {entry.digest}; nothing was read, and the "
                 "object was left as it is. Run 'satchel fsck --deep' to list every damaged "
                 "object",
-                digest=got, expected=entry.digest,
+                digest=got,
+                expected=entry.digest,
             )
         if isinstance(src, LocalSource):
             raise SourceFileChangedError(
@@ -715,7 +737,8 @@ class Artifact(WandbArtifactMixin):
         raise DigestMismatchError(
             f"{self._name}: {entry.path}: {where} is damaged (its bytes hash to {got}, not "
             f"{entry.digest}) and was not used; add the file again",
-            digest=got, expected=entry.digest,
+            digest=got,
+            expected=entry.digest,
         )
 
     def __getitem__(self, name: str) -> Any:
@@ -1135,7 +1158,11 @@ class Artifact(WandbArtifactMixin):
         base = self._based_on
         same_collection = base is not None and (base.project, base.name) == (proj, self._name)
         uploader = Uploader(
-            draft, target, svc.cache, origin=self._origin, progress=svc.progress,
+            draft,
+            target,
+            svc.cache,
+            origin=self._origin,
+            progress=svc.progress,
             # saved under another name, a new_draft's base gets no trust (Uploader._inherited)
             based_on=base if same_collection else None,
         )
@@ -1171,7 +1198,9 @@ class Artifact(WandbArtifactMixin):
         )
         self._became(version)
         wanted = {
-            "description": self._description, "metadata": self._metadata, "ttl": self._ttl,
+            "description": self._description,
+            "metadata": self._metadata,
+            "ttl": self._ttl,
         }
         given = set(self._given)
         if self._description != self._baseline[0]:
@@ -1215,8 +1244,11 @@ class Artifact(WandbArtifactMixin):
         svc = self._svc()
         committed = self._version is not None
         return Fetcher(
-            self._store(), svc.cache, svc.handlers,
-            name=self.qualified_name if committed else self._name, draft=not committed,
+            self._store(),
+            svc.cache,
+            svc.handlers,
+            name=self.qualified_name if committed else self._name,
+            draft=not committed,
         )
 
     def _root(self, root: str | os.PathLike[str] | None, *, with_version: bool = True) -> str:
@@ -1236,8 +1268,9 @@ class Artifact(WandbArtifactMixin):
         """Download one entry (``BoundEntry.download``); the file's path."""
         self._committed("download")
         folder = os.path.abspath(os.fspath(root)) if root is not None else self._default_root()
-        with local_errors_typed(f"downloading {entry.path} of {self._name}",
-                                lambda: self._local_folders(folder, {})):
+        with local_errors_typed(
+            f"downloading {entry.path} of {self._name}", lambda: self._local_folders(folder, {})
+        ):
             self._materialize(folder, False, None, skip_cache, only=Manifest([entry]))
         return os.path.join(folder, *entry.path.split("/"))
 
@@ -1275,8 +1308,10 @@ class Artifact(WandbArtifactMixin):
         self._committed("download")
         folder = self._root(root)
         protected.check_download_root(
-            folder, self._own_folders(),
-            (e.path for e in selected(self.manifest, path_prefix)), self.qualified_name,
+            folder,
+            self._own_folders(),
+            (e.path for e in selected(self.manifest, path_prefix)),
+            self.qualified_name,
         )
         self._materialize(folder, allow_missing_references, path_prefix, bool(skip_cache))
         return folder
@@ -1301,28 +1336,44 @@ class Artifact(WandbArtifactMixin):
         bar = svc.progress(len(manifest), f"downloading {self.name}")
         try:
             return self._fetcher().materialize(
-                manifest, folder, allow_missing=allow_missing, path_prefix=path_prefix,
-                skip_cache=skip_cache, bar=bar,
+                manifest,
+                folder,
+                allow_missing=allow_missing,
+                path_prefix=path_prefix,
+                skip_cache=skip_cache,
+                bar=bar,
             )
         finally:
             bar.close()
 
     @overload
     def checkout(
-        self, root: str | os.PathLike[str] | None = None, *, force: bool = False,
-        dry_run: Literal[False] = False, summary: Literal[False] = False,
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        force: bool = False,
+        dry_run: Literal[False] = False,
+        summary: Literal[False] = False,
     ) -> str: ...
 
     @overload
     def checkout(
-        self, root: str | os.PathLike[str] | None = None, *, force: bool = False,
-        dry_run: Literal[True], summary: bool = False,
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        force: bool = False,
+        dry_run: Literal[True],
+        summary: bool = False,
     ) -> CheckoutPlan: ...
 
     @overload
     def checkout(
-        self, root: str | os.PathLike[str] | None = None, *, force: bool = False,
-        dry_run: Literal[False] = False, summary: Literal[True],
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        force: bool = False,
+        dry_run: Literal[False] = False,
+        summary: Literal[True],
     ) -> CheckoutResult: ...
 
     @_local_errors_typed("checking out {name}", takes_root=True)
@@ -1376,8 +1427,10 @@ class Artifact(WandbArtifactMixin):
         deleted = delete_extras(plan)
         # Only what the plan found missing or different is downloaded: the files it kept were
         # just checked (by the stat cache, else hashed), so checking them again is waste.
-        todo = manifest if len(plan.write) == len(manifest) else Manifest(
-            {p: manifest.entries[p] for p in plan.write}, _trusted=True
+        todo = (
+            manifest
+            if len(plan.write) == len(manifest)
+            else Manifest({p: manifest.entries[p] for p in plan.write}, _trusted=True)
         )
         done = self._materialize(folder, False, None, only=todo)
         kept = tuple(sorted(plan.keep + done.unchanged))
@@ -1405,7 +1458,9 @@ class Artifact(WandbArtifactMixin):
                 missing=paths,
             )
         return verify_folder(
-            self.manifest, folder, cache=self._svc().cache,
+            self.manifest,
+            folder,
+            cache=self._svc().cache,
             content_digest=self._fetcher().content_digest,
         )
 
@@ -1459,7 +1514,10 @@ class Artifact(WandbArtifactMixin):
         version = self._held("new_draft")
         rec = version.record
         draft = Artifact(
-            self._name, self._type, version.description, version.metadata,
+            self._name,
+            self._type,
+            version.description,
+            version.metadata,
             services=self._svc(),
         )
         manifest = self.manifest
@@ -1508,7 +1566,9 @@ def _ttl_seconds(value: _dt.timedelta | None) -> float | None:
 
 def _check_policy(policy: str) -> None:
     if policy not in POLICIES:
-        raise InvalidArgumentError(f"policy must be 'mutable' or 'immutable', got {policy!r}; 'immutable' checks the file is unchanged at save, 'mutable' copies it now")
+        raise InvalidArgumentError(
+            f"policy must be 'mutable' or 'immutable', got {policy!r}; 'immutable' checks the file is unchanged at save, 'mutable' copies it now"
+        )
 
 
 def _clean_aliases(

@@ -393,8 +393,10 @@ class Cache:
         own = [i for i in items if not i.shared]
         shared = [i for i in items if i.shared]
         return CacheUsage(
-            files=sum(len(i.paths) for i in own), bytes=sum(i.size for i in own),
-            temporaries=len(temps), temporary_bytes=sum(size for _p, size, _m in temps),
+            files=sum(len(i.paths) for i in own),
+            bytes=sum(i.size for i in own),
+            temporaries=len(temps),
+            temporary_bytes=sum(size for _p, size, _m in temps),
             shared_files=sum(len(i.paths) for i in shared),
             shared_bytes=sum(i.size for i in shared),
         )
@@ -413,8 +415,12 @@ class Cache:
                 names.setdefault(key, []).append(path)
                 stats[key] = st
         items = [
-            _Item(tuple(paths), stats[k].st_size, max(stats[k].st_mtime, stats[k].st_atime),
-                  shared=stats[k].st_nlink > len(paths))
+            _Item(
+                tuple(paths),
+                stats[k].st_size,
+                max(stats[k].st_mtime, stats[k].st_atime),
+                shared=stats[k].st_nlink > len(paths),
+            )
             for k, paths in names.items()
         ]
         return items, temps
@@ -456,8 +462,13 @@ class Cache:
             removed += len(item.paths)
             freed += item.size
         return CleanupResult(
-            removed, freed, total - freed, len(stale), temp_freed,
-            sum(len(i.paths) for i in shared), sum(i.size for i in shared),
+            removed,
+            freed,
+            total - freed,
+            len(stale),
+            temp_freed,
+            sum(len(i.paths) for i in shared),
+            sum(i.size for i in shared),
         )
 
 
@@ -477,15 +488,24 @@ def parse_size(text: str) -> int:
         InvalidArgumentError: not a size (a ``ValueError``).
     """
     units = {
-        "": 1, "b": 1,
-        "k": 10**3, "kb": 10**3, "kib": 2**10,
-        "m": 10**6, "mb": 10**6, "mib": 2**20,
-        "g": 10**9, "gb": 10**9, "gib": 2**30,
-        "t": 10**12, "tb": 10**12, "tib": 2**40,
+        "": 1,
+        "b": 1,
+        "k": 10**3,
+        "kb": 10**3,
+        "kib": 2**10,
+        "m": 10**6,
+        "mb": 10**6,
+        "mib": 2**20,
+        "g": 10**9,
+        "gb": 10**9,
+        "gib": 2**30,
+        "t": 10**12,
+        "tb": 10**12,
+        "tib": 2**40,
     }
     s = text.strip().lower().replace(" ", "")
     num = s.rstrip("abcdefghijklmnopqrstuvwxyz")
-    unit = s[len(num):]
+    unit = s[len(num) :]
     if not num or unit not in units:
         raise InvalidArgumentError(f"{text!r} is not a size; use e.g. 10GB, 512MiB or 1000000")
     try:
@@ -505,5 +525,6 @@ def check_digest(what: str, digest: str, expected: str | None) -> None:
         raise DigestMismatchError(
             f"{what} has digest {digest}, expected {expected}: the data is corrupt or "
             "changed; nothing was kept",
-            digest=digest, expected=expected,
+            digest=digest,
+            expected=expected,
         )

@@ -116,8 +116,14 @@ class ArtifactType(str):
                 ``per_page`` or ``start``.
         """
         return _collections(
-            self._services, self._store, self.project, str(self), filters=filters, order=order,
-            per_page=per_page, start=start,
+            self._services,
+            self._store,
+            self.project,
+            str(self),
+            filters=filters,
+            order=order,
+            per_page=per_page,
+            start=start,
         )
 
     def collection(self, name: str) -> ArtifactCollection:
@@ -211,8 +217,14 @@ class Project(str):
                 ``per_page``.
         """
         return _collections(
-            self._services, self._store, str(self), None, filters=filters, order=order,
-            per_page=per_page, start=None,
+            self._services,
+            self._store,
+            str(self),
+            None,
+            filters=filters,
+            order=order,
+            per_page=per_page,
+            start=None,
         )
 
     def __repr__(self) -> str:
@@ -245,6 +257,7 @@ class ProjectName(str):
         from satchel import naming
 
         return Project(
-            naming.validate_name(name, kind="project"), services=self._api.services,
+            naming.validate_name(name, kind="project"),
+            services=self._api.services,
             store=self._api.store,
         )

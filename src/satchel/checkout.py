@@ -210,7 +210,9 @@ def _checked(
 def _obstacle(logical: str, path: str, problem: str) -> DownloadObstacleError:
     return DownloadObstacleError(
         f"cannot download {logical}: {path} {problem}; move it away, or use checkout, which "
-        "replaces what is in the way", path=logical, obstacle=path,
+        "replaces what is in the way",
+        path=logical,
+        obstacle=path,
     )
 
 
@@ -240,11 +242,11 @@ class _Way:
             except FileNotFoundError:
                 break  # created by the write, as are the folders below it
             if stat.S_ISLNK(mode):
-                raise _obstacle(logical, path, "is a symbolic link, which download "
-                                "does not write through")
+                raise _obstacle(
+                    logical, path, "is a symbolic link, which download does not write through"
+                )
             if not stat.S_ISDIR(mode):
-                raise _obstacle(logical, path, "is a file where the artifact needs "
-                                "a folder")
+                raise _obstacle(logical, path, "is a file where the artifact needs a folder")
             self.clear.add(rel)
 
 
@@ -337,14 +339,23 @@ def materialize(
             expect = known if known is not None and not rel else None
             try:
                 st, used = _checked(
-                    entry, rel, source, lambda src: _copy_out(src, out, expect, made),  # noqa: B023
-                    cache=cache, fetch=fetch, corrupt=corrupt, missing=missing,
+                    entry,
+                    rel,
+                    source,
+                    lambda src: _copy_out(src, out, expect, made),  # noqa: B023
+                    cache=cache,
+                    fetch=fetch,
+                    corrupt=corrupt,
+                    missing=missing,
                 )
             except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
                 logical = f"{entry.path}/{rel}" if rel else entry.path
                 way.check(logical)  # raises when a file stands on the way
-                raise _obstacle(logical, target_path(root, logical),
-                                "is a folder where the artifact needs a file") from exc
+                raise _obstacle(
+                    logical,
+                    target_path(root, logical),
+                    "is a folder where the artifact needs a file",
+                ) from exc
             if expect is not None:
                 fresh.append((expect[0], stat_key(st), expect[1]))
             if cache.owns(used):  # never a local store's object: readers leave it alone
@@ -361,13 +372,16 @@ def materialize(
     pool = workers or default_workers() * 2
     size = max(1, min(_BATCH, len(entries) // (pool * 4)))
     try:
-        run_parallel(batch, [entries[i:i + size] for i in range(0, len(entries), size)],
-                     workers=workers)
+        run_parallel(
+            batch, [entries[i : i + size] for i in range(0, len(entries), size)], workers=workers
+        )
     finally:
         for alg in {a for a, _k, _d in fresh}:
             cache.stat_cache.store_many([(k, d) for a, k, d in fresh if a == alg], alg)
     return MaterializeResult(
-        tuple(sorted(written)), tuple(sorted(unchanged)), tuple(sorted(skipped)),
+        tuple(sorted(written)),
+        tuple(sorted(unchanged)),
+        tuple(sorted(skipped)),
         tuple(sorted(unverified)),
     )
 
@@ -391,8 +405,14 @@ def read_entry(
     rel, source = fetch(entry, False)[0]
     known = content_digest(entry)
     data, used = _checked(
-        entry, rel, source, lambda src: _read_checked(src, known if not rel else None),
-        cache=cache, fetch=fetch, corrupt=corrupt, missing=missing,
+        entry,
+        rel,
+        source,
+        lambda src: _read_checked(src, known if not rel else None),
+        cache=cache,
+        fetch=fetch,
+        corrupt=corrupt,
+        missing=missing,
     )
     if cache.owns(used):
         cache.touch(used)
@@ -441,8 +461,7 @@ class CheckoutPlan:
 
     def summary(self) -> str:
         """``"would delete N, write M, keep K"``."""
-        return (f"would delete {len(self.delete)}, write {len(self.write)}, "
-                f"keep {len(self.keep)}")
+        return f"would delete {len(self.delete)}, write {len(self.write)}, keep {len(self.keep)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,8 +482,7 @@ class CheckoutResult:
 
     def summary(self) -> str:
         """``"deleted N, wrote M, kept K"``."""
-        return (f"deleted {len(self.deleted)}, wrote {len(self.written)}, "
-                f"kept {len(self.kept)}")
+        return f"deleted {len(self.deleted)}, wrote {len(self.written)}, kept {len(self.kept)}"
 
 
 def _not_a_folder(root: str) -> DownloadObstacleError:
@@ -507,8 +525,11 @@ def plan_checkout(
     exists = os.path.isdir(root)
     found, links = _scan_marking_links(root) if exists else ({}, set())
     free = _untracked_folders(manifest)
-    extra = [f for rel, f in found.items()
-             if rel not in manifest and not any(logical_paths.is_under(rel, d) for d in free)]
+    extra = [
+        f
+        for rel, f in found.items()
+        if rel not in manifest and not any(logical_paths.is_under(rel, d) for d in free)
+    ]
     known: list[str | None] = [None] * len(extra)
     for alg in (MD5, XXH128):  # a file is seen when either digest of it is known
         ask = [i for i, d in enumerate(known) if d is None]
@@ -516,7 +537,9 @@ def plan_checkout(
             break
         for i, d in zip(ask, cache.stat_cache.lookup_many([extra[i].key for i in ask], alg)):
             known[i] = d
-    clear = _in_the_way(manifest, root, free, found, links, {f.rel for f in extra}) if exists else []
+    clear = (
+        _in_the_way(manifest, root, free, found, links, {f.rel for f in extra}) if exists else []
+    )
     in_way = set(clear)
     write: list[str] = []
     keep: list[str] = []
@@ -533,14 +556,21 @@ def plan_checkout(
         for (path, want, _local), have in zip(items, got):
             (keep if have == want else write).append(path)
     return CheckoutPlan(
-        root, tuple(sorted(f.rel for f in extra)),
+        root,
+        tuple(sorted(f.rel for f in extra)),
         tuple(sorted(f.rel for f, d in zip(extra, known) if d is None)),
-        tuple(sorted(clear)), tuple(sorted(write)), tuple(sorted(keep)),
+        tuple(sorted(clear)),
+        tuple(sorted(write)),
+        tuple(sorted(keep)),
     )
 
 
 def _in_the_way(
-    manifest: Manifest, root: str, free: list[str], found: dict[str, LocalFile], links: set[str],
+    manifest: Manifest,
+    root: str,
+    free: list[str],
+    found: dict[str, LocalFile],
+    links: set[str],
     deleted: set[str],
 ) -> list[str]:
     """What must be removed, besides the files the plan deletes anyway, before the manifest's
@@ -604,7 +634,8 @@ def check_deletions(plan: CheckoutPlan, what: str, *, force: bool) -> None:
         f"({shown}), more than the {plan.limit} it deletes without being forced; nothing was "
         "changed. List them with --dry-run (checkout(root, dry_run=True)) and delete them "
         "with --force (force=True), or check out into another folder",
-        unseen=plan.unseen, limit=plan.limit,
+        unseen=plan.unseen,
+        limit=plan.limit,
     )
 
 
@@ -702,24 +733,35 @@ def verify_folder(
             else:
                 changed.append(entry.path)
     extra = (
-        sorted(p for p in found if p not in manifest and not any(
-            logical_paths.is_under(p, d) for d in free))
-        if check_extra else []
+        sorted(
+            p
+            for p in found
+            if p not in manifest and not any(logical_paths.is_under(p, d) for d in free)
+        )
+        if check_extra
+        else []
     )
     if missing or changed or extra:
         raise ArtifactVerificationError(
             _describe(root, missing, extra, changed),
-            missing=missing, extra=extra, changed=changed, unverifiable=unverifiable,
+            missing=missing,
+            extra=extra,
+            changed=changed,
+            unverifiable=unverifiable,
         )
     return VerificationReport(verified, tuple(unverifiable))
 
 
-def _describe(root: str, missing: Iterable[str], extra: Iterable[str], changed: Iterable[str]) -> str:
+def _describe(
+    root: str, missing: Iterable[str], extra: Iterable[str], changed: Iterable[str]
+) -> str:
     lines = [f"folder {root} does not match the artifact:"]
     for label, items in (("missing", missing), ("extra", extra), ("changed", changed)):
         items = list(items)
         if items:
-            shown = ", ".join(items[:50]) + (f" (+{len(items) - 50} more)" if len(items) > 50 else "")
+            shown = ", ".join(items[:50]) + (
+                f" (+{len(items) - 50} more)" if len(items) > 50 else ""
+            )
             lines.append(f"  {len(items)} {label}: {shown}")
     lines.append("run 'satchel checkout' to make the folder match")
     return "\n".join(lines)

@@ -182,12 +182,18 @@ def _merge(
     names: dict[str, str] = {}
     for key, part in sorted(parts, key=lambda kp: (kp[1].run_id, kp[1].seq, kp[1].created_at)):
         entries = store.checked_manifest(
-            part.manifest, digest=part.digest, record_key=key,
+            part.manifest,
+            digest=part.digest,
+            record_key=key,
             what=f"collaborative artifact {part_.name} ({distributed_id}), part "
-                 f"of run {part.run_name}",
+            f"of run {part.run_name}",
         ).entries
-        if previous is not None and latest is not None and part.created_at < latest.created_at \
-                and all(previous.get(p) == e for p, e in entries.items()):
+        if (
+            previous is not None
+            and latest is not None
+            and part.created_at < latest.created_at
+            and all(previous.get(p) == e for p, e in entries.items())
+        ):
             continue  # merged by an earlier finish that crashed before clearing its parts
         by_run.setdefault(part.run_id, {}).update(entries)
         names[part.run_id] = part.run_name

@@ -54,11 +54,20 @@ class ArtifactCollection:
     """
 
     __slots__ = (
-        "__dict__", "_artifact_of", "_saved_description", "_saved_tags", "_services", "_store"
+        "__dict__",
+        "_artifact_of",
+        "_saved_description",
+        "_saved_tags",
+        "_services",
+        "_store",
     )
 
     def __init__(
-        self, services: Services, store: Store, summary: CollectionSummary, *,
+        self,
+        services: Services,
+        store: Store,
+        summary: CollectionSummary,
+        *,
         artifact_of: ArtifactOf,
     ) -> None:
         """Wrap a listing's summary (use :meth:`load` to read one by name); ``artifact_of``
@@ -81,8 +90,14 @@ class ArtifactCollection:
 
     @classmethod
     def load(
-        cls, services: Services, store: Store, project: str, name: str, type: str | None = None,
-        *, artifact_of: ArtifactOf,
+        cls,
+        services: Services,
+        store: Store,
+        project: str,
+        name: str,
+        type: str | None = None,
+        *,
+        artifact_of: ArtifactOf,
     ) -> ArtifactCollection:
         """Read collection ``project/name``.
 
@@ -217,4 +232,3 @@ class ArtifactCollection:
 
     def __repr__(self) -> str:
         return f"<ArtifactCollection {self.project}/{self.name} ({self.type})>"
-

@@ -81,14 +81,10 @@ class Uploader:
             StoreError: an inherited object is in neither the cache nor the origin store.
         """
         inherited = self._inherited()
-        stored = [
-            e for e in manifest if not e.is_reference and inherited.get(e.path) is not e
-        ]
+        stored = [e for e in manifest if not e.is_reference and inherited.get(e.path) is not e]
         self.relied.clear()
         if inherited and self.based_on is not None:
-            kept = frozenset(
-                (e.alg, e.oid) for e in manifest if inherited.get(e.path) is e
-            )
+            kept = frozenset((e.alg, e.oid) for e in manifest if inherited.get(e.path) is e)
             self.relied.append((self.based_on, kept))
         self.draft.check_sources(e.path for e in stored if e.path in self.draft.sources)
         by_key: dict[tuple[str, str], ManifestEntry] = {}
@@ -142,7 +138,7 @@ class Uploader:
         for pack, items in by_pack.items():
             items.sort(key=lambda item: item[0])
             run = [e for _o, e in items]
-            jobs += [(pack, run[i:i + PACK_BATCH]) for i in range(0, len(run), PACK_BATCH)]
+            jobs += [(pack, run[i : i + PACK_BATCH]) for i in range(0, len(run), PACK_BATCH)]
         return jobs, rest
 
     def _send_packed(self, pack: str, entries: list[ManifestEntry], made: set[str]) -> None:
@@ -166,7 +162,8 @@ class Uploader:
                 data = os.pread(fd, src.size, src.offset)
                 check_digest(
                     f"{entry.path} (copied at add time into {pack})",
-                    hash_bytes(data, entry.alg), entry.digest,
+                    hash_bytes(data, entry.alg),
+                    entry.digest,
                 )
                 target = self.store.local_object_path(entry.alg, entry.oid)
                 assert target is not None
@@ -250,14 +247,19 @@ class Uploader:
         """``skip_cache``: a copy checked against the add-time digest while it is written,
         straight into a local store, or through a scratch file (removed at once) to a bucket."""
         local = self.store.backend.local_path(layout.object_key(entry.alg, entry.oid))
-        scratch = None if local is not None else os.path.join(
-            self.cache.tmp_dir(), f"stream-{os.getpid()}-{uuid.uuid4().hex}"
+        scratch = (
+            None
+            if local is not None
+            else os.path.join(self.cache.tmp_dir(), f"stream-{os.getpid()}-{uuid.uuid4().hex}")
         )
         try:
             try:
                 with open(src.file.abspath, "rb") as f:
                     self.cache.put_stream(
-                        f, local or scratch or "", alg=entry.alg, expected_digest=entry.digest,
+                        f,
+                        local or scratch or "",
+                        alg=entry.alg,
+                        expected_digest=entry.digest,
                         what=f"{entry.path} ({src.file.abspath})",
                     )
             except (DigestMismatchError, FileNotFoundError) as exc:
@@ -301,14 +303,19 @@ class Uploader:
             what = f"{entry.path} (copied at add time into {src.pack})"
             if stage:
                 return self.cache.stage_stream(
-                    io.BytesIO(src.read()), alg=entry.alg, expected_digest=entry.digest,
+                    io.BytesIO(src.read()),
+                    alg=entry.alg,
+                    expected_digest=entry.digest,
                     what=what,
                 )
             dest = self.cache.get(entry.alg, entry.oid, entry.size)
             if dest is None:
                 dest = self.cache.object_path(entry.alg, entry.oid)
                 self.cache.put_stream(
-                    io.BytesIO(src.read()), dest, alg=entry.alg, expected_digest=entry.digest,
+                    io.BytesIO(src.read()),
+                    dest,
+                    alg=entry.alg,
+                    expected_digest=entry.digest,
                     what=what,
                 )
             return dest
@@ -349,7 +356,8 @@ class Uploader:
                 f"{entry.path}: the store object {path} is corrupt (its bytes hash to {got}, "
                 f"expected {entry.digest}); nothing was copied and the object was left as it "
                 "is. Run 'satchel fsck --deep' on its store",
-                digest=got, expected=entry.digest,
+                digest=got,
+                expected=entry.digest,
             )
 
     def _intact(self, path: str, entry: ManifestEntry) -> bool:
@@ -391,7 +399,8 @@ class Uploader:
                 f"{entry.path}: the store object {key} in {origin.url} is corrupt (its bytes "
                 f"hash to {exc.digest}, expected {entry.digest}); nothing was copied and the "
                 f"object was left as it is. Run 'satchel --store {origin.url} fsck --deep'",
-                digest=exc.digest, expected=entry.digest,
+                digest=exc.digest,
+                expected=entry.digest,
             ) from exc
 
     def _from_original(self, entry: ManifestEntry, stage: bool) -> str | None:

@@ -197,7 +197,8 @@ class Draft:
         if overwrite:
             return
         bad = [
-            e.path for e in new
+            e.path
+            for e in new
             if (old := self.entries.get(e.path)) is not None
             and (old.digest != e.digest or old.ref != e.ref)
         ]
@@ -255,8 +256,11 @@ class Draft:
             todo = [i for i in todo if files[i].size >= LARGE_FILE]
             try:
                 snaps, packs = snapshot_files(
-                    [files[i].abspath for i in small], [files[i].size for i in small], self.alg,
-                    os.path.join(cache.tmp_dir(), f"pack-{uuid.uuid4().hex}"), on_done=bar.update,
+                    [files[i].abspath for i in small],
+                    [files[i].size for i in small],
+                    self.alg,
+                    os.path.join(cache.tmp_dir(), f"pack-{uuid.uuid4().hex}"),
+                    on_done=bar.update,
                 )
             except FileNotFoundError as exc:  # vanished since the scan, as cache.add_file says
                 raise SourceFileNotFoundError(f"file {exc.filename} does not exist") from exc
@@ -339,11 +343,17 @@ class Draft:
 
         try:
             tree = digest_tree(
-                root, self.alg, cache.stat_cache, reuse=in_cache if mutable else None,
+                root,
+                self.alg,
+                cache.stat_cache,
+                reuse=in_cache if mutable else None,
                 pack_prefix=(
                     os.path.join(cache.tmp_dir(), f"pack-{uuid.uuid4().hex}") if mutable else None
                 ),
-                check=check, progress=started, skipped=skipped, skip=skip,
+                check=check,
+                progress=started,
+                skipped=skipped,
+                skip=skip,
             )
         except SourceFileNotFoundError:
             raise

@@ -77,9 +77,9 @@ class BoundEntry(ManifestEntry, frozen=True, gc=True):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return "ManifestEntry(" + ", ".join(
-            f"{k}={v!r}" for k, v in zip(_NAMES, _fields(self))
-        ) + ")"
+        return (
+            "ManifestEntry(" + ", ".join(f"{k}={v!r}" for k, v in zip(_NAMES, _fields(self))) + ")"
+        )
 
 
 _NAMES = ("path", "digest", "size", "ref", "extra", "birth_artifact_id")
@@ -122,7 +122,9 @@ def resolve_ref_url(store: Store, url: str, name: str | None) -> ManifestEntry:
     logical = logical_paths.normalize(unquote(path))
     entry = manifest.get(logical)
     if entry is None:
-        raise EntryNotFoundError(f"{ref.project}/{ref.name}:{ref.selector} has no entry {logical!r}")
+        raise EntryNotFoundError(
+            f"{ref.project}/{ref.name}:{ref.selector} has no entry {logical!r}"
+        )
     new_path = logical_paths.normalize(name or logical.rsplit("/", 1)[-1])
     return msgspec.structs.replace(entry, path=new_path)
 

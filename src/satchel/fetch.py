@@ -30,7 +30,12 @@ class Fetcher:
     """
 
     def __init__(
-        self, store: Store, cache: Cache, handlers: HandlerRegistry, *, name: str,
+        self,
+        store: Store,
+        cache: Cache,
+        handlers: HandlerRegistry,
+        *,
+        name: str,
         draft: bool = False,
     ) -> None:
         self.store = store
@@ -56,7 +61,10 @@ class Fetcher:
             try:
                 with store.open_object(entry.alg, entry.oid, what=what) as f:
                     cache.put_stream(
-                        f, path, alg=entry.alg, expected_digest=entry.digest,
+                        f,
+                        path,
+                        alg=entry.alg,
+                        expected_digest=entry.digest,
                         what=f"{entry.path} from {store.url}",
                     )
             except DigestMismatchError as exc:
@@ -75,7 +83,8 @@ class Fetcher:
                 f"{who}: the bytes of reference {entry.ref} hash to {got}, not to the recorded "
                 f"{entry.digest}, even when fetched again; nothing was written or kept. The "
                 "referenced object changed or is damaged: re-add the reference",
-                digest=got, expected=entry.digest,
+                digest=got,
+                expected=entry.digest,
             )
         store = self.store
         key = layout.object_key(entry.alg, entry.oid)
@@ -88,7 +97,8 @@ class Fetcher:
         return DigestMismatchError(
             f"{who}: {where} is corrupt: its bytes hash to {got}, the manifest says "
             f"{entry.digest}; {kept}. Run 'satchel fsck --deep' to list every damaged object",
-            digest=got, expected=entry.digest,
+            digest=got,
+            expected=entry.digest,
         )
 
     def missing(self, entry: ManifestEntry, exc: FileNotFoundError) -> Exception:
@@ -136,11 +146,18 @@ class Fetcher:
         :func:`satchel.checkout.materialize`); with ``skip_cache``, remove the cache copies
         fetched for it afterwards."""
         result = materialize(
-            manifest, folder, cache=self.cache, fetch=self.fetch,
-            content_digest=self.content_digest, allow_missing_references=allow_missing,
-            path_prefix=path_prefix, bar=bar, warn=bar.note,
+            manifest,
+            folder,
+            cache=self.cache,
+            fetch=self.fetch,
+            content_digest=self.content_digest,
+            allow_missing_references=allow_missing,
+            path_prefix=path_prefix,
+            bar=bar,
+            warn=bar.note,
             workers=self.workers(manifest),
-            corrupt=self.corrupt, missing=self.missing,
+            corrupt=self.corrupt,
+            missing=self.missing,
         )
         if skip_cache and self.store.backend.local_path("") is None:
             # (a local store's objects are read in place: such a download cached nothing)

@@ -84,7 +84,7 @@ ADVICE = {
     "look like temporary files); it stays readable: copy its versions to a valid name "
     "('satchel copy REF PROJECT/NAME') and delete them; for an alias, add a valid one "
     "('satchel alias add REF ALIAS') and remove it ('satchel alias rm NAME .ALIAS')",
-    "missing-format": "restore satchel.json from a backup (it holds {\"format\": 1})",
+    "missing-format": 'restore satchel.json from a backup (it holds {"format": 1})',
 }
 
 
@@ -203,7 +203,9 @@ def check_store(
     listed = [*backend.walk("objects"), *backend.walk("manifests")]
     scan = _Scan(
         objects={k: s for k, s in listed if k.startswith("objects/") and layout.is_content_key(k)},
-        manifests={k for k, _s in listed if k.startswith("manifests/") and layout.is_content_key(k)},
+        manifests={
+            k for k, _s in listed if k.startswith("manifests/") and layout.is_content_key(k)
+        },
     )
     for key, _size in listed:
         if not layout.is_content_key(key):  # gc keeps it too; not a sign of lost content
@@ -214,7 +216,9 @@ def check_store(
     quarantined = _use_quarantined(store, scan)
     if deep:
         _hash_objects(store, scan, progress)
-    unref_objects = tuple(sorted((k, s) for k, s in scan.objects.items() if k not in scan.used_objects))
+    unref_objects = tuple(
+        sorted((k, s) for k, s in scan.objects.items() if k not in scan.used_objects)
+    )
     unref_manifests = tuple(sorted(scan.manifests - scan.used_manifests))
     return FsckReport(
         store=store.url,
@@ -251,7 +255,8 @@ def _holds_nothing(backend: StoreBackend, key: str) -> bool:
     a temporary); a bucket has no empty folders."""
     local = backend.local_path(key)
     return (
-        local is not None and os.path.isdir(local)
+        local is not None
+        and os.path.isdir(local)
         and all(is_writer_leftover(n) for _d, _s, files in os.walk(local) for n in files)
     )
 
@@ -319,8 +324,9 @@ def _check_collection(store: Store, project: str, name: str, scan: _Scan) -> int
         key = f"{vfolder}/{stray}"
         if _holds_nothing(backend, key):
             continue
-        scan.add("stray-file", key, f"{project}/{name}: {stray!r} is not a record name; "
-                 "listings skip it")
+        scan.add(
+            "stray-file", key, f"{project}/{name}: {stray!r} is not a record name; listings skip it"
+        )
         _use_salvaged(store, key, scan)
     present = set(names)
     live = listing.live
@@ -357,8 +363,7 @@ def _check_collection(store: Store, project: str, name: str, scan: _Scan) -> int
         else:
             first_of[rec.id] = n
     with_attrs = [n for n in sorted(records) if f"{n}.attrs.json" in present]
-    run_parallel(lambda n: _check_attrs(store, project, name, n, scan), with_attrs,
-                 workers=WORKERS)
+    run_parallel(lambda n: _check_attrs(store, project, name, n, scan), with_attrs, workers=WORKERS)
 
     def check(n: int) -> list[tuple[str, str, Manifest]]:
         return _check_version(store, records[n], scan)
@@ -385,7 +390,9 @@ def _check_attrs(store: Store, project: str, name: str, n: int, scan: _Scan) -> 
         scan.add("bad-record", key, f"{ref}: its attributes: {exc.reason}", ref)
 
 
-def _check_version(store: Store, record: VersionRecord, scan: _Scan) -> list[tuple[str, str, Manifest]]:
+def _check_version(
+    store: Store, record: VersionRecord, scan: _Scan
+) -> list[tuple[str, str, Manifest]]:
     who = f"{record.project}/{record.name}:v{record.version}"
     manifest = _load_manifest(store, record.manifest, who, scan, ref=who)
     if manifest is None:
@@ -499,8 +506,11 @@ def _check_aliases(
     folder = layout.aliases_folder(project, name)
     aliases, strays = layout.classify_aliases(store.backend.list(folder, hidden=True))
     for stray in strays:
-        scan.add("stray-file", f"{folder}/{stray}",
-                 f"{project}/{name}: {stray!r} is not an alias record name; listings skip it")
+        scan.add(
+            "stray-file",
+            f"{folder}/{stray}",
+            f"{project}/{name}: {stray!r} is not an alias record name; listings skip it",
+        )
     for alias in aliases:
         key = layout.alias_key(project, name, alias)
         try:
@@ -514,11 +524,17 @@ def _check_aliases(
             _hidden(scan, key, f"alias {project}/{name}:{alias}")
         if target not in live:
             state = (
-                "deleted" if target in listing.deleted
-                else "damaged" if target in listing.committed else "missing"
+                "deleted"
+                if target in listing.deleted
+                else "damaged"
+                if target in listing.committed
+                else "missing"
             )
-            scan.add("dangling-alias", key,
-                     f"alias {project}/{name}:{alias} names {state} version v{target}")
+            scan.add(
+                "dangling-alias",
+                key,
+                f"alias {project}/{name}:{alias} names {state} version v{target}",
+            )
 
 
 def _check_pending(store: Store, project: str, name: str, scan: _Scan) -> None:
@@ -568,8 +584,12 @@ def _hash_objects(store: Store, scan: _Scan, progress: ProgressFactory) -> None:
                 while chunk := f.read(1 << 20):
                     hasher.update(chunk)
         except FileNotFoundError:
-            return Problem("missing-object", key, f"{scan.used_objects[key]}: object vanished",
-                           size=scan.used_sizes.get(key))
+            return Problem(
+                "missing-object",
+                key,
+                f"{scan.used_objects[key]}: object vanished",
+                size=scan.used_sizes.get(key),
+            )
         finally:
             bar.update(1)
         actual = hasher.digest().hex()

@@ -35,13 +35,17 @@ NO_ACCESS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 ROLES = {
     "cache": (
         "the cache",
-        ("`satchel cache cleanup --target-size SIZE` trims the cache, SATCHEL_CACHE_DIR (or "
-         "--cache-dir) moves it"),
+        (
+            "`satchel cache cleanup --target-size SIZE` trims the cache, SATCHEL_CACHE_DIR (or "
+            "--cache-dir) moves it"
+        ),
     ),
     "store": (
         "the store",
-        ("`satchel gc` removes content no version uses (`satchel delete` versions you no "
-         "longer need first), or use a store on a disk with room"),
+        (
+            "`satchel gc` removes content no version uses (`satchel delete` versions you no "
+            "longer need first), or use a store on a disk with room"
+        ),
     ),
     "target": ("the download folder", "free space there or pick a folder on another disk"),
     "workdir": (
@@ -83,12 +87,16 @@ def local_errors_typed(doing: str, folders: Callable[[], Iterable[Folder]]) -> I
         named = exc.filename2 or exc.filename
         path = os.fsdecode(named) if named else None
         if exc.errno in NO_ACCESS:
-            what = "is on a read-only filesystem" if exc.errno == errno.EROFS else (
-                "may not be read or written by you (permission denied)")
+            what = (
+                "is on a read-only filesystem"
+                if exc.errno == errno.EROFS
+                else ("may not be read or written by you (permission denied)")
+            )
             raise LocalAccessError(
                 f"{path or 'a local path'} {what}, while {doing}. Use a folder you may write "
                 "to (SATCHEL_CACHE_DIR moves the cache) or fix its permissions, and try again",
-                errno=exc.errno, path=path,
+                errno=exc.errno,
+                path=path,
             ) from exc
         if exc.errno not in NO_SPACE:
             raise
@@ -98,15 +106,19 @@ def local_errors_typed(doing: str, folders: Callable[[], Iterable[Folder]]) -> I
         where = f"on the disk of {folder} " if folder else ""
         what = "the disk quota is used up" if exc.errno != errno.ENOSPC else "no space is left"
         if role is None:
-            advice = ("Free space there (`satchel cache cleanup --target-size SIZE` trims the "
-                      "cache, SATCHEL_CACHE_DIR moves it) and try again")
+            advice = (
+                "Free space there (`satchel cache cleanup --target-size SIZE` trims the "
+                "cache, SATCHEL_CACHE_DIR moves it) and try again"
+            )
         else:
             name, remedy = ROLES[role]
             where += f"({name}) "
             advice = f"To free that disk: {remedy}; then try again"
         raise DiskFullError(
             f"{what} {where}while {doing}; nothing half-written was kept. {advice}",
-            errno=exc.errno or errno.ENOSPC, folder=folder, role=role,
+            errno=exc.errno or errno.ENOSPC,
+            folder=folder,
+            role=role,
         ) from exc
 
 
@@ -186,7 +198,9 @@ def atomic_file(
         raise
 
 
-def write_bytes_atomic(dest: str, data: bytes, *, exclusive: bool = False, fsync: bool = False) -> None:
+def write_bytes_atomic(
+    dest: str, data: bytes, *, exclusive: bool = False, fsync: bool = False
+) -> None:
     """Write ``data`` to ``dest`` atomically (see :func:`atomic_file`)."""
     with atomic_file(dest, exclusive=exclusive, fsync=fsync) as f:
         f.write(data)
@@ -247,12 +261,19 @@ def write_small_atomic(
         if made is not None:
             made.add(head)
     tmp = tmp_name(dest)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-                 | getattr(os, "O_BINARY", 0), mode)
+    fd = os.open(
+        tmp,
+        os.O_WRONLY
+        | os.O_CREAT
+        | os.O_EXCL
+        | getattr(os, "O_CLOEXEC", 0)
+        | getattr(os, "O_BINARY", 0),
+        mode,
+    )
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         if os.name == "nt":  # pragma: no cover - Windows renames only closed files
             os.close(fd)
             fd = -1
@@ -268,7 +289,10 @@ def write_small_atomic(
 
 
 def copy_hashing(
-    src: BinaryIO, dst: BinaryIO, hasher: Hasher | None, on_bytes: Callable[[int], None] | None = None
+    src: BinaryIO,
+    dst: BinaryIO,
+    hasher: Hasher | None,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> int:
     """Copy a stream while hashing it; return the byte count."""
     n = 0
@@ -413,8 +437,18 @@ def _buffered(fd: int) -> bool:
 _FICLONE = 0x40049409
 #: ``errno`` values of a FICLONE the filesystem (or the pair of files) cannot do
 _NO_CLONE = frozenset(
-    n for n in (errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EINVAL, errno.ENOTTY,
-                errno.EBADF, errno.EPERM, errno.ENOSYS) if n is not None
+    n
+    for n in (
+        errno.EOPNOTSUPP,
+        errno.ENOTSUP,
+        errno.EXDEV,
+        errno.EINVAL,
+        errno.ENOTTY,
+        errno.EBADF,
+        errno.EPERM,
+        errno.ENOSYS,
+    )
+    if n is not None
 )
 
 

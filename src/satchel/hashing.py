@@ -42,9 +42,7 @@ class Hasher(Protocol):
 def check_algorithm(alg: str) -> str:
     """Return ``alg`` if satchel knows it, else raise :class:`ConfigError`."""
     if alg not in ALGORITHMS:
-        raise ConfigError(
-            f"unknown digest algorithm {alg!r}; use one of {', '.join(ALGORITHMS)}"
-        )
+        raise ConfigError(f"unknown digest algorithm {alg!r}; use one of {', '.join(ALGORITHMS)}")
     return alg
 
 

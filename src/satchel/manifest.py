@@ -188,7 +188,11 @@ class Manifest:
     # writing it again never needs them, and building a million of them costs ~0.5 s. Exactly
     # one of ``_entries`` / ``_contents`` is set.
     __slots__ = (
-        "_contents", "_digest", "_entries", "digest_algorithm", "storage_policy",
+        "_contents",
+        "_digest",
+        "_entries",
+        "digest_algorithm",
+        "storage_policy",
         "storage_policy_config",
     )
 
@@ -304,7 +308,8 @@ class Manifest:
         header and the sorted ``path:digest`` lines, W&B's definition."""
         if self._digest is None:
             h: Any = (
-                hashlib.md5(usedforsecurity=False) if self.digest_algorithm == MD5
+                hashlib.md5(usedforsecurity=False)
+                if self.digest_algorithm == MD5
                 else new_hasher(XXH128)
             )
             h.update(DIGEST_HEADER.encode())
@@ -389,8 +394,14 @@ class Manifest:
         items: Iterable[tuple[str, ManifestEntry | _WireEntry]],
     ) -> dict[str, _WireEntry | _OutEntry]:
         return {
-            p: e if type(e) is _WireEntry else _OutEntry(
-                e.digest, e.size, e.ref, e.extra or None, e.birth_artifact_id  # type: ignore[union-attr]
+            p: e
+            if type(e) is _WireEntry
+            else _OutEntry(
+                e.digest,
+                e.size,
+                e.ref,
+                e.extra or None,
+                e.birth_artifact_id,  # type: ignore[union-attr]
             )
             for p, e in items
         }
@@ -436,7 +447,8 @@ class Manifest:
                 "MD5 or XXH128); upgrade satchel"
             )
         manifest = cls(
-            storage_policy=wire.storagePolicy, storage_policy_config=wire.storagePolicyConfig,
+            storage_policy=wire.storagePolicy,
+            storage_policy_config=wire.storagePolicyConfig,
             digest_algorithm=alg,
         )
         manifest._entries = None
@@ -478,8 +490,10 @@ class Manifest:
             alg = manifest.digest_algorithm
         if alg != manifest.digest_algorithm:
             manifest = cls(
-                manifest.entries, storage_policy=manifest.storage_policy,
-                storage_policy_config=manifest.storage_policy_config, digest_algorithm=alg,
+                manifest.entries,
+                storage_policy=manifest.storage_policy,
+                storage_policy_config=manifest.storage_policy_config,
+                digest_algorithm=alg,
                 _trusted=True,
             )
         return manifest

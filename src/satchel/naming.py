@@ -107,15 +107,16 @@ def validate_tag(value: str, *, hidden_ok: bool = False) -> str:
     if not isinstance(value, str):
         raise InvalidNameError(f"tag must be a str, got {type(value).__name__}")
     if (
-        not value or len(value) > MAX_NAME_LENGTH or not _TAG.match(value)
-        or set(value) == {"."} or (value.startswith(".") and not hidden_ok)
+        not value
+        or len(value) > MAX_NAME_LENGTH
+        or not _TAG.match(value)
+        or set(value) == {"."}
+        or (value.startswith(".") and not hidden_ok)
     ):
         if value.startswith(".") and not hidden_ok:
             return validate_name(value, kind="tag")  # raises, saying why
         if value and len(value) <= MAX_NAME_LENGTH and _TAG.match(value.strip()):
-            raise InvalidNameError(
-                f"tag {value!r} starts or ends with a space; remove it"
-            )
+            raise InvalidNameError(f"tag {value!r} starts or ends with a space; remove it")
         return validate_name(value, kind="tag")  # raises, naming what is wrong
     return str(value)
 
@@ -165,7 +166,9 @@ def parse_ref(ref: str, *, project: str | None = None, hidden_ok: bool = False) 
         InvalidNameError: malformed reference or invalid parts.
     """
     if not isinstance(ref, str) or not ref:
-        raise InvalidNameError("artifact reference is empty; use 'name', 'name:v3' or 'project/name:alias'")
+        raise InvalidNameError(
+            "artifact reference is empty; use 'name', 'name:v3' or 'project/name:alias'"
+        )
     head, sep, selector = ref.partition(":")
     if sep and not selector:
         raise InvalidNameError(f"artifact reference {ref!r} ends with ':'; add a version or alias")

@@ -28,9 +28,7 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _NEW_BAD = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")  # "\n" joins paths in validate_many
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 # One pass over all paths joined by "\n" finds any non-canonical one (see validate_many).
-_BAD_CANONICAL = re.compile(
-    r"(?m)(?:^|/)\.{1,2}(?:/|$)|//|^/|/$|^$|\x00|\\|\r|(?:^|/)[A-Za-z]:"
-)
+_BAD_CANONICAL = re.compile(r"(?m)(?:^|/)\.{1,2}(?:/|$)|//|^/|/$|^$|\x00|\\|\r|(?:^|/)[A-Za-z]:")
 
 
 def printable(text: str) -> str:
@@ -122,8 +120,10 @@ def validate_many(paths: Iterable[str], *, stored: bool = True) -> None:
     except TypeError:
         bad = next(p for p in items if not isinstance(p, str))
         raise InvalidPathError(f"logical path must be a str, got {type(bad).__name__}") from None
-    if joined.count("\n") == len(items) - 1 and not _maybe_bad(joined) and (
-        stored or not _NEW_BAD.search(joined)
+    if (
+        joined.count("\n") == len(items) - 1
+        and not _maybe_bad(joined)
+        and (stored or not _NEW_BAD.search(joined))
     ):
         return
     for p in items:
@@ -146,8 +146,12 @@ def _maybe_bad(joined: str) -> bool:
     # With line breaks turned into "/", every path boundary is a "/": an empty path or
     # segment shows as "//" (or a "/" at either end), a dot segment as "/." (or a "." first).
     slashed = joined.replace("\n", "/")
-    if slashed[0] in "/." or slashed[-1] == "/" or "//" in slashed or "/." in slashed or (
-        ":" in joined
+    if (
+        slashed[0] in "/."
+        or slashed[-1] == "/"
+        or "//" in slashed
+        or "/." in slashed
+        or (":" in joined)
     ):
         return _BAD_CANONICAL.search(joined) is not None
     return False

@@ -89,7 +89,9 @@ def relation(root: str, folder: str) -> str | None:
     """How real path ``root`` stands to real path ``folder``: ``"is"``, ``"inside"`` (root is
     below folder), ``"holds"`` (folder is below root) or ``None``."""
     if _below(root, folder):
-        same = root == folder or (_identity(root) is not None and _identity(root) == _identity(folder))
+        same = root == folder or (
+            _identity(root) is not None and _identity(root) == _identity(folder)
+        )
         return "is" if same else "inside"
     if _below(folder, root):
         return "holds"
@@ -141,8 +143,11 @@ def _home() -> str | None:
     return real(home) if os.path.isabs(home) else None
 
 
-_RELATION = {"is": "is the {role} {path}", "inside": "is inside the {role} {path}",
-             "holds": "holds the {role} {path}"}
+_RELATION = {
+    "is": "is the {role} {path}",
+    "inside": "is inside the {role} {path}",
+    "holds": "holds the {role} {path}",
+}
 
 
 def _refuse(message: str, folder: str, hit: Protected) -> ProtectedFolderError:
@@ -192,7 +197,8 @@ def check_checkout_root(root: str, folders: Sequence[Protected], what: str) -> N
         f"refusing to check out {what} into {path}: that folder {why}, and checkout deletes "
         "every file there that the version does not list. Nothing was changed; check out "
         "into a folder of its own (a new or empty one, or one holding only this artifact)",
-        path, hit,
+        path,
+        hit,
     )
 
 
@@ -221,7 +227,8 @@ def check_download_root(
                 f"{_RELATION[rel].format(role=folder.role, path=folder.path)}, whose files "
                 "satchel manages. Nothing was written; download into a folder outside "
                 "satchel's stores and caches",
-                path, folder,
+                path,
+                folder,
             )
         if rel == "holds":
             below.append((folder, os.path.relpath(folder.path, path).replace(os.sep, "/")))
@@ -234,7 +241,8 @@ def check_download_root(
                     f"refusing to download {what} into {path}: its file {name} would be "
                     f"written inside the {folder.role} {folder.path}. Nothing was written; "
                     "download into another folder",
-                    path, folder,
+                    path,
+                    folder,
                 )
 
 
@@ -271,7 +279,8 @@ def check_source_root(root: str, folders: Sequence[Protected], what: str) -> Non
                 f"{_RELATION[rel].format(role=folder.role, path=folder.path)}, which satchel "
                 "does not version (it changes with every commit). Nothing was added; add the "
                 "folder that holds your data",
-                path, folder,
+                path,
+                folder,
             )
 
 
@@ -280,11 +289,14 @@ def skipped_message(path: str, hit: Protected, root: str, what: str) -> str:
     where = "" if os.path.abspath(path) == hit.path else f" {hit.path}"
     why = (
         f" (download() puts the versions of {what} there; adding it would nest each version "
-        "inside the next)" if hit.role == DOWNLOAD
+        "inside the next)"
+        if hit.role == DOWNLOAD
         else ", which satchel does not version (it changes with every commit)"
     )
-    return (f"skipped {path} while adding {os.path.abspath(root)} to {what}: it is the "
-            f"{hit.role}{where}{why}")
+    return (
+        f"skipped {path} while adding {os.path.abspath(root)} to {what}: it is the "
+        f"{hit.role}{where}{why}"
+    )
 
 
 class Pruner:

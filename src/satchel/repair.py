@@ -148,8 +148,10 @@ def repair_store(
             moved.append(done)
             emit("moved", done)
     rewritten = []
-    lost = sorted({p.key for p in before.problems if p.kind == "missing-collection"}
-                  | {k for k in moved if k.endswith("/collection.json")})
+    lost = sorted(
+        {p.key for p in before.problems if p.kind == "missing-collection"}
+        | {k for k in moved if k.endswith("/collection.json")}
+    )
     for key in lost:
         if _rewrite_collection(store, key, dry_run):
             rewritten.append(key)
@@ -191,7 +193,8 @@ def _move(store: Store, key: str, folder: str, dry_run: bool) -> list[str]:
     number = _record_number(key)
     if number is not None:  # hold the number first, so no commit can take it meanwhile
         stone = Tombstone(
-            deleted_at=utcnow(), deleted_by=who(),
+            deleted_at=utcnow(),
+            deleted_by=who(),
             reason=f"its damaged record was moved to {target} by 'satchel fsck --repair'",
         )
         backend.create_if_absent(f"{key[: -len('.json')]}.deleted", encode(stone))
@@ -342,7 +345,9 @@ class _Finder:
         if not self._roots:
             return None
         index = self._index()
-        candidates = index.get(size, []) if size is not None else [p for ps in index.values() for p in ps]
+        candidates = (
+            index.get(size, []) if size is not None else [p for ps in index.values() for p in ps]
+        )
         for path in candidates:
             known = self._digests.get((path, alg))
             if known is None:

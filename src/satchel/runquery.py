@@ -41,7 +41,7 @@ _FIELDS: dict[str, Callable[[Run], Any]] = {
 
 def _value(run: Run, field: str) -> Any:
     if field.startswith("config."):
-        key = field[len("config."):]
+        key = field[len("config.") :]
         key = key.removesuffix(".value")
         return run.config.get(key, _MISSING)
     getter = _FIELDS.get(field)

@@ -68,7 +68,11 @@ def run_to_log(artifact: Artifact, store: Store | str | None) -> Run | None:
     target = target or artifact._origin
     if target is None:
         return run
-    url = target.url if isinstance(target, Store) else artifact._svc().with_store(target).require_store().url
+    url = (
+        target.url
+        if isinstance(target, Store)
+        else artifact._svc().with_store(target).require_store().url
+    )
     return run if url == run.store.url else None
 
 
@@ -239,8 +243,12 @@ class Run:
         self.exit_code = exit_code
         _deactivate(self)
         lineage.finish_run(
-            self.store, self.project, self.id, self.finished_at,
-            config=dict(self.config), exit_code=exit_code,
+            self.store,
+            self.project,
+            self.id,
+            self.finished_at,
+            config=dict(self.config),
+            exit_code=exit_code,
         )
 
     def _check_running(self, what: str) -> None:
@@ -376,7 +384,9 @@ class Run:
         return artifact
 
     def _prepare(
-        self, artifact_or_path: Artifact | str | os.PathLike[str], name: str | None,
+        self,
+        artifact_or_path: Artifact | str | os.PathLike[str],
+        name: str | None,
         type: str | None,
     ) -> Artifact:
         """The artifact to log: itself, or (W&B's shortcut) a new one holding a path."""
@@ -511,12 +521,21 @@ class Run:
     def _from_record(cls, record: lineage.RunRecord, services: Services) -> Run:
         """A (read-only, as far as lineage goes) view of a recorded run."""
         return cls(
-            id=record.id, name=record.name or record.id, project=record.project,
-            job_type=record.job_type, config=RunConfig(record.config), group=record.group,
-            started_at=record.started_at, services=services, finished_at=record.finished_at,
+            id=record.id,
+            name=record.name or record.id,
+            project=record.project,
+            job_type=record.job_type,
+            config=RunConfig(record.config),
+            group=record.group,
+            started_at=record.started_at,
+            services=services,
+            finished_at=record.finished_at,
             state=RunState.FINISHED if record.finished_at else RunState.RUNNING,
-            inputs=list(record.inputs), outputs=list(record.outputs), notes=record.notes,
-            tags=list(record.tags), exit_code=record.exit_code,
+            inputs=list(record.inputs),
+            outputs=list(record.outputs),
+            notes=record.notes,
+            tags=list(record.tags),
+            exit_code=record.exit_code,
         )
 
     # -- collaborative versions -----------------------------------------------------------
@@ -569,8 +588,11 @@ class Run:
             )
         artifact = self._prepare(artifact_or_path, name, type)
         upsert_part(
-            self.store, _contribution(artifact, "upsert_artifact"), project=self.project,
-            distributed_id=did, by=self._contributor(),
+            self.store,
+            _contribution(artifact, "upsert_artifact"),
+            project=self.project,
+            distributed_id=did,
+            by=self._contributor(),
         )
         return artifact
 
@@ -604,8 +626,11 @@ class Run:
         artifact = self._prepare(artifact_or_path, name, type)
         store = self.store
         result = finish_parts(
-            store, _contribution(artifact, "finish_artifact"), project=self.project,
-            distributed_id=did, by=self._contributor(),
+            store,
+            _contribution(artifact, "finish_artifact"),
+            project=self.project,
+            distributed_id=did,
+            by=self._contributor(),
         )
         artifact._adopt_commit(store, result.record, result.manifest, created=result.created)
         if aliases:
@@ -626,9 +651,14 @@ def _contribution(artifact: Artifact, what: str) -> Contribution:
             "Create a new Artifact (or new_draft()) for the next collaborative version"
         )
     return Contribution(
-        artifact.collection_name, artifact.type, draft, artifact._svc().cache,
-        origin=artifact._origin, description=artifact.description,
-        metadata=artifact.metadata, tags=tuple(artifact.tags),
+        artifact.collection_name,
+        artifact.type,
+        draft,
+        artifact._svc().cache,
+        origin=artifact._origin,
+        description=artifact.description,
+        metadata=artifact.metadata,
+        tags=tuple(artifact.tags),
     )
 
 

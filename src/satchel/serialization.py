@@ -31,7 +31,9 @@ class Serializer:
 
 def _dump_json(obj: Any) -> bytes:
     try:
-        return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False).encode()
+        return json.dumps(
+            obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False
+        ).encode()
     except (TypeError, ValueError) as exc:
         raise SerializerError(f"object is not JSON-serialisable: {exc}") from exc
 
@@ -55,7 +57,11 @@ class SerializerRegistry:
     serializers: list[Serializer] = field(default_factory=_default_serializers)
 
     def register(
-        self, name: str, types: tuple[type, ...], dump: Callable[[Any], bytes], load: Callable[[bytes], Any]
+        self,
+        name: str,
+        types: tuple[type, ...],
+        dump: Callable[[Any], bytes],
+        load: Callable[[bytes], Any],
     ) -> None:
         """Add a serializer; it takes precedence over earlier ones for its types."""
         self.serializers.insert(0, Serializer(name, types, dump, load))

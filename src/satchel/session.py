@@ -100,8 +100,9 @@ def init(
         ResumeError: ``resume="must"``/``"never"`` and the run does / does not exist.
         ConfigError: an unknown ``resume`` or ``reinit`` value.
     """
-    _refuse_services(mode, resume_from, fork_from, save_code, tensorboard, sync_tensorboard,
-                     monitor_gym)
+    _refuse_services(
+        mode, resume_from, fork_from, save_code, tensorboard, sync_tensorboard, monitor_gym
+    )
     if resume not in _RESUME:
         raise ConfigError(f"resume must be one of {_RESUME[1:]} or None, got {resume!r}")
     if reinit not in _REINIT:
@@ -123,9 +124,17 @@ def init(
     # a run writes its record into the project: no leading '.' (see satchel.naming)
     run_project = naming.validate_name(_settings.project(project), kind="project")
     run = Run(
-        id=run_id, name=name or run_id, project=run_project, job_type=job_type,
-        config=_run_config(config, config_include_keys, config_exclude_keys), group=group,
-        started_at=utcnow(), services=svc, entity=entity, notes=notes, tags=run_tags,
+        id=run_id,
+        name=name or run_id,
+        project=run_project,
+        job_type=job_type,
+        config=_run_config(config, config_include_keys, config_exclude_keys),
+        group=group,
+        started_at=utcnow(),
+        services=svc,
+        entity=entity,
+        notes=notes,
+        tags=run_tags,
     )
     if resume in ("must", "never"):
         exists = lineage.read_run(run.store, run.project, run.id) is not None
@@ -250,7 +259,6 @@ def require_run(what: str) -> Run:
     if run is None:
         _no_run(what)
     return run
-
 
 
 def log_model(

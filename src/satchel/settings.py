@@ -59,11 +59,13 @@ def _local_absolute(url: str) -> str:
     if not is_local_url(url):
         return url
     if url.startswith("file://"):
-        return "file://" + _absolute(url[len("file://"):])
+        return "file://" + _absolute(url[len("file://") :])
     return _absolute(url)
 
 
-def _from_env(name: str, value: str, env: Mapping[str, str] | None, resolve: Callable[[str], str]) -> str:
+def _from_env(
+    name: str, value: str, env: Mapping[str, str] | None, resolve: Callable[[str], str]
+) -> str:
     """``resolve(value)``, computed once per process for the process environment: a relative
     path keeps meaning the folder it named when first read, whatever ``chdir`` came later."""
     if env is not None:

@@ -231,12 +231,16 @@ class Version:
                 ttl_seconds=ttl if ttl != loaded.ttl_seconds else cur.ttl_seconds,
             )
 
-        changed = tuple(name for name, differs in (
-            ("description", description != loaded.description),
-            ("metadata", metadata != loaded.metadata),
-            ("ttl", ttl != loaded.ttl_seconds),
-            ("tags", bool(add_tags or drop_tags)),
-        ) if differs)
+        changed = tuple(
+            name
+            for name, differs in (
+                ("description", description != loaded.description),
+                ("metadata", metadata != loaded.metadata),
+                ("ttl", ttl != loaded.ttl_seconds),
+                ("tags", bool(add_tags or drop_tags)),
+            )
+            if differs
+        )
         if changed:
             store.update_attrs(rec, change)
         wanted = set(self._aliases) - {naming.LATEST}

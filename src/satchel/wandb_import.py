@@ -65,14 +65,14 @@ def build_from_wandb(
     missing: list[str] = []
     for entry in wb:
         if entry.is_reference:
-            draft.put(
-                msgspec.structs.replace(entry, birth_artifact_id=None), None, overwrite=False
-            )
+            draft.put(msgspec.structs.replace(entry, birth_artifact_id=None), None, overwrite=False)
             continue
         if not _from_roots(art, entry.path, entry.digest, roots):
             missing.append(entry.path)
     if missing:
-        shown = ", ".join(missing[:20]) + (f" (+{len(missing) - 20} more)" if len(missing) > 20 else "")
+        shown = ", ".join(missing[:20]) + (
+            f" (+{len(missing) - 20} more)" if len(missing) > 20 else ""
+        )
         where = ", ".join(roots) if roots else "no --root given"
         raise SourceFileNotFoundError(
             f"{len(missing)} file(s) stored by W&B were found under no root ({where}): {shown}. "

@@ -45,8 +45,20 @@ HINTS: dict[str, str] = {
     **{
         name: f"{_METRICS}; store the object's bytes with artifact.add(obj, name) or add_file"
         for name in (
-            "Table", "Image", "Plotly", "Video", "Audio", "Html", "Object3D", "Molecule",
-            "Histogram", "Graph", "Classes", "JoinedTable", "EvalTable", "box3d",
+            "Table",
+            "Image",
+            "Plotly",
+            "Video",
+            "Audio",
+            "Html",
+            "Object3D",
+            "Molecule",
+            "Histogram",
+            "Graph",
+            "Classes",
+            "JoinedTable",
+            "EvalTable",
+            "box3d",
         )
     },
 }
@@ -70,23 +82,78 @@ _RUN_ONLY_LINEAGE = (
 )
 
 #: W&B 0.31 ``Api`` methods satchel's ``Api`` lacks
-API_NAMES = frozenset({
-    "registries", "registry", "create_registry", "reports", "sweep", "create_project",
-    "create_run", "create_team", "team", "user", "users", "viewer", "organization",
-    "automation", "automations", "create_automation", "update_automation",
-    "delete_automation", "integrations", "slack_integrations", "webhook_integrations", "job",
-    "list_jobs", "queued_run", "run_queue", "create_run_queue", "upsert_run_queue",
-    "create_custom_chart", "sync_tensorboard", "flush", "from_path", "create_user",
-    "user_agent", "api_key",
-})
+API_NAMES = frozenset(
+    {
+        "registries",
+        "registry",
+        "create_registry",
+        "reports",
+        "sweep",
+        "create_project",
+        "create_run",
+        "create_team",
+        "team",
+        "user",
+        "users",
+        "viewer",
+        "organization",
+        "automation",
+        "automations",
+        "create_automation",
+        "update_automation",
+        "delete_automation",
+        "integrations",
+        "slack_integrations",
+        "webhook_integrations",
+        "job",
+        "list_jobs",
+        "queued_run",
+        "run_queue",
+        "create_run_queue",
+        "upsert_run_queue",
+        "create_custom_chart",
+        "sync_tensorboard",
+        "flush",
+        "from_path",
+        "create_user",
+        "user_agent",
+        "api_key",
+    }
+)
 
 #: W&B 0.31 ``Run`` (SDK and public API) attributes satchel's ``Run`` lacks
-RUN_NAMES = frozenset({
-    "log", "summary", "alert", "define_metric", "watch", "unwatch", "save", "restore",
-    "mark_preempting", "log_code", "status", "to_html", "display", "plot_table", "step",
-    "dir", "sweep_id", "history", "scan_history", "files", "file", "upload_file",
-    "wait_until_finished", "sweep", "system_metrics", "lastHistoryStep", "update", "delete",
-})
+RUN_NAMES = frozenset(
+    {
+        "log",
+        "summary",
+        "alert",
+        "define_metric",
+        "watch",
+        "unwatch",
+        "save",
+        "restore",
+        "mark_preempting",
+        "log_code",
+        "status",
+        "to_html",
+        "display",
+        "plot_table",
+        "step",
+        "dir",
+        "sweep_id",
+        "history",
+        "scan_history",
+        "files",
+        "file",
+        "upload_file",
+        "wait_until_finished",
+        "sweep",
+        "system_metrics",
+        "lastHistoryStep",
+        "update",
+        "delete",
+    }
+)
 
 
 def missing_on(owner: str, name: str) -> NotInSatchelError | None:

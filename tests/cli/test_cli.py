@@ -42,8 +42,22 @@ def test_put_same_content_twice_reports_unchanged(capsys, data: Path) -> None:
 
 def test_put_json_records_aliases_tags_metadata_description(capsys, data: Path) -> None:
     code, out, _ = run(
-        capsys, "put", str(data), "--name", "ds", "--type", "dataset", "--alias", "prod",
-        "--tag", "raw", "--metadata", '{"split": "train"}', "--description", "first", "--json",
+        capsys,
+        "put",
+        str(data),
+        "--name",
+        "ds",
+        "--type",
+        "dataset",
+        "--alias",
+        "prod",
+        "--tag",
+        "raw",
+        "--metadata",
+        '{"split": "train"}',
+        "--description",
+        "first",
+        "--json",
     )
     assert code == 0
     info = json.loads(out)
@@ -56,25 +70,32 @@ def test_put_json_records_aliases_tags_metadata_description(capsys, data: Path) 
 
 
 def test_put_single_file(capsys, data: Path) -> None:
-    code, out, _ = run(capsys, "put", str(data / "a.txt"), "--name", "one", "--type", "model",
-                       "--json")
+    code, out, _ = run(
+        capsys, "put", str(data / "a.txt"), "--name", "one", "--type", "model", "--json"
+    )
     assert code == 0
     assert json.loads(out)["file_count"] == 1
 
 
-def test_get_downloads_into_root_and_path_prefix_limits_it(capsys, data: Path, tmp_path: Path) -> None:
+def test_get_downloads_into_root_and_path_prefix_limits_it(
+    capsys, data: Path, tmp_path: Path
+) -> None:
     run(capsys, "put", str(data), "--name", "ds", "--type", "dataset")
     code, out, _ = run(capsys, "get", "ds:v0", "--root", str(tmp_path / "full"))
     assert code == 0 and out.strip() == str(tmp_path / "full")
-    assert read_tree(tmp_path / "full") == {k: v.encode() if isinstance(v, str) else v
-                                            for k, v in FILES.items()}
+    assert read_tree(tmp_path / "full") == {
+        k: v.encode() if isinstance(v, str) else v for k, v in FILES.items()
+    }
     run(capsys, "get", "ds", "--root", str(tmp_path / "part"), "--path-prefix", "sub/deep")
     assert list(read_tree(tmp_path / "part")) == ["sub/deep/c.bin"]
-    code, out, err = run(capsys, "get", "ds", "--root", str(tmp_path / "none"),
-                         "--path-prefix", "sbu/")
+    code, out, err = run(
+        capsys, "get", "ds", "--root", str(tmp_path / "none"), "--path-prefix", "sbu/"
+    )
     assert (code, out) == (1, "")
-    assert err == ("satchel: error: no file of default/ds:v0 has a path starting with 'sbu/'; "
-                   "nothing was downloaded. See 'satchel show ds --files'\n")
+    assert err == (
+        "satchel: error: no file of default/ds:v0 has a path starting with 'sbu/'; "
+        "nothing was downloaded. See 'satchel show ds --files'\n"
+    )
     assert not (tmp_path / "none").exists()
 
 
@@ -99,13 +120,16 @@ def test_get_default_root_has_no_colon(capsys, data: Path) -> None:
     assert ":" not in os.path.basename(root)
 
 
-def test_checkout_deletes_extra_files_and_restores_changed(capsys, data: Path, tmp_path: Path) -> None:
+def test_checkout_deletes_extra_files_and_restores_changed(
+    capsys, data: Path, tmp_path: Path
+) -> None:
     run(capsys, "put", str(data), "--name", "ds", "--type", "dataset")
     target = write_tree(tmp_path / "co", {"extra.txt": "x", "a.txt": "changed"})
     code, out, _ = run(capsys, "checkout", "ds", str(target))
     assert code == 0 and "now matches default/ds:v0" in out
-    assert read_tree(target) == {k: v.encode() if isinstance(v, str) else v
-                                 for k, v in FILES.items()}
+    assert read_tree(target) == {
+        k: v.encode() if isinstance(v, str) else v for k, v in FILES.items()
+    }
 
 
 def test_verify_ok_and_mismatch_exit_codes(capsys, data: Path) -> None:
@@ -121,7 +145,11 @@ def test_verify_ok_and_mismatch_exit_codes(capsys, data: Path) -> None:
     code, out, _ = run(capsys, "verify", "ds", str(data), "--json")
     assert code == 1
     report = json.loads(out)
-    assert (report["missing"], report["extra"], report["changed"]) == (["sub/b.txt"], ["new.txt"], ["a.txt"])
+    assert (report["missing"], report["extra"], report["changed"]) == (
+        ["sub/b.txt"],
+        ["new.txt"],
+        ["a.txt"],
+    )
 
 
 def test_show_lists_files(capsys, data: Path) -> None:
@@ -161,8 +189,14 @@ def test_cache_cleanup_and_info(
     [
         (["get", "nope"], "no artifact named 'nope'"),
         (["get", "bad name!"], "is not valid"),
-        (["put", "missing-folder", "--name", "ds", "--type", "dataset"], "missing-folder does not exist"),
-        (["put", ".", "--name", "ds", "--type", "dataset", "--metadata", "{oops"], "--metadata is not valid JSON"),
+        (
+            ["put", "missing-folder", "--name", "ds", "--type", "dataset"],
+            "missing-folder does not exist",
+        ),
+        (
+            ["put", ".", "--name", "ds", "--type", "dataset", "--metadata", "{oops"],
+            "--metadata is not valid JSON",
+        ),
         (["cache", "cleanup", "--target-size", "lots"], "is not a size"),
     ],
 )
@@ -189,15 +223,32 @@ def test_every_command_has_help(capsys) -> None:
 def test_console_script_end_to_end(data: Path, tmp_path: Path, satchel_env: SatchelEnv) -> None:
     exe = [sys.executable, "-m", "satchel"]
     env = {**os.environ}
-    put = subprocess.run([*exe, "put", str(data), "--name", "e2e", "--type", "dataset"],
-                         capture_output=True, text=True, env=env, check=False)
+    put = subprocess.run(
+        [*exe, "put", str(data), "--name", "e2e", "--type", "dataset"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert put.returncode == 0, put.stderr
-    get = subprocess.run([*exe, "get", "e2e:v0", "--root", str(tmp_path / "out")],
-                         capture_output=True, text=True, env=env, check=False)
+    get = subprocess.run(
+        [*exe, "get", "e2e:v0", "--root", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert get.returncode == 0, get.stderr
-    ver = subprocess.run([*exe, "verify", "e2e", str(tmp_path / "out")],
-                         capture_output=True, text=True, env=env, check=False)
+    ver = subprocess.run(
+        [*exe, "verify", "e2e", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert ver.returncode == 0 and ver.stdout.startswith("ok:")
-    bad = subprocess.run([*exe, "get", "e2e:v9"], capture_output=True, text=True, env=env, check=False)
+    bad = subprocess.run(
+        [*exe, "get", "e2e:v9"], capture_output=True, text=True, env=env, check=False
+    )
     assert bad.returncode == 1
     assert bad.stderr.strip().count("\n") == 0 and "no version or alias 'v9'" in bad.stderr

@@ -33,22 +33,57 @@ def data(tmp_path: Path) -> Path:
 def test_put_of_unchanged_content_applies_description_and_metadata(
     capsys: pytest.CaptureFixture[str], data: Path, satchel_env: SatchelEnv
 ) -> None:
-    run(capsys, "put", str(data), "--name", "ds", "--type", "dataset", "--description", "one",
-        "--metadata", '{"split": "train"}')
-    code, out, _ = run(capsys, "put", str(data), "--name", "ds", "--type", "dataset",
-                       "--description", "two", "--metadata", '{"split": "test"}')
+    run(
+        capsys,
+        "put",
+        str(data),
+        "--name",
+        "ds",
+        "--type",
+        "dataset",
+        "--description",
+        "one",
+        "--metadata",
+        '{"split": "train"}',
+    )
+    code, out, _ = run(
+        capsys,
+        "put",
+        str(data),
+        "--name",
+        "ds",
+        "--type",
+        "dataset",
+        "--description",
+        "two",
+        "--metadata",
+        '{"split": "test"}',
+    )
     assert code == 0
     digest = satchel_env.api().artifact("ds:v0").digest
-    assert out == (f"unchanged: default/ds:v0 already holds this content (digest {digest}); "
-                   "updated its description, metadata\n")
+    assert out == (
+        f"unchanged: default/ds:v0 already holds this content (digest {digest}); "
+        "updated its description, metadata\n"
+    )
     stored = satchel_env.api().artifact("ds:v0")
     assert (stored.description, stored.metadata) == ("two", {"split": "test"})
-    code, out, _ = run(capsys, "put", str(data), "--name", "ds", "--type", "dataset",
-                       "--description", "two", "--json")
+    code, out, _ = run(
+        capsys,
+        "put",
+        str(data),
+        "--name",
+        "ds",
+        "--type",
+        "dataset",
+        "--description",
+        "two",
+        "--json",
+    )
     info = json.loads(out)
     assert (info["created"], info["updated"], info["version"]) == (False, [], "v0")
-    code, out, _ = run(capsys, "put", str(data), "--name", "ds", "--type", "dataset",
-                       "--tag", "gold", "--json")
+    code, out, _ = run(
+        capsys, "put", str(data), "--name", "ds", "--type", "dataset", "--tag", "gold", "--json"
+    )
     assert json.loads(out)["updated"] == ["tags"]
 
 
@@ -65,9 +100,21 @@ def test_concurrent_puts_of_the_same_content_report_one_creation(
         data = write_tree(tmp_path / f"data{round_}", files)
         procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "satchel", "put", str(data), "--name", f"race{round_}",
-                 "--type", "dataset", "--json"],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "satchel",
+                    "put",
+                    str(data),
+                    "--name",
+                    f"race{round_}",
+                    "--type",
+                    "dataset",
+                    "--json",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
                 env={**env, "SATCHEL_CACHE_DIR": str(tmp_path / f"cache{round_}-{n}")},
             )
             for n in range(4)
@@ -88,9 +135,11 @@ def test_alias_add_latest_or_a_version_number_is_refused(
     run(capsys, "put", str(data), "--name", "ds", "--type", "dataset")
     code, out, err = run(capsys, "alias", "add", "ds:v0", "best", "latest")
     assert (code, out) == (1, "")
-    assert err == ("satchel: error: alias 'latest' is computed (it always names the newest "
-                   "version) and cannot be assigned; use another alias, such as 'best' or "
-                   "'prod'\n")
+    assert err == (
+        "satchel: error: alias 'latest' is computed (it always names the newest "
+        "version) and cannot be assigned; use another alias, such as 'best' or "
+        "'prod'\n"
+    )
     code, _out, err = run(capsys, "alias", "add", "ds:v0", "v7")
     assert code == 1 and "alias 'v7' looks like a version number" in err
     assert satchel_env.api().artifact("ds:v0").aliases == ["latest"]  # "best" was not set
@@ -129,14 +178,35 @@ def test_global_options_after_the_command_win(
     capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path
 ) -> None:
     other = tmp_path / "other-store"
-    code, _out, err = run(capsys, "put", str(data), "--name", "ds", "--type", "dataset",
-                          "--store", str(other), "--project", "p")
+    code, _out, err = run(
+        capsys,
+        "put",
+        str(data),
+        "--name",
+        "ds",
+        "--type",
+        "dataset",
+        "--store",
+        str(other),
+        "--project",
+        "p",
+    )
     assert code == 0, err
     code, out, _ = run(capsys, "ls", "--store", str(other), "--project", "p", "--json")
     assert code == 0 and [i["qualified_name"] for i in json.loads(out)["items"]] == ["p/ds:v0"]
     # before and after the command: the one after wins
-    code, out, _ = run(capsys, "--store", str(tmp_path / "nothing"), "--project", "q", "ls",
-                       "--store", str(other), "--project", "p")
+    code, out, _ = run(
+        capsys,
+        "--store",
+        str(tmp_path / "nothing"),
+        "--project",
+        "q",
+        "ls",
+        "--store",
+        str(other),
+        "--project",
+        "p",
+    )
     assert code == 0 and out.startswith("p/ds:v0  dataset")
     code, out, _ = run(capsys, "--store", str(other), "ls", "--project", "default")
     assert out == "page 1/1, 0 version(s)\n"
@@ -163,8 +233,10 @@ def test_gc_dry_run_reports_young_unreferenced_content_apart_from_what_goes(
     report = collect_garbage(api.store, dry_run=True)
     assert (report.kept_young, report.young, report.objects) == (0, (), ())
     _code, out, _ = run(capsys, "gc", "--dry-run")
-    assert out == ("would remove 0 manifest(s) and 0 object(s), would free 0 B (0 bytes); 0 "
-                   "expired version(s); 0 unreferenced item(s) kept as younger than 1h\n")
+    assert out == (
+        "would remove 0 manifest(s) and 0 object(s), would free 0 B (0 bytes); 0 "
+        "expired version(s); 0 unreferenced item(s) kept as younger than 1h\n"
+    )
     # a deleted version's own object and manifest are unreferenced, kept while young
     v0 = api.artifact("ds:v0")
     own = layout.object_key("md5", v0.get_entry("own").oid)
@@ -178,8 +250,10 @@ def test_gc_dry_run_reports_young_unreferenced_content_apart_from_what_goes(
     assert out.splitlines() == [
         f"kept manifest {manifest} ({size} B): younger than 2h",
         f"kept object {own} (4 B): younger than 2h",
-        ("would remove 0 manifest(s) and 0 object(s), would free 0 B (0 bytes); 0 expired "
-         "version(s); 2 unreferenced item(s) kept as younger than 2h"),
+        (
+            "would remove 0 manifest(s) and 0 object(s), would free 0 B (0 bytes); 0 expired "
+            "version(s); 2 unreferenced item(s) kept as younger than 2h"
+        ),
     ]
     _, out, _ = run(capsys, "gc", "--dry-run", "--json")
     assert json.loads(out)["young"] == [manifest, own]

@@ -41,8 +41,10 @@ def test_put_of_a_missing_path_says_it_does_not_exist(
     assert err == "satchel: error: no-such-folder does not exist; put a file or a folder\n"
     os.symlink(tmp_path / "gone", tmp_path / "dangling")
     code, out, err = run(capsys, "put", str(tmp_path / "dangling"), "--name", "ds", "--type", "x")
-    assert err == (f"satchel: error: {tmp_path / 'dangling'} is a dangling symbolic link, "
-                   "neither a regular file nor a folder; put a file or a folder\n")
+    assert err == (
+        f"satchel: error: {tmp_path / 'dangling'} is a dangling symbolic link, "
+        "neither a regular file nor a folder; put a file or a folder\n"
+    )
 
 
 def test_verify_of_a_missing_folder_says_so(
@@ -91,9 +93,11 @@ SKIPPED = [
 
 def _skipped_text(root: Path, doing: str) -> str:
     listed = "; ".join(f"'{rel}' ({reason})" for rel, reason in SKIPPED)
-    return (f"{doing} skipped 5 entries of {root} that are not a regular file or folder: "
-            f"{listed}. Only regular files (and symbolic links to them) are added; copy what "
-            "you need into the folder as regular files")
+    return (
+        f"{doing} skipped 5 entries of {root} that are not a regular file or folder: "
+        f"{listed}. Only regular files (and symbolic links to them) are added; copy what "
+        "you need into the folder as regular files"
+    )
 
 
 @pytest.mark.parametrize("policy", ["mutable", "immutable"])
@@ -160,8 +164,9 @@ def _commit_old_manifest(satchel_env: SatchelEnv, paths: dict[str, bytes]) -> No
     """Commit a manifest holding names an older satchel (or W&B) accepted, through the store's
     own commit protocol (adding such files is refused now)."""
     store = satchel_env.open_store()
-    staged = write_tree(satchel_env.work / "staged", {f"f{i}": c for i, c in
-                                                      enumerate(paths.values())})
+    staged = write_tree(
+        satchel_env.work / "staged", {f"f{i}": c for i, c in enumerate(paths.values())}
+    )
     entries = [ManifestEntry(p, hash_bytes(c), len(c)) for p, c in paths.items()]
     manifest = Manifest(entries)
 
@@ -169,8 +174,15 @@ def _commit_old_manifest(satchel_env: SatchelEnv, paths: dict[str, bytes]) -> No
         for i, e in enumerate(entries):
             store.put_object(e.alg, e.oid, str(staged / f"f{i}"))
 
-    store.commit(CommitRequest(project="default", name="old", type="dataset",
-                               build=lambda _latest: manifest, upload=upload))
+    store.commit(
+        CommitRequest(
+            project="default",
+            name="old",
+            type="dataset",
+            build=lambda _latest: manifest,
+            upload=upload,
+        )
+    )
 
 
 def test_stored_names_with_control_characters_load_and_print_escaped(
@@ -201,14 +213,18 @@ def test_a_file_name_with_a_line_break_cannot_forge_output_lines(
     assert err.splitlines() == [
         f"satchel: error: folder {data} does not match default/ds:v0:",
         "  1 extra: x\\nsatchel: ok: everything matches",
-        (f"  run 'satchel checkout ds {data}' to make the folder match (it deletes the extra "
-        "files)"),
+        (
+            f"  run 'satchel checkout ds {data}' to make the folder match (it deletes the extra "
+            "files)"
+        ),
     ]
     # adding it is refused, and the error is one line too
     code, _out, err = run(capsys, "put", str(data), "--name", "ds", "--type", "dataset")
     assert code == 1 and err.count("\n") == 1
-    assert err == ("satchel: error: logical path 'x\\nsatchel: ok: everything matches' "
-                   "contains a line break; rename the file\n")
+    assert err == (
+        "satchel: error: logical path 'x\\nsatchel: ok: everything matches' "
+        "contains a line break; rename the file\n"
+    )
 
 
 def test_every_line_of_human_output_stays_one_line() -> None:

@@ -70,9 +70,12 @@ def test_add_file_missing_or_folder(data: Path) -> None:
 
 
 def test_add_file_unknown_policy(data: Path) -> None:
-    with pytest.raises(InvalidArgumentError, match=r"^policy must be 'mutable' or 'immutable', "
-                       r"got 'copy'; 'immutable' checks the file is unchanged at save, 'mutable' "
-                       r"copies it now$"):
+    with pytest.raises(
+        InvalidArgumentError,
+        match=r"^policy must be 'mutable' or 'immutable', "
+        r"got 'copy'; 'immutable' checks the file is unchanged at save, 'mutable' "
+        r"copies it now$",
+    ):
         Artifact("ds", "dataset").add_file(data / "a.txt", policy="copy")
     with pytest.raises(ValueError, match="policy must be"):  # an InvalidArgumentError is one
         Artifact("ds", "dataset").add_dir(data, policy="reference")
@@ -145,8 +148,10 @@ def test_add_dir_does_not_follow_folder_symlinks(data: Path, tmp_path: Path) -> 
 
 
 def test_add_dir_conflicts_listed_before_anything_is_added(data: Path, tmp_path: Path) -> None:
-    other = write_tree(tmp_path / "other", {"a.txt": "ALPHA", "b.txt": "beta", "new.txt": "n",
-                                            "sub/c.txt": "GAMMA"})
+    other = write_tree(
+        tmp_path / "other",
+        {"a.txt": "ALPHA", "b.txt": "beta", "new.txt": "n", "sub/c.txt": "GAMMA"},
+    )
     art = Artifact("ds", "dataset")
     art.add_dir(data)
     with pytest.raises(EntryConflictError, match=r"2 path\(s\) .*a.txt, sub/c.txt.*merge=True"):
@@ -191,7 +196,9 @@ def test_mutable_add_file_then_delete_source(data: Path, satchel_env: SatchelEnv
     assert art.get("b.txt") == b"beta"
 
 
-def test_immutable_unchanged_files_commit(data: Path, tmp_path: Path, satchel_env: SatchelEnv) -> None:
+def test_immutable_unchanged_files_commit(
+    data: Path, tmp_path: Path, satchel_env: SatchelEnv
+) -> None:
     art = Artifact("ds", "dataset")
     art.add_dir(data, policy="immutable")
     os.utime(data / "a.txt", ns=(1, 1))  # touched but same content: still fine
@@ -214,8 +221,11 @@ def test_immutable_changed_file_fails_and_commits_nothing(
         os.utime(target, ns=(1, 10**18))
     else:
         os.unlink(target)
-    with pytest.raises(SourceFileChangedError, match=r"1 file\(s\) added with policy='immutable'"
-                       r" changed before save: sub/c.txt .*Nothing was committed") as info:
+    with pytest.raises(
+        SourceFileChangedError,
+        match=r"1 file\(s\) added with policy='immutable'"
+        r" changed before save: sub/c.txt .*Nothing was committed",
+    ) as info:
         art.save()
     assert len(info.value.paths) == 1 and info.value.paths[0].startswith("sub/c.txt")
     assert _versions(satchel_env) == []
@@ -232,8 +242,11 @@ def test_immutable_change_lists_every_changed_file(data: Path) -> None:
     with pytest.raises(SourceFileChangedError) as info:
         art.save()
     assert len(info.value.paths) == 2
-    assert "a.txt" in str(info.value) and "b.txt" in str(info.value) and "was deleted" in str(
-        info.value)
+    assert (
+        "a.txt" in str(info.value)
+        and "b.txt" in str(info.value)
+        and "was deleted" in str(info.value)
+    )
 
 
 def test_immutable_failed_save_can_be_retried_after_readding(data: Path) -> None:
@@ -255,7 +268,11 @@ def test_add_reference_file_uri_file_and_folder(data: Path) -> None:
     art = Artifact("ds", "dataset")
     (one,) = art.add_reference(data.joinpath("a.txt").as_uri())
     assert (one.path, one.digest, one.size, one.ref) == (
-        "a.txt", hash_bytes(b"alpha"), 5, data.joinpath("a.txt").as_uri())
+        "a.txt",
+        hash_bytes(b"alpha"),
+        5,
+        data.joinpath("a.txt").as_uri(),
+    )
     many = art.add_reference(data.joinpath("sub").as_uri(), name="refs")
     assert [e.path for e in many] == ["refs/c.txt", "refs/deeper/d.bin"]
     assert all(e.is_reference for e in many)
@@ -268,8 +285,11 @@ def test_add_reference_file_errors(data: Path) -> None:
         art.add_reference(data.joinpath("nope").as_uri())
     with pytest.raises(TooManyObjectsError, match="holds 4 files, more than max_objects=3"):
         art.add_reference(data.as_uri(), max_objects=3)
-    with pytest.raises(InvalidArgumentError, match=r"^max_objects must be at least 1, got 0; pass "
-                                                   r"a positive limit, or None for the default$"):
+    with pytest.raises(
+        InvalidArgumentError,
+        match=r"^max_objects must be at least 1, got 0; pass "
+        r"a positive limit, or None for the default$",
+    ):
         art.add_reference(data.as_uri(), max_objects=0)
     with pytest.raises(InvalidPathError, match="names host 'server'; use file:///absolute/path"):
         art.add_reference("file://server/share/x")
@@ -282,7 +302,11 @@ def test_add_reference_unknown_scheme_tracks_uri(data: Path, satchel_env: Satche
         art.add_reference("ftp://example.invalid/data.csv")
     (e,) = art.add_reference("ftp://example.invalid/data.csv", name="data.csv")
     assert (e.path, e.digest, e.ref, e.size) == (
-        "data.csv", "ftp://example.invalid/data.csv", "ftp://example.invalid/data.csv", None)
+        "data.csv",
+        "ftp://example.invalid/data.csv",
+        "ftp://example.invalid/data.csv",
+        None,
+    )
     art.add_file(data / "a.txt")
     art.save()
     fetched = satchel_env.api().artifact("ds:v0")
@@ -308,7 +332,8 @@ def test_same_reference_twice_is_noop_other_conflicts(data: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "obj", ["text ✓", b"\x00raw", bytearray(b"ba"), {"k": [1, 2.5, None, True]}, [1, "two"], 7],
+    "obj",
+    ["text ✓", b"\x00raw", bytearray(b"ba"), {"k": [1, 2.5, None, True]}, [1, "two"], 7],
 )
 def test_add_and_get_objects_round_trip(obj: object, satchel_env: SatchelEnv) -> None:
     art = Artifact("ds", "dataset")
@@ -363,7 +388,9 @@ def test_get_with_unregistered_serializer(satchel_env: SatchelEnv) -> None:
 
     base = satchel_env.services()
     registry = SerializerRegistry()
-    registry.register("pairs", (tuple,), lambda t: repr(t).encode(), lambda b: ast.literal_eval(b.decode()))
+    registry.register(
+        "pairs", (tuple,), lambda t: repr(t).encode(), lambda b: ast.literal_eval(b.decode())
+    )
     custom = Services(base.cache, base.handlers, registry, base.progress, base.store)
     art = Artifact("ds", "dataset", services=custom)
     art.add((1, 2), "pair")
@@ -400,8 +427,10 @@ def test_new_file_modes_and_conflicts() -> None:
     with art.new_file("f.txt", mode="w") as f:
         f.write("three")
     assert art.get("f.txt") == b"three"
-    bad_mode = (r"^mode must be 'x', 'w', 'xb' or 'wb', got 'a'; new_file\(\) writes a new file "
-                r"\(use download\(\) to read one\)$")
+    bad_mode = (
+        r"^mode must be 'x', 'w', 'xb' or 'wb', got 'a'; new_file\(\) writes a new file "
+        r"\(use download\(\) to read one\)$"
+    )
     with pytest.raises(InvalidArgumentError, match=bad_mode), art.new_file("g.txt", mode="a"):
         pass
 

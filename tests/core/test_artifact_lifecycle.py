@@ -19,10 +19,24 @@ from satchel.errors import (
 from tests.conftest import SatchelEnv
 
 COMMITTED_ONLY = [
-    "version", "version_index", "qualified_name", "project",
-    "created_at", "updated_at", "commit_hash", "based_on", "created_by", "entity",
-    "source_entity", "source_project", "source_version", "source_qualified_name", "url",
-    "history_step", "collection", "source_collection",
+    "version",
+    "version_index",
+    "qualified_name",
+    "project",
+    "created_at",
+    "updated_at",
+    "commit_hash",
+    "based_on",
+    "created_by",
+    "entity",
+    "source_entity",
+    "source_project",
+    "source_version",
+    "source_qualified_name",
+    "url",
+    "history_step",
+    "collection",
+    "source_collection",
 ]
 
 
@@ -53,8 +67,11 @@ def test_finalize_freezes_then_save_commits(src: Path) -> None:
     art.finalize()
     art.finalize()  # idempotent
     assert art.state is ArtifactState.PENDING and art.is_draft()
-    with pytest.raises(ArtifactFinalizedError, match=r"artifact ds is pending and can no longer "
-                                                     r"be changed; call new_draft\(\)"):
+    with pytest.raises(
+        ArtifactFinalizedError,
+        match=r"artifact ds is pending and can no longer "
+        r"be changed; call new_draft\(\)",
+    ):
         art.add_file(src, name="other.txt")
     art.save()
     assert art.state is ArtifactState.COMMITTED
@@ -113,8 +130,11 @@ def test_failed_save_returns_to_previous_state(src: Path) -> None:
 @pytest.mark.parametrize("attr", COMMITTED_ONLY)
 def test_committed_only_attributes_raise_not_logged_on_draft(attr: str) -> None:
     art = Artifact("ds", "dataset")
-    with pytest.raises(ArtifactNotLoggedError, match=rf"'{attr}' exists only once the artifact is "
-                                                     r"committed; call save\(\) first"):
+    with pytest.raises(
+        ArtifactNotLoggedError,
+        match=rf"'{attr}' exists only once the artifact is "
+        r"committed; call save\(\) first",
+    ):
         getattr(art, attr)
 
 
@@ -188,9 +208,12 @@ def test_invalid_types(type_: str) -> None:
 def test_invalid_project_on_save(src: Path, satchel_env: SatchelEnv) -> None:
     art = Artifact("ds", "dataset")
     art.add_file(src)
-    with pytest.raises(InvalidNameError, match="^project 'my project' contains a space; satchel "
-                                               "names become folder and object names in the "
-                                               "store, so use '-' or '_' instead$"):
+    with pytest.raises(
+        InvalidNameError,
+        match="^project 'my project' contains a space; satchel "
+        "names become folder and object names in the "
+        "store, so use '-' or '_' instead$",
+    ):
         art.save(project="my project")
     assert art.is_draft()
 
@@ -231,8 +254,10 @@ def test_invalid_tags(src: Path, bad: str) -> None:
 
 def test_metadata_validation() -> None:
     Artifact("ds", "dataset", metadata={f"k{i}": i for i in range(100)})
-    with pytest.raises(InvalidMetadataError, match="metadata has 101 top-level keys; the limit "
-                                                   "is 100. Nest related values"):
+    with pytest.raises(
+        InvalidMetadataError,
+        match="metadata has 101 top-level keys; the limit is 100. Nest related values",
+    ):
         Artifact("ds", "dataset", metadata={f"k{i}": i for i in range(101)})
     with pytest.raises(InvalidMetadataError, match="metadata must be a dict, got list"):
         Artifact("ds", "dataset", metadata=[1, 2])  # type: ignore[arg-type]
@@ -240,8 +265,10 @@ def test_metadata_validation() -> None:
 
     for bad in ({1, 2}, b"raw", float("nan"), float("inf"), datetime.date(2024, 1, 1)):
         # not silently turned into a list, base64, null or a string
-        with pytest.raises(InvalidMetadataError, match="metadata is not JSON-serialisable: .*"
-                                                       "Use only dicts, lists, str, int"):
+        with pytest.raises(
+            InvalidMetadataError,
+            match="metadata is not JSON-serialisable: .*Use only dicts, lists, str, int",
+        ):
             Artifact("ds", "dataset", metadata={"bad": bad})
     with pytest.raises(ValueError):
         Artifact("ds", "dataset", metadata={"o": object()})

@@ -80,12 +80,19 @@ def test_put_stream_checks_digest_and_keeps_nothing_on_mismatch(tmp_path: Path) 
     dest = cache.object_path("md5", hashlib.md5(b"payload").hexdigest())
     seen: list[int] = []
     with pytest.raises(DigestMismatchError, match=r"has digest .* expected .*nothing was kept"):
-        cache.put_stream(io.BytesIO(b"tampered"), dest, alg="md5", expected_digest=good,
-                         what="obj from store")
+        cache.put_stream(
+            io.BytesIO(b"tampered"), dest, alg="md5", expected_digest=good, what="obj from store"
+        )
     assert not os.path.exists(dest)
     assert _leftovers(Path(dest).parent) == []
-    assert cache.put_stream(io.BytesIO(b"payload"), dest, alg="md5", expected_digest=good,
-                            what="obj", on_bytes=seen.append) == (good, 7)
+    assert cache.put_stream(
+        io.BytesIO(b"payload"),
+        dest,
+        alg="md5",
+        expected_digest=good,
+        what="obj",
+        on_bytes=seen.append,
+    ) == (good, 7)
     assert Path(dest).read_bytes() == b"payload" and sum(seen) == 7
     assert stat.S_IMODE(os.stat(dest).st_mode) == READ_ONLY
     assert cache.get("md5", hashlib.md5(b"payload").hexdigest(), 7) == dest
@@ -304,8 +311,15 @@ def test_cleanup_removes_stale_temporary_files(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("10GB", 10 * 10**9), ("512MiB", 512 * 2**20), ("1.5G", 1_500_000_000),
-     ("1000", 1000), ("2 kib", 2048), ("0", 0), ("3tb", 3 * 10**12)],
+    [
+        ("10GB", 10 * 10**9),
+        ("512MiB", 512 * 2**20),
+        ("1.5G", 1_500_000_000),
+        ("1000", 1000),
+        ("2 kib", 2048),
+        ("0", 0),
+        ("3tb", 3 * 10**12),
+    ],
 )
 def test_parse_size(text: str, value: int) -> None:
     assert parse_size(text) == value
@@ -313,9 +327,13 @@ def test_parse_size(text: str, value: int) -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("abc", "is not a size; use e.g. 10GB, 512MiB or 1000000$"), ("10XB", "is not a size"),
-     ("1.2.3G", "is not a size; use e.g. 10GB"), ("", "is not a size"),
-     ("-5GB", "^size '-5GB' is negative; give a size of 0 or more$")],
+    [
+        ("abc", "is not a size; use e.g. 10GB, 512MiB or 1000000$"),
+        ("10XB", "is not a size"),
+        ("1.2.3G", "is not a size; use e.g. 10GB"),
+        ("", "is not a size"),
+        ("-5GB", "^size '-5GB' is negative; give a size of 0 or more$"),
+    ],
 )
 def test_parse_size_errors(text: str, message: str) -> None:
     with pytest.raises(InvalidArgumentError, match=message):
@@ -387,8 +405,12 @@ def test_download_of_small_and_large_files_is_byte_identical_and_checked(
 ) -> None:
     from satchel.fsutil import SMALL_FILE
 
-    files = {"small/a.bin": os.urandom(100), "big.bin": os.urandom(SMALL_FILE + 7),
-             "edge.bin": os.urandom(SMALL_FILE), "empty": b""}
+    files = {
+        "small/a.bin": os.urandom(100),
+        "big.bin": os.urandom(SMALL_FILE + 7),
+        "edge.bin": os.urandom(SMALL_FILE),
+        "empty": b"",
+    }
     write_tree(tmp_path / "data", files)
     art = Artifact("ds", "dataset")
     art.add_dir(str(tmp_path / "data"))

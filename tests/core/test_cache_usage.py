@@ -93,8 +93,9 @@ def test_a_live_drafts_packs_are_kept_a_killed_ones_removed(
 ) -> None:
     data = write_tree(tmp_path / "data", {f"f{i:02d}.txt": f"file {i}" * 20 for i in range(40)})
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.Popen([sys.executable, "-c", _DRAFT, str(data)], stdout=subprocess.PIPE,
-                            text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _DRAFT, str(data)], stdout=subprocess.PIPE, text=True, env=env
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline() == "added\n"
         cache = Cache(str(satchel_env.cache))
@@ -106,7 +107,7 @@ def test_a_live_drafts_packs_are_kept_a_killed_ones_removed(
         assert cache.cleanup(0).removed_temporaries == 0
         assert all(p.exists() for p in packs)
         proc.send_signal(signal.SIGKILL)  # a killed writer: nothing releases its packs but
-        proc.wait(timeout=30)             # the kernel, which drops its locks
+        proc.wait(timeout=30)  # the kernel, which drops its locks
         result = cache.cleanup(0)
         assert result.removed_temporaries == len(packs)
         assert not any(p.exists() for p in packs)
@@ -134,8 +135,14 @@ def test_cache_commands_report_temporaries_and_shared_files(
     )
     assert main(["cache", "info", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {
-        "root": str(root), "bytes": 350, "files": 1, "content_bytes": 300, "temporaries": 1,
-        "temporary_bytes": 50, "shared_files": 1, "shared_bytes": 200,
+        "root": str(root),
+        "bytes": 350,
+        "files": 1,
+        "content_bytes": 300,
+        "temporaries": 1,
+        "temporary_bytes": 50,
+        "shared_files": 1,
+        "shared_bytes": 200,
     }
     assert main(["cache", "cleanup", "--target-size", "0"]) == 0
     assert capsys.readouterr().out == (

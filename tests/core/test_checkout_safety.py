@@ -84,11 +84,20 @@ def test_checkout_refuses_the_store_a_folder_inside_it_and_one_holding_it(
     )
     assert isinstance(err, ValueError)
     assert (err.folder, err.protected, err.role) == (str(store), str(store), "satchel store")
-    _refused(ds, store / "objects", private,
-             rf"into {store / 'objects'}: that folder is inside the satchel store {store},")
+    _refused(
+        ds,
+        store / "objects",
+        private,
+        rf"into {store / 'objects'}: that folder is inside the satchel store {store},",
+    )
     _refused(ds, store / "not-yet" / "there", private, "is inside the satchel store")
-    err = _refused(ds, private, private, rf"into {private}: that folder holds the satchel "
-                   rf"store {store}, and checkout deletes")
+    err = _refused(
+        ds,
+        private,
+        private,
+        rf"into {private}: that folder holds the satchel "
+        rf"store {store}, and checkout deletes",
+    )
     assert err.protected == str(store)
 
 
@@ -103,10 +112,16 @@ def test_checkout_resolves_relative_paths_and_symlinks_before_comparing(
 ) -> None:
     store = satchel_env.store
     os.symlink(store, tmp_path / "link-to-store")
-    _refused(ds, tmp_path / "link-to-store", store.parent, f"that folder is the satchel store {store},")
+    _refused(
+        ds, tmp_path / "link-to-store", store.parent, f"that folder is the satchel store {store},"
+    )
     os.symlink(store.parent, tmp_path / "link-to-private")
-    _refused(ds, tmp_path / "link-to-private" / "store" / "objects", store.parent,
-             "is inside the satchel store")
+    _refused(
+        ds,
+        tmp_path / "link-to-private" / "store" / "objects",
+        store.parent,
+        "is inside the satchel store",
+    )
     _refused(ds, tmp_path / "link-to-private", store.parent, "holds the satchel store")
     relative = os.path.relpath(store, os.getcwd())
     assert not os.path.isabs(relative)
@@ -123,9 +138,15 @@ def test_checkout_protects_the_configured_store_as_well_as_the_artifacts_own(
     art.save(store=str(other))
     got = Api(str(other)).artifact("ds")
     satchel_env.store.mkdir()  # the configured ($SATCHEL_STORE) store
-    _refused(got, satchel_env.store.parent, satchel_env.store.parent,
-             f"holds the satchel store {satchel_env.store},")
-    _refused(got, tmp_path / "elsewhere", tmp_path / "elsewhere", f"holds the satchel store {other},")
+    _refused(
+        got,
+        satchel_env.store.parent,
+        satchel_env.store.parent,
+        f"holds the satchel store {satchel_env.store},",
+    )
+    _refused(
+        got, tmp_path / "elsewhere", tmp_path / "elsewhere", f"holds the satchel store {other},"
+    )
 
 
 def test_checkout_refuses_the_home_folder_and_above_but_not_below(
@@ -133,19 +154,31 @@ def test_checkout_refuses_the_home_folder_and_above_but_not_below(
 ) -> None:
     home = write_tree(tmp_path / "people" / "me", {"thesis.tex": "years of work", "notes/x": "y"})
     monkeypatch.setenv("HOME", str(home))
-    err = _refused(ds, "~", tmp_path / "people", rf"into {home}: that folder is your home folder, "
-                   "and checkout deletes every file there")
+    err = _refused(
+        ds,
+        "~",
+        tmp_path / "people",
+        rf"into {home}: that folder is your home folder, "
+        "and checkout deletes every file there",
+    )
     assert err.role == "home folder"
-    _refused(ds, tmp_path / "people", tmp_path / "people",
-             rf"into {tmp_path / 'people'}: that folder holds your home folder {home},")
+    _refused(
+        ds,
+        tmp_path / "people",
+        tmp_path / "people",
+        rf"into {tmp_path / 'people'}: that folder holds your home folder {home},",
+    )
     assert ds.checkout("~/data") == str(home / "data")
     assert read_tree(home / "data") == FILES
     assert (home / "thesis.tex").read_text() == "years of work"
 
 
 def test_checkout_refuses_a_filesystem_root(ds: Artifact) -> None:
-    with pytest.raises(ProtectedFolderError, match=r"into /: that folder is a filesystem root, "
-                       "and checkout deletes every file there") as info:
+    with pytest.raises(
+        ProtectedFolderError,
+        match=r"into /: that folder is a filesystem root, "
+        "and checkout deletes every file there",
+    ) as info:
         ds.checkout("/")
     assert info.value.role == "filesystem root"
     with pytest.raises(ProtectedFolderError, match="is a filesystem root"):
@@ -157,8 +190,12 @@ def test_checkout_refuses_a_folder_above_the_working_directory_but_takes_the_wor
 ) -> None:
     work = write_tree(tmp_path / "project" / "run", {"log.txt": "mine"})
     monkeypatch.chdir(work)
-    _refused(ds, "..", tmp_path / "project",
-             rf"into {tmp_path / 'project'}: that folder holds the working directory {work},")
+    _refused(
+        ds,
+        "..",
+        tmp_path / "project",
+        rf"into {tmp_path / 'project'}: that folder holds the working directory {work},",
+    )
     _refused(ds, tmp_path, tmp_path, "holds the working directory")
     result = ds.checkout(".", summary=True)
     assert result.root == str(work)
@@ -182,8 +219,11 @@ def test_download_refuses_the_store_and_the_cache_and_what_is_inside_them(
         f"{store}, whose files satchel manages. Nothing was written; download into a folder "
         "outside satchel's stores and caches"
     )
-    with pytest.raises(ProtectedFolderError, match=rf"into {cache / 'x'}: that folder is "
-                       rf"inside the satchel cache {cache},"):
+    with pytest.raises(
+        ProtectedFolderError,
+        match=rf"into {cache / 'x'}: that folder is "
+        rf"inside the satchel cache {cache},",
+    ):
         ds.download(cache / "x")
     with pytest.raises(ProtectedFolderError, match="is inside the satchel store"):
         ds.download(store / "objects")
@@ -222,8 +262,15 @@ def test_download_above_the_store_is_refused_only_when_a_file_would_land_inside_
 def test_dry_run_lists_deletions_writes_and_keeps_and_touches_nothing(
     ds: Artifact, tmp_path: Path, satchel_env: SatchelEnv
 ) -> None:
-    out = write_tree(tmp_path / "out", {"a.txt": "alpha", "b.txt": "edited", "mine.txt": "m",
-                                        "sub/c.txt/inner": "a folder where a file goes"})
+    out = write_tree(
+        tmp_path / "out",
+        {
+            "a.txt": "alpha",
+            "b.txt": "edited",
+            "mine.txt": "m",
+            "sub/c.txt/inner": "a folder where a file goes",
+        },
+    )
     os.symlink(tmp_path / "src", out / "link")
     before = snapshot(tmp_path)
     plan = ds.checkout(out, dry_run=True)
@@ -252,7 +299,9 @@ def test_dry_run_into_a_missing_folder_does_not_create_it(ds: Artifact, tmp_path
 def test_dry_run_reports_that_a_real_run_needs_force_without_raising(
     ds: Artifact, tmp_path: Path
 ) -> None:
-    out = write_tree(tmp_path / "out", {f"mine/{i:02}.txt": str(i) for i in range(UNSEEN_LIMIT + 1)})
+    out = write_tree(
+        tmp_path / "out", {f"mine/{i:02}.txt": str(i) for i in range(UNSEEN_LIMIT + 1)}
+    )
     before = snapshot(out)
     plan = ds.checkout(out, dry_run=True)
     assert plan.needs_force and len(plan.unseen) == UNSEEN_LIMIT + 1 and plan.limit == UNSEEN_LIMIT
@@ -263,8 +312,10 @@ def test_dry_run_reports_that_a_real_run_needs_force_without_raising(
 
 
 def test_summary_counts_what_was_deleted_written_and_kept(ds: Artifact, tmp_path: Path) -> None:
-    out = write_tree(tmp_path / "out", {"a.txt": "alpha", "sub/c.txt": "gamma",
-                                        "b.txt": "edited", "x.txt": "1", "y/z.txt": "2"})
+    out = write_tree(
+        tmp_path / "out",
+        {"a.txt": "alpha", "sub/c.txt": "gamma", "b.txt": "edited", "x.txt": "1", "y/z.txt": "2"},
+    )
     result = ds.checkout(out, summary=True)
     assert isinstance(result, CheckoutResult)
     assert result.root == str(out)
@@ -352,7 +403,8 @@ def test_guard_rails_hold_on_bucket_stores_too(
     with pytest.raises(TooManyDeletionsError):
         got.checkout(out)
     assert got.checkout(out, force=True, summary=True).summary() == (
-        f"deleted {UNSEEN_LIMIT + 1}, wrote 4, kept 0")
+        f"deleted {UNSEEN_LIMIT + 1}, wrote 4, kept 0"
+    )
 
 
 # -- the command line ---------------------------------------------------------------------
@@ -366,13 +418,17 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def put_ds(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, _, _ = run(capsys, "put", str(write_tree(tmp_path / "src", FILES)), "--name", "ds",
-                     "--type", "dataset")
+    code, _, _ = run(
+        capsys, "put", str(write_tree(tmp_path / "src", FILES)), "--name", "ds", "--type", "dataset"
+    )
     assert code == 0
 
 
 def test_cli_checkout_refusals_are_one_line_and_change_nothing(
-    capsys: pytest.CaptureFixture[str], put_ds: None, satchel_env: SatchelEnv, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    put_ds: None,
+    satchel_env: SatchelEnv,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     home = write_tree(tmp_path / "home", {"precious.txt": "p"})
@@ -407,8 +463,10 @@ def test_cli_dry_run_lists_everything_and_changes_nothing(
     code, out, err = run(capsys, "checkout", "ds", str(out_dir), "--dry-run")
     assert (code, err) == (0, "")
     assert out.splitlines() == [
-        (f"dry run: checking out default/ds:v0 into {out_dir} would delete 1, write 3, keep 1; "
-         "nothing was changed"),
+        (
+            f"dry run: checking out default/ds:v0 into {out_dir} would delete 1, write 3, keep 1; "
+            "nothing was changed"
+        ),
         "  delete  mine.txt  (not written by satchel)",
         "  write   b.txt",
         "  write   sub/c.txt",
@@ -417,9 +475,15 @@ def test_cli_dry_run_lists_everything_and_changes_nothing(
     code, out, _ = run(capsys, "checkout", "ds", str(out_dir), "--dry-run", "--json")
     assert code == 0
     assert json.loads(out) == {
-        "name": "default/ds:v0", "root": str(out_dir), "dry_run": True, "delete": ["mine.txt"],
-        "unseen": ["mine.txt"], "clear": [], "write": ["b.txt", "sub/c.txt", "sub/d.txt"],
-        "keep": 1, "needs_force": False,
+        "name": "default/ds:v0",
+        "root": str(out_dir),
+        "dry_run": True,
+        "delete": ["mine.txt"],
+        "unseen": ["mine.txt"],
+        "clear": [],
+        "write": ["b.txt", "sub/c.txt", "sub/d.txt"],
+        "keep": 1,
+        "needs_force": False,
     }
     assert snapshot(out_dir) == before
     assert not (tmp_path / "new").exists()
@@ -435,8 +499,13 @@ def test_cli_prints_the_summary_after_a_real_run(
     assert (code, err) == (0, "")
     assert out == f"{out_dir} now matches default/ds:v0: deleted 1, wrote 3, kept 1\n"
     code, out, _ = run(capsys, "checkout", "ds", str(out_dir), "--json")
-    assert json.loads(out) == {"name": "default/ds:v0", "root": str(out_dir), "deleted": 0,
-                               "written": 0, "kept": 4}
+    assert json.loads(out) == {
+        "name": "default/ds:v0",
+        "root": str(out_dir),
+        "deleted": 0,
+        "written": 0,
+        "kept": 4,
+    }
 
 
 def test_cli_needs_force_beyond_the_limit(
@@ -446,14 +515,18 @@ def test_cli_needs_force_beyond_the_limit(
     before = snapshot(out_dir)
     code, out, err = run(capsys, "checkout", "ds", str(out_dir))
     assert (code, out) == (1, "")
-    assert err.startswith(f"satchel: error: checkout of default/ds:v0 into {out_dir} would "
-                          f"delete {UNSEEN_LIMIT + 1} files that satchel did not write (m00, ")
+    assert err.startswith(
+        f"satchel: error: checkout of default/ds:v0 into {out_dir} would "
+        f"delete {UNSEEN_LIMIT + 1} files that satchel did not write (m00, "
+    )
     assert "List them with --dry-run" in err and "--force" in err and err.count("\n") == 1
     assert snapshot(out_dir) == before
     code, out, _ = run(capsys, "checkout", "ds", str(out_dir), "--dry-run")
     assert code == 0
-    assert out.splitlines()[-1] == (f"a real run needs --force: it deletes {UNSEEN_LIMIT + 1} "
-                                    f"files satchel did not write (more than {UNSEEN_LIMIT})")
+    assert out.splitlines()[-1] == (
+        f"a real run needs --force: it deletes {UNSEEN_LIMIT + 1} "
+        f"files satchel did not write (more than {UNSEEN_LIMIT})"
+    )
     assert snapshot(out_dir) == before
     code, out, _ = run(capsys, "checkout", "ds", str(out_dir), "--force")
     assert code == 0 and out.endswith(f"deleted {UNSEEN_LIMIT + 1}, wrote 4, kept 0\n")

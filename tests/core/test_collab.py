@@ -74,7 +74,9 @@ class TestRun:
 
     def test_upsert_needs_a_distributed_id_or_a_group(self, tmp_path: Path) -> None:
         run = satchel.init(store=str(tmp_path / "store"))
-        with pytest.raises(ConfigError, match=r"needs a distributed_id: pass distributed_id=\.\.\."):
+        with pytest.raises(
+            ConfigError, match=r"needs a distributed_id: pass distributed_id=\.\.\."
+        ):
             run.upsert_artifact(satchel.Artifact("x", "dataset"))
 
     def test_init_rejects_a_bad_group(self, tmp_path: Path) -> None:
@@ -97,10 +99,14 @@ class TestCollaborativeVersions:
         assert len(_pending(store_case, "epoch-1")) == workers
 
         services = store_case.services(tmp_path / "finisher")
-        with satchel.init(project=PROJECT, group="epoch-1", name="finisher", services=services) as run:
+        with satchel.init(
+            project=PROJECT, group="epoch-1", name="finisher", services=services
+        ) as run:
             final = run.finish_artifact(_draft(services, {"README": "merged"}, "collab"))
         assert final.version == "v0"
-        expected = {f"shard-{w}.txt": md5_b64(f"rows of worker {w}".encode()) for w in range(workers)}
+        expected = {
+            f"shard-{w}.txt": md5_b64(f"rows of worker {w}".encode()) for w in range(workers)
+        }
         expected |= {"schema.json": md5_b64(b'{"v": 1}'), "README": md5_b64(b"merged")}
         assert _contents(final) == expected
         record = store_case.open().version(PROJECT, "collab", 0)

@@ -72,8 +72,10 @@ def test_type_mismatch(tmp_path: Path, satchel_env: SatchelEnv) -> None:
     _art(tmp_path, {"a": "1"}).save()
     model = Artifact("ds", "model")
     model.add("x", "x.txt")
-    with pytest.raises(ArtifactTypeMismatchError, match="artifact default/ds has type 'dataset', "
-                                                        "not 'model'; use the same type"):
+    with pytest.raises(
+        ArtifactTypeMismatchError,
+        match="artifact default/ds has type 'dataset', not 'model'; use the same type",
+    ):
         model.save()
     assert model.is_draft()
     with pytest.raises(ArtifactTypeMismatchError, match="has type 'dataset', not 'model'"):
@@ -85,8 +87,9 @@ def test_type_mismatch(tmp_path: Path, satchel_env: SatchelEnv) -> None:
     assert other.save(project="elsewhere").version == "v0"  # types are per project
 
 
-def test_projects_keep_versions_apart(tmp_path: Path, satchel_env: SatchelEnv,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_projects_keep_versions_apart(
+    tmp_path: Path, satchel_env: SatchelEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _art(tmp_path, {"a": "1"}).save(project="p1")
     monkeypatch.setenv("SATCHEL_PROJECT", "p2")
     art = _art(tmp_path, {"a": "2"}).save()
@@ -106,7 +109,9 @@ def test_empty_artifact_commits(satchel_env: SatchelEnv) -> None:
 # -- incremental -------------------------------------------------------------------------
 
 
-def test_incremental_applies_on_latest_at_save_time(tmp_path: Path, satchel_env: SatchelEnv) -> None:
+def test_incremental_applies_on_latest_at_save_time(
+    tmp_path: Path, satchel_env: SatchelEnv
+) -> None:
     _art(tmp_path, {"a.txt": "A", "b.txt": "B", "dir/c.txt": "C"}).save()
     inc1 = Artifact("ds", "dataset", incremental=True)
     inc1.add("new", "new.txt")
@@ -130,8 +135,10 @@ def test_incremental_first_version_and_missing_removal(tmp_path: Path) -> None:
     assert first.save().version == "v0"
     bad = Artifact("inc", "dataset", incremental=True)
     bad.remove("not-there.txt")  # only known at save time
-    with pytest.raises(EntryNotFoundError, match="incremental draft removes 'not-there.txt', "
-                                                 "which the latest version does not have"):
+    with pytest.raises(
+        EntryNotFoundError,
+        match="incremental draft removes 'not-there.txt', which the latest version does not have",
+    ):
         bad.save()
     assert bad.is_draft()
 
@@ -149,8 +156,12 @@ def test_incremental_without_change_is_noop(tmp_path: Path) -> None:
 def test_new_draft_add_replace_remove_records_based_on(
     tmp_path: Path, satchel_env: SatchelEnv
 ) -> None:
-    v0 = _art(tmp_path, {"keep.txt": "k", "replace.txt": "old", "drop/x.txt": "x"},
-              description="first", metadata={"n": 1}).save(tags=["t"])
+    v0 = _art(
+        tmp_path,
+        {"keep.txt": "k", "replace.txt": "old", "drop/x.txt": "x"},
+        description="first",
+        metadata={"n": 1},
+    ).save(tags=["t"])
     fetched = satchel_env.api().artifact("ds:v0")
     draft = fetched.new_draft()
     assert draft.is_draft() and draft.name == "ds" and draft.type == "dataset"
@@ -183,7 +194,8 @@ def test_new_draft_needs_no_download_or_cache(tmp_path: Path, satchel_env: Satch
     assert cached == []  # nothing inherited was fetched, and the new object moved to the store
     changed = draft.get_entry("small.txt")
     assert (satchel_env.store / layout.object_key(changed.alg, changed.oid)).read_bytes() == (
-        b"changed")
+        b"changed"
+    )
 
 
 def test_new_draft_commits_to_its_origin_store(tmp_path: Path, satchel_env: SatchelEnv) -> None:
@@ -232,8 +244,11 @@ def test_inherited_object_lost_everywhere_is_a_store_error(
 
     store = satchel_env.open_store()
     delete_version(store, store.version("default", "ds", 0))
-    with pytest.raises(StoreError, match=r"content of a.txt \(digest .*\) is in neither the store "
-                                         r".* nor the local cache; add the file again"):
+    with pytest.raises(
+        StoreError,
+        match=r"content of a.txt \(digest .*\) is in neither the store "
+        r".* nor the local cache; add the file again",
+    ):
         draft.save()
     assert satchel_env.open_store().live_versions("default", "ds") == []
 
@@ -245,7 +260,8 @@ def test_committed_attributes_are_editable_and_persisted(
     tmp_path: Path, satchel_env: SatchelEnv
 ) -> None:
     art = _art(tmp_path, {"a": "1"}, description="before", metadata={"k": 1}).save(
-        aliases=["one", "two"], tags=["old"])
+        aliases=["one", "two"], tags=["old"]
+    )
     art.description = "after"
     art.metadata = {"k": 2, "new": [1, 2]}
     art.tags = ["new-tag", "other"]
@@ -282,14 +298,19 @@ def test_alias_moves_to_the_newest_holder(tmp_path: Path, satchel_env: SatchelEn
 def test_unknown_references(tmp_path: Path, satchel_env: SatchelEnv) -> None:
     satchel_env.store.mkdir(exist_ok=True)  # a missing store folder would add a warning
     api = satchel_env.api()
-    with pytest.raises(ArtifactNotFoundError, match="no artifact named 'nope' in project "
-                                                    "'default' of store .*satchel ls"):
+    with pytest.raises(
+        ArtifactNotFoundError,
+        match="no artifact named 'nope' in project 'default' of store .*satchel ls",
+    ):
         api.artifact("nope")
     with pytest.raises(LookupError):
         api.artifact("nope:v0")
     _art(tmp_path, {"a": "1"}).save()
-    with pytest.raises(ArtifactNotFoundError, match=r"artifact default/ds has no version or alias "
-                                                    r"'v9'; see 'satchel ls ds'"):
+    with pytest.raises(
+        ArtifactNotFoundError,
+        match=r"artifact default/ds has no version or alias "
+        r"'v9'; see 'satchel ls ds'",
+    ):
         api.artifact("ds:v9")
     with pytest.raises(ArtifactNotFoundError, match="no version or alias 'gold'"):
         api.artifact("ds:gold")
@@ -316,8 +337,11 @@ def test_file_and_folder_at_one_path_cannot_commit(tmp_path: Path, satchel_env: 
     art.add("weights", "model/w.bin")
     art.add("deep", "x/y/z.txt")
     art.add("clash", "x/y")
-    with pytest.raises(EntryConflictError, match=r"2 path\(s\) are both a file and a folder of "
-                                                 r"other files: model, x/y; no folder can hold"):
+    with pytest.raises(
+        EntryConflictError,
+        match=r"2 path\(s\) are both a file and a folder of "
+        r"other files: model, x/y; no folder can hold",
+    ):
         art.save()
     assert satchel_env.open_store().live_versions("default", "ds") == []
     art.remove("model")

@@ -71,8 +71,9 @@ def _check_whole(case: StoreCase, tmp_path: Path, ref: str, files: dict[str, str
     art = fresh.artifact(ref)
     root = Path(art.download(tmp_path / "dl" / ref.replace(":", "-")))
     art.verify(root)
-    assert {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*")
-            if p.is_file()} == files
+    assert {
+        p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*") if p.is_file()
+    } == files
     assert check_store(case.open()).problems == ()
 
 
@@ -128,12 +129,15 @@ def test_a_no_op_re_commit_without_the_bytes_says_what_is_missing(
     # (a commit to a local store keeps no cache copy; none may be left here either way)
     (satchel_env.cache / layout.object_key("md5", entry.oid)).unlink(missing_ok=True)
     same = v0.new_draft()  # unchanged: its save is a no-op, and it has no bytes of its own
-    with pytest.raises(IncompleteCommitError, match=(
-        r"^p/ds:v0 is committed, but the content of 1 of its files is missing from store "
-        r".*/store and this machine has no copy to send again: b/c.txt\. Save the same files "
-        r"again where they exist \(saving unchanged content restores what is missing\), or see "
-        r"'satchel fsck'$"
-    )):
+    with pytest.raises(
+        IncompleteCommitError,
+        match=(
+            r"^p/ds:v0 is committed, but the content of 1 of its files is missing from store "
+            r".*/store and this machine has no copy to send again: b/c.txt\. Save the same files "
+            r"again where they exist \(saving unchanged content restores what is missing\), or see "
+            r"'satchel fsck'$"
+        ),
+    ):
         same.save()
     write_tree(tmp_path / "src", FILES)
     art = Artifact("ds", "dataset")
@@ -150,10 +154,13 @@ def test_the_error_names_at_most_five_files(satchel_env: SatchelEnv) -> None:
     for e in v0.manifest:
         (satchel_env.store / layout.object_key("md5", e.oid)).unlink(missing_ok=True)
     manifest = store.get_manifest(store.version("p", "ds", 0).manifest)
-    with pytest.raises(IncompleteCommitError, match=(
-        r"content of 8 of its files is missing .*: f0.txt, f1.txt, f2.txt, f3.txt, f4.txt and 3 "
-        r"more\. Save the same files"
-    )) as caught:
+    with pytest.raises(
+        IncompleteCommitError,
+        match=(
+            r"content of 8 of its files is missing .*: f0.txt, f1.txt, f2.txt, f3.txt, f4.txt and 3 "
+            r"more\. Save the same files"
+        ),
+    ) as caught:
         store.complete(manifest, store.version("p", "ds", 0).manifest, "p/ds:v0")
     assert caught.value.paths == [f"f{i}.txt" for i in range(8)]
 
@@ -171,12 +178,15 @@ def test_a_lost_manifest_that_this_draft_cannot_rebuild_is_an_error(
         {p: msgspec.structs.replace(e, extra={"note": "x"}) for p, e in manifest.entries.items()}
     )
     assert other.digest == manifest.digest  # extras are not part of the digest
-    with pytest.raises(IncompleteCommitError, match=(
-        rf"^p/ds:v0 is committed, but its manifest {record.manifest} is missing from store "
-        r".* and cannot be rebuilt from this draft \(its entries differ in details the digest "
-        r"does not cover\)\. Delete the version and commit its files again, or see "
-        r"'satchel fsck'$"
-    )):
+    with pytest.raises(
+        IncompleteCommitError,
+        match=(
+            rf"^p/ds:v0 is committed, but its manifest {record.manifest} is missing from store "
+            r".* and cannot be rebuilt from this draft \(its entries differ in details the digest "
+            r"does not cover\)\. Delete the version and commit its files again, or see "
+            r"'satchel fsck'$"
+        ),
+    ):
         store.complete(other, record.manifest, "p/ds:v0")
 
 
@@ -216,7 +226,8 @@ def test_a_failed_commit_releases_its_lease(satchel_env: SatchelEnv, tmp_path: P
     with pytest.raises(SourceFileChangedError):
         art.save()
     assert not (satchel_env.store / layout.leases_folder()).exists() or not any(
-        (satchel_env.store / layout.leases_folder()).iterdir())
+        (satchel_env.store / layout.leases_folder()).iterdir()
+    )
 
 
 def test_gc_with_no_grace_keeps_what_a_commit_in_flight_writes_and_relies_on(

@@ -43,7 +43,9 @@ def test_digests_sizes_and_stat_keys_match_a_plain_scan(tmp_path: Path) -> None:
     assert tree.files == scan(str(tmp_path / "t"))  # same rel, path and stat key
     assert tree.digests == [_md5(files[f.rel]) for f in tree.files]
     assert tree.sizes == [len(files[f.rel]) for f in tree.files]
-    assert all(tree.read) and tree.packs == [] and totals == [len(files)] and sum(done) == len(files)
+    assert (
+        all(tree.read) and tree.packs == [] and totals == [len(files)] and sum(done) == len(files)
+    )
     # everything is remembered: a second run reads nothing
     with count_opens(tmp_path / "t") as log:
         again = digest_tree(str(tmp_path / "t"), h.MD5, cache)
@@ -53,8 +55,9 @@ def test_digests_sizes_and_stat_keys_match_a_plain_scan(tmp_path: Path) -> None:
 def test_pack_mode_packs_small_files_and_leaves_large_ones(tmp_path: Path) -> None:
     files = _tree(tmp_path / "t")
     (tmp_path / "packs").mkdir()
-    tree = digest_tree(str(tmp_path / "t"), h.MD5, NullStatCache(),
-                       pack_prefix=str(tmp_path / "packs" / "p"))
+    tree = digest_tree(
+        str(tmp_path / "t"), h.MD5, NullStatCache(), pack_prefix=str(tmp_path / "packs" / "p")
+    )
     for f, digest, size, where in zip(tree.files, tree.digests, tree.sizes, tree.packed):
         data = files[f.rel]
         if f.rel == "big.bin":
@@ -89,8 +92,13 @@ def test_check_runs_on_the_sorted_paths_and_can_stop_everything(tmp_path: Path) 
         raise ValueError("refused")
 
     with pytest.raises(ValueError, match="refused"):
-        digest_tree(str(tmp_path / "t"), h.MD5, NullStatCache(), check=check,
-                    pack_prefix=str(tmp_path / "packs" / "p"))
+        digest_tree(
+            str(tmp_path / "t"),
+            h.MD5,
+            NullStatCache(),
+            check=check,
+            pack_prefix=str(tmp_path / "packs" / "p"),
+        )
     assert seen == [sorted(seen[0])] and len(seen[0]) == 61
     assert list((tmp_path / "packs").iterdir()) == []
 

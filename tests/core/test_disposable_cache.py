@@ -63,7 +63,8 @@ def _assert_nothing_shared(store_root: Path, cache_root: Path, *, some: bool = T
     objects = _store_objects(store_root) if (store_root / "objects").exists() else []
     assert objects or not some, "the store holds objects"
     assert all(p.stat().st_nlink == 1 for p in objects), [
-        p for p in objects if p.stat().st_nlink != 1]
+        p for p in objects if p.stat().st_nlink != 1
+    ]
     cache_inodes = _inodes(cache_root) if cache_root.exists() else {}
     shared = [p for p in objects if (p.stat().st_dev, p.stat().st_ino) in cache_inodes]
     assert shared == []
@@ -168,8 +169,13 @@ def test_damaging_every_cache_file_leaves_a_local_store_intact(
     assert _inodes(satchel_env.cache / "objects")
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     cli = [sys.executable, "-m", "satchel"]
-    put = subprocess.run([*cli, "put", str(data), "--name", "ds", "--type", "dataset"],
-                         env=env, capture_output=True, text=True, check=False)
+    put = subprocess.run(
+        [*cli, "put", str(data), "--name", "ds", "--type", "dataset"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert put.returncode == 0, put.stderr
     # the bucket's download fills the cache again: every object the local store has, cached
     Api(bucket, cache_dir=str(satchel_env.cache)).artifact("ds").download(tmp_path / "b")
@@ -180,11 +186,17 @@ def test_damaging_every_cache_file_leaves_a_local_store_intact(
                 _damage_in_place(p)
                 damaged += 1
     assert damaged >= len(FILES)
-    fsck = subprocess.run([*cli, "fsck", "--deep"], env=env, capture_output=True, text=True,
-                          check=False)
+    fsck = subprocess.run(
+        [*cli, "fsck", "--deep"], env=env, capture_output=True, text=True, check=False
+    )
     assert fsck.returncode == 0, fsck.stdout + fsck.stderr
-    get = subprocess.run([*cli, "get", "ds", "--root", str(tmp_path / "out")], env=env,
-                         capture_output=True, text=True, check=False)
+    get = subprocess.run(
+        [*cli, "get", "ds", "--root", str(tmp_path / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert get.returncode == 0, get.stderr
     assert read_tree(tmp_path / "out") == FILES
     _assert_nothing_shared(satchel_env.store, satchel_env.cache)
@@ -223,8 +235,11 @@ def test_a_damaged_cache_copy_with_its_file_gone_fails_the_save(
     again = Artifact("ds", "dataset")
     again.add_dir(data)
     (data / "b" / "c.bin").unlink()
-    with pytest.raises(StoreError, match=r"content of b/c.bin \(digest .*\) is in neither the "
-                                         r"store .* nor the local cache; add the file again"):
+    with pytest.raises(
+        StoreError,
+        match=r"content of b/c.bin \(digest .*\) is in neither the "
+        r"store .* nor the local cache; add the file again",
+    ):
         again.save()
     assert satchel_env.open_store().live_versions("default", "ds") == []
 
@@ -268,8 +283,12 @@ def test_a_killed_commit_never_leaves_a_shared_inode(
         files = {f"d{k % 7}/f{k:04d}.bin": os.urandom(512 + k) for k in range(300)}
         data = write_tree(tmp_path / f"data{i}", files)  # new content: every object is sent
         (data / "big.bin").write_bytes(os.urandom(DIRECT_MIN + 1))
-        proc = subprocess.Popen([sys.executable, "-c", script, f"k{i}", str(data)], env=env,
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script, f"k{i}", str(data)],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout is not None and proc.stdout.readline().strip() == "added"
         time.sleep(delay)  # somewhere inside save(): uploads, manifest, record
         proc.send_signal(signal.SIGKILL)
@@ -306,8 +325,9 @@ def test_a_cache_on_another_filesystem_than_the_store(tmp_path: Path) -> None:
     shm = Path("/dev/shm") / f"satchel-test-{uuid.uuid4().hex[:8]}"
     try:
         services = local_services(cache_dir=str(shm / "cache"), store=str(tmp_path / "store"))
-        data = write_tree(tmp_path / "data", {**FILES, **{f"m/{i}": bytes([i]) * 99 for i in
-                                                          range(20)}})
+        data = write_tree(
+            tmp_path / "data", {**FILES, **{f"m/{i}": bytes([i]) * 99 for i in range(20)}}
+        )
         big = tmp_path / "big.bin"
         big.write_bytes(os.urandom(2 << 20))
         art = Artifact("ds", "dataset", services=services)
@@ -357,14 +377,23 @@ def test_a_corrupt_source_object_is_never_copied_or_removed(
     src_obj = _object_path(satchel_env.store, entry.alg, entry.oid)
     _damage_in_place(src_obj)
     target = open_store(str(tmp_path / "other"))
-    with pytest.raises(DigestMismatchError, match=(
-        rf"b/c.bin: the store object {layout.object_key(entry.alg, entry.oid)} in "
-        rf"{re.escape(str(satchel_env.store))} is corrupt \(its bytes hash to .*, expected "
-        rf"{re.escape(entry.digest)}\); nothing was copied and the object was left as it is. "
-        rf"Run 'satchel --store {re.escape(str(satchel_env.store))} fsck --deep'")):
+    with pytest.raises(
+        DigestMismatchError,
+        match=(
+            rf"b/c.bin: the store object {layout.object_key(entry.alg, entry.oid)} in "
+            rf"{re.escape(str(satchel_env.store))} is corrupt \(its bytes hash to .*, expected "
+            rf"{re.escape(entry.digest)}\); nothing was copied and the object was left as it is. "
+            rf"Run 'satchel --store {re.escape(str(satchel_env.store))} fsck --deep'"
+        ),
+    ):
         source = satchel_env.open_store()
-        copy_version(local_services(), source, source.version(PROJECT, "ds", art.version_index),
-                     target=target, project="p2")
+        copy_version(
+            local_services(),
+            source,
+            source.version(PROJECT, "ds", art.version_index),
+            target=target,
+            project="p2",
+        )
     assert src_obj.read_bytes() == b"\xee" * src_obj.stat().st_size  # kept, not deleted
     assert target.live_versions("p2", "ds") == []
 
@@ -374,7 +403,10 @@ def test_a_corrupt_source_object_is_never_copied_or_removed(
 
 @pytest.mark.parametrize("read", ["download", "checkout", "get", "file", "cli"])
 def test_a_corrupt_store_object_fails_every_read_and_is_kept(
-    quick_store_case: StoreCase, tmp_path: Path, read: str, monkeypatch: pytest.MonkeyPatch,
+    quick_store_case: StoreCase,
+    tmp_path: Path,
+    read: str,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     case = quick_store_case
@@ -394,14 +426,18 @@ def test_a_corrupt_store_object_fails_every_read_and_is_kept(
     local = case.kind == "local"
     where = (
         rf"the store object {re.escape(str(store.local_object_path(entry.alg, entry.oid)))}"
-        if local else rf"the store object {layout.object_key(entry.alg, entry.oid)} in "
-                      rf"{re.escape(store.url)}"
+        if local
+        else rf"the store object {layout.object_key(entry.alg, entry.oid)} in "
+        rf"{re.escape(store.url)}"
     )
     message = (
         rf"{PROJECT}/ds:v0: {logical}: {where} is corrupt: its bytes hash to .*, the manifest "
         rf"says {re.escape(entry.digest)}; nothing was written"
-        + (r", and the object was left as it is \(it may be the only copy\)" if local
-           else r" or cached")
+        + (
+            r", and the object was left as it is \(it may be the only copy\)"
+            if local
+            else r" or cached"
+        )
         + r". Run 'satchel fsck --deep' to list every damaged object"
     )
     if read == "cli":  # in this process (a memory:// store lives in it), as the shell does
@@ -447,7 +483,8 @@ def test_a_corrupt_cache_object_is_fetched_again_on_every_read(
     else:
         _damage_in_place(cached)
     committed = Api(case.open(), PROJECT, services=_services(case, tmp_path / "c1")).artifact(
-        "ds:v0")
+        "ds:v0"
+    )
     out = tmp_path / "out"
     if read == "get":
         assert committed.get(logical) == files[logical]
@@ -519,23 +556,38 @@ def test_get_on_a_draft_checks_the_bytes_it_holds(tmp_path: Path, satchel_env: S
     draft.add_dir(small, name="small")
     cpath = Path(Cache(str(satchel_env.cache)).object_path(cached.alg, cached.oid))
     _damage_in_place(cpath)
-    with pytest.raises(DigestMismatchError, match=(
+    with pytest.raises(
+        DigestMismatchError,
+        match=(
             rf"ds: big.bin: its cached copy {re.escape(str(cpath))} is damaged \(its bytes hash "
-            rf"to .*, not {re.escape(cached.digest)}\) and was not used; add the file again")):
+            rf"to .*, not {re.escape(cached.digest)}\) and was not used; add the file again"
+        ),
+    ):
         draft.get("big.bin")
     assert not cpath.exists()  # evicted: a save reads the original file instead
     frozen.write_bytes(b"immutable bytes, changed")
-    with pytest.raises(SourceFileChangedError, match=(
+    with pytest.raises(
+        SourceFileChangedError,
+        match=(
             r"frozen.txt \(.*frozen.txt\) changed since it was added with policy='immutable' "
-            r"\(it hashes to .*, not .*\); add it again")):
+            r"\(it hashes to .*, not .*\); add it again"
+        ),
+    ):
         draft.get("frozen.txt")
-    pack = next(p for p in Path(Cache(str(satchel_env.cache)).tmp_dir()).iterdir()
-                if p.name.startswith("pack-"))
+    pack = next(
+        p
+        for p in Path(Cache(str(satchel_env.cache)).tmp_dir()).iterdir()
+        if p.name.startswith("pack-")
+    )
     os.chmod(pack, 0o644)
     pack.write_bytes(b"\x00" * pack.stat().st_size)
-    with pytest.raises(DigestMismatchError, match=(
+    with pytest.raises(
+        DigestMismatchError,
+        match=(
             r"ds: small/f0.txt: its snapshot in .*pack-.* is damaged \(its bytes hash to .*, "
-            r"not .*\) and was not used; add the file again")):
+            r"not .*\) and was not used; add the file again"
+        ),
+    ):
         draft.get("small/f0.txt")
 
 
@@ -547,8 +599,9 @@ def test_a_staged_write_that_fails_its_check_keeps_nothing(tmp_path: Path) -> No
         raise DigestMismatchError(f"refused {size} bytes")
 
     with pytest.raises(DigestMismatchError, match="refused 5 bytes"):
-        cache.put_stream(io.BytesIO(b"bytes"), dest, alg="md5", expected_digest=None,
-                         what="x", check=reject)
+        cache.put_stream(
+            io.BytesIO(b"bytes"), dest, alg="md5", expected_digest=None, what="x", check=reject
+        )
     assert not os.path.exists(dest) and _leftovers(Path(cache.root)) == []
     with pytest.raises(DigestMismatchError, match=r"y has digest .* expected .*nothing was kept"):
         cache.stage_stream(io.BytesIO(b"bytes"), alg="md5", expected_digest="AAAA", what="y")
@@ -565,8 +618,9 @@ class MirrorHandler:
     def __init__(self, context: Any) -> None:
         self.context = context
 
-    def entries(self, uri: str, *, name: str | None, checksum: bool,
-                max_objects: int) -> list[ManifestEntry]:
+    def entries(
+        self, uri: str, *, name: str | None, checksum: bool, max_objects: int
+    ) -> list[ManifestEntry]:
         data = Path(uri.removeprefix("mirror://")).read_bytes()
         return [ManifestEntry(name or "mirrored.bin", hash_bytes(data), len(data), uri)]
 
@@ -627,7 +681,8 @@ def test_re_adding_an_unchanged_folder_reads_nothing_the_store_holds(
     with count_opens(data) as opened:
         again.add_dir(data)  # the stat cache knows the files; the store holds their bytes
     assert sorted({os.path.relpath(p, data) for p in opened.paths}) == [
-        os.path.join("d", "f007.bin")]
+        os.path.join("d", "f007.bin")
+    ]
     again.save()
     assert again.version == "v1"
     assert read_tree(again.download(tmp_path / "out")) == read_tree(data)
@@ -636,7 +691,8 @@ def test_re_adding_an_unchanged_folder_reads_nothing_the_store_holds(
     other.save(store=str(tmp_path / "other"))
     assert check_store(open_store(str(tmp_path / "other")), deep=True).problems == ()
     assert read_tree(Api(str(tmp_path / "other")).artifact("ds").download(tmp_path / "o2")) == (
-        read_tree(data))
+        read_tree(data)
+    )
 
 
 def test_a_corrupt_store_object_found_by_an_add_is_never_copied(
@@ -651,15 +707,23 @@ def test_a_corrupt_store_object_found_by_an_add_is_never_copied(
     again = Artifact("ds2", "dataset")
     again.add_dir(data)  # finds the store's objects
     _damage_in_place(obj)
-    with pytest.raises(DigestMismatchError, match=(
+    with pytest.raises(
+        DigestMismatchError,
+        match=(
             rf"ds2: b/c.bin: the store object {re.escape(str(obj))} is corrupt: its bytes hash "
             rf"to .*, the manifest says {re.escape(entry.digest)}; nothing was read, and the "
-            r"object was left as it is. Run 'satchel fsck --deep' to list every damaged object")):
+            r"object was left as it is. Run 'satchel fsck --deep' to list every damaged object"
+        ),
+    ):
         again.get("b/c.bin")
-    with pytest.raises(DigestMismatchError, match=(
+    with pytest.raises(
+        DigestMismatchError,
+        match=(
             rf"b/c.bin: the store object {re.escape(str(obj))} is corrupt \(its bytes hash to "
             rf".*, expected {re.escape(entry.digest)}\); nothing was copied and the object was "
-            r"left as it is. Run 'satchel fsck --deep' on its store")):
+            r"left as it is. Run 'satchel fsck --deep' on its store"
+        ),
+    ):
         again.save(store=str(tmp_path / "other"))
     assert obj.read_bytes() == b"\xee" * obj.stat().st_size  # kept
     assert open_store(str(tmp_path / "other")).live_versions("default", "ds2") == []
@@ -675,8 +739,10 @@ def test_get_on_a_new_draft_reads_inherited_entries_in_place_and_checks_them(
     entry = art.get_entry("b/c.bin")
     obj = _object_path(satchel_env.store, entry.alg, entry.oid)
     _damage_in_place(obj)
-    with pytest.raises(DigestMismatchError, match=(
-            rf"^ds \(draft\): b/c.bin: the store object {re.escape(str(obj))} is corrupt: ")):
+    with pytest.raises(
+        DigestMismatchError,
+        match=(rf"^ds \(draft\): b/c.bin: the store object {re.escape(str(obj))} is corrupt: "),
+    ):
         draft.get("b/c.bin")
     assert obj.exists()
 

@@ -92,8 +92,9 @@ def test_downloaded_files_are_independent_copies(
     assert Cache(str(satchel_env.cache)).get(entry.alg, entry.oid) is None  # read in place
 
 
-def test_download_from_empty_cache(committed: Artifact, tmp_path: Path,
-                                   satchel_env: SatchelEnv) -> None:
+def test_download_from_empty_cache(
+    committed: Artifact, tmp_path: Path, satchel_env: SatchelEnv
+) -> None:
     import shutil
 
     shutil.rmtree(satchel_env.cache)
@@ -188,8 +189,10 @@ def test_file_and_files(committed: Artifact, tmp_path: Path, satchel_env: Satche
     path = satchel_env.api().artifact("one").file(tmp_path / "m")
     assert path == str(tmp_path / "m" / "model" / "weights.bin")
     assert Path(path).read_bytes() == b"weights"
-    with pytest.raises(NotASingleFileError, match="artifact ds:v0 holds 5 files; file\\(\\) needs "
-                                                  "exactly one. Use download\\(\\)"):
+    with pytest.raises(
+        NotASingleFileError,
+        match="artifact ds:v0 holds 5 files; file\\(\\) needs exactly one. Use download\\(\\)",
+    ):
         committed.file(tmp_path / "x")
     with pytest.raises(ValueError):  # still what code catching the builtin expects
         committed.file(tmp_path / "x")
@@ -223,8 +226,11 @@ def _with_reference(tmp_path: Path) -> tuple[Artifact, Path]:
 def test_file_references_download_and_verify(tmp_path: Path) -> None:
     art, _ = _with_reference(tmp_path)
     out = art.download(tmp_path / "out")
-    assert read_tree(out) == {"remote/r1.txt": b"ref one", "remote/sub/r2.txt": b"ref two",
-                              "stored.bin": b"stored"}
+    assert read_tree(out) == {
+        "remote/r1.txt": b"ref one",
+        "remote/sub/r2.txt": b"ref two",
+        "stored.bin": b"stored",
+    }
     assert art.verify(out).verified == 3
 
 
@@ -270,9 +276,11 @@ def test_download_refuses_a_file_where_a_folder_must_be_and_keeps_it(
     committed: Artifact, tmp_path: Path
 ) -> None:
     out = write_tree(tmp_path / "out", {"images": "mine"})
-    with pytest.raises(DownloadObstacleError, match=r"cannot download images/\S+: .*images is a "
-                       r"file where the artifact needs a folder; move it away, or use checkout"
-                       ) as info:
+    with pytest.raises(
+        DownloadObstacleError,
+        match=r"cannot download images/\S+: .*images is a "
+        r"file where the artifact needs a folder; move it away, or use checkout",
+    ) as info:
         committed.download(out)
     assert isinstance(info.value, FileExistsError)
     assert info.value.path.startswith("images/")
@@ -284,8 +292,11 @@ def test_download_refuses_a_folder_where_a_file_must_be_and_keeps_it(
     committed: Artifact, tmp_path: Path
 ) -> None:
     out = write_tree(tmp_path / "out", {"a.txt/keep.me": "mine"})
-    with pytest.raises(DownloadObstacleError, match=r"cannot download a.txt: .*a.txt is a folder "
-                       r"where the artifact needs a file") as info:
+    with pytest.raises(
+        DownloadObstacleError,
+        match=r"cannot download a.txt: .*a.txt is a folder "
+        r"where the artifact needs a file",
+    ) as info:
         committed.download(out)
     assert info.value.path == "a.txt"
     assert (out / "a.txt" / "keep.me").read_bytes() == b"mine"
@@ -305,8 +316,11 @@ def test_download_does_not_write_through_symlinked_folders(
     committed: Artifact, tmp_path: Path
 ) -> None:
     out, outside = _images_linked_outside(tmp_path)
-    with pytest.raises(DownloadObstacleError, match=r"images is a symbolic link, which download "
-                       r"does not write through"):
+    with pytest.raises(
+        DownloadObstacleError,
+        match=r"images is a symbolic link, which download "
+        r"does not write through",
+    ):
         committed.download(out)
     assert os.listdir(outside) == []
     assert os.path.islink(out / "images")
@@ -315,8 +329,11 @@ def test_download_does_not_write_through_symlinked_folders(
 def test_download_into_a_file_is_a_clear_error(committed: Artifact, tmp_path: Path) -> None:
     target = tmp_path / "file"
     target.write_text("mine")
-    with pytest.raises(DownloadObstacleError, match=r"cannot download into .*file: it is a file, "
-                       r"not a folder; pick another folder"):
+    with pytest.raises(
+        DownloadObstacleError,
+        match=r"cannot download into .*file: it is a file, "
+        r"not a folder; pick another folder",
+    ):
         committed.download(target)
     assert target.read_text() == "mine"
 
@@ -340,9 +357,15 @@ def test_checkout_keeps_unchecked_reference_folders_of_older_manifests(
 
     ref_dir = write_tree(tmp_path / "refdata", {"r1.txt": "one", "sub/r2.txt": "two"})
     uri = ref_dir.as_uri()
-    art = build_from_wandb(satchel_env.services(), {
-        "version": 1, "contents": {"loose": {"digest": uri, "ref": uri}},
-    }, name="loose", type="dataset")
+    art = build_from_wandb(
+        satchel_env.services(),
+        {
+            "version": 1,
+            "contents": {"loose": {"digest": uri, "ref": uri}},
+        },
+        name="loose",
+        type="dataset",
+    )
     art.add(b"s", "s.bin")
     art.save()
     out = tmp_path / "out"
@@ -352,8 +375,12 @@ def test_checkout_keeps_unchecked_reference_folders_of_older_manifests(
     write_tree(out, {"extra.txt": "x"})
     with pytest.warns(UserWarning):
         art.checkout(out)
-    assert read_tree(out) == {"loose/r1.txt": b"one", "loose/sub/r2.txt": b"two",
-                              "loose/new.txt": b"added later", "s.bin": b"s"}
+    assert read_tree(out) == {
+        "loose/r1.txt": b"one",
+        "loose/sub/r2.txt": b"two",
+        "loose/new.txt": b"added later",
+        "s.bin": b"s",
+    }
     assert art.verify(out).unverifiable == ("loose",)
 
 

@@ -34,7 +34,9 @@ from satchel.errors import (
 )
 from tests.conftest import SatchelEnv, write_tree
 
-_LINE = re.compile(r"^(?P<indent>[│ ]*)(?:├── |└── )?(?P<name>[A-Za-z_]+)\s*(?:\((?P<builtin>[A-Za-z]+)\))?")
+_LINE = re.compile(
+    r"^(?P<indent>[│ ]*)(?:├── |└── )?(?P<name>[A-Za-z_]+)\s*(?:\((?P<builtin>[A-Za-z]+)\))?"
+)
 
 
 def _drawn_tree() -> list[tuple[str, str | None, str | None]]:
@@ -79,7 +81,8 @@ def test_each_error_inherits_parent_and_builtin(
 def test_every_error_class_is_drawn() -> None:
     drawn = {n for n, _p, _b in TREE}
     defined = {
-        n for n, obj in vars(errors).items()
+        n
+        for n, obj in vars(errors).items()
         if inspect.isclass(obj) and issubclass(obj, SatchelError) and obj.__name__ == n
     }
     assert defined == drawn
@@ -116,8 +119,9 @@ def test_entry_not_found_message_is_not_repr_quoted() -> None:
 
 
 def test_error_attributes() -> None:
-    v = errors.ArtifactVerificationError("m", missing=["a"], extra=("b",), changed=["c"],
-                                         unverifiable=["d"])
+    v = errors.ArtifactVerificationError(
+        "m", missing=["a"], extra=("b",), changed=["c"], unverifiable=["d"]
+    )
     assert (v.missing, v.extra, v.changed, v.unverifiable) == (["a"], ["b"], ["c"], ["d"])
     s = SourceFileChangedError("m", paths=("p",))
     assert s.paths == ["p"]
@@ -151,17 +155,23 @@ def test_newer_store_format_is_refused(saved: Artifact, satchel_env: SatchelEnv)
     _overwrite(satchel_env.store / "satchel.json", b'{"format": 2}')
     art = Artifact("other", "dataset")
     art.add("x", "x.txt")
-    with pytest.raises(StoreFormatError, match=r"uses format 2; this satchel reads format 1. "
-                                               r"Upgrade satchel"):
+    with pytest.raises(
+        StoreFormatError,
+        match=r"uses format 2; this satchel reads format 1. "
+        r"Upgrade satchel",
+    ):
         art.save()
 
 
 def test_malformed_version_record(saved: Artifact, satchel_env: SatchelEnv) -> None:
     _overwrite(_versions_dir(satchel_env) / "0.json", b'{"id": 1')
-    with pytest.raises(StoreFormatError, match=r"record .*/versions/0.json is damaged: not a "
-                                               r"valid version record \(.*\); run 'satchel fsck', "
-                                               r"and 'satchel fsck --repair' to move it to "
-                                               r"quarantine$"):
+    with pytest.raises(
+        StoreFormatError,
+        match=r"record .*/versions/0.json is damaged: not a "
+        r"valid version record \(.*\); run 'satchel fsck', "
+        r"and 'satchel fsck --repair' to move it to "
+        r"quarantine$",
+    ):
         satchel_env.api().artifact("ds:v0")
 
 
@@ -182,13 +192,16 @@ def test_manifest_not_matching_its_checksum(saved: Artifact, satchel_env: Satche
     data = json.loads(gzip.decompress(path.read_bytes()))
     data["contents"]["a.txt"]["size"] = 6
     _overwrite(path, gzip.compress(json.dumps(data).encode()))
-    with pytest.raises(ManifestError, match="does not match its checksum; the store was modified "
-                                            "outside satchel"):
+    with pytest.raises(
+        ManifestError, match="does not match its checksum; the store was modified outside satchel"
+    ):
         satchel_env.api().artifact("ds:v0").download()
 
 
-@pytest.mark.parametrize("evil", ["../escape.txt", "/tmp/abs.txt", "b/../../escape.txt",
-                                  "C:/escape.txt", "a/D:escape.txt"])
+@pytest.mark.parametrize(
+    "evil",
+    ["../escape.txt", "/tmp/abs.txt", "b/../../escape.txt", "C:/escape.txt", "a/D:escape.txt"],
+)
 def test_tampered_store_cannot_write_outside_download_root(
     saved: Artifact, satchel_env: SatchelEnv, tmp_path: Path, evil: str
 ) -> None:
@@ -215,8 +228,11 @@ def test_tampered_store_cannot_write_outside_download_root(
 
 def test_deleted_version_by_tombstone(saved: Artifact, satchel_env: SatchelEnv) -> None:
     (_versions_dir(satchel_env) / "0.deleted").write_bytes(b"{}")
-    with pytest.raises(ArtifactDeletedError, match=r"default/ds:v0 was deleted; pick another "
-                                                   r"version \(satchel ls ds\)"):
+    with pytest.raises(
+        ArtifactDeletedError,
+        match=r"default/ds:v0 was deleted; pick another "
+        r"version \(satchel ls ds\)",
+    ):
         satchel_env.api().artifact("ds:v0")
     with pytest.raises(LookupError):
         satchel_env.api().artifact("ds:latest")
@@ -232,13 +248,19 @@ def test_concurrent_update_gives_up_with_clear_error(
     monkeypatch.setattr(store_module, "MAX_ATTEMPTS", 0)
     art = Artifact("ds", "dataset")
     art.add("new", "n.txt")
-    with pytest.raises(ConcurrentUpdateError, match=r"could not commit default/ds after 0 "
-                                                    r"attempts: too many concurrent writers"):
+    with pytest.raises(
+        ConcurrentUpdateError,
+        match=r"could not commit default/ds after 0 "
+        r"attempts: too many concurrent writers",
+    ):
         art.save()
     fetched = satchel_env.api().artifact("ds:v0")
     fetched.description = "edit"
-    with pytest.raises(ConcurrentUpdateError, match=r"could not update .*too many concurrent "
-                                                    r"writers; try again"):
+    with pytest.raises(
+        ConcurrentUpdateError,
+        match=r"could not update .*too many concurrent "
+        r"writers; try again",
+    ):
         fetched.save()
 
 
@@ -247,13 +269,13 @@ def test_concurrent_update_gives_up_with_clear_error(
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("{not json", "SATCHEL_STORAGE_OPTIONS is not valid JSON"),
-     ('["list"]', 'must be a JSON object like {"s3": {"anon": true}}'),
-     ('{"s3": 1}', "must be a JSON object like")],
+    [
+        ("{not json", "SATCHEL_STORAGE_OPTIONS is not valid JSON"),
+        ('["list"]', 'must be a JSON object like {"s3": {"anon": true}}'),
+        ('{"s3": 1}', "must be a JSON object like"),
+    ],
 )
-def test_bad_storage_options_env(
-    monkeypatch: pytest.MonkeyPatch, value: str, message: str
-) -> None:
+def test_bad_storage_options_env(monkeypatch: pytest.MonkeyPatch, value: str, message: str) -> None:
     from satchel import settings
 
     with pytest.raises(ConfigError, match=re.escape(message)):
@@ -284,8 +306,11 @@ def test_immutable_file_rewritten_in_place_with_restored_mtime_is_caught_before_
     with open(f, "r+b") as fh:
         fh.write(b"ORIGINAL")
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
-    with pytest.raises(SourceFileChangedError, match=r"1 file\(s\) added with policy='immutable' "
-                       r"changed before save: f.bin \(.*f.bin\). Nothing was committed"):
+    with pytest.raises(
+        SourceFileChangedError,
+        match=r"1 file\(s\) added with policy='immutable' "
+        r"changed before save: f.bin \(.*f.bin\). Nothing was committed",
+    ):
         art.save()
     assert satchel_env.open_store().live_versions("default", "ds") == []
 
@@ -308,8 +333,11 @@ def test_immutable_file_changed_after_the_pre_save_check_is_caught_while_copying
         f.write_bytes(b"ORIGINAL")
 
     monkeypatch.setattr(Draft, "check_sources", check_then_rewrite)
-    with pytest.raises(SourceFileChangedError, match=r"f.bin \(.*f.bin\) changed while saving; "
-                                                     r"nothing was committed. Add it again"):
+    with pytest.raises(
+        SourceFileChangedError,
+        match=r"f.bin \(.*f.bin\) changed while saving; "
+        r"nothing was committed. Add it again",
+    ):
         art.save()
     assert satchel_env.open_store().live_versions("default", "ds") == []
 
@@ -327,9 +355,12 @@ def test_unchecked_reference_that_vanished(tmp_path: Path) -> None:
 def test_handler_with_missing_dependency_names_the_extra(satchel_env: SatchelEnv) -> None:
     handlers = satchel_env.services().handlers
     handlers.register("fancy", "satchel_no_such_module:Handler", extra="fancy")
-    with pytest.raises(HandlerUnavailableError, match=r"references with scheme 'fancy' need a "
-                                                      r"package that is not installed .*"
-                                                      r'pip install "satchel\[fancy\]"'):
+    with pytest.raises(
+        HandlerUnavailableError,
+        match=r"references with scheme 'fancy' need a "
+        r"package that is not installed .*"
+        r'pip install "satchel\[fancy\]"',
+    ):
         handlers.for_uri("fancy://x/y")
 
 
@@ -338,9 +369,12 @@ def test_the_reference_error_base_has_a_real_name_and_the_old_one_warns() -> Non
     from satchel import ExternalReferenceError, ReferenceNotFoundError
 
     assert issubclass(ReferenceNotFoundError, ExternalReferenceError)
-    with pytest.warns(DeprecationWarning, match=r"^satchel.errors.ReferenceError_ is deprecated; "
-                                                r"use satchel.errors.ExternalReferenceError "
-                                                r"\(the same class\)$"):
+    with pytest.warns(
+        DeprecationWarning,
+        match=r"^satchel.errors.ReferenceError_ is deprecated; "
+        r"use satchel.errors.ExternalReferenceError "
+        r"\(the same class\)$",
+    ):
         old = errors_module.ReferenceError_  # type: ignore[attr-defined]
     assert old is ExternalReferenceError
     with pytest.raises(AttributeError, match="has no attribute 'NoSuchError'"):

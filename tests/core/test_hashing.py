@@ -66,15 +66,20 @@ def test_b64_hex_round_trip() -> None:
     digest = md5_b64(b"abc")
     assert h.b64_to_hex(digest) == hashlib.md5(b"abc").hexdigest()
     assert h.hex_to_b64(hashlib.md5(b"abc").hexdigest()) == digest
-    with pytest.raises(InvalidDigestError, match=r"^digest 'not base64!' is not base64; give the "
-                       r"digest as the base64 of its bytes \(as manifests hold it: "
-                       r"'rL0Y20zC\+Fzt72VPzMSk2A==' for an MD5\)$"):
+    with pytest.raises(
+        InvalidDigestError,
+        match=r"^digest 'not base64!' is not base64; give the "
+        r"digest as the base64 of its bytes \(as manifests hold it: "
+        r"'rL0Y20zC\+Fzt72VPzMSk2A==' for an MD5\)$",
+    ):
         h.b64_to_hex("not base64!")
     assert h.b64_to_hex("rL0Y20zC+Fzt72VPzMSk2A==") == hashlib.md5(b"foo").hexdigest()
 
 
 def test_unknown_algorithm_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="unknown digest algorithm 'sha1'; use one of md5, xxh128"):
+    with pytest.raises(
+        ConfigError, match="unknown digest algorithm 'sha1'; use one of md5, xxh128"
+    ):
         h.new_hasher("sha1")
     with pytest.raises(ValueError, match="unknown digest algorithm 'crc'"):
         Artifact("a", "t", digest_algorithm="crc")

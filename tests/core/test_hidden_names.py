@@ -34,8 +34,10 @@ from tests.store.conftest import (
 )
 
 LATER = time.time() + 7200
-_DOT = "it may not start with '.' (in the store such names look like temporary files, " \
-       "which listings, fsck and gc skip); start it with a letter, digit, '_' or '-'"
+_DOT = (
+    "it may not start with '.' (in the store such names look like temporary files, "
+    "which listings, fsck and gc skip); start it with a letter, digit, '_' or '-'"
+)
 
 
 def _refused(kind: str, value: str) -> str:
@@ -82,8 +84,12 @@ def test_link_and_copy_targets(satchel_env: SatchelEnv) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value", "kind"),
-    [("name", ".ds", "artifact name"), ("project", ".p", "project"),
-     ("aliases", [".a"], "alias"), ("tags", [".t"], "tag")],
+    [
+        ("name", ".ds", "artifact name"),
+        ("project", ".p", "project"),
+        ("aliases", [".a"], "alias"),
+        ("tags", [".t"], "tag"),
+    ],
 )
 def test_apply_specs(satchel_env: SatchelEnv, field: str, value: object, kind: str) -> None:
     write_tree(satchel_env.work / "d", {"a.txt": "a"})
@@ -102,10 +108,16 @@ def test_runs(satchel_env: SatchelEnv) -> None:
         satchel.init(id=".r")
 
 
-def _cli(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _cli(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "satchel", *args], cwd=cwd, capture_output=True, text=True,
-        env={**os.environ, **(env or {})}, check=False,
+        [sys.executable, "-m", "satchel", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
     )
 
 
@@ -114,10 +126,18 @@ def test_command_line(satchel_env: SatchelEnv) -> None:
     for args, env, kind, value in [
         (["put", "d", "--name", ".ds", "--type", "dataset"], None, "artifact name", ".ds"),
         (["put", "d", "--name", "ds", "--type", "dataset", "--alias", ".a"], None, "alias", ".a"),
-        (["--project", ".p", "put", "d", "--name", "ds", "--type", "dataset"], None,
-         "project", ".p"),
-        (["put", "d", "--name", "ds", "--type", "dataset"], {"SATCHEL_PROJECT": ".p"},
-         "project", ".p"),
+        (
+            ["--project", ".p", "put", "d", "--name", "ds", "--type", "dataset"],
+            None,
+            "project",
+            ".p",
+        ),
+        (
+            ["put", "d", "--name", "ds", "--type", "dataset"],
+            {"SATCHEL_PROJECT": ".p"},
+            "project",
+            ".p",
+        ),
     ]:
         done = _cli(args, satchel_env.work, env)
         assert done.returncode == 1, args
@@ -153,9 +173,11 @@ def test_a_hidden_collection_is_listed_read_checked_and_kept_by_gc(
 
     gc = collect_garbage(store_case.open(), grace=0, force=True, now=LATER)
     assert gc.objects == () and gc.manifests == ()
-    folder = Api(store_case.open(), PROJECT, cache_dir=str(tmp_path / "cache3")).artifact(
-        ".ds"
-    ).download(str(tmp_path / "again"))
+    folder = (
+        Api(store_case.open(), PROJECT, cache_dir=str(tmp_path / "cache3"))
+        .artifact(".ds")
+        .download(str(tmp_path / "again"))
+    )
     assert (Path(folder) / "a.txt").read_bytes() == FILES["a.txt"]
     # a repair leaves it alone: it is data, not damage
     result = repair_store(store_case.open(), cache=services.cache)
@@ -224,7 +246,9 @@ def test_a_hidden_runs_pending_part_keeps_its_content(satchel_env: SatchelEnv) -
     assert json.loads(store.backend.read(hidden))["run_id"] == "r1"
 
 
-def test_a_hidden_file_among_projects_is_no_project(quick_store_case: StoreCase, tmp_path: Path) -> None:
+def test_a_hidden_file_among_projects_is_no_project(
+    quick_store_case: StoreCase, tmp_path: Path
+) -> None:
     commit_files(quick_store_case.services(tmp_path / "cache"), "ds", FILES, {})
     store = quick_store_case.open()
     from tests.store.conftest import overwrite

@@ -87,8 +87,10 @@ def run_on_small_disk(
     ``argv[1]`` and an ordinary folder at ``argv[2]``; return the ``result`` dict it printed
     as JSON."""
     if shutil.which("unshare") is None:
-        pytest.fail("the full-disk tests need `unshare` (util-linux) to mount a small tmpfs in "
-                    "a private mount namespace; install util-linux")
+        pytest.fail(
+            "the full-disk tests need `unshare` (util-linux) to mount a small tmpfs in "
+            "a private mount namespace; install util-linux"
+        )
     small, outside = tmp_path / "small", tmp_path / "outside"
     small.mkdir()
     outside.mkdir()
@@ -101,24 +103,38 @@ def run_on_small_disk(
         capture_output=True, text=True, env=env, timeout=120, check=False,
     )  # fmt: skip
     if proc.returncode == 97 or "unshare:" in proc.stderr:
-        pytest.fail("the full-disk tests mount a small tmpfs in a user and mount namespace; "
-                    f"this machine refused ({proc.stderr.strip()}); enable unprivileged user "
-                    "namespaces (sysctl kernel.unprivileged_userns_clone=1)")
+        pytest.fail(
+            "the full-disk tests mount a small tmpfs in a user and mount namespace; "
+            f"this machine refused ({proc.stderr.strip()}); enable unprivileged user "
+            "namespaces (sysctl kernel.unprivileged_userns_clone=1)"
+        )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stdout + proc.stderr
-    result: dict[str, Any] = json.loads(lines[-1][len("RESULT "):])
+    result: dict[str, Any] = json.loads(lines[-1][len("RESULT ") :])
     return result
 
 
 #: what the message says of each role of a full folder, and what frees its disk
 ROLE_TEXT = {
-    "cache": ("the cache", ("`satchel cache cleanup --target-size SIZE` trims the cache, "
-              "SATCHEL_CACHE_DIR (or --cache-dir) moves it")),
-    "store": ("the store", ("`satchel gc` removes content no version uses (`satchel delete` "
-              "versions you no longer need first), or use a store on a disk with room")),
+    "cache": (
+        "the cache",
+        (
+            "`satchel cache cleanup --target-size SIZE` trims the cache, "
+            "SATCHEL_CACHE_DIR (or --cache-dir) moves it"
+        ),
+    ),
+    "store": (
+        "the store",
+        (
+            "`satchel gc` removes content no version uses (`satchel delete` "
+            "versions you no longer need first), or use a store on a disk with room"
+        ),
+    ),
     "target": ("the download folder", "free space there or pick a folder on another disk"),
-    "temp": ("the temporary folder",
-             "free space there or set TMPDIR to a folder on a disk with room"),
+    "temp": (
+        "the temporary folder",
+        "free space there or set TMPDIR to a folder on a disk with room",
+    ),
 }
 
 
@@ -143,7 +159,10 @@ def test_the_error_is_a_satchel_error_and_an_os_error_with_the_errno() -> None:
 def test_adding_into_a_full_cache_raises_and_leaves_no_object_pack_or_temporary(
     tmp_path: Path,
 ) -> None:
-    result = run_on_small_disk(tmp_path, 512, """
+    result = run_on_small_disk(
+        tmp_path,
+        512,
+        """
         os.environ["SATCHEL_CACHE_DIR"] = os.path.join(small, "cache")
         many = dataset(os.path.join(outside, "many"), 40, 30_000)   # small files: packs
         big = dataset(os.path.join(outside, "big"), 1, 900_000)     # one large file
@@ -161,7 +180,8 @@ def test_adding_into_a_full_cache_raises_and_leaves_no_object_pack_or_temporary(
         result["entries"] = len(art.manifest.entries)
         art.add(b"small", "small.txt")  # the draft is still usable
         result["after"] = sorted(art.manifest.entries)
-    """)
+    """,
+    )
     cache = str(tmp_path / "small" / "cache")
     _check_error(result["dir-mutable"], cache, "adding a folder to ds", "cache")
     assert result["dir-immutable"] is None  # immutable adds write nothing but the stat cache
@@ -175,7 +195,10 @@ def test_adding_into_a_full_cache_raises_and_leaves_no_object_pack_or_temporary(
 def test_saving_into_a_full_local_store_commits_nothing_and_succeeds_once_there_is_room(
     tmp_path: Path,
 ) -> None:
-    result = run_on_small_disk(tmp_path, 1024, """
+    result = run_on_small_disk(
+        tmp_path,
+        1024,
+        """
         store = os.path.join(small, "store")
         filler = fill(800_000)
         art = drafted()
@@ -188,7 +211,8 @@ def test_saving_into_a_full_local_store_commits_nothing_and_succeeds_once_there_
         got = satchel.Api(store, "p").artifact("ds:latest")
         got.verify(got.download(os.path.join(outside, "out")))
         result["files"] = got.file_count
-    """)
+    """,
+    )
     _check_error(result["save"], str(tmp_path / "small" / "store"), "saving ds", "store")
     assert result["tmp"] == [] and result["versions"] == []
     assert result["version"] == "v0" and result["files"] == 20
@@ -197,7 +221,10 @@ def test_saving_into_a_full_local_store_commits_nothing_and_succeeds_once_there_
 def test_downloading_onto_a_full_disk_keeps_no_partial_file_and_works_once_there_is_room(
     tmp_path: Path,
 ) -> None:
-    result = run_on_small_disk(tmp_path, 1024, """
+    result = run_on_small_disk(
+        tmp_path,
+        1024,
+        """
         store, got = committed()
         filler = fill(800_000)
         root = os.path.join(small, "out")
@@ -215,7 +242,8 @@ def test_downloading_onto_a_full_disk_keeps_no_partial_file_and_works_once_there
                               "p", "get", "ds:v0", "--root", root],
                              capture_output=True, text=True)
         result["cli"] = [cli.returncode, cli.stdout, cli.stderr]
-    """)
+    """,
+    )
     out = str(tmp_path / "small")
     _check_error(result["download"], out, "downloading ds", "target")
     _check_error(result["checkout"], out, "checking out ds", "target")
@@ -253,7 +281,10 @@ def test_a_used_up_quota_is_named_as_such_with_the_failing_files_folder(tmp_path
 
 
 def test_a_full_temporary_folder_under_new_file_is_named(tmp_path: Path) -> None:
-    result = run_on_small_disk(tmp_path, 256, """
+    result = run_on_small_disk(
+        tmp_path,
+        256,
+        """
         os.environ["TMPDIR"] = small
         art = satchel.Artifact("ds", "dataset")
         def new_file():
@@ -261,7 +292,8 @@ def test_a_full_temporary_folder_under_new_file_is_named(tmp_path: Path) -> None
                 f.write(os.urandom(600_000))
         fail("new_file", new_file)
         result["left"] = listing(small)
-    """)
+    """,
+    )
     _check_error(result["new_file"], str(tmp_path / "small"), "writing made.bin of ds", "temp")
     assert result["left"] == []
 
@@ -269,7 +301,10 @@ def test_a_full_temporary_folder_under_new_file_is_named(tmp_path: Path) -> None
 def test_a_read_only_filesystem_is_named_for_the_cache_the_store_and_the_download_folder(
     tmp_path: Path,
 ) -> None:
-    result = run_on_small_disk(tmp_path, 256, """
+    result = run_on_small_disk(
+        tmp_path,
+        256,
+        """
         store, got = committed()
         fail("download", lambda: got.download(os.path.join(small, "out")))
         fail("save", lambda: drafted().save("p", store=os.path.join(small, "store")))
@@ -281,7 +316,9 @@ def test_a_read_only_filesystem_is_named_for_the_cache_the_store_and_the_downloa
                               "p", "get", "ds:v0", "--root", os.path.join(small, "out")],
                              capture_output=True, text=True)
         result["cli"] = [cli.returncode, cli.stdout, cli.stderr]
-    """, read_only=True)
+    """,
+        read_only=True,
+    )
     small = str(tmp_path / "small")
     for key, path, doing in (
         ("download", f"{small}/out", "downloading ds"),
@@ -329,8 +366,19 @@ def test_the_command_line_prints_one_line_for_an_os_error_nothing_typed(tmp_path
     services = local_services(cache_dir=str(tmp_path / "cache"), store=open_store(str(store)))
     commit_files(services, "ds", {"a.txt": b"hi"}, {})
     (tmp_path / "loop").symlink_to("loop")  # a symbolic link to itself: ELOOP
-    cmd = [sys.executable, "-m", "satchel", "--store", str(store), "--project", PROJECT, "get",
-           "ds:v0", "--root", str(tmp_path / "loop" / "x")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "satchel",
+        "--store",
+        str(store),
+        "--project",
+        PROJECT,
+        "get",
+        "ds:v0",
+        "--root",
+        str(tmp_path / "loop" / "x"),
+    ]
     env = {**os.environ, "SATCHEL_CACHE_DIR": str(tmp_path / "cache"), "SATCHEL_NO_PROGRESS": "1"}
     env.pop("SATCHEL_DEBUG", None)
     cli = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
@@ -339,8 +387,9 @@ def test_the_command_line_prints_one_line_for_an_os_error_nothing_typed(tmp_path
         f"satchel: error: [Errno 40] Too many levels of symbolic links: "
         f"'{tmp_path / 'loop' / 'x'}' (set SATCHEL_DEBUG=1 for the traceback)\n"
     )
-    debug = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                           env={**env, "SATCHEL_DEBUG": "1"})
+    debug = subprocess.run(
+        cmd, capture_output=True, text=True, check=False, env={**env, "SATCHEL_DEBUG": "1"}
+    )
     assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr
 
 
@@ -352,7 +401,10 @@ def test_put_skip_cache_needs_no_cache_room_on_a_local_store_or_a_bucket(
     # files go to the store without a cached copy, to a local store and to S3 alike.
     monkeypatch.setenv("SATCHEL_STORAGE_OPTIONS", json.dumps({"s3": s3_bucket.storage_options}))
     monkeypatch.setenv("SATCHEL_TEST_BUCKET", f"{s3_bucket.url}/team")
-    result = run_on_small_disk(tmp_path, 512, """
+    result = run_on_small_disk(
+        tmp_path,
+        512,
+        """
         import subprocess
         cache = os.path.join(small, "cache")
         os.environ["SATCHEL_CACHE_DIR"] = cache
@@ -370,12 +422,15 @@ def test_put_skip_cache_needs_no_cache_room_on_a_local_store_or_a_bucket(
             got = satchel.Api(store).artifact("ds:v0")
             got.verify(data)
             result[f"{kind}-files"] = got.file_count
-    """)
+    """,
+    )
     code, out, err = result["plain"]
     assert (code, out) == (1, "") and err.count("\n") == 1, err
     assert err.startswith(f"satchel: error: no space is left on the disk of {tmp_path}/small/cache")
-    assert ("(the cache) while adding a folder to ds; nothing half-written was kept. To free "
-            "that disk: `satchel cache cleanup --target-size SIZE` trims the cache") in err
+    assert (
+        "(the cache) while adding a folder to ds; nothing half-written was kept. To free "
+        "that disk: `satchel cache cleanup --target-size SIZE` trims the cache"
+    ) in err
     for kind in ("local", "s3"):
         code, out, err = result[f"{kind}-skip"]
         assert code == 0, err
@@ -385,7 +440,10 @@ def test_put_skip_cache_needs_no_cache_room_on_a_local_store_or_a_bucket(
 
 
 def test_a_full_store_disk_names_the_store_and_gc(tmp_path: Path) -> None:
-    result = run_on_small_disk(tmp_path, 512, """
+    result = run_on_small_disk(
+        tmp_path,
+        512,
+        """
         import subprocess
         data = dataset(os.path.join(outside, "data"), 40, 25_000)
         p = subprocess.run([sys.executable, "-m", "satchel", "--store", os.path.join(small, "s"),
@@ -393,7 +451,8 @@ def test_a_full_store_disk_names_the_store_and_gc(tmp_path: Path) -> None:
                            capture_output=True, text=True)
         result["cli"] = [p.returncode, p.stdout, p.stderr]
         result["versions"] = [f for f in listing(small) if "/versions/" in f]
-    """)
+    """,
+    )
     code, out, err = result["cli"]
     assert (code, out) == (1, "") and err.count("\n") == 1
     assert err.startswith(f"satchel: error: no space is left on the disk of {tmp_path}/small/s")

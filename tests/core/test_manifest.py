@@ -96,7 +96,9 @@ def test_json_round_trip_is_canonical_and_sorted() -> None:
     assert list(parsed["contents"]) == ["a/ref.bin", "m.txt", "z.txt"]
     assert parsed["version"] == 1
     assert parsed["contents"]["m.txt"] == {
-        "birthArtifactID": "abc", "digest": hash_bytes(b"m"), "size": 1,
+        "birthArtifactID": "abc",
+        "digest": hash_bytes(b"m"),
+        "size": 1,
     }
     assert parsed["contents"]["a/ref.bin"]["ref"] == "s3://bucket/key"
     assert data == json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
@@ -143,8 +145,11 @@ WANDB_MANIFEST = {
 def test_reads_wandb_manifest_ignoring_uploader_keys(tmp_path: Path) -> None:
     path = tmp_path / "wandb_manifest.json"
     path.write_text(json.dumps(WANDB_MANIFEST))
-    for m in (Manifest.from_wandb(path), Manifest.from_wandb(str(path)),
-              Manifest.from_wandb(WANDB_MANIFEST)):
+    for m in (
+        Manifest.from_wandb(path),
+        Manifest.from_wandb(str(path)),
+        Manifest.from_wandb(WANDB_MANIFEST),
+    ):
         assert [e.path for e in m] == ["data/ref.csv", "file1.txt"]
         hello = m.entries["file1.txt"]
         assert (hello.digest, hello.size, hello.ref) == (HELLO_DIGEST, 5, None)
@@ -175,10 +180,22 @@ def test_writes_wandb_manifest_shape() -> None:
 
 
 def test_diff_added_removed_modified() -> None:
-    old = Manifest([_entry("keep", b"k"), _entry("gone", b"g"), _entry("edit", b"1"),
-                    ManifestEntry("ref", "e1", 1, "s3://b/k1")])
-    new = Manifest([_entry("keep", b"k"), _entry("new", b"n"), _entry("edit", b"2"),
-                    ManifestEntry("ref", "e1", 1, "s3://b/k2")])
+    old = Manifest(
+        [
+            _entry("keep", b"k"),
+            _entry("gone", b"g"),
+            _entry("edit", b"1"),
+            ManifestEntry("ref", "e1", 1, "s3://b/k1"),
+        ]
+    )
+    new = Manifest(
+        [
+            _entry("keep", b"k"),
+            _entry("new", b"n"),
+            _entry("edit", b"2"),
+            ManifestEntry("ref", "e1", 1, "s3://b/k2"),
+        ]
+    )
     d = old.diff(new)
     assert [e.path for e in d.added] == ["new"]
     assert [e.path for e in d.removed] == ["gone"]
@@ -197,8 +214,13 @@ def test_diff_added_removed_modified() -> None:
 
 def _tampered(path: str) -> bytes:
     return json.dumps(
-        {"version": 1, "contents": {"ok.txt": {"digest": HELLO_DIGEST, "size": 5},
-                                     path: {"digest": HELLO_DIGEST, "size": 5}}}
+        {
+            "version": 1,
+            "contents": {
+                "ok.txt": {"digest": HELLO_DIGEST, "size": 5},
+                path: {"digest": HELLO_DIGEST, "size": 5},
+            },
+        }
     ).encode()
 
 
@@ -237,8 +259,10 @@ def test_tampered_paths_rejected_on_load(path: str, reason: str) -> None:
         (b'{"version": 1}', "manifest is malformed"),
         (b'{"version": 1, "contents": {"a": {"size": 1}}}', "manifest is malformed"),
         (b'{"version": 1, "contents": {"a": {"digest": 5}}}', "manifest is malformed"),
-        (b'{"version": 1, "contents": {"a": {"digest": "x", "size": "big"}}}',
-         "manifest is malformed"),
+        (
+            b'{"version": 1, "contents": {"a": {"digest": "x", "size": "big"}}}',
+            "manifest is malformed",
+        ),
         (b'{"version": 2, "contents": {}}', "manifest version 2 is not supported"),
         (b'{"version": 1, "contents": {"a": {"digest": "x", "size": -1}}}', "negative size"),
     ],
@@ -254,15 +278,18 @@ def test_manifest_error_is_a_value_error() -> None:
 
 
 def test_unsorted_contents_are_sorted_on_load() -> None:
-    data = json.dumps({"version": 1, "contents": {
-        "b": {"digest": HELLO_DIGEST}, "a": {"digest": HELLO_DIGEST}}}).encode()
+    data = json.dumps(
+        {"version": 1, "contents": {"b": {"digest": HELLO_DIGEST}, "a": {"digest": HELLO_DIGEST}}}
+    ).encode()
     m = Manifest.from_json(data)
     assert [e.path for e in m] == ["a", "b"]
     assert list(json.loads(m.to_json())["contents"]) == ["a", "b"]
 
 
 def test_large_manifest_round_trip() -> None:
-    entries = [ManifestEntry(f"d{i % 100}/f{i}", hash_bytes(str(i).encode()), i) for i in range(20000)]
+    entries = [
+        ManifestEntry(f"d{i % 100}/f{i}", hash_bytes(str(i).encode()), i) for i in range(20000)
+    ]
     m = Manifest(entries)
     back = Manifest.from_json(m.to_json())
     assert back == m and back.digest == m.digest and len(back) == 20000

@@ -18,21 +18,30 @@ def _manifest(n: int, seed: int = 0) -> Manifest:
     names = ["a", "Z", "é", "日本", "😀", "x y", 'q"uote', "tab\tname", "ab:c"]
     entries = []
     for i in range(n):
-        path = "/".join(rng.choice(names) + str(rng.randint(0, 9)) for _ in range(rng.randint(1, 3)))
+        path = "/".join(
+            rng.choice(names) + str(rng.randint(0, 9)) for _ in range(rng.randint(1, 3))
+        )
         extra: dict[str, str] = {}
         if i % 3 == 0:
             extra = {"versionID": f"v{i}", "etag": f'"{i}"', "alg": "XXH128"}  # unsorted keys
-        entries.append(ManifestEntry(
-            f"{path}/{i}", hash_bytes(str(i).encode()), None if i % 5 == 0 else i,
-            f"s3://b/{i}" if i % 4 == 0 else None, extra, f"id{i}" if i % 7 == 0 else None,
-        ))
+        entries.append(
+            ManifestEntry(
+                f"{path}/{i}",
+                hash_bytes(str(i).encode()),
+                None if i % 5 == 0 else i,
+                f"s3://b/{i}" if i % 4 == 0 else None,
+                extra,
+                f"id{i}" if i % 7 == 0 else None,
+            )
+        )
     return Manifest(entries, storage_policy_config={"z": 1, "a": {"y": 2, "b": 3}})
 
 
 def _reference_json(m: Manifest) -> bytes:
     # An independent canonical encoding: sorted keys, compact, UTF-8.
-    return json.dumps(m.to_dict(), sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode()
+    return json.dumps(
+        m.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 64, 100_000])

@@ -20,8 +20,13 @@ def test_valid_names_are_returned(good: str) -> None:
     [
         ("", "artifact name is empty; give 1-128 characters"),
         ("a" * 129, "is 129 characters long; the limit is 128"),
-        ("has space", ("artifact name 'has space' contains a space; satchel names become folder "
-                      "and object names in the store, so use '-' or '_' instead")),
+        (
+            "has space",
+            (
+                "artifact name 'has space' contains a space; satchel names become folder "
+                "and object names in the store, so use '-' or '_' instead"
+            ),
+        ),
         ("has+plus", "use only letters, digits, '_', '-' and '.'"),
         ("slash/name", "use only letters, digits"),
         ("colon:name", "use only letters, digits"),
@@ -79,8 +84,11 @@ def test_tags_may_hold_spaces_between_words_as_in_wandb(good: str) -> None:
 @pytest.mark.parametrize("bad", [" lead", "trail ", " "])
 def test_tags_may_not_start_or_end_with_a_space(bad: str) -> None:
     if bad.strip():
-        with pytest.raises(InvalidNameError, match=rf"^tag {bad!r} starts or ends with a space; "
-                                                   "remove it$"):
+        with pytest.raises(
+            InvalidNameError,
+            match=rf"^tag {bad!r} starts or ends with a space; "
+            "remove it$",
+        ):
             naming.validate_tag(bad)
     else:
         with pytest.raises(InvalidNameError, match=re.escape("tag ' ' contains a space")):
@@ -90,7 +98,10 @@ def test_tags_may_not_start_or_end_with_a_space(bad: str) -> None:
 def test_parse_ref_accepts_and_ignores_a_wandb_entity() -> None:
     parsed = naming.parse_ref("team/vision/ds:prod")
     assert (parsed.entity, parsed.project, parsed.name, parsed.selector) == (
-        "team", "vision", "ds", "prod"
+        "team",
+        "vision",
+        "ds",
+        "prod",
     )
     assert str(parsed) == "vision/ds:prod"
 
@@ -114,9 +125,7 @@ def test_parse_version() -> None:
         ("ds:latest", "p", "ds", "latest", None),
     ],
 )
-def test_parse_ref(
-    ref: str, project: str, name: str, selector: str, version: int | None
-) -> None:
+def test_parse_ref(ref: str, project: str, name: str, selector: str, version: int | None) -> None:
     parsed = naming.parse_ref(ref, project="p")
     assert (parsed.project, parsed.name, parsed.selector) == (project, name, selector)
     assert parsed.version == version
@@ -134,8 +143,13 @@ def test_parse_ref_without_project() -> None:
     [
         ("", "artifact reference is empty"),
         ("ds:", "ends with ':'; add a version or alias"),
-        ("a/b/c/d", (r"has too many '/'; use 'project/name:alias' \(or W&B's "
-                    r"'entity/project/name:alias'\)")),
+        (
+            "a/b/c/d",
+            (
+                r"has too many '/'; use 'project/name:alias' \(or W&B's "
+                r"'entity/project/name:alias'\)"
+            ),
+        ),
         ("/p/ds", "has an empty entity; use 'project/name:alias'"),
         ("bad name", "artifact name 'bad name' contains a space"),
         ("bad proj/ds", "project 'bad proj' contains a space"),

@@ -68,9 +68,9 @@ def test_an_inherited_object_lost_everywhere_fails_the_save_loudly_and_a_resave_
     with pytest.raises(
         IncompleteCommitError,
         match=r"^default/ds:v1 is committed, but the content of 1 of its files is missing from "
-              r"store .* and this machine has no copy to send again: b/c.txt\. Save the same "
-              r"files again where they exist \(saving unchanged content restores what is "
-              r"missing\), or see 'satchel fsck'$",
+        r"store .* and this machine has no copy to send again: b/c.txt\. Save the same "
+        r"files again where they exist \(saving unchanged content restores what is "
+        r"missing\), or see 'satchel fsck'$",
     ) as caught:
         draft.save()
     assert caught.value.version == "default/ds:v1" and caught.value.paths == ["b/c.txt"]
@@ -133,6 +133,8 @@ def test_only_a_new_draft_saved_into_its_base_collection_trusts_the_base(
 
     monkeypatch.setattr(Store, "missing_objects", record)
     saved = draft.save(project)
-    assert saved.project == (project or "default") and saved.version == ("v1" if project is None else "v0")
+    assert saved.project == (project or "default") and saved.version == (
+        "v1" if project is None else "v0"
+    )
     paths = {(e.alg, e.oid): e.path for e in saved.manifest}
     assert {paths[k] for k in asked} == looked_for

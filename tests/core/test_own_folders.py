@@ -30,17 +30,25 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def cli(cwd: Path, *argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    cwd: Path, *argv: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``python -m satchel ARGV`` in a real process started in ``cwd``."""
     return subprocess.run(
-        [sys.executable, "-m", "satchel", *argv], cwd=cwd, capture_output=True, text=True,
-        env={**os.environ, **(env or {})}, check=False,
+        [sys.executable, "-m", "satchel", *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
     )
 
 
 def skipped(path: Path, root: Path, role: str, name: str = "ds") -> str:
-    return (f"skipped {path} while adding {root} to {name}: it is the {role}, which satchel "
-            "does not version (it changes with every commit)")
+    return (
+        f"skipped {path} while adding {root} to {name}: it is the {role}, which satchel "
+        "does not version (it changes with every commit)"
+    )
 
 
 @pytest.fixture
@@ -71,8 +79,12 @@ def test_add_dir_skips_a_store_and_a_cache_inside_the_folder_and_says_so(project
     assert said == [skipped(project / "cache", project, "satchel cache")]
     assert sorted(first.manifest.entries) == sorted(DATA)
     again, said = _add(project)
-    assert sorted(said) == sorted([skipped(project / "cache", project, "satchel cache"),
-                                   skipped(project / "store", project, "satchel store")])
+    assert sorted(said) == sorted(
+        [
+            skipped(project / "cache", project, "satchel cache"),
+            skipped(project / "store", project, "satchel store"),
+        ]
+    )
     assert sorted(again.manifest.entries) == sorted(DATA)
     again.save()
     assert again.version == "v0"  # the same content: no version grows with the store
@@ -104,12 +116,20 @@ def test_add_dir_finds_them_through_a_symlinked_root_and_a_relative_path(
     Artifact("seed", "dataset").save()
     os.symlink(project, tmp_path / "link")
     art, said = _add(tmp_path / "link")
-    assert sorted(said) == sorted([
-        skipped(tmp_path / "link" / "cache", tmp_path / "link", "satchel cache " +
-                str(project / "cache")),
-        skipped(tmp_path / "link" / "store", tmp_path / "link", "satchel store " +
-                str(project / "store")),
-    ])
+    assert sorted(said) == sorted(
+        [
+            skipped(
+                tmp_path / "link" / "cache",
+                tmp_path / "link",
+                "satchel cache " + str(project / "cache"),
+            ),
+            skipped(
+                tmp_path / "link" / "store",
+                tmp_path / "link",
+                "satchel store " + str(project / "store"),
+            ),
+        ]
+    )
     assert sorted(art.manifest.entries) == sorted(DATA)
     os.chdir(project / "data")
     art, said = _add("..")
@@ -123,11 +143,15 @@ def test_add_dir_skips_this_artifacts_default_download_folders_only(project: Pat
     assert v0.download() == str(project / "artifacts" / "ds-v0")
     write_tree(project / "artifacts", {"other-v0/o.txt": "o", "ds-latest/l.txt": "l"})
     art, said = _add(project)
-    assert (f"skipped {project / 'artifacts' / 'ds-v0'} while adding {project} to ds: it is "
-            "the default download folder (download() puts the versions of ds there; adding it "
-            "would nest each version inside the next)") in said
+    assert (
+        f"skipped {project / 'artifacts' / 'ds-v0'} while adding {project} to ds: it is "
+        "the default download folder (download() puts the versions of ds there; adding it "
+        "would nest each version inside the next)"
+    ) in said
     assert sorted(p for p in art.manifest.entries if p.startswith("artifacts/")) == [
-        "artifacts/ds-latest/l.txt", "artifacts/other-v0/o.txt"]
+        "artifacts/ds-latest/l.txt",
+        "artifacts/other-v0/o.txt",
+    ]
     explicit, said = _add(project / "artifacts" / "ds-v0")  # asked for by name: added
     assert sorted(explicit.manifest.entries) == ["a.txt", "b.txt"]
 
@@ -136,8 +160,10 @@ def test_add_dir_of_a_store_or_a_cache_or_inside_them_is_refused(project: Path) 
     Artifact("seed", "dataset").save()
     store, cache = project / "store", project / "cache"
     for folder, rel, role, where in [
-        (store, "is", "satchel store", store), (store / "objects", "is inside", "satchel store", store),
-        (cache, "is", "satchel cache", cache), (cache / "objects", "is inside", "satchel cache", cache),
+        (store, "is", "satchel store", store),
+        (store / "objects", "is inside", "satchel store", store),
+        (cache, "is", "satchel cache", cache),
+        (cache / "objects", "is inside", "satchel cache", cache),
     ]:
         art = Artifact("ds", "dataset")
         with pytest.raises(ProtectedFolderError) as info:
@@ -230,7 +256,10 @@ def test_a_script_that_changes_directory_keeps_its_store(tmp_path: Path) -> None
         print(satchel.Api().artifact("ds").version, satchel.Api().store.url)
     """)
     done = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path / "a", capture_output=True, text=True,
+        [sys.executable, "-c", script],
+        cwd=tmp_path / "a",
+        capture_output=True,
+        text=True,
         env={**os.environ, "SATCHEL_STORE": "./store", "SATCHEL_CACHE_DIR": "./cache"},
         check=False,
     )
@@ -243,8 +272,20 @@ def test_cli_resolves_a_relative_store_option(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     write_tree(tmp_path / "d", DATA)
-    code, out, _ = run(capsys, "--store", "st", "--cache-dir", "ca", "put", "d", "--name", "ds",
-                       "--type", "dataset", "--json")
+    code, out, _ = run(
+        capsys,
+        "--store",
+        "st",
+        "--cache-dir",
+        "ca",
+        "put",
+        "d",
+        "--name",
+        "ds",
+        "--type",
+        "dataset",
+        "--json",
+    )
     assert code == 0 and json.loads(out)["file_count"] == 3
     assert (tmp_path / "st" / "satchel.json").is_file() and (tmp_path / "ca").is_dir()
 
@@ -253,8 +294,10 @@ def test_cli_resolves_a_relative_store_option(
 
 
 def missing(folder: Path) -> str:
-    return (f"store {folder} does not exist, so it holds nothing yet; check the store path "
-            "(--store, SATCHEL_STORE or Api(store=...)). The first commit creates it")
+    return (
+        f"store {folder} does not exist, so it holds nothing yet; check the store path "
+        "(--store, SATCHEL_STORE or Api(store=...)). The first commit creates it"
+    )
 
 
 def test_api_reads_of_a_missing_store_folder_warn_once(tmp_path: Path) -> None:
@@ -268,8 +311,10 @@ def test_api_reads_of_a_missing_store_folder_warn_once(tmp_path: Path) -> None:
     assert [str(w.message) for w in caught] == [missing(typo)]  # once per Api
     assert caught[0].category is UserWarning
     for read in (lambda a: a.artifact("ds"), lambda a: a.versions("ds")):
-        with pytest.warns(UserWarning, match="does not exist, so it holds nothing yet"), \
-                pytest.raises(ArtifactNotFoundError):
+        with (
+            pytest.warns(UserWarning, match="does not exist, so it holds nothing yet"),
+            pytest.raises(ArtifactNotFoundError),
+        ):
             read(Api(str(typo)))
     with pytest.warns(UserWarning, match=str(typo)):
         assert list(Api(str(typo)).artifact_collections()) == []
@@ -308,8 +353,17 @@ def test_cli_reads_of_a_missing_store_warn_and_writes_create_it(
     assert (code, err) == (0, "")
     assert not typo.exists()
     write_tree(tmp_path / "d", DATA)
-    code, out, err = run(capsys, "--store", str(typo), "put", str(tmp_path / "d"), "--name", "ds",
-                         "--type", "dataset")
+    code, out, err = run(
+        capsys,
+        "--store",
+        str(typo),
+        "put",
+        str(tmp_path / "d"),
+        "--name",
+        "ds",
+        "--type",
+        "dataset",
+    )
     assert (code, err) == (0, "") and out.startswith("committed")
     code, out, err = run(capsys, "--store", str(typo), "ls")
     assert (code, err) == (0, "") and "1 version(s)" in out

@@ -35,8 +35,11 @@ def _packs(env: SatchelEnv) -> list[Path]:
 
 
 def _objects(env: SatchelEnv) -> list[Path]:
-    return [p for p in (env.cache / "objects").rglob("*") if p.is_file()] if (
-        env.cache / "objects").exists() else []
+    return (
+        [p for p in (env.cache / "objects").rglob("*") if p.is_file()]
+        if (env.cache / "objects").exists()
+        else []
+    )
 
 
 def test_snapshot_files_returns_digests_and_pack_slices(tmp_path: Path) -> None:
@@ -44,7 +47,9 @@ def test_snapshot_files_returns_digests_and_pack_slices(tmp_path: Path) -> None:
     paths = [str(tmp_path / "src" / k) for k in files]
     sizes = [len(v) for v in files.values()]
     (tmp_path / "packs").mkdir()
-    snaps, packs = bulk.snapshot_files(paths, sizes, h.MD5, str(tmp_path / "packs" / "p"), workers=1)
+    snaps, packs = bulk.snapshot_files(
+        paths, sizes, h.MD5, str(tmp_path / "packs" / "p"), workers=1
+    )
     assert packs == [str(tmp_path / "packs" / "p.0")]
     blob = Path(packs[0]).read_bytes()
     for (digest, size, pack, offset), data in zip(snaps, files.values()):
@@ -60,7 +65,10 @@ def test_snapshot_with_helper_process_writes_two_packs(tmp_path: Path) -> None:
     (tmp_path / "packs").mkdir()
     with count_opens(tmp_path / "src") as log:
         snaps, packs = bulk.snapshot_files(
-            paths, [len(v) for v in files.values()], h.XXH128, str(tmp_path / "packs" / "p"),
+            paths,
+            [len(v) for v in files.values()],
+            h.XXH128,
+            str(tmp_path / "packs" / "p"),
             workers=2,
         )
     assert len(packs) == 2
@@ -149,6 +157,9 @@ def test_file_vanishing_during_mutable_add_names_it(tmp_path: Path) -> None:
 
     with pytest.raises(SourceFileNotFoundError, match=f"file {files[3].abspath} does not exist"):
         Draft("md5").ingest(
-            files, [f.rel for f in files], cache=local_services().cache, policy="mutable",
+            files,
+            [f.rel for f in files],
+            cache=local_services().cache,
+            policy="mutable",
             skip_cache=False,
         )

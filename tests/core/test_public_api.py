@@ -23,10 +23,11 @@ DYNAMIC = {"run", "config"}
 
 
 def _public_namespace() -> set[str]:
-    return {
-        n for n, v in vars(satchel).items()
-        if not n.startswith("_") and not inspect.ismodule(v)
-    } | {"__version__"} | DYNAMIC
+    return (
+        {n for n, v in vars(satchel).items() if not n.startswith("_") and not inspect.ismodule(v)}
+        | {"__version__"}
+        | DYNAMIC
+    )
 
 
 def test_all_matches_public_names() -> None:
@@ -60,7 +61,8 @@ def test_every_public_error_class_is_exported() -> None:
     from satchel import errors
 
     public = {
-        n for n, o in vars(errors).items()
+        n
+        for n, o in vars(errors).items()
         if inspect.isclass(o) and issubclass(o, errors.SatchelError) and not n.endswith("_")
     }
     assert public - set(satchel.__all__) == set()
@@ -100,9 +102,14 @@ def test_py_typed_is_shipped() -> None:
 def test_public_functions_are_annotated() -> None:
     for name in PUBLIC:
         obj = getattr(satchel, name)
-        funcs = [obj] if inspect.isfunction(obj) else (
-            [v.fget if isinstance(v, property) else v for _m, v in _members(obj)]
-            if inspect.isclass(obj) and not issubclass(obj, BaseException) else []
+        funcs = (
+            [obj]
+            if inspect.isfunction(obj)
+            else (
+                [v.fget if isinstance(v, property) else v for _m, v in _members(obj)]
+                if inspect.isclass(obj) and not issubclass(obj, BaseException)
+                else []
+            )
         )
         for f in funcs:
             if f is None:
@@ -133,9 +140,18 @@ def test_satchel_imports_and_commits_without_posix_only_modules(tmp_path: Path) 
         print(open(os.path.join(out, "big.bin"), "rb").read() == open(big, "rb").read())
         """
     )
-    env = {**__import__("os").environ, "SATCHEL_STORE": str(tmp_path / "store"),
-           "SATCHEL_CACHE_DIR": str(tmp_path / "cache")}
-    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    env = {
+        **__import__("os").environ,
+        "SATCHEL_STORE": str(tmp_path / "store"),
+        "SATCHEL_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"

@@ -29,8 +29,13 @@ MINE = {"a.txt": b"mine", "b/c.txt": b"my c"}
 THEIRS = {"x.txt": b"theirs", "y/z.txt": b"their z", "w.txt": b"w"}
 
 
-def _commit(root: Path, name: str, files: dict[str, bytes], store: Store | None = None,
-            project: str = "default") -> Artifact:
+def _commit(
+    root: Path,
+    name: str,
+    files: dict[str, bytes],
+    store: Store | None = None,
+    project: str = "default",
+) -> Artifact:
     art = Artifact(name, "dataset")
     art.add_dir(write_tree(root / name, files))
     return art.save(project, store=store)
@@ -59,8 +64,14 @@ def tampered(tmp_path: Path, satchel_env: SatchelEnv) -> tuple[str, Artifact, Ar
     theirs = _commit(tmp_path, "other", THEIRS)
     store = satchel_env.open_store()
     key = _edit_record(store, "default", "ds", 0, manifest=theirs.commit_hash)
-    message = _message(key, store, "default/ds:v0", f"artifact digest {mine.digest}",
-                       theirs.commit_hash, f"digest {theirs.digest}")
+    message = _message(
+        key,
+        store,
+        "default/ds:v0",
+        f"artifact digest {mine.digest}",
+        theirs.commit_hash,
+        f"digest {theirs.digest}",
+    )
     return message, mine, theirs
 
 
@@ -99,7 +110,10 @@ def test_the_error_names_the_record_and_both_digests(
     err = info.value
     assert err.record == layout.version_key("default", "ds", 0)
     assert (err.manifest_id, err.recorded, err.actual) == (
-        theirs.commit_hash, mine.digest, theirs.digest)
+        theirs.commit_hash,
+        mine.digest,
+        theirs.digest,
+    )
 
 
 def test_api_diff_copy_and_link_refuse_it(
@@ -123,13 +137,20 @@ def test_api_diff_copy_and_link_refuse_it(
 
 @pytest.mark.parametrize(
     "argv",
-    [["get", "ds:v0", "--root", "{tmp}/out"], ["verify", "ds:v0", "{tmp}/theirs"],
-     ["checkout", "ds:v0", "{tmp}/co"], ["show", "ds:v0"], ["show", "ds:v0", "--files"],
-     ["diff", "ds:v0", "other:v0"]],
+    [
+        ["get", "ds:v0", "--root", "{tmp}/out"],
+        ["verify", "ds:v0", "{tmp}/theirs"],
+        ["checkout", "ds:v0", "{tmp}/co"],
+        ["show", "ds:v0"],
+        ["show", "ds:v0", "--files"],
+        ["diff", "ds:v0", "other:v0"],
+    ],
     ids=lambda a: "-".join(a[:2] if a[0] == "show" else a[:1]),
 )
 def test_every_cli_read_fails_with_one_line(
-    tampered: tuple[str, Artifact, Artifact], tmp_path: Path, argv: list[str],
+    tampered: tuple[str, Artifact, Artifact],
+    tmp_path: Path,
+    argv: list[str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     message, _mine, _theirs = tampered
@@ -146,13 +167,25 @@ def test_an_edited_digest_or_file_count_is_refused(tmp_path: Path, satchel_env: 
     store = satchel_env.open_store()
     fake = "0" * 32
     key = _edit_record(store, "default", "ds", 0, digest=fake)
-    with pytest.raises(RecordMismatchError, match=_message(
-            key, store, "default/ds:v0", f"artifact digest {fake}", mine.commit_hash,
-            f"digest {mine.digest}")):
+    with pytest.raises(
+        RecordMismatchError,
+        match=_message(
+            key,
+            store,
+            "default/ds:v0",
+            f"artifact digest {fake}",
+            mine.commit_hash,
+            f"digest {mine.digest}",
+        ),
+    ):
         satchel_env.api().artifact("ds").verify(tmp_path / "ds")  # the right files, even
     _edit_record(store, "default", "ds", 0, digest=mine.digest, file_count=5)
-    with pytest.raises(RecordMismatchError, match=_message(
-            key, store, "default/ds:v0", "5 file\\(s\\)", mine.commit_hash, "2 file\\(s\\)")):
+    with pytest.raises(
+        RecordMismatchError,
+        match=_message(
+            key, store, "default/ds:v0", "5 file\\(s\\)", mine.commit_hash, "2 file\\(s\\)"
+        ),
+    ):
         satchel_env.api().artifact("ds").download(tmp_path / "out")
     _edit_record(store, "default", "ds", 0, file_count=2)  # put right again: reads work
     out = satchel_env.api().artifact("ds").download(tmp_path / "out")
@@ -188,10 +221,20 @@ def test_an_edited_collaborative_part_is_refused(tmp_path: Path, satchel_env: Sa
     recorded = record["digest"]
     record["manifest"] = theirs.commit_hash
     overwrite(store, key, json.dumps(record).encode())
-    with satchel.init(project="default", group="g", name="w2") as run, pytest.raises(
-        RecordMismatchError, match=_message(
-            key, store, "collaborative artifact collab (g), part of run w1",
-            f"artifact digest {recorded}", theirs.commit_hash, f"digest {theirs.digest}")):
+    with (
+        satchel.init(project="default", group="g", name="w2") as run,
+        pytest.raises(
+            RecordMismatchError,
+            match=_message(
+                key,
+                store,
+                "collaborative artifact collab (g), part of run w1",
+                f"artifact digest {recorded}",
+                theirs.commit_hash,
+                f"digest {theirs.digest}",
+            ),
+        ),
+    ):
         run.finish_artifact(Artifact("collab", "dataset"))
     assert store.live_versions("default", "collab") == []
 
@@ -210,8 +253,14 @@ def test_a_tampered_record_on_a_bucket_store_is_refused(
     key = _edit_record(store, PROJECT, "ds", 0, manifest=theirs.commit_hash)
     fresh = quick_store_case.open()
     api = Api(fresh, PROJECT, services=quick_store_case.services(tmp_path / "c2", fresh))
-    message = _message(key, fresh, f"{PROJECT}/ds:v0", f"artifact digest {mine.digest}",
-                       theirs.commit_hash, f"digest {theirs.digest}")
+    message = _message(
+        key,
+        fresh,
+        f"{PROJECT}/ds:v0",
+        f"artifact digest {mine.digest}",
+        theirs.commit_hash,
+        f"digest {theirs.digest}",
+    )
     with pytest.raises(RecordMismatchError, match=message):
         api.artifact("ds:v0").download(tmp_path / "out")
     with pytest.raises(RecordMismatchError, match=message):

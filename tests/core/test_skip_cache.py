@@ -17,7 +17,8 @@ from tests.store.conftest import StoreCase, quick_store_case_fixture  # noqa: F4
 
 def _cache_files(cache: Path) -> list[str]:
     return sorted(
-        p.relative_to(cache).as_posix() for p in cache.rglob("*")
+        p.relative_to(cache).as_posix()
+        for p in cache.rglob("*")
         if p.is_file() and not p.name.startswith("stat.db")
     )
 
@@ -46,9 +47,7 @@ def test_nothing_enters_the_cache_and_the_version_is_whole(
     store = quick_store_case.open()
     for entry in art.manifest:
         assert store.backend.exists(layout.object_key(entry.alg, entry.oid)), entry.path
-    got = Api(store, "p", services=quick_store_case.services(tmp_path / "cache2")).artifact(
-        "ds:v0"
-    )
+    got = Api(store, "p", services=quick_store_case.services(tmp_path / "cache2")).artifact("ds:v0")
     out = got.download(tmp_path / "out")
     got.verify(out)
     assert read_tree(out) == {**files, "solo.txt": b"solo"}

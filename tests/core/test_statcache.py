@@ -90,16 +90,22 @@ def test_old_mtime_only_table_is_dropped(tmp_path: Path) -> None:
 
     path = tmp_path / "stat.db"
     db = sqlite3.connect(path)
-    db.execute("CREATE TABLE stat (dev INTEGER, ino INTEGER, alg TEXT, size INTEGER, "
-               "mtime_ns INTEGER, digest TEXT, PRIMARY KEY (dev, ino, alg)) WITHOUT ROWID")
+    db.execute(
+        "CREATE TABLE stat (dev INTEGER, ino INTEGER, alg TEXT, size INTEGER, "
+        "mtime_ns INTEGER, digest TEXT, PRIMARY KEY (dev, ino, alg)) WITHOUT ROWID"
+    )
     db.commit()
     db.close()
     cache = StatCache(str(path))
     key = (1, 2, 3, 4)
     cache.store_many([(key, "d")], "md5")
     assert cache.lookup_many([key], "md5") == ["d"]
-    tables = {r[0] for r in sqlite3.connect(path).execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = {
+        r[0]
+        for r in sqlite3.connect(path).execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        )
+    }
     assert tables == {"stat2"}
 
 
@@ -182,9 +188,7 @@ def test_broken_stat_cache_degrades_to_misses_with_warning(
     assert "unusable" in caplog.text and "files will be rehashed" in caplog.text
 
 
-def test_broken_stat_cache_does_not_break_adding(
-    tmp_path: Path, satchel_env: SatchelEnv
-) -> None:
+def test_broken_stat_cache_does_not_break_adding(tmp_path: Path, satchel_env: SatchelEnv) -> None:
     satchel_env.cache.mkdir(parents=True)
     (satchel_env.cache / "stat.db").write_bytes(b"garbage" * 1000)
     f = tmp_path / "f"

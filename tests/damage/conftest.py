@@ -85,9 +85,7 @@ def truncate_record(store: Store, project: str, name: str, version: int, keep: i
     return key
 
 
-def edit_version_field(
-    store: Store, project: str, name: str, version: int, claims: int
-) -> str:
+def edit_version_field(store: Store, project: str, name: str, version: int, claims: int) -> str:
     """Make ``versions/<version>.json`` say it is ``v<claims>``."""
     key = layout.version_key(project, name, version)
     data = json.loads(store.backend.read(key))
@@ -213,12 +211,16 @@ def _copy_tree(store: Store, src: str, dst: str, edit: Any = None) -> None:
         data = store.backend.read(key)
         if edit is not None:
             data = edit(key, data)
-        overwrite(store, dst + key[len(src):], data)
+        overwrite(store, dst + key[len(src) :], data)
         store.backend.delete(key)
 
 
 def legacy_hidden(
-    store: Store, project: str, name: str, *, new_project: str | None = None,
+    store: Store,
+    project: str,
+    name: str,
+    *,
+    new_project: str | None = None,
     new_name: str | None = None,
 ) -> tuple[str, str]:
     """Rename a committed collection (and, with ``new_project``, move it to another project)
@@ -235,8 +237,12 @@ def legacy_hidden(
         return data
 
     store.backend.delete(layout.index_key(project, name))
-    _copy_tree(store, layout.collection_folder(project, name),
-               layout.collection_folder(to_project, to_name), edit)
+    _copy_tree(
+        store,
+        layout.collection_folder(project, name),
+        layout.collection_folder(to_project, to_name),
+        edit,
+    )
     return to_project, to_name
 
 

@@ -191,58 +191,129 @@ def _legacy_dot_name(store: Store, _p: Place) -> tuple[str, ...]:
 
 
 DAMAGES: tuple[Damage, ...] = (
-    Damage("stray record", "`versions/01.json`, a copy of v0's record",
-           lambda s, _p: (dmg.copy_record_to_stray(s, PROJECT, "ds", 0, "01.json"),)),
-    Damage("stray file in versions/", "`versions/notes.txt`",
-           lambda s, _p: (dmg.stray_file(s, PROJECT, "ds"),)),
-    Damage("truncated record", "v1's record cut after 30 bytes",
-           lambda s, _p: (dmg.truncate_record(s, PROJECT, "ds", 1), _ref(1)), hit=(_ref(1),)),
-    Damage("record claims another number", "v1's record says `\"version\": 0`",
-           lambda s, _p: (dmg.edit_version_field(s, PROJECT, "ds", 1, claims=0), _ref(1)),
-           hit=(_ref(1),)),
-    Damage("duplicated record", "v0's record copied to `versions/2.json`",
-           lambda s, _p: (dmg.duplicate_record(s, PROJECT, "ds", 0, to=2), _ref(2))),
-    Damage("duplicated record, consistent", "v0's record copied to `2.json`, saying v2",
-           lambda s, _p: (dmg.duplicate_record(s, PROJECT, "ds", 0, to=2, consistent=True),
-                          _ref(2))),
-    Damage("record of another collection", "v1's record says it belongs to `elsewhere`",
-           lambda s, _p: (dmg.foreign_record(s, PROJECT, "ds", 1), _ref(1)), hit=(_ref(1),)),
-    Damage("record names v0's manifest", "v1's record points at v0's manifest", _swap_manifest,
-           hit=(_ref(1),)),
-    Damage("record digest edited", "v1's record has another digest", _edit_digest,
-           hit=(_ref(1),)),
-    Damage("missing object", "v1's `new.txt` object deleted",
-           lambda s, _p: (dmg.delete_object(s, PROJECT, "ds", 1, "new.txt"), _ref(1)),
-           touched=(_ref(1),)),
-    Damage("corrupt object, other size", "v1's `big.bin` object replaced by 3 bytes",
-           lambda s, _p: (dmg.corrupt_object(s, PROJECT, "ds", 1, "big.bin"), _ref(1)),
-           touched=(_ref(1),)),
-    Damage("corrupt object, same size", "v1's `big.bin` object: same size, other bytes",
-           lambda s, _p: (dmg.corrupt_object(s, PROJECT, "ds", 1, "big.bin", b"D" * 2000),
-                          _ref(1)), repair=("--deep",), touched=(_ref(1),)),
-    Damage("tampered manifest", "v1's manifest edited in place (big.bin names v0's bytes)",
-           _tamper_manifest, hit=(_ref(1),)),
-    Damage("unsafe manifest", "v1 re-pointed at a forged manifest listing `../escape.txt`",
-           lambda s, _p: (dmg.unsafe_manifest(s, PROJECT, "ds", 1), _ref(1)), hit=(_ref(1),)),
-    Damage("missing manifest", "v1's manifest deleted",
-           lambda s, _p: (dmg.delete_manifest(s, PROJECT, "ds", 1), _ref(1)), hit=(_ref(1),)),
-    Damage("truncated collection.json", "`collection.json` replaced by `{nope`",
-           lambda s, _p: (dmg.bad_collection(s, PROJECT, "ds"),)),
-    Damage("missing collection.json", "`collection.json` deleted",
-           lambda s, _p: (dmg.delete_collection(s, PROJECT, "ds"),)),
-    Damage("truncated attributes", "`versions/0.attrs.json` replaced by `{\"tags\": [`",
-           lambda s, _p: (dmg.bad_attrs(s, PROJECT, "ds", 0), _ref(0))),
-    Damage("truncated alias", "`aliases/prod.json` replaced by a malformed record",
-           lambda s, _p: (dmg.bad_alias(s, PROJECT, "ds", "prod"), f"{PROJECT}/ds:prod")),
-    Damage("truncated pending part", "a collaborative part under `pending/g/` cut short",
-           lambda s, _p: (dmg.bad_pending_part(s, PROJECT, "ds"),)),
-    Damage("legacy dot-alias", "alias `.old` on v0, as an older satchel wrote it",
-           lambda s, _p: (dmg.legacy_hidden_alias(s, PROJECT, "ds", ".old", 0),
-                          f"{PROJECT}/ds:.old")),
-    Damage("legacy dot-name", "`ds` renamed to `.ds` in the store, as an older satchel wrote it",
-           _legacy_dot_name, target=".ds"),
-    Damage("corrupt cache object", "the cache's copy of v1's `big.bin`: same size, other bytes",
-           _corrupt_cache),
+    Damage(
+        "stray record",
+        "`versions/01.json`, a copy of v0's record",
+        lambda s, _p: (dmg.copy_record_to_stray(s, PROJECT, "ds", 0, "01.json"),),
+    ),
+    Damage(
+        "stray file in versions/",
+        "`versions/notes.txt`",
+        lambda s, _p: (dmg.stray_file(s, PROJECT, "ds"),),
+    ),
+    Damage(
+        "truncated record",
+        "v1's record cut after 30 bytes",
+        lambda s, _p: (dmg.truncate_record(s, PROJECT, "ds", 1), _ref(1)),
+        hit=(_ref(1),),
+    ),
+    Damage(
+        "record claims another number",
+        'v1\'s record says `"version": 0`',
+        lambda s, _p: (dmg.edit_version_field(s, PROJECT, "ds", 1, claims=0), _ref(1)),
+        hit=(_ref(1),),
+    ),
+    Damage(
+        "duplicated record",
+        "v0's record copied to `versions/2.json`",
+        lambda s, _p: (dmg.duplicate_record(s, PROJECT, "ds", 0, to=2), _ref(2)),
+    ),
+    Damage(
+        "duplicated record, consistent",
+        "v0's record copied to `2.json`, saying v2",
+        lambda s, _p: (dmg.duplicate_record(s, PROJECT, "ds", 0, to=2, consistent=True), _ref(2)),
+    ),
+    Damage(
+        "record of another collection",
+        "v1's record says it belongs to `elsewhere`",
+        lambda s, _p: (dmg.foreign_record(s, PROJECT, "ds", 1), _ref(1)),
+        hit=(_ref(1),),
+    ),
+    Damage(
+        "record names v0's manifest",
+        "v1's record points at v0's manifest",
+        _swap_manifest,
+        hit=(_ref(1),),
+    ),
+    Damage("record digest edited", "v1's record has another digest", _edit_digest, hit=(_ref(1),)),
+    Damage(
+        "missing object",
+        "v1's `new.txt` object deleted",
+        lambda s, _p: (dmg.delete_object(s, PROJECT, "ds", 1, "new.txt"), _ref(1)),
+        touched=(_ref(1),),
+    ),
+    Damage(
+        "corrupt object, other size",
+        "v1's `big.bin` object replaced by 3 bytes",
+        lambda s, _p: (dmg.corrupt_object(s, PROJECT, "ds", 1, "big.bin"), _ref(1)),
+        touched=(_ref(1),),
+    ),
+    Damage(
+        "corrupt object, same size",
+        "v1's `big.bin` object: same size, other bytes",
+        lambda s, _p: (dmg.corrupt_object(s, PROJECT, "ds", 1, "big.bin", b"D" * 2000), _ref(1)),
+        repair=("--deep",),
+        touched=(_ref(1),),
+    ),
+    Damage(
+        "tampered manifest",
+        "v1's manifest edited in place (big.bin names v0's bytes)",
+        _tamper_manifest,
+        hit=(_ref(1),),
+    ),
+    Damage(
+        "unsafe manifest",
+        "v1 re-pointed at a forged manifest listing `../escape.txt`",
+        lambda s, _p: (dmg.unsafe_manifest(s, PROJECT, "ds", 1), _ref(1)),
+        hit=(_ref(1),),
+    ),
+    Damage(
+        "missing manifest",
+        "v1's manifest deleted",
+        lambda s, _p: (dmg.delete_manifest(s, PROJECT, "ds", 1), _ref(1)),
+        hit=(_ref(1),),
+    ),
+    Damage(
+        "truncated collection.json",
+        "`collection.json` replaced by `{nope`",
+        lambda s, _p: (dmg.bad_collection(s, PROJECT, "ds"),),
+    ),
+    Damage(
+        "missing collection.json",
+        "`collection.json` deleted",
+        lambda s, _p: (dmg.delete_collection(s, PROJECT, "ds"),),
+    ),
+    Damage(
+        "truncated attributes",
+        '`versions/0.attrs.json` replaced by `{"tags": [`',
+        lambda s, _p: (dmg.bad_attrs(s, PROJECT, "ds", 0), _ref(0)),
+    ),
+    Damage(
+        "truncated alias",
+        "`aliases/prod.json` replaced by a malformed record",
+        lambda s, _p: (dmg.bad_alias(s, PROJECT, "ds", "prod"), f"{PROJECT}/ds:prod"),
+    ),
+    Damage(
+        "truncated pending part",
+        "a collaborative part under `pending/g/` cut short",
+        lambda s, _p: (dmg.bad_pending_part(s, PROJECT, "ds"),),
+    ),
+    Damage(
+        "legacy dot-alias",
+        "alias `.old` on v0, as an older satchel wrote it",
+        lambda s, _p: (dmg.legacy_hidden_alias(s, PROJECT, "ds", ".old", 0), f"{PROJECT}/ds:.old"),
+    ),
+    Damage(
+        "legacy dot-name",
+        "`ds` renamed to `.ds` in the store, as an older satchel wrote it",
+        _legacy_dot_name,
+        target=".ds",
+    ),
+    Damage(
+        "corrupt cache object",
+        "the cache's copy of v1's `big.bin`: same size, other bytes",
+        _corrupt_cache,
+    ),
     Damage("stray file in objects/", "`objects/zz/notes.txt`", _stray_in("objects")),
     Damage("stray file in manifests/", "`manifests/zz/notes.txt`", _stray_in("manifests")),
 )
@@ -306,8 +377,12 @@ class Row:
 
 # -- running commands --------------------------------------------------------------------------
 def _env(p: Place) -> dict[str, str]:
-    return {"SATCHEL_STORE": str(p.store), "SATCHEL_CACHE_DIR": str(p.cache),
-            "SATCHEL_PROJECT": PROJECT, "SATCHEL_NO_PROGRESS": "1"}
+    return {
+        "SATCHEL_STORE": str(p.store),
+        "SATCHEL_CACHE_DIR": str(p.cache),
+        "SATCHEL_PROJECT": PROJECT,
+        "SATCHEL_NO_PROGRESS": "1",
+    }
 
 
 @contextlib.contextmanager
@@ -331,8 +406,14 @@ def run_cli(p: Place, args: Sequence[str], *, subprocess_: bool) -> tuple[int | 
     """Run one command on a damage's store; returns (exit status or None, stdout, stderr)."""
     if subprocess_:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SATCHEL_")}
-        done = subprocess.run([sys.executable, "-m", "satchel", *args], cwd=p.work, text=True,
-                              capture_output=True, check=False, env={**env, **_env(p)})
+        done = subprocess.run(
+            [sys.executable, "-m", "satchel", *args],
+            cwd=p.work,
+            text=True,
+            capture_output=True,
+            check=False,
+            env={**env, **_env(p)},
+        )
         return done.returncode, done.stdout, done.stderr
     from satchel.cli import main
 
@@ -351,14 +432,20 @@ def _cell(command: str, result: tuple[int | None, str, str], names: tuple[str, .
     lines = err.splitlines()
     errors = tuple(ln for ln in lines if ln.startswith("satchel: error: "))
     warns = tuple(ln for ln in lines if ln.startswith("satchel: warning: "))
-    stray = tuple(ln for ln in lines if not ln.startswith(("satchel: error: ",
-                                                           "satchel: warning: ", "  ")))
+    stray = tuple(
+        ln for ln in lines if not ln.startswith(("satchel: error: ", "satchel: warning: ", "  "))
+    )
     said = errors + warns
     if command in ("fsck", "gc", "gc --dry-run"):
         said += (out,)
-    return Cell(code=code, errors=errors, warnings=warns,
-                names_it=any(n in text for n in names for text in said), stray_lines=stray,
-                traceback="Traceback" in err or "Errno" in err or code is None)
+    return Cell(
+        code=code,
+        errors=errors,
+        warnings=warns,
+        names_it=any(n in text for n in names for text in said),
+        stray_lines=stray,
+        traceback="Traceback" in err or "Errno" in err or code is None,
+    )
 
 
 # -- building and checking stores -------------------------------------------------------------
@@ -396,8 +483,9 @@ def _survivors(p: Place, want: dict[str, dict[str, bytes]], tag: str) -> tuple[s
     return tuple(good)
 
 
-def build(root: Path, only: Sequence[str] | None = None
-          ) -> list[tuple[Damage, Place, tuple[str, ...]]]:
+def build(
+    root: Path, only: Sequence[str] | None = None
+) -> list[tuple[Damage, Place, tuple[str, ...]]]:
     """A pristine store per damage under ``root`` (``only``: these damages), each damaged;
     returns what names each."""
     built = []
@@ -407,16 +495,21 @@ def build(root: Path, only: Sequence[str] | None = None
         p = Place(root / f"d{n:02d}")
         write_tree(p.work / "src", SRC)
         write_tree(p.work / "v1-copy", V1)
-        write_tree(p.root / "backup", {"v0/big.bin": V0["big.bin"], **{f"v1/{k}": v
-                                                                      for k, v in V1.items()}})
+        write_tree(
+            p.root / "backup",
+            {"v0/big.bin": V0["big.bin"], **{f"v1/{k}": v for k, v in V1.items()}},
+        )
         services = local_services(cache_dir=str(p.cache), store=str(p.store))
         commit_files(services, "ds", V0, {}, aliases=("prod",))
         commit_files(services, "ds", V1, {})
         commit_files(services, "other", OTHER, {})
         names = damage.apply(open_store(str(p.store)), p)
         # a manifest is named by its id in messages (manifests/ab/cd….json.gz is id abcd…)
-        names += tuple(k.split("/")[1] + k.split("/")[2].removesuffix(".json.gz")
-                       for k in names if k.startswith("manifests/") and k.endswith(".json.gz"))
+        names += tuple(
+            k.split("/")[1] + k.split("/")[2].removesuffix(".json.gz")
+            for k in names
+            if k.startswith("manifests/") and k.endswith(".json.gz")
+        )
         built.append((damage, p, names))
     return built
 
@@ -425,8 +518,9 @@ def _target(args: list[str], damage: Damage) -> list[str]:
     return [a.replace("T", damage.target, 1) if a in ("T", "T:v1") else a for a in args]
 
 
-def run_matrix(root: Path, *, subprocess_: bool = False,
-               only: Sequence[str] | None = None) -> list[Row]:
+def run_matrix(
+    root: Path, *, subprocess_: bool = False, only: Sequence[str] | None = None
+) -> list[Row]:
     """Build, damage and run every command on every store (``only``: these damages).
 
     With ``subprocess_`` the commands of :data:`COMMANDS` run as ``python -m satchel``
@@ -442,20 +536,35 @@ def run_matrix(root: Path, *, subprocess_: bool = False,
         for command, args in COMMANDS.items():
             result = run_cli(p, _target(args, damage), subprocess_=subprocess_)
             cells[command], outs[command] = _cell(command, result, names), result[1]
-        other_ok = all(run_cli(p, args, subprocess_=False)[0] == 0 for args in (
-            ["ls", "other"], ["get", "other", "--root", "other-out"],
-            ["verify", "other", "other-out"]))
+        other_ok = all(
+            run_cli(p, args, subprocess_=False)[0] == 0
+            for args in (
+                ["ls", "other"],
+                ["get", "other", "--root", "other-out"],
+                ["verify", "other", "other-out"],
+            )
+        )
         want, before = _expected(damage, outs["put"])
         after = _survivors(p, {r: want[r] for r in before}, "after")
-        run_cli(p, ["fsck", "--repair", *damage.repair, "--from", str(p.root / "backup")],
-                subprocess_=False)
+        run_cli(
+            p,
+            ["fsck", "--repair", *damage.repair, "--from", str(p.root / "backup")],
+            subprocess_=False,
+        )
         code, out, _err = run_cli(p, ["fsck", *damage.repair, "--json"], subprocess_=False)
         report = json.loads(out)
         kinds = sorted({prob["kind"] for prob in report["problems"]})
         repaired = _survivors(p, want, "repaired")
-        rows.append(Row(damage, cells, other_ok, (after, tuple(sorted(before))),
-                        (repaired, tuple(sorted(want))),
-                        "clean" if code == 0 and not kinds else "left: " + ", ".join(kinds)))
+        rows.append(
+            Row(
+                damage,
+                cells,
+                other_ok,
+                (after, tuple(sorted(before))),
+                (repaired, tuple(sorted(want))),
+                "clean" if code == 0 and not kinds else "left: " + ", ".join(kinds),
+            )
+        )
     return rows
 
 
@@ -463,8 +572,9 @@ def run_matrix(root: Path, *, subprocess_: bool = False,
 def render(rows: Sequence[Row]) -> str:
     """The report's Markdown: damage x command -> outcome, and the checks after."""
     cases = sum(len(r.cells) for r in rows)
-    lost = sum(len(r.after[1]) - len(r.after[0]) + len(r.repaired[1]) - len(r.repaired[0])
-               for r in rows)
+    lost = sum(
+        len(r.after[1]) - len(r.after[0]) + len(r.repaired[1]) - len(r.repaired[0]) for r in rows
+    )
     cells = [c for r in rows for c in r.cells.values()]
     tracebacks = sum(c.traceback for c in cells)
     multi = sum(len(c.errors) > 1 for c in cells)
@@ -476,52 +586,66 @@ def render(rows: Sequence[Row]) -> str:
         "Generated by `tests/damage/damage_matrix.py` (`PYTHONPATH=src python -m tests.damage.damage_matrix`);",
         "`tests/damage/test_damage_matrix.py` runs it and fails when this file differs. Do not edit.",
         "",
-        (f"Each of the {len(rows)} damages below is applied, alone, to a pristine local store "
-         f"(`{PROJECT}/ds` v0 and v1 with alias `prod` on v0, and `{PROJECT}/other` v0); then "
-         f"every one of the {len(COMMANDS)} commands runs on it in the order of the columns "
-         "(`T` = the damaged artifact): "
-         + ", ".join(f"`satchel {' '.join(a)}`" for a in COMMANDS.values()) + "."),
+        (
+            f"Each of the {len(rows)} damages below is applied, alone, to a pristine local store "
+            f"(`{PROJECT}/ds` v0 and v1 with alias `prod` on v0, and `{PROJECT}/other` v0); then "
+            f"every one of the {len(COMMANDS)} commands runs on it in the order of the columns "
+            "(`T` = the damaged artifact): "
+            + ", ".join(f"`satchel {' '.join(a)}`" for a in COMMANDS.values())
+            + "."
+        ),
         "",
-        ("The suite (`tests/damage/test_damage_matrix.py`) runs every cell in-process "
-         "(`satchel.cli.main`; an exception escaping it would count as a traceback) and the rows "
-         "of " + ", ".join(SUBPROCESS_DAMAGES) + " again as real `python -m satchel` "
-         "subprocesses, which must give the same rows; `python -m tests.damage.damage_matrix "
-         "--subprocess --check` runs every row's commands as subprocesses."),
+        (
+            "The suite (`tests/damage/test_damage_matrix.py`) runs every cell in-process "
+            "(`satchel.cli.main`; an exception escaping it would count as a traceback) and the rows "
+            "of " + ", ".join(SUBPROCESS_DAMAGES) + " again as real `python -m satchel` "
+            "subprocesses, which must give the same rows; `python -m tests.damage.damage_matrix "
+            "--subprocess --check` runs every row's commands as subprocesses."
+        ),
         "",
         f"**{cases} cases tried: {tracebacks} tracebacks, {lost} sound versions lost.**",
         "",
-        ("A cell is the exit status (`ok` = 0) and what the command said: `error names it` (its "
-         "one `satchel: error:` line names the damaged file or version), `warning names it` "
-         "(a `satchel: warning: skipped KEY …` line, the command went on), `reports it` (fsck's "
-         f"or gc's report lists it). Cells with a traceback or a raw `Errno`: {tracebacks}; with "
-         f"more than one error line: {multi}; with an error or warning not naming the damage: "
-         f"{unnamed}."),
+        (
+            "A cell is the exit status (`ok` = 0) and what the command said: `error names it` (its "
+            "one `satchel: error:` line names the damaged file or version), `warning names it` "
+            "(a `satchel: warning: skipped KEY …` line, the command went on), `reports it` (fsck's "
+            f"or gc's report lists it). Cells with a traceback or a raw `Errno`: {tracebacks}; with "
+            f"more than one error line: {multi}; with an error or warning not naming the damage: "
+            f"{unnamed}."
+        ),
         "",
         head,
         "| --- | " + " | ".join("---" for _ in COMMANDS) + " |",
     ]
     for r in rows:
-        out.append(f"| {r.damage.name} | " + " | ".join(r.cells[c].label() for c in COMMANDS)
-                   + " |")
+        out.append(
+            f"| {r.damage.name} | " + " | ".join(r.cells[c].label() for c in COMMANDS) + " |"
+        )
     out += [
         "",
-        ("After the commands: *`other`* = `satchel ls other`, `get other` and `verify other` "
-         "all exit 0; *sound after the commands* = the versions sound before the damage and not "
-         "touched by it that download byte-identical from an empty cache after all ten "
-         "commands; *after the repair* = every version the damage did not destroy (with the "
-         "`put`'s) downloads byte-identical from an empty cache after `satchel fsck --repair "
-         "--from DIR` (DIR holds the files; `--deep` for the same-size corruption); *repair* = "
-         "what `satchel fsck` finds after it (`clean`, or what needs a person)."),
+        (
+            "After the commands: *`other`* = `satchel ls other`, `get other` and `verify other` "
+            "all exit 0; *sound after the commands* = the versions sound before the damage and not "
+            "touched by it that download byte-identical from an empty cache after all ten "
+            "commands; *after the repair* = every version the damage did not destroy (with the "
+            "`put`'s) downloads byte-identical from an empty cache after `satchel fsck --repair "
+            "--from DIR` (DIR holds the files; `--deep` for the same-size corruption); *repair* = "
+            "what `satchel fsck` finds after it (`clean`, or what needs a person)."
+        ),
         "",
-        ("| damage | what | `other` | sound after the commands | after the repair | "
-         "destroyed | repair |"),
+        (
+            "| damage | what | `other` | sound after the commands | after the repair | "
+            "destroyed | repair |"
+        ),
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         destroyed = ", ".join(h.split("/", 1)[1] for h in r.damage.hit) or "-"
-        out.append(f"| {r.damage.name} | {r.damage.what} | {'ok' if r.other_ok else 'FAILED'} "
-                   f"| {len(r.after[0])} of {len(r.after[1])} "
-                   f"| {len(r.repaired[0])} of {len(r.repaired[1])} | {destroyed} | {r.repair} |")
+        out.append(
+            f"| {r.damage.name} | {r.damage.what} | {'ok' if r.other_ok else 'FAILED'} "
+            f"| {len(r.after[0])} of {len(r.after[1])} "
+            f"| {len(r.repaired[0])} of {len(r.repaired[1])} | {destroyed} | {r.repair} |"
+        )
     out.append("")
     return "\n".join(out)
 
@@ -529,10 +653,16 @@ def render(rows: Sequence[Row]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the matrix and write (or, with ``--check``, compare) the report."""
     parser = argparse.ArgumentParser(prog="python -m tests.damage.damage_matrix")
-    parser.add_argument("--subprocess", action="store_true",
-                        help="run every command as a python -m satchel subprocess")
-    parser.add_argument("--check", action="store_true",
-                        help="compare with the committed report instead of writing it")
+    parser.add_argument(
+        "--subprocess",
+        action="store_true",
+        help="run every command as a python -m satchel subprocess",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="compare with the committed report instead of writing it",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="damage-matrix-") as tmp:
         text = render(run_matrix(Path(tmp), subprocess_=args.subprocess))

@@ -68,12 +68,21 @@ def test_every_command_on_every_damage(tmp_path: Path) -> None:
             assert len(cell.errors) <= 1 and not cell.stray_lines, what
             if cell.errors or cell.warnings:  # what it says names the damaged file or version
                 assert cell.names_it, what
-            if cell.code and command not in ("verify", "show", "get", "checkout", "fsck", "gc",
-                                             "gc --dry-run"):
+            if cell.code and command not in (
+                "verify",
+                "show",
+                "get",
+                "checkout",
+                "fsck",
+                "gc",
+                "gc --dry-run",
+            ):
                 assert name in BLOCKS.get(command, set()), what
         # fsck finds every damage but the cache's (the cache is not the store)
-        assert row.cells["fsck"].names_it or name in ("corrupt object, same size",
-                                                      "corrupt cache object"), name
+        assert row.cells["fsck"].names_it or name in (
+            "corrupt object, same size",
+            "corrupt cache object",
+        ), name
         assert row.cells["ls"].code == 0, name  # one damaged file never hides the project
         assert row.other_ok, name
         assert row.after[0] == row.after[1], (name, row.after)
@@ -113,8 +122,10 @@ def test_ls_of_a_name_without_its_collection_record_names_the_record(
     assert issubclass(ArtifactNotFoundError, LookupError)
 
 
-@pytest.mark.parametrize("key", ["objects/zz/notes.txt", "objects/md5/ab/README",
-                                 "manifests/zz/notes.txt", "objects/x.txt"])
+@pytest.mark.parametrize(
+    "key",
+    ["objects/zz/notes.txt", "objects/md5/ab/README", "manifests/zz/notes.txt", "objects/x.txt"],
+)
 def test_files_satchel_did_not_write_among_its_content(
     quick_store_case: StoreCase, tmp_path: Path, key: str
 ) -> None:

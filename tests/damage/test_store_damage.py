@@ -135,9 +135,12 @@ def test_a_truncated_latest_record_blocks_nothing(
         assert api.artifact("ds").version == "v0"  # latest skips it
     with pytest.warns(StoreDamageWarning):
         assert _versions(api, "ds") == ["v0"]
-    with pytest.raises(DamagedRecordError, match=rf"^record {key} is damaged: not a valid "
-                       r"version record \(.*\); run 'satchel fsck', and 'satchel fsck "
-                       r"--repair' to move it to quarantine$"):
+    with pytest.raises(
+        DamagedRecordError,
+        match=rf"^record {key} is damaged: not a valid "
+        r"version record \(.*\); run 'satchel fsck', and 'satchel fsck "
+        r"--repair' to move it to quarantine$",
+    ):
         api.artifact("ds:v1")
     with pytest.raises(DamagedRecordError):  # the alias names the damaged version
         api.artifact("ds:prod")
@@ -157,7 +160,9 @@ def test_a_truncated_latest_record_blocks_nothing(
     assert problems[0].message == f"alias {PROJECT}/ds:prod names damaged version v1"
 
 
-def test_a_record_claiming_another_number(two: tuple[StoreCase, Store, Api], tmp_path: Path) -> None:
+def test_a_record_claiming_another_number(
+    two: tuple[StoreCase, Store, Api], tmp_path: Path
+) -> None:
     case, store, _api = two
     key = dmg.edit_version_field(store, PROJECT, "ds", 1, claims=0)
     api = _fresh(case, tmp_path)
@@ -170,7 +175,8 @@ def test_a_record_claiming_another_number(two: tuple[StoreCase, Store, Api], tmp
         api.artifact("ds:v1")
     problems = check_store(store).problems
     assert [(p.kind, p.key) for p in problems] == [
-        ("dangling-alias", layout.alias_key(PROJECT, "ds", "prod")), ("bad-record", key)
+        ("dangling-alias", layout.alias_key(PROJECT, "ds", "prod")),
+        ("bad-record", key),
     ]
     assert problems[1].message == f"{PROJECT}/ds:v1: {reason}"
 
@@ -202,8 +208,10 @@ def test_a_consistent_duplicate_is_reported_and_repaired(
 def test_a_record_of_another_collection(two: tuple[StoreCase, Store, Api], tmp_path: Path) -> None:
     case, store, _api = two
     key = dmg.foreign_record(store, PROJECT, "ds", 0)
-    with pytest.raises(DamagedRecordError, match=f"it belongs to {PROJECT}/elsewhere, but it "
-                       f"lies in the folder of {PROJECT}/ds"):
+    with pytest.raises(
+        DamagedRecordError,
+        match=f"it belongs to {PROJECT}/elsewhere, but it lies in the folder of {PROJECT}/ds",
+    ):
         _fresh(case, tmp_path).artifact("ds:v0")
     assert _kinds(store) == [("bad-record", key)]
 
@@ -259,7 +267,9 @@ def test_no_version_expires_where_a_record_is_damaged(satchel_env: SatchelEnv) -
     art.save()
     dmg.bad_alias(satchel_env.open_store(), PROJECT, "ds", "keep")  # it might have named v0
     with pytest.warns(StoreDamageWarning):
-        assert collect_garbage(satchel_env.open_store(), grace=0, force=True, now=LATER).expired == ()
+        assert (
+            collect_garbage(satchel_env.open_store(), grace=0, force=True, now=LATER).expired == ()
+        )
     assert api.artifact("ds:v0").version == "v0"
 
 
@@ -427,8 +437,10 @@ def test_repair_puts_objects_back_from_a_folder(
     store = case.open()
     lost = dmg.delete_object(store, PROJECT, "ds", 0, "big.bin")
     rotten = dmg.corrupt_object(store, PROJECT, "ds", 0, "new.txt", b"rotten")
-    source = write_tree(tmp_path / "backup", {"copy/of/big": V1["big.bin"], "n": b"new",
-                                              "decoy": b"C" * 1999 + b"D"})
+    source = write_tree(
+        tmp_path / "backup",
+        {"copy/of/big": V1["big.bin"], "n": b"new", "decoy": b"C" * 1999 + b"D"},
+    )
     empty_cache = case.services(tmp_path / "empty-cache").cache
     result = repair_store(store, cache=empty_cache, sources=[source])
     assert dict(result.restored) == {lost: str(source / "copy/of/big"), rotten: str(source / "n")}
@@ -447,8 +459,11 @@ def test_repair_refuses_a_missing_source_folder(satchel_env: SatchelEnv) -> None
     commit_files(services, "ds", V0, {})
     store = satchel_env.open_store()
     dmg.stray_file(store, PROJECT, "ds")
-    with pytest.raises(SourceFileNotFoundError, match=r"^source folder .*nowhere does not exist; "
-                       r"give a folder that holds the lost files \(nothing was repaired\)$"):
+    with pytest.raises(
+        SourceFileNotFoundError,
+        match=r"^source folder .*nowhere does not exist; "
+        r"give a folder that holds the lost files \(nothing was repaired\)$",
+    ):
         repair_store(store, cache=services.cache, sources=[satchel_env.work / "nowhere"])
     assert _kinds(store)[0][0] == "stray-file"
 
@@ -480,8 +495,12 @@ def test_quarantined_records_keep_their_content_from_gc(satchel_env: SatchelEnv)
 # -- the command line: no traceback, one line naming the damaged item --------------------------
 def _cli(env: SatchelEnv, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "satchel", *args], cwd=env.work, capture_output=True, text=True,
-        check=False, env={**os.environ, "SATCHEL_PROJECT": PROJECT},
+        [sys.executable, "-m", "satchel", *args],
+        cwd=env.work,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "SATCHEL_PROJECT": PROJECT},
     )
 
 
@@ -518,10 +537,13 @@ def _damaged_store(env: SatchelEnv, damage: str) -> str:
     raise AssertionError(damage)
 
 
-@pytest.mark.parametrize("damage", ["stray-01", "truncated-latest", "unsafe-manifest",
-                                    "missing-object"])
+@pytest.mark.parametrize(
+    "damage", ["stray-01", "truncated-latest", "unsafe-manifest", "missing-object"]
+)
 def test_no_command_prints_a_traceback(
-    satchel_env: SatchelEnv, damage: str, monkeypatch: pytest.MonkeyPatch,
+    satchel_env: SatchelEnv,
+    damage: str,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # in-process, so that 40 commands stay cheap: an exception escaping main() would fail the
@@ -542,8 +564,9 @@ def test_no_command_prints_a_traceback(
         errors = [ln for ln in lines if ln.startswith("satchel: error: ")]
         assert len(errors) <= 1, what
         # (verify's error lists the files that differ on indented lines below its one line)
-        assert all(ln.startswith(("satchel: error: ", "satchel: warning: ", "  "))
-                   for ln in lines), what
+        assert all(
+            ln.startswith(("satchel: error: ", "satchel: warning: ", "  ")) for ln in lines
+        ), what
         if errors and command not in ("verify",):  # the error names the damaged item
             assert key in errors[0] or name[:8] in errors[0], what
         if returncode:
@@ -574,9 +597,12 @@ def test_fsck_repair_on_the_command_line(satchel_env: SatchelEnv) -> None:
     assert _cli(satchel_env, "put", "src", "--name", "ds", "--type", "dataset").stdout.startswith(
         f"committed {PROJECT}/ds:v2"
     )
-    assert "was moved to quarantine/" in json.loads(
-        (satchel_env.store / layout.tombstone_key(PROJECT, "ds", 1)).read_bytes()
-    )["reason"]
+    assert (
+        "was moved to quarantine/"
+        in json.loads((satchel_env.store / layout.tombstone_key(PROJECT, "ds", 1)).read_bytes())[
+            "reason"
+        ]
+    )
 
 
 def test_fsck_options_that_need_repair(satchel_env: SatchelEnv) -> None:
@@ -593,10 +619,12 @@ def test_describe_gives_advice_per_kind(satchel_env: SatchelEnv) -> None:
     dmg.delete_manifest(store, PROJECT, "ds", 0)
     lines = describe(check_store(store))
     at = lines.index("what to do:")
-    assert lines[at:at + 2] == [
+    assert lines[at : at + 2] == [
         "what to do:",
-        ("  missing-manifest: a version lost its file list: restore the manifest from a backup, "
-         "or delete the version ('satchel delete REF')"),
+        (
+            "  missing-manifest: a version lost its file list: restore the manifest from a backup, "
+            "or delete the version ('satchel delete REF')"
+        ),
     ]
 
 
@@ -609,10 +637,14 @@ def test_gc_on_the_command_line_names_what_it_kept(satchel_env: SatchelEnv) -> N
     assert done.returncode == 1
     lines = done.stdout.splitlines()
     # v1's manifest and two objects only its unreadable record names
-    assert lines[-2] == ("kept 3 unreferenced item(s) that these unreadable files might name "
-                         "(run 'satchel fsck', then 'satchel fsck --repair'):")
+    assert lines[-2] == (
+        "kept 3 unreferenced item(s) that these unreadable files might name "
+        "(run 'satchel fsck', then 'satchel fsck --repair'):"
+    )
     assert lines[-1] == f"  {key} cannot be read as a version record (Input data was truncated)"
-    assert json.loads(_cli(satchel_env, "gc", "--json", "--grace", "0s", "--force").stdout)["unreadable"]
+    assert json.loads(_cli(satchel_env, "gc", "--json", "--grace", "0s", "--force").stdout)[
+        "unreadable"
+    ]
 
 
 def test_a_deleted_versions_damaged_record_is_no_problem(satchel_env: SatchelEnv) -> None:
@@ -634,9 +666,12 @@ def test_same_content_over_a_damaged_latest_manifest_commits_anew(satchel_env: S
     commit_files(services, "ds", V0, {})
     store = satchel_env.open_store()
     dmg.unsafe_manifest(store, PROJECT, "ds", 0)
-    with pytest.warns(StoreDamageWarning, match=rf"^{PROJECT}/ds:v0 holds this content but cannot "
-                      r"be read \(manifest .* cannot be used: .*\); committing it again as a "
-                      r"new version$"):
+    with pytest.warns(
+        StoreDamageWarning,
+        match=rf"^{PROJECT}/ds:v0 holds this content but cannot "
+        r"be read \(manifest .* cannot be used: .*\); committing it again as a "
+        r"new version$",
+    ):
         again = commit_files(satchel_env.services(), "ds", V0, {})
     assert again.version == "v1"
     out = satchel_env.api(PROJECT).artifact("ds").download(str(satchel_env.work / "out"))
@@ -666,36 +701,45 @@ def test_fsck_names_every_kind_of_damage_in_one_store(satchel_env: SatchelEnv) -
     assert got == {
         ("stray-file", stray): f"{PROJECT}/ds: 'notes.txt' is not a record name; listings skip it",
         ("stray-file", alias_stray): f"{PROJECT}/ds: 'readme.md' is not an alias record name; "
-                                     "listings skip it",
+        "listings skip it",
         ("bad-record", attrs): f"{PROJECT}/att:v0: its attributes: not a valid record (Input "
-                               "data was truncated)",
+        "data was truncated)",
         ("bad-record", alias): f"alias {PROJECT}/ali:prod: not a valid record (Expected `int`, "
-                               "got `str` - at `$.version`)",
+        "got `str` - at `$.version`)",
         ("missing-collection", nocol): f"{PROJECT}/nocol has 1 version record(s) but no "
-                                       "collection record, so listings skip it",
+        "collection record, so listings skip it",
         ("bad-record", badcol): f"{PROJECT}/badcol: not a valid record (JSON is malformed: "
-                                "object keys must be strings (byte 1))",
+        "object keys must be strings (byte 1))",
         ("bad-record", part): got[("bad-record", part)],
         ("stray-file", file_col): "a file where only artifact folders belong",
         ("stray-file", "projects/notes.txt"): "a file where only project folders belong",
-        ("stray-file", layout.collection_folder(PROJECT, "empty")):
-            "a folder without a collection record or versions",
+        (
+            "stray-file",
+            layout.collection_folder(PROJECT, "empty"),
+        ): "a folder without a collection record or versions",
     }
     assert got[("bad-record", part)].startswith(f"pending part {part} cannot be read (")
     lines = describe(report)
-    advice = lines[lines.index("what to do:") + 1:]
+    advice = lines[lines.index("what to do:") + 1 :]
     assert advice[:3] == [
-        ("  bad-record: a record cannot be read or contradicts its file name; 'satchel fsck "
-        "--repair' moves it to quarantine/"),
-        ("  missing-collection: versions without their collection record are not listed; "
-        "'satchel fsck --repair' writes it again from the versions"),
-        ("  stray-file: a file satchel did not write sits among its records; 'satchel fsck "
-        "--repair' moves it to quarantine/"),
+        (
+            "  bad-record: a record cannot be read or contradicts its file name; 'satchel fsck "
+            "--repair' moves it to quarantine/"
+        ),
+        (
+            "  missing-collection: versions without their collection record are not listed; "
+            "'satchel fsck --repair' writes it again from the versions"
+        ),
+        (
+            "  stray-file: a file satchel did not write sits among its records; 'satchel fsck "
+            "--repair' moves it to quarantine/"
+        ),
     ]
     result = repair_store(store, cache=services.cache)
     assert result.after.ok, result.after.problems
-    assert sorted(result.rewritten) == [layout.collection_key(PROJECT, n) for n in ("badcol",
-                                                                                    "nocol")]
+    assert sorted(result.rewritten) == [
+        layout.collection_key(PROJECT, n) for n in ("badcol", "nocol")
+    ]
     assert len(result.moved) == 9
 
 
@@ -718,8 +762,9 @@ def test_fsck_advice_for_what_needs_a_person(satchel_env: SatchelEnv) -> None:
         "also from a folder holding the files"
     )
     assert ADVICE["size-mismatch"].endswith("(the bad copy goes to quarantine/)")
-    assert ADVICE["digest-mismatch"].startswith("a stored object is corrupt; 'satchel fsck "
-                                                "--deep --repair' replaces it")
+    assert ADVICE["digest-mismatch"].startswith(
+        "a stored object is corrupt; 'satchel fsck --deep --repair' replaces it"
+    )
     assert ADVICE["duplicate-record"].endswith("moves the copy to quarantine/")
     assert ADVICE["missing-format"] == 'restore satchel.json from a backup (it holds {"format": 1})'
     commit_files(satchel_env.services(), "ds", V0, {})
@@ -728,9 +773,11 @@ def test_fsck_advice_for_what_needs_a_person(satchel_env: SatchelEnv) -> None:
     lines = describe(check_store(store))
     assert lines[1:4] == [
         "1 problem(s):",
-        (f"  hidden-name: {layout.collection_folder(PROJECT, '.ds')}: artifact name "
-        f"{PROJECT}/.ds starts with '.': satchel reads it, but no longer creates such names, "
-        "and an older satchel's gc and fsck did not see it"),
+        (
+            f"  hidden-name: {layout.collection_folder(PROJECT, '.ds')}: artifact name "
+            f"{PROJECT}/.ds starts with '.': satchel reads it, but no longer creates such names, "
+            "and an older satchel's gc and fsck did not see it"
+        ),
         "what to do:",
     ]
 
@@ -763,8 +810,11 @@ def test_a_manifest_that_is_not_a_manifest(satchel_env: SatchelEnv) -> None:
     mid = hashlib.sha256(data).hexdigest()
     Path(satchel_env.store / layout.manifest_key(mid)).parent.mkdir(parents=True, exist_ok=True)
     Path(satchel_env.store / layout.manifest_key(mid)).write_bytes(gzip.compress(data))
-    with pytest.raises(ManifestError, match=rf"^manifest {mid} in {store.url} cannot be used: "
-                       r".*Run 'satchel fsck'$") as info:
+    with pytest.raises(
+        ManifestError,
+        match=rf"^manifest {mid} in {store.url} cannot be used: "
+        r".*Run 'satchel fsck'$",
+    ) as info:
         store.get_manifest(mid)
     assert not isinstance(info.value, UnsafeManifestPathError)
 

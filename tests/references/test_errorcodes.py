@@ -52,8 +52,10 @@ def test_the_s3_disagreement_is_settled_one_way() -> None:
         assert s3_kind(code) is ErrorKind.PERMISSION
 
 
-@pytest.mark.parametrize(("code", "status"), [("404", None), ("412", None), ("409", None),
-                                              ("", 503), ("", 403), ("Unheard", 400)])
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("404", None), ("412", None), ("409", None), ("", 503), ("", 403), ("Unheard", 400)],
+)
 def test_s3_falls_back_on_the_status(code: str, status: int | None) -> None:
     expected = {"404": ErrorKind.NOT_FOUND, "412": ErrorKind.CONFLICT, "409": ErrorKind.TRANSIENT}
     by_status = {503: ErrorKind.TRANSIENT, 403: ErrorKind.PERMISSION, 400: ErrorKind.OTHER}

@@ -276,12 +276,17 @@ def test_adls_directory_markers_are_skipped(azure_container: Any, satchel_env: S
     as_blob = art.add_reference(f"az://{c.name}/dir")  # the marker itself: a folder
     assert sorted(e.path for e in as_blob) == ["a.txt", "empty", "sub/b.txt"]
     root_listing = art.add_reference(f"az://{c.name}/", name="all")
-    assert sorted(e.path for e in root_listing) == ["all/dir/a.txt", "all/dir/empty",
-                                                     "all/dir/sub/b.txt"]
+    assert sorted(e.path for e in root_listing) == [
+        "all/dir/a.txt",
+        "all/dir/empty",
+        "all/dir/sub/b.txt",
+    ]
     art.add_reference(f"az://{c.name}/dir", name="loose", checksum=False)
     root = art.save().download(satchel_env.work / "o")
     files = _read(root)
     assert {k: v for k, v in files.items() if k.startswith("loose/")} == {
-        "loose/a.txt": b"A", "loose/empty": b"", "loose/sub/b.txt": b"B"
+        "loose/a.txt": b"A",
+        "loose/empty": b"",
+        "loose/sub/b.txt": b"B",
     }
     assert files["sub/b.txt"] == b"B" and files["all/dir/a.txt"] == b"A"

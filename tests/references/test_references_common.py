@@ -104,9 +104,12 @@ def test_stream_to_cache_verifies_md5_and_keeps_nothing_on_mismatch(tmp_path: Pa
 
 def test_stream_to_cache_checks_size_and_extra_checksum(tmp_path: Path) -> None:
     cache = Cache(str(tmp_path / "cache"))
-    with pytest.raises(DigestMismatchError, match=r"^u: received 3 bytes, expected 4; the transfer "
-                       r"was corrupted or the object changed. Nothing was kept; retry the "
-                       r"download$"):
+    with pytest.raises(
+        DigestMismatchError,
+        match=r"^u: received 3 bytes, expected 4; the transfer "
+        r"was corrupted or the object changed. Nothing was kept; retry the "
+        r"download$",
+    ):
         stream_to_cache(cache, io.BytesIO(b"abc"), uri="u", version="v", md5=None, size=4)
     assert not os.path.exists(cache.ref_path("u", "v"))
     seen: list[bytes] = []

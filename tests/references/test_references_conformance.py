@@ -310,8 +310,10 @@ class TestFileReferences(PrefixConformance):
         remote.put("u/sub/b.txt", b"b")
         art, warnings = _draft(satchel_env, remote)
         entries = art.add_reference(remote.uri("u"), name="unchecked", checksum=False)
-        assert [(e.path, e.size) for e in entries] == [("unchecked/a.txt", 1),
-                                                       ("unchecked/sub/b.txt", 1)]
+        assert [(e.path, e.size) for e in entries] == [
+            ("unchecked/a.txt", 1),
+            ("unchecked/sub/b.txt", 1),
+        ]
         art.save()
         remote.put("u/a.txt", b"changed")
         remote.put("u/later/c.txt", b"c")  # listed at add time: a later file is not in it

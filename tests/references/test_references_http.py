@@ -252,7 +252,9 @@ def test_redirect_loop_is_reported(http_site: Any, satchel_env: SatchelEnv) -> N
     url = http_site.url("loop")
     http_site.behave("loop", redirect_to="loop")
     art, _, _ = _artifact(satchel_env)
-    with pytest.raises(ExternalReferenceError, match=f"{url} redirects too often .*final URL instead"):
+    with pytest.raises(
+        ExternalReferenceError, match=f"{url} redirects too often .*final URL instead"
+    ):
         art.add_reference(url)
 
 

@@ -23,16 +23,27 @@ def api(satchel_env: SatchelEnv) -> Api:
 
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
-    return write_tree(tmp_path / "data", {"train/a.txt": "a", "train/b.txt": "b", "meta.json": "{}"})
+    return write_tree(
+        tmp_path / "data", {"train/a.txt": "a", "train/b.txt": "b", "meta.json": "{}"}
+    )
 
 
 def spec(data: Path, **changes: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "name": "mnist", "type": "dataset", "description": "digits",
-        "metadata": {"split": "train"}, "version_alias": "v1.0.0", "aliases": ["candidate"],
+        "name": "mnist",
+        "type": "dataset",
+        "description": "digits",
+        "metadata": {"split": "train"},
+        "version_alias": "v1.0.0",
+        "aliases": ["candidate"],
         "tags": ["images"],
-        "source": {"type": "local", "paths": [{"src": str(data / "train"), "dest": "train"},
-                                              {"src": str(data / "meta.json")}]},
+        "source": {
+            "type": "local",
+            "paths": [
+                {"src": str(data / "train"), "dest": "train"},
+                {"src": str(data / "meta.json")},
+            ],
+        },
     }
     base.update(changes)
     return base
@@ -54,8 +65,15 @@ def test_apply_creates_then_is_unchanged(api: Api, data: Path) -> None:
 
 def test_changing_metadata_tags_or_aliases_updates_the_version(api: Api, data: Path) -> None:
     api.apply(spec(data))
-    res = api.apply(spec(data, metadata={"split": "all"}, tags=["images", "small"],
-                         aliases=["candidate", "reviewed"], description="all digits"))
+    res = api.apply(
+        spec(
+            data,
+            metadata={"split": "all"},
+            tags=["images", "small"],
+            aliases=["candidate", "reviewed"],
+            description="all digits",
+        )
+    )
     assert res.action == "updated" and res.artifact.version == "v0"
     art = api.artifact("mnist:v0")
     assert art.metadata == {"split": "all"} and art.tags == ["images", "small"]
@@ -98,7 +116,8 @@ def test_external_source_is_a_reference(api: Api, data: Path) -> None:
 def test_yaml_and_json_files_with_paths_relative_to_the_file(
     api: Api, data: Path, tmp_path: Path
 ) -> None:
-    (tmp_path / "spec.yaml").write_text(textwrap.dedent("""
+    (tmp_path / "spec.yaml").write_text(
+        textwrap.dedent("""
         name: from-yaml
         type: dataset
         metadata: {split: train}
@@ -111,15 +130,23 @@ def test_yaml_and_json_files_with_paths_relative_to_the_file(
         name: second
         type: dataset
         source: {type: local, paths: [data/meta.json]}
-    """))
+    """)
+    )
     results = apply_file(api.services, tmp_path / "spec.yaml", default_project="p")
     assert [(r.action, r.artifact.qualified_name) for r in results] == [
-        ("created", "p/from-yaml:v0"), ("created", "p/second:v0"),
+        ("created", "p/from-yaml:v0"),
+        ("created", "p/second:v0"),
     ]
-    (tmp_path / "spec.json").write_text(json.dumps(
-        {"name": "from-json", "type": "dataset", "project": "q",
-         "source": {"type": "local", "paths": [{"src": "data/train"}]}}
-    ))
+    (tmp_path / "spec.json").write_text(
+        json.dumps(
+            {
+                "name": "from-json",
+                "type": "dataset",
+                "project": "q",
+                "source": {"type": "local", "paths": [{"src": "data/train"}]},
+            }
+        )
+    )
     (res,) = apply_file(api.services, tmp_path / "spec.json", default_project="p")
     assert res.artifact.qualified_name == "q/from-json:v0"
     assert sorted(e.path for e in res.artifact.manifest) == ["a.txt", "b.txt"]
@@ -138,16 +165,26 @@ def test_yaml_and_json_files_with_paths_relative_to_the_file(
         ({"version_alias": 1}, r"spec field 'version_alias' must be a string"),
         ({"source": {"type": "ftp"}}, r"source type must be 'local' or 'external', got 'ftp'"),
         ({"source": {"type": "local"}}, r"a local source needs 'paths': a list of \{src, dest\}"),
-        ({"source": {"type": "local", "paths": [{"dest": "x"}]}},
-         r"each local path needs a 'src' string"),
-        ({"source": {"type": "local", "paths": [{"src": "/nope/x", "to": "y"}]}},
-         r"local path has unknown field\(s\) to"),
-        ({"source": {"type": "local", "paths": [{"src": "/nope/x"}]}},
-         r"local source path '/nope/x' \(/nope/x\) does not exist"),
-        ({"source": {"type": "external"}},
-         r"an external source needs 'uri': the reference to track"),
-        ({"source": {"type": "external", "uri": "s3://b/k", "mode": 1}},
-         r"external source has unknown field\(s\) mode"),
+        (
+            {"source": {"type": "local", "paths": [{"dest": "x"}]}},
+            r"each local path needs a 'src' string",
+        ),
+        (
+            {"source": {"type": "local", "paths": [{"src": "/nope/x", "to": "y"}]}},
+            r"local path has unknown field\(s\) to",
+        ),
+        (
+            {"source": {"type": "local", "paths": [{"src": "/nope/x"}]}},
+            r"local source path '/nope/x' \(/nope/x\) does not exist",
+        ),
+        (
+            {"source": {"type": "external"}},
+            r"an external source needs 'uri': the reference to track",
+        ),
+        (
+            {"source": {"type": "external", "uri": "s3://b/k", "mode": 1}},
+            r"external source has unknown field\(s\) mode",
+        ),
     ],
 )
 def test_spec_errors(api: Api, data: Path, changes: dict[str, Any], message: str) -> None:
@@ -192,9 +229,12 @@ def test_yaml_without_pyyaml_says_which_extra_to_install(
 
     monkeypatch.setitem(sys.modules, "yaml", None)  # as if pyyaml were not installed
     (tmp_path / "spec.yaml").write_text("name: x\n")
-    with pytest.raises(HandlerUnavailableError, match=r"reading the YAML spec .*spec.yaml needs "
-                                                      r"pyyaml; install it with pip install "
-                                                      r"'satchel\[yaml\]'"):
+    with pytest.raises(
+        HandlerUnavailableError,
+        match=r"reading the YAML spec .*spec.yaml needs "
+        r"pyyaml; install it with pip install "
+        r"'satchel\[yaml\]'",
+    ):
         load_specs(tmp_path / "spec.yaml")
     (tmp_path / "spec2.yaml").write_text('{"name": "x", "type": "dataset"}')  # JSON is YAML too
     assert load_specs(tmp_path / "spec2.yaml") == [{"name": "x", "type": "dataset"}]

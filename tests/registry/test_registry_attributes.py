@@ -63,7 +63,10 @@ def test_moving_an_alias_takes_it_from_the_old_version(api: Api) -> None:
 
 def test_update_artifact_version_edits_tags_description_metadata(api: Api) -> None:
     art = api.update_artifact_version(
-        "ds:v0", add_tags=["a", "b"], remove_tags=["raw"], description="second",
+        "ds:v0",
+        add_tags=["a", "b"],
+        remove_tags=["raw"],
+        description="second",
         metadata={"k": 2},
     )
     assert art.tags == ["a", "b"] and art.description == "second" and art.metadata == {"k": 2}
@@ -93,7 +96,8 @@ def test_stage_changes_are_kept_in_history(api: Api) -> None:
     assert art.stage == "production"
     history = art.stage_history
     assert [(e.from_stage, e.to_stage, e.reason) for e in history] == [
-        (None, "staging", "tests pass"), ("staging", "production", "A/B won"),
+        (None, "staging", "tests pass"),
+        ("staging", "production", "A/B won"),
     ]
     assert isinstance(history[0], StageEvent) and history[1].message == "+2% acc"
     assert history[0].at <= history[1].at and history[0].at.tzinfo is not None
@@ -104,8 +108,11 @@ def test_stage_changes_are_kept_in_history(api: Api) -> None:
 
 
 def test_unknown_stage_is_refused(api: Api) -> None:
-    with pytest.raises(InvalidAttributeError, match=r"stage 'live' is not one of development, "
-                                                    r"staging, production, archived"):
+    with pytest.raises(
+        InvalidAttributeError,
+        match=r"stage 'live' is not one of development, "
+        r"staging, production, archived",
+    ):
         api.stage_artifact_version("ds:v1", "live")
 
 
@@ -147,8 +154,10 @@ def test_ttl_is_editable_after_commit(api: Api) -> None:
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [(3600, r"ttl must be a datetime.timedelta or None, got int"),
-     (dt.timedelta(0), r"ttl must be positive, got 0:00:00")],
+    [
+        (3600, r"ttl must be a datetime.timedelta or None, got int"),
+        (dt.timedelta(0), r"ttl must be positive, got 0:00:00"),
+    ],
 )
 def test_bad_ttl_is_refused(api: Api, value: object, message: str) -> None:
     with pytest.raises(InvalidAttributeError, match=message):
@@ -158,8 +167,11 @@ def test_bad_ttl_is_refused(api: Api, value: object, message: str) -> None:
 def test_query_value_type_errors(api: Api) -> None:
     from satchel.errors import InvalidQueryError
 
-    with pytest.raises(InvalidQueryError, match=r"created_after must be a datetime or an ISO "
-                                                r"8601 string, got 5"):
+    with pytest.raises(
+        InvalidQueryError,
+        match=r"created_after must be a datetime or an ISO "
+        r"8601 string, got 5",
+    ):
         api.artifact_versions(created_after=5)
     with pytest.raises(InvalidQueryError, match=r"version must be 'v<n>' or an int, got True"):
         api.artifact_versions(version=True)

@@ -71,21 +71,35 @@ def test_ls_collections_and_types(capsys: Any, store: SatchelEnv) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["ls", "nothing"], ("satchel: error: no artifact named 'nothing' in project 'p'; see "
-                            "'satchel ls --collections'")),
+        (
+            ["ls", "nothing"],
+            (
+                "satchel: error: no artifact named 'nothing' in project 'p'; see "
+                "'satchel ls --collections'"
+            ),
+        ),
         (["ls", "--size", "0"], "satchel: error: size must be an int from 1 to 10,000, got 0"),
         (["ls", "--sort", "colour"], "satchel: error: sort_by 'colour' is not one of created"),
         (["ls", "--metadata", "novalue"], "satchel: error: --metadata 'novalue' is not KEY=VALUE"),
         (["delete", "ds:prod"], "satchel: error: p/ds:v1 still has alias(es) prod"),
-        (["alias", "rm", "ds:v1", "prod"], ("satchel: error: alias rm takes the artifact name, "
-                                           "not a version ('ds:v1')")),
+        (
+            ["alias", "rm", "ds:v1", "prod"],
+            ("satchel: error: alias rm takes the artifact name, not a version ('ds:v1')"),
+        ),
         (["alias", "rm", "ds", "nope"], "satchel: error: p/ds has no alias nope"),
         (["gc", "--grace", "soon"], "satchel: error: duration 'soon' is not understood"),
-        (["gc", "--grace", "30m"], ("satchel: error: gc grace 30m is shorter than the safe "
-                                    "minimum of 1h: a commit by a satchel without leases")),
+        (
+            ["gc", "--grace", "30m"],
+            (
+                "satchel: error: gc grace 30m is shorter than the safe "
+                "minimum of 1h: a commit by a satchel without leases"
+            ),
+        ),
         (["unlink", "ds:v0"], "satchel: error: p/ds:v0 is not a link"),
-        (["copy", "ds:v0", "q", "--move", "--alias", "x"],
-         "satchel: error: --alias cannot be combined with --move"),
+        (
+            ["copy", "ds:v0", "q", "--move", "--alias", "x"],
+            "satchel: error: --alias cannot be combined with --move",
+        ),
         (["link", "ds:v0", "best:v1"], "satchel: error: link target 'best:v1' names a version"),
         (["lineage", "ds", "--depth", "0"], "satchel: error: depth must be at least 1, got 0"),
     ],
@@ -100,7 +114,9 @@ def test_diff(capsys: Any, store: SatchelEnv) -> None:
     code, out, _ = run(capsys, "diff", "ds:v0", "ds:v2")
     assert code == 0
     assert out.splitlines() == [
-        "+ b.txt  (2 B)", "M a.txt  (1 B -> 1 B)", "1 added, 0 removed, 1 modified",
+        "+ b.txt  (2 B)",
+        "M a.txt  (1 B -> 1 B)",
+        "1 added, 0 removed, 1 modified",
     ]
     data = run_json(capsys, "diff", "ds:v1", "ds:v0")
     assert [e["path"] for e in data["removed"]] == ["b.txt"] and data["added"] == []
@@ -125,7 +141,8 @@ def test_stage_command(capsys: Any, store: SatchelEnv) -> None:
     data = run_json(capsys, "stage", "ds:v2", "production", "--message", "ship it")
     assert data["stage"] == "production"
     assert [(h["from"], h["to"], h["reason"], h["message"]) for h in data["stage_history"]] == [
-        (None, "staging", "ci green", None), ("staging", "production", None, "ship it"),
+        (None, "staging", "ci green", None),
+        ("staging", "production", None, "ship it"),
     ]
     assert run_json(capsys, "ls", "--stage", "production")["total"] == 1
     with pytest.raises(SystemExit):
@@ -134,8 +151,9 @@ def test_stage_command(capsys: Any, store: SatchelEnv) -> None:
 
 def test_delete_and_gc(capsys: Any, store: SatchelEnv) -> None:
     code, out, _ = run(capsys, "delete", "ds:prod", "--delete-aliases")
-    assert out.strip() == ("deleted p/ds:v1 and its alias(es) prod; run 'satchel gc' to free "
-                           "its content")
+    assert out.strip() == (
+        "deleted p/ds:v1 and its alias(es) prod; run 'satchel gc' to free its content"
+    )
     code, out, _ = run(capsys, "gc", "--dry-run")
     assert code == 0 and "would remove 0 manifest(s) and 0 object(s)" in out
     assert "kept as younger than 1h" in out and "temporary" not in out
@@ -202,8 +220,10 @@ def test_lineage_command(capsys: Any, store: SatchelEnv) -> None:
 def test_apply_command(capsys: Any, store: SatchelEnv, tmp_path: Path) -> None:
     write_tree(tmp_path / "data", {"x.txt": "x"})
     spec = tmp_path / "spec.yaml"
-    spec.write_text("name: applied\ntype: dataset\ntags: [a]\n"
-                    "source: {type: local, paths: [{src: data, dest: d}]}\n")
+    spec.write_text(
+        "name: applied\ntype: dataset\ntags: [a]\n"
+        "source: {type: local, paths: [{src: data, dest: d}]}\n"
+    )
     code, out, _ = run(capsys, "apply", "-f", str(spec))
     assert out.strip() == "created: p/applied:v0"
     assert run(capsys, "apply", "-f", str(spec))[1].strip() == "unchanged: p/applied:v0"

@@ -26,22 +26,31 @@ def api(satchel_env: SatchelEnv) -> Api:
 
 
 def test_transfer_onto_itself_is_refused(api: Api) -> None:
-    with pytest.raises(InvalidNameError, match=r"cannot transfer p/ds:v0 onto itself; give "
-                                               r"another project or name"):
+    with pytest.raises(
+        InvalidNameError,
+        match=r"cannot transfer p/ds:v0 onto itself; give "
+        r"another project or name",
+    ):
         api.transfer_artifact_version("ds:v0", project="p")
 
 
 def test_copy_into_a_name_of_another_type_is_refused(api: Api) -> None:
-    with pytest.raises(ArtifactTypeMismatchError, match=r"artifact p/model has type 'model', "
-                                                        r"not 'dataset'"):
+    with pytest.raises(
+        ArtifactTypeMismatchError,
+        match=r"artifact p/model has type 'model', "
+        r"not 'dataset'",
+    ):
         api.copy_artifact_version("ds:v0", project="p", name="model")
 
 
 def test_copy_from_a_damaged_store_says_so(api: Api, satchel_env: SatchelEnv) -> None:
     oid = api.artifact("ds:v0").get_entry("a").oid
     (satchel_env.store / layout.object_key("md5", oid)).unlink()
-    with pytest.raises(StoreError, match=r"1 object\(s\) of the source version are missing from "
-                                         r".*the store is damaged, run 'satchel fsck'"):
+    with pytest.raises(
+        StoreError,
+        match=r"1 object\(s\) of the source version are missing from "
+        r".*the store is damaged, run 'satchel fsck'",
+    ):
         api.copy_artifact_version("ds:v0", project="q")
 
 
@@ -53,8 +62,11 @@ def test_link_errors(api: Api) -> None:
     api.artifact("ds:v0").link("folio")
     with pytest.raises(ArtifactTypeMismatchError, match=r"artifact p/folio has type 'dataset'"):
         api.artifact("model:v0").link("folio")
-    with pytest.raises(ArtifactStateError, match=r"p/ds:v0 is not a link; unlink\(\) removes a "
-                                                 r"linked version from a portfolio"):
+    with pytest.raises(
+        ArtifactStateError,
+        match=r"p/ds:v0 is not a link; unlink\(\) removes a "
+        r"linked version from a portfolio",
+    ):
         api.artifact("ds:v0").unlink()
 
 

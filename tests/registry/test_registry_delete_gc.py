@@ -47,9 +47,12 @@ def objects(env: SatchelEnv) -> set[str]:
 # -- delete ----------------------------------------------------------------------------------
 def test_delete_refuses_while_aliases_point_at_the_version(api: Api) -> None:
     art = api.artifact("ds:v1")
-    with pytest.raises(AliasProtectedError, match=r"p/ds:v1 still has alias\(es\) prod; move them "
-                                                  r"to another version, or delete with "
-                                                  r"delete_aliases=True") as info:
+    with pytest.raises(
+        AliasProtectedError,
+        match=r"p/ds:v1 still has alias\(es\) prod; move them "
+        r"to another version, or delete with "
+        r"delete_aliases=True",
+    ) as info:
         art.delete()
     assert info.value.aliases == ["prod"]
     assert api.artifact("ds:v1").state is ArtifactState.COMMITTED
@@ -96,8 +99,17 @@ def test_delete_writes_a_tombstone_and_keeps_the_record(api: Api, satchel_env: S
 # -- gc --------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("1h", 3600), ("30m", 1800), ("2d", 172800), ("1h30m", 5400), ("45s", 45), ("0", 0),
-     ("1.5h", 5400), ("1w", 604800), (90, 90)],
+    [
+        ("1h", 3600),
+        ("30m", 1800),
+        ("2d", 172800),
+        ("1h30m", 5400),
+        ("45s", 45),
+        ("0", 0),
+        ("1.5h", 5400),
+        ("1w", 604800),
+        (90, 90),
+    ],
 )
 def test_parse_duration(text: str | int, seconds: float) -> None:
     assert parse_duration(text).total_seconds() == seconds
@@ -105,7 +117,9 @@ def test_parse_duration(text: str | int, seconds: float) -> None:
 
 @pytest.mark.parametrize("text", ["soon", "1y", "h1", "-5"])
 def test_parse_duration_refuses_nonsense(text: str) -> None:
-    with pytest.raises(InvalidQueryError, match=r"is not understood; use a number with s, m, h, d or w"):
+    with pytest.raises(
+        InvalidQueryError, match=r"is not understood; use a number with s, m, h, d or w"
+    ):
         parse_duration(text)
 
 
@@ -237,12 +251,18 @@ def test_gc_racing_committing_processes_never_loses_a_commit(
     script.write_text(_COMMITTER)
     procs = []
     for worker in range(2):
-        env = dict(os.environ, SATCHEL_PROJECT="p",
-                   SATCHEL_CACHE_DIR=str(tmp_path / f"cache-{worker}"))
-        procs.append(subprocess.Popen(
-            [sys.executable, str(script), str(worker), "12"], env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        ))
+        env = dict(
+            os.environ, SATCHEL_PROJECT="p", SATCHEL_CACHE_DIR=str(tmp_path / f"cache-{worker}")
+        )
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(script), str(worker), "12"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     store = satchel_env.open_store()
     runs = 0
     removed = 0
@@ -262,10 +282,15 @@ def test_gc_racing_committing_processes_never_loses_a_commit(
 
     api = satchel_env.api("p")
     live = api.artifact_versions("race", size=10_000, sort_by="version")
-    deleted = {line.split()[1] for out, _ in outputs for line in out.splitlines()
-               if line.startswith("deleted")}
-    committed = {line for out, _ in outputs for line in out.splitlines()
-                 if not line.startswith("deleted")}
+    deleted = {
+        line.split()[1]
+        for out, _ in outputs
+        for line in out.splitlines()
+        if line.startswith("deleted")
+    }
+    committed = {
+        line for out, _ in outputs for line in out.splitlines() if not line.startswith("deleted")
+    }
     assert {a.version for a in live} == committed - deleted
     for art in live:
         folder = art.download(str(satchel_env.work / "dl" / art.version), skip_cache=True)
@@ -295,12 +320,15 @@ def test_a_vanished_object_counts_as_missing(api: Api, satchel_env: SatchelEnv) 
 def test_a_grace_below_the_minimum_needs_force(api: Api, satchel_env: SatchelEnv) -> None:
     assert MIN_GRACE == dt.timedelta(hours=1) and DEFAULT_GRACE >= MIN_GRACE
     api.artifact("ds:v0").delete()
-    with pytest.raises(GraceTooShortError, match=(
-        r"^gc grace 59m59s is shorter than the safe minimum of 1h: a commit by a satchel "
-        r"without leases, or one running longer than a lease lasts, could lose content it "
-        r"uploaded\. Use a grace of at least 1h, or --force \(force=True in Python\) to "
-        r"remove content that young anyway$"
-    )):
+    with pytest.raises(
+        GraceTooShortError,
+        match=(
+            r"^gc grace 59m59s is shorter than the safe minimum of 1h: a commit by a satchel "
+            r"without leases, or one running longer than a lease lasts, could lose content it "
+            r"uploaded\. Use a grace of at least 1h, or --force \(force=True in Python\) to "
+            r"remove content that young anyway$"
+        ),
+    ):
         collect_garbage(api.store, grace="59m59s", now=LATER)
     assert isinstance(GraceTooShortError("x"), InvalidQueryError)
     before = objects(satchel_env)
@@ -309,10 +337,19 @@ def test_a_grace_below_the_minimum_needs_force(api: Api, satchel_env: SatchelEnv
     assert collect_garbage(api.store, grace="1h", now=LATER).objects == dry.objects
 
 
-@pytest.mark.parametrize(("seconds", "text"), [
-    (0, "0s"), (0.5, "0.5s"), (45, "45s"), (1800, "30m"), (3600, "1h"), (5400, "1h30m"),
-    (90061, "1d1h1m1s"), (1209600, "2w"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0s"),
+        (0.5, "0.5s"),
+        (45, "45s"),
+        (1800, "30m"),
+        (3600, "1h"),
+        (5400, "1h30m"),
+        (90061, "1d1h1m1s"),
+        (1209600, "2w"),
+    ],
+)
 def test_format_duration_is_what_parse_duration_reads(seconds: float, text: str) -> None:
     assert format_duration(dt.timedelta(seconds=seconds)) == text
     assert parse_duration(text) == dt.timedelta(seconds=seconds)
@@ -347,7 +384,8 @@ def test_gc_removes_temporaries_killed_writers_left_and_restores_set_aside_objec
 
     report = collect_garbage(api.store, grace="1h", now=LATER)
     assert sorted(report.temporaries) == sorted(
-        p.relative_to(store).as_posix() for p in (left, aside, twin))
+        p.relative_to(store).as_posix() for p in (left, aside, twin)
+    )
     assert report.bytes_freed >= len(b"half a record")
     assert not left.exists() and not aside.exists() and not twin.exists()
     assert obj.exists() and other.exists()

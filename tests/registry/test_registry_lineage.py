@@ -65,7 +65,8 @@ def test_version_without_a_run_has_no_lineage(api: Api, chain: dict[str, str]) -
 def test_filters_by_lineage(api: Api, chain: dict[str, str]) -> None:
     assert versions(api.artifact_versions(produced_by=chain["train"])) == ["model:v0"]
     assert versions(api.artifact_versions(used_by=chain["eval"], sort_by="name")) == [
-        "clean:v0", "model:v0"
+        "clean:v0",
+        "model:v0",
     ]
     assert versions(api.artifact_versions(used_by=f"p/{chain['prep']}")) == ["raw:v0"]
     assert api.artifact_versions(used_by="unknown-run").total == 0
@@ -165,6 +166,9 @@ def test_run_whose_record_vanished_says_so(api: Api, satchel_env: SatchelEnv) ->
 
     run = satchel.init(project="p")
     (satchel_env.store / layout.run_key("p", run.id)).unlink()
-    with pytest.raises(StoreError, match=rf"run p/{run.id} has no record in .* \(deleted by "
-                                         r"hand\?\); start a new run with satchel.init\(\)"):
+    with pytest.raises(
+        StoreError,
+        match=rf"run p/{run.id} has no record in .* \(deleted by "
+        r"hand\?\); start a new run with satchel.init\(\)",
+    ):
         run.finish()

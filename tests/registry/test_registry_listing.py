@@ -25,8 +25,9 @@ def api(satchel_env: SatchelEnv) -> Api:
     api = satchel_env.api("p")
     commit(api, "ds", {"a": "0"}, tags=["raw"], metadata={"split": "train", "n": 0})
     commit(api, "ds", {"a": "1"}, tags=["raw", "clean"], metadata={"split": "test", "n": 1})
-    commit(api, "ds", {"a": "2"}, tags=["clean"], metadata={"split": "train", "n": 2},
-           aliases=["best"])
+    commit(
+        api, "ds", {"a": "2"}, tags=["clean"], metadata={"split": "train", "n": 2}, aliases=["best"]
+    )
     commit(api, "ds", {"a": "333"}, metadata={"split": "val"})
     commit(api, "model", {"w": "0"}, type="model", tags=["raw"])
     commit(api, "model", {"w": "1"}, type="model", metadata={"split": "train"})
@@ -84,7 +85,8 @@ def test_time_filters_accept_datetimes_and_iso_strings(api: Api) -> None:
     after = v2.created_at
     assert versions(api.artifact_versions("ds", created_after=after)) == ["ds:v3"]
     assert versions(api.artifact_versions("ds", created_before=after.isoformat())) == [
-        "ds:v1", "ds:v0"
+        "ds:v1",
+        "ds:v0",
     ]
     naive_future = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)).replace(tzinfo=None)
     assert api.artifact_versions(created_after=naive_future).total == 0
@@ -146,11 +148,21 @@ def test_listed_artifacts_carry_their_attributes(api: Api) -> None:
         ({"size": 0}, r"size must be an int from 1 to 10,000, got 0"),
         ({"size": 10_001}, r"size must be an int from 1 to 10,000, got 10001"),
         ({"page": 0}, r"page must be an int of at least 1, got 0"),
-        ({"sort_by": "-colour"}, (r"sort_by '-colour' is not one of created, updated, version, "
-                                 r"name, size \(prefix '-' for descending\)")),
+        (
+            {"sort_by": "-colour"},
+            (
+                r"sort_by '-colour' is not one of created, updated, version, "
+                r"name, size \(prefix '-' for descending\)"
+            ),
+        ),
         ({"logical_operator": "xor"}, r"logical_operator 'xor' is not 'and' or 'or'"),
-        ({"stage": "prod"}, (r"stage 'prod' is not one of development, staging, production, "
-                            r"archived")),
+        (
+            {"stage": "prod"},
+            (
+                r"stage 'prod' is not one of development, staging, production, "
+                r"archived"
+            ),
+        ),
         ({"version": "3.0"}, r"version '3.0' is not 'v<n>' \(for example 'v3'\)"),
         ({"created_after": "yesterday"}, r"created_after='yesterday' is not an ISO 8601 time"),
         ({"metadata": ["split"]}, r"metadata filter must be a dict of top-level keys, got list"),
@@ -199,7 +211,9 @@ def test_second_listing_reads_the_index_not_every_record(api: Api, satchel_env: 
     assert not [p for p in log.paths if p.endswith(".json") and "/versions/" in p]
 
 
-def test_index_sees_new_versions_attrs_aliases_and_deletions(api: Api, satchel_env: SatchelEnv) -> None:
+def test_index_sees_new_versions_attrs_aliases_and_deletions(
+    api: Api, satchel_env: SatchelEnv
+) -> None:
     api.artifact_versions("ds")  # index written
     other = Api(open_store(str(satchel_env.store)), "p")  # a second writer, no shared state
     commit(other, "ds", {"a": "new"})
@@ -222,7 +236,9 @@ def test_index_entry_rewritten_quickly_is_never_trusted(api: Api, satchel_env: S
         assert f"t{i}" in api.artifact_versions("ds", version=0)[0].tags
 
 
-def test_index_trusts_aged_entries_and_notices_their_change(api: Api, satchel_env: SatchelEnv) -> None:
+def test_index_trusts_aged_entries_and_notices_their_change(
+    api: Api, satchel_env: SatchelEnv
+) -> None:
     store = satchel_env.open_store()
     attrs = satchel_env.store / layout.attrs_key("p", "ds", 1)
     old = time.time() - 3600

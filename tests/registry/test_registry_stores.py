@@ -41,8 +41,9 @@ def count_objects(store: Store) -> int:
 
 def test_listing_filters_pages_and_sees_changes(api: Api, quick_store_case: StoreCase) -> None:
     for i in range(7):
-        commit(api, "ds", {"f": str(i)}, tags=["even"] if i % 2 == 0 else ["odd"],
-               metadata={"i": i})
+        commit(
+            api, "ds", {"f": str(i)}, tags=["even"] if i % 2 == 0 else ["odd"], metadata={"i": i}
+        )
     page = api.artifact_versions("ds", tag="even", sort_by="version", size=3)
     assert versions(page) == ["ds:v0", "ds:v2", "ds:v4"] and page.total_pages == 2
     assert versions(api.artifact_versions("ds", metadata={"i": 5})) == ["ds:v5"]
@@ -55,7 +56,10 @@ def test_listing_filters_pages_and_sees_changes(api: Api, quick_store_case: Stor
     art.aliases = ["pick"]
     art.save()
     assert versions(api.artifact_versions("ds", tag="even", sort_by="version")) == [
-        "ds:v1", "ds:v2", "ds:v4", "ds:v6"
+        "ds:v1",
+        "ds:v2",
+        "ds:v4",
+        "ds:v6",
     ]
     assert versions(api.artifact_versions("ds", alias="pick")) == ["ds:v3"]
 
@@ -127,8 +131,13 @@ def test_apply_is_idempotent(api: Api, tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     (data / "x.txt").write_text("x")
-    spec = {"name": "applied", "type": "dataset", "metadata": {"v": 1}, "aliases": ["a"],
-            "source": {"type": "local", "paths": [{"src": str(data), "dest": "d"}]}}
+    spec = {
+        "name": "applied",
+        "type": "dataset",
+        "metadata": {"v": 1},
+        "aliases": ["a"],
+        "source": {"type": "local", "paths": [{"src": str(data), "dest": "d"}]},
+    }
     assert api.apply(spec).action == "created"
     assert api.apply(spec).action == "unchanged"
     changed = api.apply({**spec, "metadata": {"v": 2}})
@@ -182,11 +191,20 @@ def test_gc_racing_a_committing_process_on_s3(s3_bucket: Any, tmp_path: Path) ->
     api = Api(store, "p", services=quick_store_case.services(tmp_path / "cache", store))
     script = tmp_path / "committer.py"
     script.write_text(_S3_COMMITTER)
-    env = dict(os.environ, SATCHEL_STORE=quick_store_case.url, SATCHEL_PROJECT="p",
-               SATCHEL_CACHE_DIR=str(tmp_path / "committer-cache"),
-               SATCHEL_STORAGE_OPTIONS=json.dumps({"s3": quick_store_case.options}))
-    proc = subprocess.Popen([sys.executable, str(script), "7"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    env = dict(
+        os.environ,
+        SATCHEL_STORE=quick_store_case.url,
+        SATCHEL_PROJECT="p",
+        SATCHEL_CACHE_DIR=str(tmp_path / "committer-cache"),
+        SATCHEL_STORAGE_OPTIONS=json.dumps({"s3": quick_store_case.options}),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "7"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     runs = removed = 0
     while proc.poll() is None:
         removed += len(collect_garbage(api.store, grace="2s", force=True).objects)
@@ -402,10 +420,15 @@ def _copy_object_refused_as_too_large(backend: Any) -> Iterator[list[tuple[str, 
         sent.append((model.name, params))
 
     def refuse(**_kw: Any) -> Any:
-        error = {"Code": "InvalidRequest", "Message": "The specified copy source is larger "
-                 "than the maximum allowable size for a copy source: 5368709120"}
-        return (type("Refused", (), {"status_code": 400, "headers": {}})(),
-                {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}})
+        error = {
+            "Code": "InvalidRequest",
+            "Message": "The specified copy source is larger "
+            "than the maximum allowable size for a copy source: 5368709120",
+        }
+        return (
+            type("Refused", (), {"status_code": 400, "headers": {}})(),
+            {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}},
+        )
 
     handlers = [("before-parameter-build.s3", record), ("before-call.s3.CopyObject", refuse)]
     for event, handler in handlers:
@@ -424,8 +447,9 @@ def test_on_s3_an_object_too_large_for_copy_object_is_freshened_by_a_server_side
     from satchel.store import s3
 
     monkeypatch.setattr(s3, "COPY_PART", 5 << 20)  # S3's smallest part: 12 MiB makes 3 parts
-    backend: Any = StoreCase("s3", f"{s3_bucket.url}/big", dict(s3_bucket.storage_options)).open(
-    ).backend
+    backend: Any = (
+        StoreCase("s3", f"{s3_bucket.url}/big", dict(s3_bucket.storage_options)).open().backend
+    )
     key = "objects/md5/ab/" + "f" * 30
     data = os.urandom(12 << 20)
     assert backend.create_if_absent(key, data)
@@ -435,11 +459,21 @@ def test_on_s3_an_object_too_large_for_copy_object_is_freshened_by_a_server_side
     with _copy_object_refused_as_too_large(backend) as sent:
         assert backend.touch(key) is True
     names = [name for name, _params in sent]
-    assert names == ["CopyObject", "HeadObject", "CreateMultipartUpload", "UploadPartCopy",
-                     "UploadPartCopy", "UploadPartCopy", "CompleteMultipartUpload"]
+    assert names == [
+        "CopyObject",
+        "HeadObject",
+        "CreateMultipartUpload",
+        "UploadPartCopy",
+        "UploadPartCopy",
+        "UploadPartCopy",
+        "CompleteMultipartUpload",
+    ]
     copies = [params for name, params in sent if name == "UploadPartCopy"]
     assert sorted(p["CopySourceRange"] for p in copies) == [
-        "bytes=0-5242879", "bytes=10485760-12582911", "bytes=5242880-10485759"]
+        "bytes=0-5242879",
+        "bytes=10485760-12582911",
+        "bytes=5242880-10485759",
+    ]
     # each part copies the version looked at, or fails (moto does not check the condition)
     assert [p["CopySourceIfMatch"] for p in copies] == [etag] * 3
     after = modified_time(backend, key)
@@ -457,8 +491,9 @@ def test_on_s3_a_too_large_object_deleted_during_its_copy_in_parts_is_reported_g
     from satchel.store import s3
 
     monkeypatch.setattr(s3, "COPY_PART", 5 << 20)
-    backend: Any = StoreCase("s3", f"{s3_bucket.url}/big", dict(s3_bucket.storage_options)).open(
-    ).backend
+    backend: Any = (
+        StoreCase("s3", f"{s3_bucket.url}/big", dict(s3_bucket.storage_options)).open().backend
+    )
     key = "objects/md5/ab/" + "9" * 30
     assert backend.create_if_absent(key, os.urandom(11 << 20))
 

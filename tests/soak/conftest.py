@@ -121,7 +121,11 @@ def _digest(data: bytes) -> str:
 
 
 def writer(
-    case: StoreCase, workdir: Path, index: int, deadline: float, log: Callable[[dict[str, Any]], None]
+    case: StoreCase,
+    workdir: Path,
+    index: int,
+    deadline: float,
+    log: Callable[[dict[str, Any]], None],
 ) -> None:
     """Commit, re-commit, new_draft and delete until ``deadline``, and at least
     :data:`MIN_ROUNDS` times (see the module docstring); then leave ``writer-<index>.done``."""
@@ -181,8 +185,13 @@ def writer(
         except ArtifactNotFoundError as exc:  # latest deleted between listing and reading
             log({"event": "skipped", "error": str(exc)})
         except BaseException as exc:  # noqa: BLE001 - reported to the soak
-            log({"event": "error", "error": f"{type(exc).__name__}: {exc}",
-                 "trace": traceback.format_exc()[-3000:]})
+            log(
+                {
+                    "event": "error",
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "trace": traceback.format_exc()[-3000:],
+                }
+            )
     (workdir / f"writer-{index}.done").touch()
 
 
@@ -207,12 +216,23 @@ def collector(
         try:
             report = collect_garbage(store, grace=0, force=True)
         except BaseException as exc:  # noqa: BLE001 - reported to the soak
-            log({"event": "error", "error": f"gc: {type(exc).__name__}: {exc}",
-                 "trace": traceback.format_exc()[-3000:]})
+            log(
+                {
+                    "event": "error",
+                    "error": f"gc: {type(exc).__name__}: {exc}",
+                    "trace": traceback.format_exc()[-3000:],
+                }
+            )
             time.sleep(0.05)
             continue
-        log({"event": "gc", "objects": len(report.objects), "manifests": len(report.manifests),
-             "in_flight": report.in_flight})
+        log(
+            {
+                "event": "gc",
+                "objects": len(report.objects),
+                "manifests": len(report.manifests),
+                "in_flight": report.in_flight,
+            }
+        )
         if case.in_process:
             time.sleep(0.02)  # threads: leave the writers some of the interpreter
 
@@ -226,8 +246,12 @@ def run_soak(case: StoreCase, workdir: Path, *, seconds: float, writers: int = 3
     if case.in_process:
         _threads(case, workdir, seconds, writers)
     else:
-        spec = {"case": case.spec(), "workdir": str(workdir), "seconds": seconds,
-                "writers": writers}
+        spec = {
+            "case": case.spec(),
+            "workdir": str(workdir),
+            "seconds": seconds,
+            "writers": writers,
+        }
         proc = subprocess.run(
             [sys.executable, "-m", "tests.soak.conftest", json.dumps(spec)], cwd=REPO,
             capture_output=True, text=True, timeout=seconds + 240, check=False,
@@ -251,11 +275,15 @@ def _logger(path: Path) -> Callable[[dict[str, Any]], None]:
 def _threads(case: StoreCase, workdir: Path, seconds: float, writers: int) -> None:
     deadline = time.time() + seconds
     threads = [
-        threading.Thread(target=writer, args=(case, workdir, i, deadline,
-                                              _logger(workdir / f"writer-{i}.jsonl")))
+        threading.Thread(
+            target=writer, args=(case, workdir, i, deadline, _logger(workdir / f"writer-{i}.jsonl"))
+        )
         for i in range(writers)
-    ] + [threading.Thread(target=collector,
-                          args=(case, workdir, writers, _logger(workdir / "gc.jsonl")))]
+    ] + [
+        threading.Thread(
+            target=collector, args=(case, workdir, writers, _logger(workdir / "gc.jsonl"))
+        )
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -279,12 +307,16 @@ def _processes(spec: dict[str, Any]) -> None:
     workdir = Path(spec["workdir"])
     deadline = time.time() + float(spec["seconds"])
     jobs: list[Callable[[], None]] = [
-        functools.partial(writer, case, workdir, i, deadline,
-                          _logger(workdir / f"writer-{i}.jsonl"))
+        functools.partial(
+            writer, case, workdir, i, deadline, _logger(workdir / f"writer-{i}.jsonl")
+        )
         for i in range(int(spec["writers"]))
     ]
-    jobs.append(functools.partial(collector, case, workdir, int(spec["writers"]),
-                                  _logger(workdir / "gc.jsonl")))
+    jobs.append(
+        functools.partial(
+            collector, case, workdir, int(spec["writers"]), _logger(workdir / "gc.jsonl")
+        )
+    )
     pids = []
     for job in jobs:
         pid = os.fork()
@@ -350,8 +382,11 @@ def check(case: StoreCase, workdir: Path, seconds: float, writers: int) -> SoakR
     report.removed_manifests += len(final.manifests)
 
     expected = {ref: files for ref, files in committed.items() if ref not in deleted}
-    live = {f"{name}:v{n}" for name in store.collections(PROJECT)
-            for n in store.live_versions(PROJECT, name)}
+    live = {
+        f"{name}:v{n}"
+        for name in store.collections(PROJECT)
+        for n in store.live_versions(PROJECT, name)
+    }
     for ref in sorted(set(expected) - live, key=_order):
         report.lost.append(f"{ref}: committed, not deleted, but not live")
     for ref in sorted(live - set(expected), key=_order):
@@ -385,8 +420,11 @@ def _verify(case: StoreCase, store: Any, workdir: Path, ref: str, files: dict[st
         art.verify(root)
     except Exception as exc:  # noqa: BLE001 - a lost version, reported
         return f"{type(exc).__name__}: {exc}"
-    got = {p.relative_to(root).as_posix(): _digest(p.read_bytes()) for p in root.rglob("*")
-           if p.is_file()}
+    got = {
+        p.relative_to(root).as_posix(): _digest(p.read_bytes())
+        for p in root.rglob("*")
+        if p.is_file()
+    }
     if got != files:
         return f"holds {sorted(got)} with other content than committed {sorted(files)}"
     return ""

@@ -112,7 +112,11 @@ def store_case_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 @pytest.fixture(
     name="quick_store_case",
-    params=[pytest.param("local"), pytest.param("memory"), pytest.param("s3", marks=pytest.mark.s3)],
+    params=[
+        pytest.param("local"),
+        pytest.param("memory"),
+        pytest.param("s3", marks=pytest.mark.s3),
+    ],
 )
 def quick_store_case_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreCase]:
     """``quick_store_case``: a fresh store on local disk, ``memory://`` and S3 only, for tests of
@@ -263,7 +267,9 @@ def job_edits(case: StoreCase, cache: str, writer: int, edits: int, versions: in
         store.set_alias(PROJECT, "edits", f"own-{writer}", target)
 
 
-def job_crash(case: StoreCase, cache: str, iteration: int, step: str, nth: int, timer: float) -> None:
+def job_crash(
+    case: StoreCase, cache: str, iteration: int, step: str, nth: int, timer: float
+) -> None:
     """Commit crash content while dying at ``step`` (or, with ``timer`` > 0, at a random time)."""
     hard = not case.in_process
     if timer > 0:
@@ -275,7 +281,9 @@ def job_crash(case: StoreCase, cache: str, iteration: int, step: str, nth: int, 
     commit_files(services, "crash", crash_files(iteration), {"iteration": iteration})
 
 
-def job_upsert(case: StoreCase, cache: str, run_name: str, group: str, files: dict[str, str]) -> None:
+def job_upsert(
+    case: StoreCase, cache: str, run_name: str, group: str, files: dict[str, str]
+) -> None:
     """Start a run in ``group`` and upsert a ``collab`` part holding ``files``."""
     import satchel
 
@@ -306,7 +314,10 @@ class JobResult:
 
 
 def run_workers(
-    case: StoreCase, jobs: list[tuple[str, list[Any]]], *, at_once: int | None = None,
+    case: StoreCase,
+    jobs: list[tuple[str, list[Any]]],
+    *,
+    at_once: int | None = None,
     timeout: float = 240,
 ) -> list[JobResult]:
     """Run ``(job name, args)`` jobs, each in its own process (threads for ``memory://``).
@@ -346,7 +357,10 @@ def _run_threads(
             results[i] = JobResult(1, None, traceback.format_exc())
 
     for start in range(0, len(jobs), at_once):
-        threads = [threading.Thread(target=one, args=(i,)) for i in range(start, min(len(jobs), start + at_once))]
+        threads = [
+            threading.Thread(target=one, args=(i,))
+            for i in range(start, min(len(jobs), start + at_once))
+        ]
         for t in threads:
             t.start()
         for t in threads:

@@ -139,8 +139,7 @@ def test_what_a_crash_leaves_is_unreferenced_not_a_problem(
     assert report.ok
     assert report.unreferenced_objects == ((layout.object_key("md5", "ab" * 16), 30),)
     assert describe(report)[-1] == (
-        "unreferenced (not errors; 'satchel gc' removes them): 1 object(s), 30 bytes; "
-        "0 manifest(s)"
+        "unreferenced (not errors; 'satchel gc' removes them): 1 object(s), 30 bytes; 0 manifest(s)"
     )
 
 
@@ -178,9 +177,7 @@ def test_a_store_without_its_format_record_is_a_problem(committed: tuple[StoreCa
 
 
 class TestCommand:
-    def _run(
-        self, case: StoreCase, args: list[str], monkeypatch: pytest.MonkeyPatch
-    ) -> int:
+    def _run(self, case: StoreCase, args: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
         if case.options:
             monkeypatch.setenv(
                 "SATCHEL_STORAGE_OPTIONS", json.dumps({case.url.split("://")[0]: case.options})
@@ -188,7 +185,9 @@ class TestCommand:
         return main(["--store", case.url, "fsck", *args])
 
     def test_exit_zero_and_summary_on_a_sound_store(
-        self, committed: tuple[StoreCase, Store], monkeypatch: pytest.MonkeyPatch,
+        self,
+        committed: tuple[StoreCase, Store],
+        monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str],
     ) -> None:
         case, _store = committed
@@ -200,7 +199,9 @@ class TestCommand:
         ]
 
     def test_exit_one_and_problems_listed(
-        self, committed: tuple[StoreCase, Store], monkeypatch: pytest.MonkeyPatch,
+        self,
+        committed: tuple[StoreCase, Store],
+        monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str],
     ) -> None:
         case, store = committed
@@ -212,7 +213,9 @@ class TestCommand:
         assert out[2].startswith(f"  missing-object: {key}: {PROJECT}/ds:v0: the content of a.txt")
 
     def test_json_output(
-        self, committed: tuple[StoreCase, Store], monkeypatch: pytest.MonkeyPatch,
+        self,
+        committed: tuple[StoreCase, Store],
+        monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str],
     ) -> None:
         case, store = committed

@@ -47,7 +47,7 @@ class _NamesOnly(BackendDefaults):
         self.files: dict[str, bytes] = {"f/a.json": b"12"}
 
     def list(self, prefix: str, *, hidden: bool = False) -> list[str]:
-        return sorted(k[len(prefix) + 1:] for k in self.files if k.startswith(prefix + "/"))
+        return sorted(k[len(prefix) + 1 :] for k in self.files if k.startswith(prefix + "/"))
 
     def walk(self, prefix: str) -> Iterator[tuple[str, int]]:
         for k, v in sorted(self.files.items()):

@@ -46,7 +46,11 @@ class TestStoreConformance:
 
         other = _api(store_case, tmp_path / "cache-b").artifact("ds:latest")
         root = other.download(tmp_path / "out")
-        got = {p.relative_to(root).as_posix(): p.read_bytes() for p in Path(root).rglob("*") if p.is_file()}
+        got = {
+            p.relative_to(root).as_posix(): p.read_bytes()
+            for p in Path(root).rglob("*")
+            if p.is_file()
+        }
         assert got == files
         assert other.metadata == {"k": 1}
         assert other.verify(root).verified == 3
@@ -151,8 +155,11 @@ class TestStoreConformance:
         assert seen == {(w, k) for w in range(writers) for k in range(commits)}
         # each writer's versions appear in the order it committed them
         for w in range(writers):
-            mine = [store.version(PROJECT, "race", n).metadata["commit"] for n in range(40)
-                    if store.version(PROJECT, "race", n).metadata["writer"] == w]
+            mine = [
+                store.version(PROJECT, "race", n).metadata["commit"]
+                for n in range(40)
+                if store.version(PROJECT, "race", n).metadata["writer"] == w
+            ]
             assert mine == sorted(mine)
 
     def test_concurrent_tag_edits_and_alias_moves_lose_nothing(
@@ -178,7 +185,9 @@ class TestStoreConformance:
         watcher = threading.Thread(target=watch)
         watcher.start()
         try:
-            jobs = [("edits", [str(tmp_path / f"c{w}"), w, edits, versions]) for w in range(writers)]
+            jobs = [
+                ("edits", [str(tmp_path / f"c{w}"), w, edits, versions]) for w in range(writers)
+            ]
             results = run_workers(store_case, jobs)
         finally:
             stop.set()
@@ -213,7 +222,9 @@ class TestStoreConformance:
         store = store_case.open()
         live = store.live_versions(PROJECT, "crash")
         assert live == list(range(len(live)))
-        committed_after_record = sum(1 for i in range(20) if STEPS[i % len(STEPS)] == "after-record")
+        committed_after_record = sum(
+            1 for i in range(20) if STEPS[i % len(STEPS)] == "after-record"
+        )
         assert len(live) >= committed_after_record
         api = _api(store_case, tmp_path / "fresh-cache")
         for n in live:
@@ -229,6 +240,6 @@ class TestStoreConformance:
         # what crashes leave behind is only unreferenced content
         assert all(k.startswith("objects/") for k, _s in report.unreferenced_objects)
         assert not any(
-            k.startswith(layout.collection_folder(PROJECT, "crash")) for k in report.unreferenced_manifests
+            k.startswith(layout.collection_folder(PROJECT, "crash"))
+            for k in report.unreferenced_manifests
         )
-

@@ -79,8 +79,11 @@ def test_a_claim_lost_every_time_gives_up_naming_the_operation(
         )
         return _record(number, "loser")
 
-    with pytest.raises(ConcurrentUpdateError, match=r"^could not link a into b after 3 attempts: "
-                                                    r"too many concurrent writers; try again$"):
+    with pytest.raises(
+        ConcurrentUpdateError,
+        match=r"^could not link a into b after 3 attempts: "
+        r"too many concurrent writers; try again$",
+    ):
         store.claim_next_version(PROJECT, NAME, propose, what="link a into b")
     assert store.live_versions(PROJECT, NAME) == [0, 1, 2]  # the rival's three, nothing lost
     assert all(store.read_version(PROJECT, NAME, n).id == "rival" for n in range(3))
@@ -144,7 +147,10 @@ def test_an_update_lost_every_time_gives_up_naming_the_record(
         assert rival.backend.replace_if_unchanged("k.json", _add_one(data), token)
         return b'{"n": -1}'
 
-    with pytest.raises(ConcurrentUpdateError, match=r"^could not update run p/r in .*: too many "
-                                                    r"concurrent writers; try again$"):
+    with pytest.raises(
+        ConcurrentUpdateError,
+        match=r"^could not update run p/r in .*: too many "
+        r"concurrent writers; try again$",
+    ):
         store.compare_and_swap("k.json", racing, what="run p/r")
     assert json.loads(store.backend.read("k.json")) == {"n": 3}  # the rival's three edits

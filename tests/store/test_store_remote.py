@@ -37,7 +37,9 @@ def _count_s3_requests(store: Store) -> list[str]:
     backend: Any = store.backend
     backend.fs.connect()
     seen: list[str] = []
-    backend.fs.s3.meta.events.register("before-call.s3", lambda model, **kw: seen.append(model.name))
+    backend.fs.s3.meta.events.register(
+        "before-call.s3", lambda model, **kw: seen.append(model.name)
+    )
     return seen
 
 
@@ -75,7 +77,6 @@ class TestOpening:
             ". Check the URL and the filesystem's options (satchel.configure(storage_options=...) "
             "or SATCHEL_STORAGE_OPTIONS)"
         )
-
 
     def test_a_filesystem_whose_package_is_missing_says_what_to_install(self) -> None:
         with pytest.raises(HandlerUnavailableError) as info:
@@ -309,7 +310,8 @@ class TestTransfers:
         orphan = {"orphan.txt": b"only a deleted version used this"}
         commit_files(_services(tmp_path / "c1", store), "gone", orphan, {})
         satchel.Api(store, PROJECT, services=_services(tmp_path / "c1", store)).artifact(
-            "gone:v0").delete()
+            "gone:v0"
+        ).delete()
         backend: Any = store.backend
         backend.fs.connect()
         calls: list[tuple[str, str]] = []
@@ -318,8 +320,9 @@ class TestTransfers:
             lambda model, params, **kw: calls.append((model.name, str(params.get("Key", "")))),
         )
         # a fresh draft (not new_draft) of the same folder plus one new file and the orphan
-        commit_files(_services(tmp_path / "c2", store), "ds",
-                     {**files, "d/new.txt": b"new", **orphan}, {})
+        commit_files(
+            _services(tmp_path / "c2", store), "ds", {**files, "d/new.txt": b"new", **orphan}, {}
+        )
         on_objects = [(op, key) for op, key in calls if "/objects/" in f"/{key}"]
         copies = [key for op, key in on_objects if op == "CopyObject"]
         puts = [key for op, key in on_objects if op == "PutObject"]
@@ -331,11 +334,14 @@ class TestTransfers:
         # the two looked up before the commit point; after it, one bulk check of every object
         # the version names (Store.complete; 42 objects in as many fan-out folders: a HEAD each)
         assert len(heads) == 2 + 42
-        named = {f"readd/{layout.object_key('md5', _md5(d))}"
-                 for d in [*files.values(), b"new", *orphan.values()]}
+        named = {
+            f"readd/{layout.object_key('md5', _md5(d))}"
+            for d in [*files.values(), b"new", *orphan.values()]
+        }
         assert set(heads[2:]) == named
         art = satchel.Api(store, PROJECT, services=_services(tmp_path / "c3", store)).artifact(
-            "ds:v1")
+            "ds:v1"
+        )
         art.verify(art.download(tmp_path / "out"))
 
     def test_a_corrupt_object_in_the_store_is_never_cached(
@@ -373,9 +379,7 @@ def _services(cache: Path, store: Store) -> Any:
 
 
 @pytest.mark.gcs
-def test_a_gcs_download_makes_one_request_per_object(
-    gcs_bucket: GCSBucket, tmp_path: Path
-) -> None:
+def test_a_gcs_download_makes_one_request_per_object(gcs_bucket: GCSBucket, tmp_path: Path) -> None:
     url = f"{gcs_bucket.url}/one-get"
     store = open_store(url, storage_options=gcs_bucket.storage_options)
     files = {f"f{i}.bin": os.urandom(3000 + i) for i in range(12)}
@@ -416,7 +420,8 @@ class TestUnreachableOrRefusing:
         endpoint = conn.split("BlobEndpoint=", 1)[1].split(";", 1)[0]
         dead = conn.replace(endpoint, f"http://127.0.0.1:{port}/devstoreaccount1")
         backend: Any = open_remote_backend(
-            f"az://{azure_container.name}/team", storage_options={"connection_string": dead},
+            f"az://{azure_container.name}/team",
+            storage_options={"connection_string": dead},
             retry=RetryPolicy(attempts=2, sleep=lambda _s: None),
         )
         policy = backend.fs.service_client._config.retry_policy
@@ -446,8 +451,9 @@ class TestUnreachableOrRefusing:
             "try:\n    b.list('projects')\nexcept Exception as exc:\n"
             "    print('raised', type(exc).__name__)\n"
         )
-        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                              check=False, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120
+        )
         assert done.stdout.startswith("raised "), done.stdout + done.stderr
         assert [r.path for r in http_site.received()] != []  # the request was made
         assert done.stderr == ""

@@ -93,9 +93,12 @@ def test_a_download_that_keeps_breaking_fails_clearly_and_leaves_nothing_half_wr
     try:
         big = os.urandom(2 * MiB)
         commit_files(direct.services(tmp_path / "c1"), "ds", {"big.bin": big}, {})
-        options = {**s3_bucket.storage_options, "endpoint_url": proxy.url,
-                   "skip_instance_cache": True,
-                   "config_kwargs": {"retries": {"total_max_attempts": 1}}}
+        options = {
+            **s3_bucket.storage_options,
+            "endpoint_url": proxy.url,
+            "skip_instance_cache": True,
+            "config_kwargs": {"retries": {"total_max_attempts": 1}},
+        }
         store = StoreCase("s3", direct.url, options).open()
         waits: list[float] = []
         backend: Any = store.backend
@@ -110,8 +113,11 @@ def test_a_download_that_keeps_breaking_fails_clearly_and_leaves_nothing_half_wr
         message = str(info.value)
         assert re.fullmatch(
             r"could not read objects/md5/[0-9a-f]{2}/[0-9a-f]{30} in store "
-            + re.escape(direct.url) + r": still failing after 3 attempts \(.+\); check the "
-            r"network and the service, then retry", message, re.DOTALL,
+            + re.escape(direct.url)
+            + r": still failing after 3 attempts \(.+\); check the "
+            r"network and the service, then retry",
+            message,
+            re.DOTALL,
         ), message
         assert len(waits) == 2 and proxy.cuts_done == 1
         assert not (tmp_path / "out" / "big.bin").exists()

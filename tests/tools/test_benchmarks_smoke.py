@@ -16,17 +16,38 @@ SCRIPT = os.path.join(ROOT, "benchmarks", "bench_core.py")
 @pytest.mark.timeout(120)
 def test_bench_core_quick_prints_every_measurement_and_target(tmp_path):
     cp = subprocess.run(
-        [sys.executable, SCRIPT, "--quick", "--impls", "satchel", "--datasets", "A,B", "--quiet",
-         "--root", str(tmp_path)],
-        check=False, capture_output=True, text=True, timeout=110,
+        [
+            sys.executable,
+            SCRIPT,
+            "--quick",
+            "--impls",
+            "satchel",
+            "--datasets",
+            "A,B",
+            "--quiet",
+            "--root",
+            str(tmp_path),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=110,
     )
     assert cp.returncode == 0, cp.stderr[-2000:]
     records = [json.loads(ln[5:]) for ln in cp.stdout.splitlines() if ln.startswith("JSON ")]
     by_bench: dict[str, list[dict]] = {}
     for rec in records:
         by_bench.setdefault(rec["bench"], []).append(rec)
-    assert set(by_bench) >= {"machine", "add_dir", "md5", "copy", "readd", "manifest",
-                             "new_draft", "target"}
+    assert set(by_bench) >= {
+        "machine",
+        "add_dir",
+        "md5",
+        "copy",
+        "readd",
+        "manifest",
+        "new_draft",
+        "target",
+    }
     adds = {(r["dataset"], r["policy"]) for r in by_bench["add_dir"]}
     assert adds == {(d, p) for d in "AB" for p in ("mutable", "immutable")}
     for rec in by_bench["add_dir"] + by_bench["readd"]:
@@ -43,8 +64,15 @@ def test_bench_core_quick_prints_every_measurement_and_target(tmp_path):
     assert "### floor: copy the files without hashing" in cp.stdout
     manifest = by_bench["manifest"][0]
     assert manifest["digest_matches"] is True
-    for key in ("build_s", "write_s", "read_s", "digest_s", "total_s", "checked_read_s",
-                "process_peak_rss_mb"):
+    for key in (
+        "build_s",
+        "write_s",
+        "read_s",
+        "digest_s",
+        "total_s",
+        "checked_read_s",
+        "process_peak_rss_mb",
+    ):
         assert key in manifest
     new_draft = by_bench["new_draft"][0]
     assert new_draft["version"] == "v1" and new_draft["based_on"] == "v0"
@@ -54,14 +82,25 @@ def test_bench_core_quick_prints_every_measurement_and_target(tmp_path):
 @pytest.mark.timeout(120)
 def test_bench_checkout_quick_prints_every_row() -> None:
     script = os.path.join(ROOT, "benchmarks", "bench_checkout.py")
-    cp = subprocess.run([sys.executable, script, "--quick"], check=False, capture_output=True,
-                        text=True, timeout=110)
+    cp = subprocess.run(
+        [sys.executable, script, "--quick"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
     assert cp.returncode == 0, cp.stderr[-2000:]
-    rows = [ln for ln in cp.stdout.splitlines()
-            if ln.startswith("| ") and " s |" not in ln and "---" not in ln]
+    rows = [
+        ln
+        for ln in cp.stdout.splitlines()
+        if ln.startswith("| ") and " s |" not in ln and "---" not in ln
+    ]
     assert [r.split(" | ")[:2] for r in rows] == [
-        ["| up to date", "download"], ["| up to date", "checkout"], ["| up to date", "dry run"],
-        ["| 1% unseen", "dry run"], ["| 1% unseen", "checkout --force"],
+        ["| up to date", "download"],
+        ["| up to date", "checkout"],
+        ["| up to date", "dry run"],
+        ["| 1% unseen", "dry run"],
+        ["| 1% unseen", "checkout --force"],
     ]
 
 
@@ -70,7 +109,10 @@ def test_bench_snapshot_quick_prints_every_measurement(tmp_path):
     script = os.path.join(ROOT, "benchmarks", "bench_snapshot.py")
     cp = subprocess.run(
         [sys.executable, script, "--quick", "--datasets", "A", "--quiet", "--root", str(tmp_path)],
-        check=False, capture_output=True, text=True, timeout=110,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=110,
     )
     assert cp.returncode == 0, cp.stderr[-2000:]
     records = [json.loads(ln[5:]) for ln in cp.stdout.splitlines() if ln.startswith("JSON ")]
@@ -89,11 +131,30 @@ def test_bench_peers_quick_satchel_only_checks_restores_and_prints_the_table(tmp
     script = os.path.join(ROOT, "benchmarks", "bench_peers.py")
     out = tmp_path / "rows.jsonl"
     cp = subprocess.run(
-        [sys.executable, script, "--quick", "--datasets", "A", "--reps", "1",
-         "--tools", "satchel", "dvc", "--peers-python", sys.executable,
-         "--work", str(tmp_path / "work"), "--data-root", str(tmp_path / "data"),
-         "--json", str(out)],
-        check=False, capture_output=True, text=True, timeout=170,
+        [
+            sys.executable,
+            script,
+            "--quick",
+            "--datasets",
+            "A",
+            "--reps",
+            "1",
+            "--tools",
+            "satchel",
+            "dvc",
+            "--peers-python",
+            sys.executable,
+            "--work",
+            str(tmp_path / "work"),
+            "--data-root",
+            str(tmp_path / "data"),
+            "--json",
+            str(out),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=170,
     )
     assert cp.returncode == 0, cp.stderr[-2000:]
     import importlib.util

@@ -12,7 +12,10 @@ TOOL = Path(__file__).resolve().parents[2] / "tools" / "check_imports.py"
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(TOOL), *args], check=False, capture_output=True, text=True,
+        [sys.executable, str(TOOL), *args],
+        check=False,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
 
@@ -31,12 +34,15 @@ def _package(root: Path, files: dict[str, str]) -> None:
 
 
 def test_a_function_level_cycle_is_found(tmp_path: Path) -> None:
-    _package(tmp_path, {
-        "__init__.py": "",
-        "low.py": "def f():\n    from pkg.high import g\n    return g\n",
-        "high.py": "from pkg import low\n\ndef g():\n    return low\n",
-        "fine.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import high\n",
-    })
+    _package(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "low.py": "def f():\n    from pkg.high import g\n    return g\n",
+            "high.py": "from pkg import low\n\ndef g():\n    return low\n",
+            "fine.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import high\n",
+        },
+    )
     done = _run(str(tmp_path), "--package", "pkg", "--allow", "pkg.fine,pkg.low")
     assert done.returncode == 1
     assert "import cycle among pkg.high, pkg.low" in done.stdout
@@ -44,13 +50,16 @@ def test_a_function_level_cycle_is_found(tmp_path: Path) -> None:
 
 
 def test_an_allowed_cycle_passes_and_relative_imports_count(tmp_path: Path) -> None:
-    _package(tmp_path, {
-        "__init__.py": "",
-        "a.py": "from . import b\n",
-        "sub/__init__.py": "",
-        "b.py": "from .sub import c\n",
-        "sub/c.py": "from ..a import x\n",
-    })
+    _package(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "a.py": "from . import b\n",
+            "sub/__init__.py": "",
+            "b.py": "from .sub import c\n",
+            "sub/c.py": "from ..a import x\n",
+        },
+    )
     assert _run(str(tmp_path), "--package", "pkg").returncode == 1
     done = _run(str(tmp_path), "--package", "pkg", "--allow", "pkg.a,pkg.b,pkg.sub.c")
     assert done.returncode == 0, done.stdout

@@ -31,8 +31,12 @@ def wandb_manifest(extra_contents: dict[str, Any] | None = None) -> dict[str, An
         for path, data in FILES.items()
     }
     contents.update(extra_contents or {})
-    return {"version": 1, "storagePolicy": "wandb-storage-policy-v1",
-            "storagePolicyConfig": {"storageLayout": "V2"}, "contents": contents}
+    return {
+        "version": 1,
+        "storagePolicy": "wandb-storage-policy-v1",
+        "storagePolicyConfig": {"storageLayout": "V2"},
+        "contents": contents,
+    }
 
 
 @pytest.fixture
@@ -44,8 +48,13 @@ def test_stored_files_come_from_a_root_and_the_digest_matches_wandb(
     api: Api, tmp_path: Path
 ) -> None:
     root = write_tree(tmp_path / "download", FILES)
-    art = build_from_wandb(api.services, wandb_manifest(), name="mnist", type="dataset",
-                           roots=[str(tmp_path / "elsewhere"), str(root)])
+    art = build_from_wandb(
+        api.services,
+        wandb_manifest(),
+        name="mnist",
+        type="dataset",
+        roots=[str(tmp_path / "elsewhere"), str(root)],
+    )
     art.save("p")
     expected = Manifest.from_wandb(wandb_manifest())
     assert art.digest == expected.digest  # W&B's artifact digest, byte for byte
@@ -76,8 +85,9 @@ def test_a_uri_root_turns_stored_files_into_references(
 ) -> None:
     for path, data in FILES.items():
         http_site.put(path, data.encode() if isinstance(data, str) else data)
-    art = build_from_wandb(api.services, wandb_manifest(), name="ds", type="dataset",
-                           roots=[http_site.base_url])
+    art = build_from_wandb(
+        api.services, wandb_manifest(), name="ds", type="dataset", roots=[http_site.base_url]
+    )
     assert {e.path for e in art.manifest} == set(FILES)
     assert all(e.is_reference for e in art.manifest)
     art.save("p")
@@ -87,29 +97,52 @@ def test_a_uri_root_turns_stored_files_into_references(
 
 def test_files_found_under_no_root_are_listed(api: Api, tmp_path: Path) -> None:
     root = write_tree(tmp_path / "partial", {"labels.csv": "0,1\n"})
-    with pytest.raises(SourceFileNotFoundError, match=r"2 file\(s\) stored by W&B were found "
-                                                      r"under no root \(.*partial\): "
-                                                      r"images/0.png, images/1.png"):
-        build_from_wandb(api.services, wandb_manifest(), name="ds", type="dataset",
-                         roots=[str(root)])
+    with pytest.raises(
+        SourceFileNotFoundError,
+        match=r"2 file\(s\) stored by W&B were found "
+        r"under no root \(.*partial\): "
+        r"images/0.png, images/1.png",
+    ):
+        build_from_wandb(
+            api.services, wandb_manifest(), name="ds", type="dataset", roots=[str(root)]
+        )
     with pytest.raises(SourceFileNotFoundError, match=r"\(no --root given\)"):
         build_from_wandb(api.services, wandb_manifest(), name="ds", type="dataset")
 
 
 def test_a_root_file_with_other_content_is_refused(api: Api, tmp_path: Path) -> None:
     root = write_tree(tmp_path / "root", {**FILES, "labels.csv": "changed"})
-    with pytest.raises(DigestMismatchError, match=r"does not hold the content W&B recorded for "
-                                                  r"'labels.csv'"):
-        build_from_wandb(api.services, wandb_manifest(), name="ds", type="dataset",
-                         roots=[str(root)])
+    with pytest.raises(
+        DigestMismatchError,
+        match=r"does not hold the content W&B recorded for "
+        r"'labels.csv'",
+    ):
+        build_from_wandb(
+            api.services, wandb_manifest(), name="ds", type="dataset", roots=[str(root)]
+        )
 
 
 def test_cli_import_wandb(satchel_env: SatchelEnv, tmp_path: Path, capsys: Any) -> None:
     root = write_tree(tmp_path / "root", FILES)
     path = tmp_path / "wandb_manifest.json"
     path.write_text(json.dumps(wandb_manifest()))
-    code = main(["--project", "p", "import-wandb", str(path), "--name", "mnist", "--type",
-                 "dataset", "--root", str(root), "--alias", "from-wandb", "--json"])
+    code = main(
+        [
+            "--project",
+            "p",
+            "import-wandb",
+            str(path),
+            "--name",
+            "mnist",
+            "--type",
+            "dataset",
+            "--root",
+            str(root),
+            "--alias",
+            "from-wandb",
+            "--json",
+        ]
+    )
     assert code == 0
     info = json.loads(capsys.readouterr().out)
     assert info["qualified_name"] == "p/mnist:v0" and "from-wandb" in info["aliases"]

@@ -55,9 +55,13 @@ ODD_TREE: dict[str, bytes | str] = {
 def wandb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """The real W&B 0.31 client, offline, with every folder of its own below ``tmp_path``."""
     w = tmp_path / "wandb-home"
-    for var, sub in (("WANDB_DIR", "dir"), ("WANDB_CACHE_DIR", "cache"),
-                     ("WANDB_DATA_DIR", "data"), ("WANDB_CONFIG_DIR", "config"),
-                     ("WANDB_ARTIFACT_DIR", "artifacts")):
+    for var, sub in (
+        ("WANDB_DIR", "dir"),
+        ("WANDB_CACHE_DIR", "cache"),
+        ("WANDB_DATA_DIR", "data"),
+        ("WANDB_CONFIG_DIR", "config"),
+        ("WANDB_ARTIFACT_DIR", "artifacts"),
+    ):
         (w / sub).mkdir(parents=True)
         monkeypatch.setenv(var, str(w / sub))
     monkeypatch.setenv("WANDB_MODE", "offline")
@@ -97,8 +101,9 @@ def _assert_same(wb: Any, sa: satchel.Artifact, *, refs: bool = False) -> None:
         if refs:
             assert w_ref is not None and s_ref is not None
             # satchel's ref is a correct URI of the file; W&B's is the raw join
-            assert urllib.parse.unquote(urllib.parse.urlsplit(s_ref).path) == \
-                w_ref.removeprefix("file://"), path
+            assert urllib.parse.unquote(urllib.parse.urlsplit(s_ref).path) == w_ref.removeprefix(
+                "file://"
+            ), path
         else:
             assert w_ref is None and s_ref is None
     assert (s_digest, s_size) == (w_digest, w_size)
@@ -135,8 +140,7 @@ def test_add_dir_under_a_name_and_add_file_variants_match_wandb(
         art.add_dir(str(odd_tree / "unicode"), name="prefix/uni", policy=policy)
         art.add_file(str(f), policy=policy)
         art.add_file(str(f), name="renamed/é x.txt", policy=policy)
-        art.add_file(str(odd_tree / "big.bin"), name="tmp/model.v1.bin", is_tmp=True,
-                     policy=policy)
+        art.add_file(str(odd_tree / "big.bin"), name="tmp/model.v1.bin", is_tmp=True, policy=policy)
     _assert_same(wb, sa)
 
 
@@ -174,8 +178,9 @@ def test_xxh128_entries_and_artifact_digest_match_wandb(
     w_contents, w_digest, w_size = _wandb_view(wb)
     s_contents, s_digest, s_size = _satchel_view(sa)
     assert (s_digest, s_size) == (w_digest, w_size)
-    assert {p: (e["digest"], e["size"], e.get("extra")) for p, e in s_contents.items()} == \
-        {p: (e["digest"], e["size"], e.get("extra")) for p, e in w_contents.items()}
+    assert {p: (e["digest"], e["size"], e.get("extra")) for p, e in s_contents.items()} == {
+        p: (e["digest"], e["size"], e.get("extra")) for p, e in w_contents.items()
+    }
     assert sa.digest_algorithm == "xxh128"
 
 
@@ -206,8 +211,9 @@ def test_wandb_manifests_import_with_wandb_digest(wandb: ModuleType, odd_tree: P
 
 
 def test_unknown_digest_algorithm_is_refused() -> None:
-    with pytest.raises(ConfigError, match="unknown digest algorithm 'sha1'; use one of md5, "
-                                          "xxh128"):
+    with pytest.raises(
+        ConfigError, match="unknown digest algorithm 'sha1'; use one of md5, xxh128"
+    ):
         satchel.Artifact("x", "dataset", digest_algorithm="SHA1")
 
 
@@ -232,8 +238,9 @@ def test_file_reference_without_checksum_matches_wandb_bit_for_bit(
     for art in (wb, sa):
         art.add_reference(odd_tree.as_uri(), name=name, checksum=False)
         art.add_reference((odd_tree / "empty").as_uri(), name="one/empty", checksum=False)
-        art.add_reference((odd_tree / "link-to-plain.txt").as_uri(), name="one/link",
-                          checksum=False)
+        art.add_reference(
+            (odd_tree / "link-to-plain.txt").as_uri(), name="one/link", checksum=False
+        )
     _assert_same(wb, sa, refs=True)
     entries = sa.manifest.entries
     prefix = f"{name}/" if name else ""
@@ -252,8 +259,11 @@ def test_satchel_downloads_references_recorded_without_checksum(
     out = tmp_path / "out"
     with pytest.warns(UserWarning, match="has no recorded checksum; not verified"):
         sa.download(out)
-    expected = {f"odd/{k[4:]}": (v.encode() if isinstance(v, str) else v)
-                for k, v in ODD_TREE.items() if k.startswith("odd/")}
+    expected = {
+        f"odd/{k[4:]}": (v.encode() if isinstance(v, str) else v)
+        for k, v in ODD_TREE.items()
+        if k.startswith("odd/")
+    }
     expected["odd/with space.txt"] = b"changed since"
     assert read_tree(out) == expected
     assert sorted(sa.verify(out).unverifiable) == sorted(expected)
@@ -261,8 +271,10 @@ def test_satchel_downloads_references_recorded_without_checksum(
 
 def test_checksum_false_reference_to_nothing_is_refused(tmp_path: Path) -> None:
     missing = (tmp_path / "nothing-here").as_uri()
-    with pytest.raises(satchel.ReferenceNotFoundError,
-                       match=f"reference {missing} does not exist \\(no file or folder\\)"):
+    with pytest.raises(
+        satchel.ReferenceNotFoundError,
+        match=f"reference {missing} does not exist \\(no file or folder\\)",
+    ):
         satchel.Artifact("x", "dataset").add_reference(missing, checksum=False)
 
 

@@ -19,8 +19,10 @@ from tests.conftest import SatchelEnv, read_tree, write_tree
 
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
-    return write_tree(tmp_path / "data", {"train/a.csv": "1,2\n", "train/b.csv": "3,4\n",
-                                          "labels.json": '{"cat": 0}'})
+    return write_tree(
+        tmp_path / "data",
+        {"train/a.csv": "1,2\n", "train/b.csv": "3,4\n", "labels.json": '{"cat": 0}'},
+    )
 
 
 @pytest.fixture
@@ -84,8 +86,14 @@ def test_wandb_run_config_and_finish(data: Path, satchel_env: SatchelEnv) -> Non
     parser = argparse.ArgumentParser()
     parser.add_argument("--lr", type=float, default=0.1)
     args = parser.parse_args([])
-    run = wandb.init(project="vision", job_type="train", config=args, tags=["baseline"],
-                     notes="first try", entity="my-team")
+    run = wandb.init(
+        project="vision",
+        job_type="train",
+        config=args,
+        tags=["baseline"],
+        notes="first try",
+        entity="my-team",
+    )
     assert wandb.run is run and run.entity == "my-team"
     assert wandb.config.lr == 0.1 and wandb.config["lr"] == 0.1
     wandb.config.epochs = 3
@@ -95,8 +103,11 @@ def test_wandb_run_config_and_finish(data: Path, satchel_env: SatchelEnv) -> Non
     assert wandb.run is None and run.state.value == "finished"
     recorded = wandb.Api().run(f"my-team/vision/{run.id}")
     assert recorded.config == {"lr": 0.1, "epochs": 3, "batch": 32}
-    assert (recorded.job_type, recorded.tags, recorded.notes) == ("train", ["baseline"],
-                                                                  "first try")
+    assert (recorded.job_type, recorded.tags, recorded.notes) == (
+        "train",
+        ["baseline"],
+        "first try",
+    )
     assert recorded.exit_code is None
 
 
@@ -179,13 +190,15 @@ def test_api_artifacts_and_artifact_versions_list_every_version(logged: dict[str
     assert versions.cursor == "2" and not versions.more
     assert [a.version for a in api.artifacts("dataset", "mnist", tags=["big"])] == ["v1"]
     assert [a.version for a in api.artifacts("dataset", "mnist", order="+createdAt")] == [
-        "v0", "v1"
+        "v0",
+        "v1",
     ]
     rest = api.artifacts("dataset", "mnist", per_page=1, start="1")
     assert [a.version for a in rest] == ["v0"]
     assert [a.version for a in api.artifact_versions("dataset", "vision/mnist")] == ["v1", "v0"]
     assert [a.version for a in api.artifact_versions(type_name="dataset", name="mnist")] == [
-        "v1", "v0"
+        "v1",
+        "v0",
     ]
     with pytest.raises(wandb.errors.CommError):
         api.artifacts("model", "mnist")  # the collection has another type
@@ -249,8 +262,9 @@ def test_api_runs_lineage_and_filters(logged: dict[str, str]) -> None:
     assert [r.id for r in api.runs("vision", filters={"config.lr": {"$lt": 0.1}})] == [
         logged["train"]
     ]
-    both = api.runs("vision", filters={"$or": [{"jobType": "train"}, {"jobType": "prep"}]},
-                    order="-created_at")
+    both = api.runs(
+        "vision", filters={"$or": [{"jobType": "train"}, {"jobType": "prep"}]}, order="-created_at"
+    )
     assert [r.id for r in both] == [logged["train"], logged["prep"]]
 
 
@@ -258,15 +272,13 @@ def test_api_runs_lineage_and_filters(logged: dict[str, str]) -> None:
 def test_artifact_wandb_attributes(logged: dict[str, str], satchel_env: SatchelEnv) -> None:
     api = wandb.Api(overrides={"project": "vision"})
     art = api.artifact("mnist:v1")
-    assert (art.source_version, art.source_project, art.source_name) == ("v1", "vision",
-                                                                         "mnist:v1")
+    assert (art.source_version, art.source_project, art.source_name) == ("v1", "vision", "mnist:v1")
     assert art.source_qualified_name == "vision/mnist:v1"
     assert art.url.endswith("/projects/vision/artifacts/mnist/versions/1.json")
     assert art.use_as is None and art.history_step is None
     assert art.get_path("labels.json").digest == art.get_entry("labels.json").digest
     files = art.files(per_page=2)
-    assert [f.name for f in files] == ["extra.bin", "labels.json", "train/a.csv",
-                                       "train/b.csv"]
+    assert [f.name for f in files] == ["extra.bin", "labels.json", "train/a.csv", "train/b.csv"]
     assert [f.name for f in art.files(names=["labels.json"])] == ["labels.json"]
     list(files)
     assert files.cursor == "4"
@@ -309,9 +321,7 @@ def test_top_level_use_and_log_artifact_go_through_the_active_run(data: Path) ->
 
 
 # -- entries ---------------------------------------------------------------------------------
-def test_manifest_entry_download_ref_target_ref_url_and_extra(
-    data: Path, tmp_path: Path
-) -> None:
+def test_manifest_entry_download_ref_target_ref_url_and_extra(data: Path, tmp_path: Path) -> None:
     art = wandb.Artifact("ds", type="dataset")
     art.add_dir(str(data))
     art.add_reference((data / "labels.json").as_uri(), name="ref/labels.json")
@@ -391,8 +401,10 @@ def test_collaborative_artifacts_take_wandbs_arguments(data: Path) -> None:
 # -- errors W&B code catches -----------------------------------------------------------------
 def test_wandb_errors_catch_what_wandb_raises(data: Path) -> None:
     api = wandb.Api()
-    with pytest.warns(UserWarning, match="does not exist, so it holds nothing yet"), \
-            pytest.raises(wandb.errors.CommError, match="no artifact named 'nope'"):
+    with (
+        pytest.warns(UserWarning, match="does not exist, so it holds nothing yet"),
+        pytest.raises(wandb.errors.CommError, match="no artifact named 'nope'"),
+    ):
         api.artifact("nope:latest")
     art = wandb.Artifact("ds", type="dataset")
     art.add_dir(str(data))
@@ -428,8 +440,9 @@ def test_names_with_spaces(data: Path) -> None:
         art.save(project="my project")
     art.save(tags=["needs review"])
     assert art.tags == ["needs review"]
-    assert [a.version for a in wandb.Api().artifacts("dataset", "ds", tags=["needs review"])] \
-        == ["v0"]
+    assert [a.version for a in wandb.Api().artifacts("dataset", "ds", tags=["needs review"])] == [
+        "v0"
+    ]
 
 
 def test_wandb_project_variable_is_the_default_project(

@@ -40,8 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Version datasets and models as artifacts, on a folder or a bucket.",
     )
     _add_global_options(parser, default=None)
-    parser.add_argument("--json", action="store_true", default=False,
-                        help="print JSON instead of text (also after the command)")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=False,
+        help="print JSON instead of text (also after the command)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
@@ -112,8 +116,10 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     except OSError as exc:  # an OS failure nothing above typed: one line, not a traceback
         if os.environ.get("SATCHEL_DEBUG"):
             raise
-        print(f"satchel: error: {printable(str(exc))} (set SATCHEL_DEBUG=1 for the traceback)",
-              file=sys.stderr)
+        print(
+            f"satchel: error: {printable(str(exc))} (set SATCHEL_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
         return 1
 
 

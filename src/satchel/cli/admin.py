@@ -29,11 +29,16 @@ def register(sub: Any) -> None:
         "--deep", action="store_true", help="also read every object and check its digest"
     )
     p.add_argument(
-        "--repair", action="store_true",
+        "--repair",
+        action="store_true",
         help="move bad records to quarantine/ and put back missing objects (see --from)",
     )
     p.add_argument(
-        "--from", dest="sources", action="append", default=[], metavar="DIR",
+        "--from",
+        dest="sources",
+        action="append",
+        default=[],
+        metavar="DIR",
         help="with --repair: a folder holding lost files (hashed to find matching content); "
         "may be repeated",
     )
@@ -68,8 +73,12 @@ def _repair(args: argparse.Namespace, ctx: CliContext) -> int:
 
     would = "would " if args.dry_run else ""
     result = repair_store(
-        ctx.api.store, cache=ctx.api.services.cache, sources=args.sources, deep=args.deep,
-        dry_run=args.dry_run, progress=default_factory(),
+        ctx.api.store,
+        cache=ctx.api.services.cache,
+        sources=args.sources,
+        deep=args.deep,
+        dry_run=args.dry_run,
+        progress=default_factory(),
     )
     if args.json:
         ctx.json(result.to_json())
@@ -83,8 +92,10 @@ def _repair(args: argparse.Namespace, ctx: CliContext) -> int:
     for key, source in result.restored:
         ctx.print(f"{would}put back {key} from {source}")
     for key in result.not_found:
-        ctx.print(f"no good copy of {key} in the cache"
-                  + (" or the --from folders" if args.sources else "; try --from DIR"))
+        ctx.print(
+            f"no good copy of {key} in the cache"
+            + (" or the --from folders" if args.sources else "; try --from DIR")
+        )
     if not (result.moved or result.rewritten or result.restored):
         ctx.print("nothing to repair automatically")
     if not args.dry_run:

@@ -40,11 +40,14 @@ def register(sub: Any) -> None:
     p.add_argument("--description", help="description of the version")
     p.add_argument("--metadata", help="metadata as a JSON object")
     p.add_argument(
-        "--policy", choices=("mutable", "immutable"), default="mutable",
+        "--policy",
+        choices=("mutable", "immutable"),
+        default="mutable",
         help="mutable: snapshot files now (default); immutable: read them again at commit",
     )
     p.add_argument(
-        "--skip-cache", action="store_true",
+        "--skip-cache",
+        action="store_true",
         help="keep no copy in the cache: files are hashed now and streamed to the store at "
         "commit, so the cache needs no room for the artifact (they must not change meanwhile)",
     )
@@ -61,7 +64,8 @@ def register(sub: Any) -> None:
     p.add_argument("--root", help="destination folder (default ./artifacts/NAME-vN)")
     p.add_argument("--path-prefix", help="only files whose path starts with this")
     p.add_argument(
-        "--allow-missing-references", action="store_true",
+        "--allow-missing-references",
+        action="store_true",
         help="skip references that vanished or changed, with a warning",
     )
     add_json_flag(p)
@@ -79,11 +83,13 @@ def register(sub: Any) -> None:
     p.add_argument("ref", help="NAME[:VERSION|:ALIAS]")
     p.add_argument("dir", help="folder to make match")
     p.add_argument(
-        "--dry-run", action="store_true",
+        "--dry-run",
+        action="store_true",
         help="list what would be deleted and written; change nothing",
     )
     p.add_argument(
-        "--force", action="store_true",
+        "--force",
+        action="store_true",
         help=f"delete even more than {UNSEEN_LIMIT} files satchel did not write",
     )
     add_json_flag(p)
@@ -133,7 +139,10 @@ def cmd_put(args: argparse.Namespace, ctx: CliContext) -> int:
     except json.JSONDecodeError as exc:
         raise InvalidMetadataError(f"--metadata is not valid JSON: {exc}") from exc
     art = Artifact(
-        args.name, args.type, description=args.description, metadata=metadata,
+        args.name,
+        args.type,
+        description=args.description,
+        metadata=metadata,
         services=ctx.api.services,
     )
     if os.path.isdir(args.path):
@@ -147,20 +156,27 @@ def cmd_put(args: argparse.Namespace, ctx: CliContext) -> int:
             "file or a folder"
         )
     else:
-        raise SourceFileNotFoundError(f"{printable(args.path)} does not exist; put a file or a "
-                                      "folder")
+        raise SourceFileNotFoundError(
+            f"{printable(args.path)} does not exist; put a file or a folder"
+        )
     art.save(ctx.api.project, aliases=args.alias, tags=args.tag)
     outcome = art.save_result
     assert outcome is not None
     if args.json:
-        ctx.json({**version_json(art), "created": outcome.created, "updated": list(outcome.updated)})
+        ctx.json(
+            {**version_json(art), "created": outcome.created, "updated": list(outcome.updated)}
+        )
     elif outcome.created:
-        ctx.print(f"committed {art.qualified_name}: {art.file_count} files, {art.size} bytes, "
-                  f"digest {art.digest}")
+        ctx.print(
+            f"committed {art.qualified_name}: {art.file_count} files, {art.size} bytes, "
+            f"digest {art.digest}"
+        )
     else:
         edits = f"; updated its {', '.join(outcome.updated)}" if outcome.updated else ""
-        ctx.print(f"unchanged: {art.qualified_name} already holds this content "
-                  f"(digest {art.digest}){edits}")
+        ctx.print(
+            f"unchanged: {art.qualified_name} already holds this content "
+            f"(digest {art.digest}){edits}"
+        )
     return 0
 
 
@@ -176,7 +192,8 @@ def cmd_get(args: argparse.Namespace, ctx: CliContext) -> int:
             f"was downloaded. See 'satchel show {args.ref} --files'"
         )
     root = art.download(
-        args.root, path_prefix=prefix,
+        args.root,
+        path_prefix=prefix,
         allow_missing_references=args.allow_missing_references,
     )
     if args.json:
@@ -194,9 +211,15 @@ def cmd_checkout(args: argparse.Namespace, ctx: CliContext) -> int:
         return 0
     result = art.checkout(args.dir, force=args.force, summary=True)
     if args.json:
-        ctx.json({"name": art.qualified_name, "root": result.root,
-                  "deleted": len(result.deleted), "written": len(result.written),
-                  "kept": len(result.kept)})
+        ctx.json(
+            {
+                "name": art.qualified_name,
+                "root": result.root,
+                "deleted": len(result.deleted),
+                "written": len(result.written),
+                "kept": len(result.kept),
+            }
+        )
     else:
         ctx.print(f"{result.root} now matches {art.qualified_name}: {result.summary()}")
     return 0
@@ -206,13 +229,24 @@ def _print_plan(ctx: CliContext, art: Artifact, plan: CheckoutPlan, *, as_json: 
     """``checkout --dry-run``: every file to delete or write, counts, and whether a real run
     needs ``--force``."""
     if as_json:
-        ctx.json({"name": art.qualified_name, "root": plan.root, "dry_run": True,
-                  "delete": list(plan.delete), "unseen": list(plan.unseen),
-                  "clear": list(plan.clear), "write": list(plan.write),
-                  "keep": len(plan.keep), "needs_force": plan.needs_force})
+        ctx.json(
+            {
+                "name": art.qualified_name,
+                "root": plan.root,
+                "dry_run": True,
+                "delete": list(plan.delete),
+                "unseen": list(plan.unseen),
+                "clear": list(plan.clear),
+                "write": list(plan.write),
+                "keep": len(plan.keep),
+                "needs_force": plan.needs_force,
+            }
+        )
         return
-    ctx.print(f"dry run: checking out {art.qualified_name} into {plan.root} "
-              f"{plan.summary()}; nothing was changed")
+    ctx.print(
+        f"dry run: checking out {art.qualified_name} into {plan.root} "
+        f"{plan.summary()}; nothing was changed"
+    )
     unseen = set(plan.unseen)
     for path in plan.delete:
         ctx.print(f"  delete  {path}{'  (not written by satchel)' if path in unseen else ''}")
@@ -221,8 +255,10 @@ def _print_plan(ctx: CliContext, art: Artifact, plan: CheckoutPlan, *, as_json: 
     for path in plan.write:
         ctx.print(f"  write   {path}")
     if plan.needs_force:
-        ctx.print(f"a real run needs --force: it deletes {len(plan.unseen)} files satchel did "
-                  f"not write (more than {plan.limit})")
+        ctx.print(
+            f"a real run needs --force: it deletes {len(plan.unseen)} files satchel did "
+            f"not write (more than {plan.limit})"
+        )
 
 
 def cmd_verify(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -232,29 +268,45 @@ def cmd_verify(args: argparse.Namespace, ctx: CliContext) -> int:
         report = art.verify(args.dir)
     except ArtifactVerificationError as exc:
         if args.json:
-            ctx.json({"ok": False, "missing": exc.missing, "extra": exc.extra,
-                      "changed": exc.changed, "unverifiable": exc.unverifiable,
-                      "folder_exists": os.path.isdir(args.dir)})
+            ctx.json(
+                {
+                    "ok": False,
+                    "missing": exc.missing,
+                    "extra": exc.extra,
+                    "changed": exc.changed,
+                    "unverifiable": exc.unverifiable,
+                    "folder_exists": os.path.isdir(args.dir),
+                }
+            )
             return 1
         if not os.path.isdir(args.dir):
             raise  # one line: the folder does not exist
         where = printable(os.path.abspath(args.dir))
         lines = [f"folder {where} does not match {art.qualified_name}:"]
-        for label, items in (("missing", exc.missing), ("extra", exc.extra),
-                             ("changed", exc.changed)):
+        for label, items in (
+            ("missing", exc.missing),
+            ("extra", exc.extra),
+            ("changed", exc.changed),
+        ):
             if items:
                 shown = ", ".join(printable(p) for p in items[:50])
                 more = f" (+{len(items) - 50} more)" if len(items) > 50 else ""
                 lines.append(f"  {len(items)} {label}: {shown}{more}")
-        lines.append(f"  run 'satchel checkout {args.ref} {printable(args.dir)}' to make the "
-                     "folder match (it deletes the extra files)")
+        lines.append(
+            f"  run 'satchel checkout {args.ref} {printable(args.dir)}' to make the "
+            "folder match (it deletes the extra files)"
+        )
         print("satchel: error: " + "\n".join(lines), file=sys.stderr)
         return 1
     if args.json:
-        ctx.json({"ok": True, "verified": report.verified, "unverifiable": list(report.unverifiable)})
+        ctx.json(
+            {"ok": True, "verified": report.verified, "unverifiable": list(report.unverifiable)}
+        )
     else:
-        ctx.print(f"ok: {printable(args.dir)} matches {art.qualified_name} "
-                  f"({report.verified} files verified)")
+        ctx.print(
+            f"ok: {printable(args.dir)} matches {art.qualified_name} "
+            f"({report.verified} files verified)"
+        )
         for path in report.unverifiable:
             ctx.print(f"  not verifiable (reference without content hash): {printable(path)}")
     return 0
@@ -267,8 +319,7 @@ def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
     info = version_json(art)
     if args.files:
         info["files"] = [
-            {"path": e.path, "digest": e.digest, "size": e.size, "ref": e.ref}
-            for e in manifest
+            {"path": e.path, "digest": e.digest, "size": e.size, "ref": e.ref} for e in manifest
         ]
     if args.json:
         ctx.json(info)
@@ -290,19 +341,29 @@ def cmd_cache_cleanup(args: argparse.Namespace, ctx: CliContext) -> int:
     cache = ctx.api.services.cache
     result = cache.cleanup(parse_size(args.target_size), dry_run=args.dry_run)
     if args.json:
-        ctx.json({"removed_files": result.removed_files, "freed_bytes": result.freed_bytes,
-                  "remaining_bytes": result.remaining_bytes,
-                  "removed_temporaries": result.removed_temporaries,
-                  "temporary_bytes": result.temporary_bytes,
-                  "shared_files": result.shared_files, "shared_bytes": result.shared_bytes,
-                  "dry_run": args.dry_run})
+        ctx.json(
+            {
+                "removed_files": result.removed_files,
+                "freed_bytes": result.freed_bytes,
+                "remaining_bytes": result.remaining_bytes,
+                "removed_temporaries": result.removed_temporaries,
+                "temporary_bytes": result.temporary_bytes,
+                "shared_files": result.shared_files,
+                "shared_bytes": result.shared_bytes,
+                "dry_run": args.dry_run,
+            }
+        )
         return 0
     verb = "would remove" if args.dry_run else "removed"
-    ctx.print(f"{verb} {result.removed_files} files, {result.freed_bytes} bytes; "
-              f"{result.remaining_bytes} bytes remain in {printable(cache.root)}")
+    ctx.print(
+        f"{verb} {result.removed_files} files, {result.freed_bytes} bytes; "
+        f"{result.remaining_bytes} bytes remain in {printable(cache.root)}"
+    )
     if result.removed_temporaries:
-        ctx.print(f"{verb} {result.removed_temporaries} temporary file(s) of interrupted "
-                  f"writers, {result.temporary_bytes} bytes")
+        ctx.print(
+            f"{verb} {result.removed_temporaries} temporary file(s) of interrupted "
+            f"writers, {result.temporary_bytes} bytes"
+        )
     if result.shared_files:
         ctx.print(_shared_note(result.shared_files, result.shared_bytes))
         if not args.dry_run:
@@ -311,8 +372,10 @@ def cmd_cache_cleanup(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _shared_note(files: int, size: int) -> str:
-    return (f"not counted: {files} file(s), {size} bytes, whose bytes hard links outside the "
-            "cache keep (deleting them would free nothing)")
+    return (
+        f"not counted: {files} file(s), {size} bytes, whose bytes hard links outside the "
+        "cache keep (deleting them would free nothing)"
+    )
 
 
 def cmd_cache_info(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -320,14 +383,24 @@ def cmd_cache_info(args: argparse.Namespace, ctx: CliContext) -> int:
     cache = ctx.api.services.cache
     use = cache.usage()
     if args.json:
-        ctx.json({"root": cache.root, "bytes": use.total_bytes, "files": use.files,
-                  "content_bytes": use.bytes, "temporaries": use.temporaries,
-                  "temporary_bytes": use.temporary_bytes, "shared_files": use.shared_files,
-                  "shared_bytes": use.shared_bytes})
+        ctx.json(
+            {
+                "root": cache.root,
+                "bytes": use.total_bytes,
+                "files": use.files,
+                "content_bytes": use.bytes,
+                "temporaries": use.temporaries,
+                "temporary_bytes": use.temporary_bytes,
+                "shared_files": use.shared_files,
+                "shared_bytes": use.shared_bytes,
+            }
+        )
         return 0
-    ctx.print(f"{printable(cache.root)}: {use.total_bytes} bytes ({use.files} file(s), "
-              f"{use.bytes} bytes; {use.temporaries} temporary file(s), "
-              f"{use.temporary_bytes} bytes)")
+    ctx.print(
+        f"{printable(cache.root)}: {use.total_bytes} bytes ({use.files} file(s), "
+        f"{use.bytes} bytes; {use.temporaries} temporary file(s), "
+        f"{use.temporary_bytes} bytes)"
+    )
     if use.shared_files:
         ctx.print(_shared_note(use.shared_files, use.shared_bytes))
     return 0

@@ -28,7 +28,8 @@ def register(sub: Any) -> None:
     _register_ls(sub)
 
     p = sub.add_parser(
-        "diff", help="what changed between two versions",
+        "diff",
+        help="what changed between two versions",
         description="Show entries added, removed and modified from REF_A to REF_B, with sizes.",
     )
     p.add_argument("ref_a", help=f"older version ({_REF})")
@@ -40,10 +41,12 @@ def register(sub: Any) -> None:
         group = sub.add_parser(noun, help=f"add or remove {what}", description=f"Edit {what}.")
         gsub = group.add_subparsers(dest=f"{noun}_action", metavar="ACTION")
         gsub.required = True
-        p = gsub.add_parser("add", help=f"add {what} to a version",
-                            description=f"Add {what} to a version"
-                            + (" (moving each alias from wherever it pointed)." if noun == "alias"
-                               else "."))
+        p = gsub.add_parser(
+            "add",
+            help=f"add {what} to a version",
+            description=f"Add {what} to a version"
+            + (" (moving each alias from wherever it pointed)." if noun == "alias" else "."),
+        )
         p.add_argument("ref", help=_REF)
         p.add_argument("names", nargs="+", metavar=noun.upper())
         add_json_flag(p)
@@ -55,7 +58,8 @@ def register(sub: Any) -> None:
         p.set_defaults(func=cmd_alias_rm if noun == "alias" else cmd_tag_rm)
 
     p = sub.add_parser(
-        "stage", help="move a version to a stage",
+        "stage",
+        help="move a version to a stage",
         description=f"Move a version to a stage ({', '.join(STAGES)}); the change is kept in "
         "the version's stage history.",
     )
@@ -67,19 +71,25 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_stage)
 
     p = sub.add_parser(
-        "lineage", help="runs and versions upstream and downstream of a version",
+        "lineage",
+        help="runs and versions upstream and downstream of a version",
         description="Print which run logged the version and what it used (upstream), and which "
         "runs used it and what they logged (downstream).",
     )
     p.add_argument("ref", help=_REF)
     p.add_argument("--depth", type=int, default=1, help="run hops to follow each way (default 1)")
-    p.add_argument("--format", choices=("text", "dot", "json"), default="text",
-                   help="text (default), dot (Graphviz) or json")
+    p.add_argument(
+        "--format",
+        choices=("text", "dot", "json"),
+        default="text",
+        help="text (default), dot (Graphviz) or json",
+    )
     add_json_flag(p)
     p.set_defaults(func=cmd_lineage)
 
     p = sub.add_parser(
-        "delete", help="delete a version",
+        "delete",
+        help="delete a version",
         description="Delete a version: it vanishes from latest, listings and look-ups and its "
         "number is never reused. Aliases block deletion unless --delete-aliases. Run "
         "'satchel gc' to free the content.",
@@ -90,7 +100,8 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_delete)
 
     p = sub.add_parser(
-        "gc", help="delete expired versions and unused content",
+        "gc",
+        help="delete expired versions and unused content",
         description="Delete versions whose TTL ran out (unless an alias names them), then "
         "manifests and objects no live version uses that are older than the grace period. "
         "Content that commits in flight upload or rely on is kept whatever the grace (they "
@@ -101,15 +112,20 @@ def register(sub: Any) -> None:
         "files and exits 1 ('satchel fsck --repair').",
     )
     p.add_argument("--dry-run", action="store_true", help="only report what would go")
-    p.add_argument("--grace", default="1h",
-                   help="minimum age of content to remove (default and safe minimum 1h)")
-    p.add_argument("--force", action="store_true",
-                   help="accept a grace shorter than the safe minimum of 1h")
+    p.add_argument(
+        "--grace",
+        default="1h",
+        help="minimum age of content to remove (default and safe minimum 1h)",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="accept a grace shorter than the safe minimum of 1h"
+    )
     add_json_flag(p)
     p.set_defaults(func=cmd_gc)
 
     p = sub.add_parser(
-        "copy", help="copy a version to another project, name or store",
+        "copy",
+        help="copy a version to another project, name or store",
         description="Copy a version (no upload within one store; objects are transferred "
         "across stores). With --move the original is deleted afterwards (a transfer).",
     )
@@ -122,7 +138,8 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_copy)
 
     p = sub.add_parser(
-        "link", help="link a version into a portfolio",
+        "link",
+        help="link a version into a portfolio",
         description="Add a version to another collection (a portfolio) without copying.",
     )
     p.add_argument("ref", help=_REF)
@@ -131,15 +148,18 @@ def register(sub: Any) -> None:
     add_json_flag(p)
     p.set_defaults(func=cmd_link)
 
-    p = sub.add_parser("unlink", help="remove a linked version from its portfolio",
-                       description="Remove a linked version from its portfolio; the source "
-                       "version stays.")
+    p = sub.add_parser(
+        "unlink",
+        help="remove a linked version from its portfolio",
+        description="Remove a linked version from its portfolio; the source version stays.",
+    )
     p.add_argument("ref", help="PORTFOLIO:vN or PORTFOLIO:alias")
     add_json_flag(p)
     p.set_defaults(func=cmd_unlink)
 
     p = sub.add_parser(
-        "apply", help="create or update versions from a spec file",
+        "apply",
+        help="create or update versions from a spec file",
         description="Apply a YAML or JSON spec (name, type, source, ...). Idempotent: the same "
         "spec twice creates one version; changing only metadata, tags or aliases updates it.",
     )
@@ -148,7 +168,8 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_apply)
 
     p = sub.add_parser(
-        "import-wandb", help="register a W&B manifest as a version",
+        "import-wandb",
+        help="register a W&B manifest as a version",
         description="Commit the entries of a W&B wandb_manifest.json: references stay "
         "references; stored files are taken from --root folders (checked against W&B's "
         "digests) or referenced under --root URI prefixes.",
@@ -156,8 +177,12 @@ def register(sub: Any) -> None:
     p.add_argument("manifest", help="path to wandb_manifest.json")
     p.add_argument("--name", required=True, help="artifact name")
     p.add_argument("--type", required=True, help="artifact type")
-    p.add_argument("--root", action="append", default=[],
-                   help="folder or URI prefix holding the stored files (repeatable, in order)")
+    p.add_argument(
+        "--root",
+        action="append",
+        default=[],
+        help="folder or URI prefix holding the stored files (repeatable, in order)",
+    )
     p.add_argument("--alias", action="append", default=[], help="alias to set (repeatable)")
     p.add_argument("--tag", action="append", default=[], help="tag to add (repeatable)")
     p.add_argument("--description", help="description of the version")
@@ -167,7 +192,8 @@ def register(sub: Any) -> None:
 
 def _register_ls(sub: Any) -> None:
     p = sub.add_parser(
-        "ls", help="list versions (filters, sorting, pages)",
+        "ls",
+        help="list versions (filters, sorting, pages)",
         description="List live versions of one artifact, or of every artifact in the project. "
         "Filters combine with AND (--or: OR).",
     )
@@ -184,18 +210,31 @@ def _register_ls(sub: Any) -> None:
     p.add_argument("--created-before", help="ISO 8601 time")
     p.add_argument("--updated-after", help="ISO 8601 time")
     p.add_argument("--updated-before", help="ISO 8601 time")
-    p.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE",
-                   help="top-level metadata match; VALUE is JSON when it parses (repeatable)")
+    p.add_argument(
+        "--metadata",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="top-level metadata match; VALUE is JSON when it parses (repeatable)",
+    )
     p.add_argument("--produced-by", metavar="RUN", help="logged by this run id")
     p.add_argument("--used-by", metavar="RUN", help="used by this run id ([PROJECT/]RUN_ID)")
     p.add_argument("--only-unused", action="store_true", help="used by no run")
-    p.add_argument("--or", dest="logical_or", action="store_true",
-                   help="combine the filters with OR instead of AND")
-    p.add_argument("--sort", default="-created",
-                   help=f"{', '.join(SORT_KEYS)}; prefix - for descending (default -created)")
+    p.add_argument(
+        "--or",
+        dest="logical_or",
+        action="store_true",
+        help="combine the filters with OR instead of AND",
+    )
+    p.add_argument(
+        "--sort",
+        default="-created",
+        help=f"{', '.join(SORT_KEYS)}; prefix - for descending (default -created)",
+    )
     p.add_argument("--page", type=int, default=1, help="page number (default 1)")
-    p.add_argument("--size", type=int, default=20,
-                   help=f"versions per page, 1..{MAX_PAGE_SIZE} (default 20)")
+    p.add_argument(
+        "--size", type=int, default=20, help=f"versions per page, 1..{MAX_PAGE_SIZE} (default 20)"
+    )
     add_json_flag(p)
     p.set_defaults(func=cmd_ls)
 
@@ -236,8 +275,10 @@ def cmd_ls(args: argparse.Namespace, ctx: CliContext) -> int:
         for c in cols:
             aliases = ", ".join(f"{a}->{v}" for a, v in c.aliases.items()) or "-"
             kind = " (portfolio)" if c.is_portfolio else ""
-            ctx.print(f"{c.project}/{c.name}  {c.type}{kind}  {c.version_count} version(s), "
-                      f"latest {c.latest}  aliases: {aliases}")
+            ctx.print(
+                f"{c.project}/{c.name}  {c.type}{kind}  {c.version_count} version(s), "
+                f"latest {c.latest}  aliases: {aliases}"
+            )
         if not cols:
             ctx.print(f"no artifacts in project {api.project}")
         return 0
@@ -257,19 +298,36 @@ def cmd_ls(args: argparse.Namespace, ctx: CliContext) -> int:
                 "'satchel ls --collections'"
             )
     page = api.artifact_versions(
-        args.name, type=args.type, tags=args.tag or None, alias=args.alias, stage=args.stage,
-        version=args.version, digest=args.digest, created_after=args.created_after,
-        created_before=args.created_before, updated_after=args.updated_after,
-        updated_before=args.updated_before, metadata=_metadata_filter(args.metadata),
-        produced_by=args.produced_by, used_by=args.used_by, only_unused=args.only_unused,
-        logical_operator="or" if args.logical_or else "and", sort_by=args.sort,
-        page=args.page, size=args.size,
+        args.name,
+        type=args.type,
+        tags=args.tag or None,
+        alias=args.alias,
+        stage=args.stage,
+        version=args.version,
+        digest=args.digest,
+        created_after=args.created_after,
+        created_before=args.created_before,
+        updated_after=args.updated_after,
+        updated_before=args.updated_before,
+        metadata=_metadata_filter(args.metadata),
+        produced_by=args.produced_by,
+        used_by=args.used_by,
+        only_unused=args.only_unused,
+        logical_operator="or" if args.logical_or else "and",
+        sort_by=args.sort,
+        page=args.page,
+        size=args.size,
     )
     if args.json:
-        ctx.json({
-            "items": [version_json(a) for a in page], "index": page.index,
-            "max_size": page.max_size, "total": page.total, "total_pages": page.total_pages,
-        })
+        ctx.json(
+            {
+                "items": [version_json(a) for a in page],
+                "index": page.index,
+                "max_size": page.max_size,
+                "total": page.total,
+                "total_pages": page.total_pages,
+            }
+        )
         return 0
     for a in page:
         stage = f"  [{a.stage}]" if a.stage else ""
@@ -291,13 +349,16 @@ def cmd_diff(args: argparse.Namespace, ctx: CliContext) -> int:
     """``satchel diff``."""
     d = ctx.api.diff(args.ref_a, args.ref_b)
     if args.json:
-        ctx.json({
-            "added": [_entry(e) for e in d.added],
-            "removed": [_entry(e) for e in d.removed],
-            "modified": [
-                {"path": new.path, "old": _entry(old), "new": _entry(new)} for old, new in d.modified
-            ],
-        })
+        ctx.json(
+            {
+                "added": [_entry(e) for e in d.added],
+                "removed": [_entry(e) for e in d.removed],
+                "modified": [
+                    {"path": new.path, "old": _entry(old), "new": _entry(new)}
+                    for old, new in d.modified
+                ],
+            }
+        )
         return 0
     for e in d.added:
         ctx.print(f"+ {printable(e.path)}  ({human_size(e.size)})")
@@ -357,8 +418,10 @@ def cmd_alias_rm(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.json:
         ctx.json({"removed": removed, "absent": absent})
     else:
-        ctx.print(f"removed alias(es) {', '.join(removed)} from {ref.project}/{ref.name}"
-                  + (f"; not found: {', '.join(absent)}" if absent else ""))
+        ctx.print(
+            f"removed alias(es) {', '.join(removed)} from {ref.project}/{ref.name}"
+            + (f"; not found: {', '.join(absent)}" if absent else "")
+        )
     return 0
 
 
@@ -380,14 +443,22 @@ def cmd_stage(args: argparse.Namespace, ctx: CliContext) -> int:
         args.ref, args.stage, reason=args.reason, message=args.message
     )
     if args.json:
-        ctx.json({
-            **version_json(art),
-            "stage_history": [
-                {"from": e.from_stage, "to": e.to_stage, "at": e.at.isoformat(), "by": e.by,
-                 "reason": e.reason, "message": e.message}
-                for e in art.stage_history
-            ],
-        })
+        ctx.json(
+            {
+                **version_json(art),
+                "stage_history": [
+                    {
+                        "from": e.from_stage,
+                        "to": e.to_stage,
+                        "at": e.at.isoformat(),
+                        "by": e.by,
+                        "reason": e.reason,
+                        "message": e.message,
+                    }
+                    for e in art.stage_history
+                ],
+            }
+        )
     else:
         ctx.print(f"{art.qualified_name} is now in stage {art.stage}")
     return 0
@@ -450,10 +521,16 @@ def cmd_gc(args: argparse.Namespace, ctx: CliContext) -> int:
             f"{'would free' if args.dry_run else 'freed'} {human_size(report.bytes_freed)} "
             f"({report.bytes_freed} bytes); {len(report.expired)} expired version(s); "
             f"{report.kept_young} unreferenced item(s) kept as younger than {args.grace}"
-            + (f"; {len(report.temporaries)} temporary file(s) of interrupted writers cleaned up"
-               if report.temporaries else "")
-            + (f"; kept what {report.in_flight} commit(s) in flight write or use"
-               if report.in_flight else "")
+            + (
+                f"; {len(report.temporaries)} temporary file(s) of interrupted writers cleaned up"
+                if report.temporaries
+                else ""
+            )
+            + (
+                f"; kept what {report.in_flight} commit(s) in flight write or use"
+                if report.in_flight
+                else ""
+            )
         )
         if report.unreadable:
             ctx.print(
@@ -518,11 +595,18 @@ def cmd_import_wandb(args: argparse.Namespace, ctx: CliContext) -> int:
     from satchel.wandb_import import build_from_wandb
 
     art = build_from_wandb(
-        ctx.api.services, args.manifest, name=args.name, type=args.type, roots=args.root,
+        ctx.api.services,
+        args.manifest,
+        name=args.name,
+        type=args.type,
+        roots=args.root,
         description=args.description,
     )
     art.save(ctx.api.project, aliases=args.alias, tags=args.tag)
     return _report(
-        ctx, args, art, f"imported {args.manifest} as {art.qualified_name}: "
-        f"{art.file_count} file(s), {human_size(art.size)}, digest {art.digest}"
+        ctx,
+        args,
+        art,
+        f"imported {args.manifest} as {art.qualified_name}: "
+        f"{art.file_count} file(s), {human_size(art.size)}, digest {art.digest}",
     )

@@ -82,14 +82,29 @@ def version_json(art: Artifact) -> dict[str, Any]:
 def version_lines(info: dict[str, Any]) -> list[str]:
     """The human form of :func:`version_json`'s dict (``show``), one ``key  value`` a line."""
     lines = []
-    for key in ("qualified_name", "type", "digest", "size", "file_count", "aliases", "tags",
-                "stage", "description", "created_at", "created_by", "updated_at", "ttl",
-                "based_on", "linked_from"):
+    for key in (
+        "qualified_name",
+        "type",
+        "digest",
+        "size",
+        "file_count",
+        "aliases",
+        "tags",
+        "stage",
+        "description",
+        "created_at",
+        "created_by",
+        "updated_at",
+        "ttl",
+        "based_on",
+        "linked_from",
+    ):
         if key == "ttl":
             seconds = info["ttl_seconds"]
             value: Any = (
                 f"{human_duration(seconds)} (expires {info['expires_at']})"
-                if seconds is not None else None
+                if seconds is not None
+                else None
             )
         else:
             value = info[key]
@@ -97,4 +112,3 @@ def version_lines(info: dict[str, Any]) -> list[str]:
             value = ", ".join(value) or "-"
         lines.append(f"{key:15} {printable(str(value)) if value is not None else '-'}")
     return lines
-

@@ -323,7 +323,8 @@ class AzureHandler:
         :func:`is_folder_marker`); metadata comes with the listing, so this costs no request
         per blob."""
         pages = container.list_blobs(
-            name_starts_with=prefix or None, results_per_page=self.page_size,
+            name_starts_with=prefix or None,
+            results_per_page=self.page_size,
             include=["metadata"],
         )
         try:

@@ -99,9 +99,7 @@ class HandlerRegistry:
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            hint = (
-                f'; install it with: pip install "satchel[{spec.extra}]"' if spec.extra else ""
-            )
+            hint = f'; install it with: pip install "satchel[{spec.extra}]"' if spec.extra else ""
             raise HandlerUnavailableError(
                 f"references with scheme {scheme!r} need a package that is not installed "
                 f"({exc.name or exc}){hint}"

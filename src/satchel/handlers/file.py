@@ -105,10 +105,13 @@ class FileHandler:
         skipped: list[tuple[str, str]] = []
         files = scan(local, skipped=skipped)
         if skipped:
-            self.context.warn(SkippedFilesWarning(
-                skipped_message(local, skipped, f"add_reference({printable(uri)!r})"),
-                folder=local, skipped=skipped,
-            ))
+            self.context.warn(
+                SkippedFilesWarning(
+                    skipped_message(local, skipped, f"add_reference({printable(uri)!r})"),
+                    folder=local,
+                    skipped=skipped,
+                )
+            )
         if len(files) > max_objects:
             raise TooManyObjectsError(
                 f"{uri} holds {len(files)} files, more than max_objects={max_objects}; "
@@ -126,8 +129,11 @@ class FileHandler:
         """W&B's ``checksum=False`` entries (see the module docstring)."""
         if os.path.isfile(local) and not uri.endswith("/"):
             logical = paths.normalize(name or os.path.basename(local))
-            return [ManifestEntry(logical, path_digest(local), os.path.getsize(local),
-                                  path_to_uri(local))]
+            return [
+                ManifestEntry(
+                    logical, path_digest(local), os.path.getsize(local), path_to_uri(local)
+                )
+            ]
         if not os.path.isdir(local):
             raise ReferenceNotFoundError(f"reference {uri} does not exist (no file or folder)")
         files = scan(local)
@@ -137,8 +143,9 @@ class FileHandler:
                 "raise max_objects or reference a smaller folder"
             )
         return [
-            ManifestEntry(paths.join(name, f.rel), path_digest(f.abspath), f.size,
-                          path_to_uri(f.abspath))
+            ManifestEntry(
+                paths.join(name, f.rel), path_digest(f.abspath), f.size, path_to_uri(f.abspath)
+            )
             for f in files
         ]
 

@@ -370,7 +370,9 @@ class S3Handler:
                 )
             except ExternalReferenceError:
                 pass
-            raise reference_error(ErrorKind.CONFLICT, uri, "", recorded=etag, current=current) from exc
+            raise reference_error(
+                ErrorKind.CONFLICT, uri, "", recorded=etag, current=current
+            ) from exc
 
     def _version_with_etag(self, loc: S3Location, etag: str) -> str | None:
         """The id of a stored version of ``loc`` whose ETag is ``etag`` (one listing call)."""

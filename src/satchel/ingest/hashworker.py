@@ -104,7 +104,9 @@ def run_job(
             st = o_fstat(fd)
             size = st.st_size
             if size >= large_from:
-                add_meta((LARGE, 0, st.st_dev, st.st_ino, size, max(st.st_mtime_ns, st.st_ctime_ns)))
+                add_meta(
+                    (LARGE, 0, st.st_dev, st.st_ino, size, max(st.st_mtime_ns, st.st_ctime_ns))
+                )
                 add_digest(_NO_DIGEST)
                 continue
             data = o_read(fd, size + 1)
@@ -142,9 +144,7 @@ def parse_answer(answer: bytes, n: int) -> tuple[tuple[int, ...], list[str]]:
 
 def encode_config(alg: str, pack: str | None, large_from: int = NO_LIMIT) -> bytes:
     """The payload of the config frame."""
-    return b"\0".join(
-        (alg.encode(), os.fsencode(pack) if pack else b"", str(large_from).encode())
-    )
+    return b"\0".join((alg.encode(), os.fsencode(pack) if pack else b"", str(large_from).encode()))
 
 
 _FS_ENCODING = sys.getfilesystemencoding()

@@ -140,9 +140,12 @@ class StatCache:
         if db is None or not inos or (dev, alg) in self._empty:
             return {}
         try:
-            if db.execute(
-                "SELECT 1 FROM stat2 WHERE dev = ? AND alg = ? LIMIT 1", (dev, alg)
-            ).fetchone() is None:  # nothing known on that device: no per-file work
+            if (
+                db.execute(
+                    "SELECT 1 FROM stat2 WHERE dev = ? AND alg = ? LIMIT 1", (dev, alg)
+                ).fetchone()
+                is None
+            ):  # nothing known on that device: no per-file work
                 self._empty.add((dev, alg))
                 return {}
             lo, hi = min(inos), max(inos)

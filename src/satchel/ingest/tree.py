@@ -172,7 +172,9 @@ def iter_scan(
 
 
 def iter_names(
-    root: str, *, skipped: list[tuple[str, str]] | None = None,
+    root: str,
+    *,
+    skipped: list[tuple[str, str]] | None = None,
     skip: SkipFolder | None = None,
 ) -> Iterator[tuple[int, list[tuple[str, str, int, bool]]]]:
     """The files below ``root`` without a stat each: per folder, ``(st_dev of the folder,
@@ -285,7 +287,10 @@ def digest_tree(
         OSError: a file could not be read.
     """
     digester = _TreeDigester(
-        alg, stat_cache, reuse=reuse, pack_prefix=pack_prefix,
+        alg,
+        stat_cache,
+        reuse=reuse,
+        pack_prefix=pack_prefix,
         workers=workers or default_workers(),
     )
     try:
@@ -315,7 +320,12 @@ class _TreeDigester:
         pack_prefix: str | None,
         workers: int,
     ) -> None:
-        self.alg, self.stat_cache, self.reuse, self.pack_prefix = alg, stat_cache, reuse, pack_prefix
+        self.alg, self.stat_cache, self.reuse, self.pack_prefix = (
+            alg,
+            stat_cache,
+            reuse,
+            pack_prefix,
+        )
         self.rels: list[str] = []
         self.abspaths: list[str] = []
         self.keys: list[StatKey | None] = []
@@ -329,8 +339,12 @@ class _TreeDigester:
         self.counted = 0  # files done before the progress callback is known
         self.report: Callable[[int], None] | None = None
         self.runner = SmallFiles(
-            alg, workers=workers, pack_prefix=pack_prefix, on_done=self.on_done,
-            large_from=LARGE_FILE, missing_ok=True,
+            alg,
+            workers=workers,
+            pack_prefix=pack_prefix,
+            on_done=self.on_done,
+            large_from=LARGE_FILE,
+            missing_ok=True,
         )
         self.pool = ThreadPoolExecutor(max_workers=workers)
 
@@ -347,8 +361,9 @@ class _TreeDigester:
         if self.counted:
             report(self.counted)
 
-    def scan(self, root: str, *, skipped: list[tuple[str, str]] | None,
-             skip: SkipFolder | None) -> None:
+    def scan(
+        self, root: str, *, skipped: list[tuple[str, str]] | None, skip: SkipFolder | None
+    ) -> None:
         """List ``root`` and dispatch its files in batches of a few hundred, one device at a
         time (the stat cache is looked up by inode per device)."""
         pending_dev = -1
@@ -395,8 +410,9 @@ class _TreeDigester:
             self.jobs.extend(send)
             self.runner.add([self.abspaths[i] for i in send])
 
-    def _known(self, i: int, dev: int, path: str, rows: dict[int, tuple[int, int, str]],
-               link: bool) -> str:
+    def _known(
+        self, i: int, dev: int, path: str, rows: dict[int, tuple[int, int, str]], link: bool
+    ) -> str:
         """Stat a file the stat cache may know: ``"reused"`` (its digest stands), ``"large"``
         (left to the pool), ``"send"`` (to be read) or ``"gone"`` (vanished meanwhile)."""
         try:
@@ -448,17 +464,22 @@ class _TreeDigester:
         """Remember the new digests in the stat cache; the files in logical-path order."""
         self.pool.shutdown(wait=True)
         keys, digests, sizes, read = self.keys, self.digests, self.sizes, self.read
-        self.stat_cache.store_many(
-            [(keys[i], digests[i]) for i in range(len(self.rels))  # type: ignore[misc]
-             if read[i] and sizes[i] == keys[i][2]],  # type: ignore[index]
-            self.alg,
-        )
+        fresh: list[tuple[StatKey, str]] = []
+        for i in range(len(self.rels)):
+            key, digest = keys[i], digests[i]
+            # a file read whole (its size still the stat's) has a digest worth remembering
+            if read[i] and key is not None and digest is not None and sizes[i] == key[2]:
+                fresh.append((key, digest))
+        self.stat_cache.store_many(fresh, self.alg)
         rels = self.rels
         order = sorted((i for i in range(len(rels)) if i not in self.gone), key=rels.__getitem__)
         return TreeDigest(
             [LocalFile(rels[i], self.abspaths[i], keys[i]) for i in order],  # type: ignore[arg-type]
-            [digests[i] for i in order], [sizes[i] for i in order],
-            [self.packed.get(i) for i in order], [read[i] for i in order], self.runner.packs,
+            [digests[i] for i in order],
+            [sizes[i] for i in order],
+            [self.packed.get(i) for i in order],
+            [read[i] for i in order],
+            self.runner.packs,
         )
 
 

@@ -507,9 +507,7 @@ def _sweep_temporaries(
     return done, freed
 
 
-def _expire(
-    store: Store, snap: CollectionSnapshot, now: _dt.datetime, dry_run: bool
-) -> list[int]:
+def _expire(store: Store, snap: CollectionSnapshot, now: _dt.datetime, dry_run: bool) -> list[int]:
     out = []
     for n in snap.live:
         attrs = snap.attrs[n]

@@ -163,7 +163,9 @@ def _initial_attrs(record: VersionRecord) -> VersionAttrs:
     )
 
 
-def snapshot(store: Store, project: str, name: str, *, write_index: bool = True) -> CollectionSnapshot | None:
+def snapshot(
+    store: Store, project: str, name: str, *, write_index: bool = True
+) -> CollectionSnapshot | None:
     """Read a collection through its index, refreshing the index where the store moved on.
 
     Args:

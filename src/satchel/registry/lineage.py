@@ -112,7 +112,9 @@ def start_run(store: Store, record: RunRecord) -> RunRecord:
         return record
     if existing.finished_at is not None:
         existing = update_run(
-            store, record.project, record.id,
+            store,
+            record.project,
+            record.id,
             lambda r: msgspec.structs.replace(r, finished_at=None),
         )
     return existing
@@ -133,7 +135,9 @@ def finish_run(
 
     def change(r: RunRecord) -> RunRecord:
         return msgspec.structs.replace(
-            r, finished_at=finished_at, exit_code=exit_code,
+            r,
+            finished_at=finished_at,
+            exit_code=exit_code,
             config=new_config if new_config is not None else r.config,
         )
 
@@ -175,7 +179,9 @@ def record_input(store: Store, run_project: str, run_id: str, version: VersionRe
         marker, encode(UsageMarker(run=f"{run_project}/{run_id}", at=utcnow()))
     )
     update_run(
-        store, run_project, run_id,
+        store,
+        run_project,
+        run_id,
         lambda r: r if ref in r.inputs else msgspec.structs.replace(r, inputs=[*r.inputs, ref]),
     )
 
@@ -184,7 +190,9 @@ def record_output(store: Store, run_project: str, run_id: str, version: VersionR
     """Record that run ``run_project/run_id`` logged ``version``."""
     ref = version_ref(version)
     update_run(
-        store, run_project, run_id,
+        store,
+        run_project,
+        run_id,
         lambda r: r if ref in r.outputs else msgspec.structs.replace(r, outputs=[*r.outputs, ref]),
     )
 
@@ -253,8 +261,13 @@ class LineageGraph:
             "root": self.root,
             "artifacts": [{"ref": k, "type": v} for k, v in sorted(self.artifacts.items())],
             "runs": [
-                {"ref": k, "name": r.name, "job_type": r.job_type, "inputs": r.inputs,
-                 "outputs": r.outputs}
+                {
+                    "ref": k,
+                    "name": r.name,
+                    "job_type": r.job_type,
+                    "inputs": r.inputs,
+                    "outputs": r.outputs,
+                }
                 for k, r in sorted(self.runs.items())
             ],
             "edges": [list(e) for e in sorted(self.edges)],
@@ -335,12 +348,12 @@ def to_dot(graph: LineageGraph) -> str:
     for ref, type_ in sorted(graph.artifacts.items()):
         style = ", style=bold" if ref == graph.root else ""
         label = f"{ref}\\n({type_})"
-        lines.append(f"  {_dot_id(ref)} [shape=box, label=\"{label}\"{style}];")
+        lines.append(f'  {_dot_id(ref)} [shape=box, label="{label}"{style}];')
     for key, run in sorted(graph.runs.items()):
         label = run.name or run.id
         if run.job_type:
             label += f"\\n[{run.job_type}]"
-        lines.append(f"  {_dot_id(key)} [shape=ellipse, label=\"{label}\"];")
+        lines.append(f'  {_dot_id(key)} [shape=ellipse, label="{label}"];')
     for a, b in sorted(graph.edges):
         lines.append(f"  {_dot_id(a)} -> {_dot_id(b)};")
     lines.append("}")

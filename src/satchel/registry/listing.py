@@ -77,9 +77,7 @@ def to_version(store: Store, row: Row) -> Version:
     return Version(store, row.record, known=known)
 
 
-def list_versions(
-    store: Store, query: VersionQuery, *, every_page: bool = False
-) -> Page[Version]:
+def list_versions(store: Store, query: VersionQuery, *, every_page: bool = False) -> Page[Version]:
     """Answer a validated query with one page of versions (``every_page``: one page holding
     every match, sorted, whatever the query's page and size).
 

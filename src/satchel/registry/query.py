@@ -61,8 +61,13 @@ class Page(Generic[T]):
     def map(self, make: Callable[[T], U]) -> Page[U]:
         """The same page with ``make`` applied to each item (the registry lists
         versions; ``Api`` turns them into artifacts)."""
-        return Page(tuple(make(i) for i in self.items), self.index, self.max_size, self.total,
-                    self.total_pages)
+        return Page(
+            tuple(make(i) for i in self.items),
+            self.index,
+            self.max_size,
+            self.total,
+            self.total_pages,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,9 +196,7 @@ class VersionQuery:
         if alias is not None:
             naming.validate_name(alias, kind="alias", hidden_ok=True)
         if stage is not None and stage not in STAGES:
-            raise InvalidQueryError(
-                f"stage {stage!r} is not one of {', '.join(STAGES)}"
-            )
+            raise InvalidQueryError(f"stage {stage!r} is not one of {', '.join(STAGES)}")
         number: int | None
         if version is None:
             number = None
@@ -213,9 +216,7 @@ class VersionQuery:
             )
         op = str(logical_operator).lower()
         if op not in OPERATORS:
-            raise InvalidQueryError(
-                f"logical_operator {logical_operator!r} is not 'and' or 'or'"
-            )
+            raise InvalidQueryError(f"logical_operator {logical_operator!r} is not 'and' or 'or'")
         key = str(sort_by)
         descending = key.startswith("-")
         key = key.lstrip("-+")
@@ -299,9 +300,7 @@ class VersionQuery:
             conds.append(lambda r: r.record.run_id == self.produced_by)
         if self.used_by is not None:
             inputs = used_by_inputs or set()
-            conds.append(
-                lambda r: (r.record.project, r.record.name, r.record.version) in inputs
-            )
+            conds.append(lambda r: (r.record.project, r.record.name, r.record.version) in inputs)
         if self.only_unused:
             conds.append(lambda r: r.record.version not in used_versions(r.snapshot))
         return conds

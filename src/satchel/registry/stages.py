@@ -47,9 +47,7 @@ def check_stage(stage: str) -> str:
         InvalidAttributeError: any other value (a ``ValueError``).
     """
     if stage not in STAGES:
-        raise InvalidAttributeError(
-            f"stage {stage!r} is not one of {', '.join(STAGES)}"
-        )
+        raise InvalidAttributeError(f"stage {stage!r} is not one of {', '.join(STAGES)}")
     return stage
 
 
@@ -96,12 +94,14 @@ def set_stage(
         if cur.stage == stage:
             return cur
         event = StageChange(
-            from_stage=cur.stage, to_stage=stage, at=utcnow(), by=actor,
-            reason=reason, message=message,
+            from_stage=cur.stage,
+            to_stage=stage,
+            at=utcnow(),
+            by=actor,
+            reason=reason,
+            message=message,
         )
-        return msgspec.structs.replace(
-            cur, stage=stage, stage_history=[*cur.stage_history, event]
-        )
+        return msgspec.structs.replace(cur, stage=stage, stage_history=[*cur.stage_history, event])
 
     if store.attrs(record).stage == stage:
         return store.attrs(record)

@@ -31,7 +31,7 @@ def open_store(url: str, *, storage_options: Mapping[str, Any] | None = None) ->
     if scheme in ("", "file") or (len(scheme) == 1 and url[1] == ":"):  # C:\ on Windows
         from satchel.store.local import LocalBackend
 
-        path = url[len("file://"):] if scheme == "file" else url
+        path = url[len("file://") :] if scheme == "file" else url
         return Store(LocalBackend(path))
     from satchel.store.remote import open_remote_backend
 

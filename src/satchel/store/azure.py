@@ -116,7 +116,11 @@ class AzureBackend(AsyncFsspecBackend):
             async for blob in cc.list_blobs(name_starts_with=prefix):
                 if not blob.name.endswith("/"):
                     out.append(
-                        (f"{container}/{blob.name}", int(blob.size or 0), _timestamp(blob.last_modified))
+                        (
+                            f"{container}/{blob.name}",
+                            int(blob.size or 0),
+                            _timestamp(blob.last_modified),
+                        )
                     )
         return out
 

@@ -204,7 +204,9 @@ class BackendDefaults:
         """Upload ``local_path`` to ``key`` and leave it where it is."""
         self.put_file(key, local_path)
 
-    def put_file(self, key: str, local_path: str) -> None:  # pragma: no cover - every backend has one
+    def put_file(
+        self, key: str, local_path: str
+    ) -> None:  # pragma: no cover - every backend has one
         """Store the content of ``local_path`` at ``key`` atomically."""
         raise NotImplementedError
 

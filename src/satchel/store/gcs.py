@@ -66,10 +66,9 @@ class GCSBackend(AsyncFsspecBackend):
         module = type(exc).__module__
         if module.startswith("google.auth"):
             return ErrorKind.PERMISSION
-        if (
-            isinstance(exc, (asyncio.TimeoutError, TimeoutError, ConnectionError))
-            or module.startswith(("aiohttp", "requests"))
-        ):
+        if isinstance(
+            exc, (asyncio.TimeoutError, TimeoutError, ConnectionError)
+        ) or module.startswith(("aiohttp", "requests")):
             return ErrorKind.TRANSIENT
         return super().classify(exc)
 
@@ -104,7 +103,9 @@ class GCSBackend(AsyncFsspecBackend):
         await fs._set_session()
         headers = fs._get_headers({"Range": f"bytes={start}-"} if start else None)
         resp = await fs.session.get(
-            url=fs.url(path), params=fs._get_params({}), headers=headers,
+            url=fs.url(path),
+            params=fs._get_params({}),
+            headers=headers,
             timeout=fs.requests_timeout,
         )
         if resp.status >= 400:
@@ -166,7 +167,9 @@ class GCSBackend(AsyncFsspecBackend):
     async def _alist(self, path: str) -> list[FolderItem]:
         out: list[FolderItem] = []
         for page in await self._pages(path, "/"):
-            out += [(p.rstrip("/").rsplit("/", 1)[-1], None, None) for p in page.get("prefixes", [])]
+            out += [
+                (p.rstrip("/").rsplit("/", 1)[-1], None, None) for p in page.get("prefixes", [])
+            ]
             out += [
                 (o["name"].rsplit("/", 1)[-1], str(o.get("generation")), None)
                 for o in page.get("items", [])
@@ -221,8 +224,15 @@ class GCSBackend(AsyncFsspecBackend):
         body = json.dumps({"metadata": {"satchel-touched": f"{time.time():.3f}"}})
         try:
             out = await self.fs._call(
-                "POST", "b/{}/o/{}/rewriteTo/b/{}/o/{}", bucket, key, bucket, key, data=body,
-                headers={"Content-Type": "application/json"}, json_out=True,
+                "POST",
+                "b/{}/o/{}/rewriteTo/b/{}/o/{}",
+                bucket,
+                key,
+                bucket,
+                key,
+                data=body,
+                headers={"Content-Type": "application/json"},
+                json_out=True,
             )
         except FileNotFoundError:
             return False

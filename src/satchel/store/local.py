@@ -116,7 +116,8 @@ class LocalBackend(BackendDefaults):
                     with contextlib.suppress(FileNotFoundError):
                         st = e.stat(follow_symlinks=False)
                         out[e.name] = (
-                            f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}", st.st_mtime_ns / 1e9
+                            f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}",
+                            st.st_mtime_ns / 1e9,
                         )
         except (FileNotFoundError, NotADirectoryError):
             return {}
@@ -241,7 +242,9 @@ def _locked(lock_path: str) -> Iterator[None]:
                 if time.time() - os.stat(lock_path).st_mtime > 30:
                     os.unlink(lock_path)
             if time.monotonic() > deadline:
-                raise StoreError(f"could not lock {lock_path}; remove it if no satchel is running") from None
+                raise StoreError(
+                    f"could not lock {lock_path}; remove it if no satchel is running"
+                ) from None
             time.sleep(0.01)
     try:  # pragma: no cover
         yield
@@ -249,5 +252,3 @@ def _locked(lock_path: str) -> Iterator[None]:
         os.close(fd)
         with contextlib.suppress(OSError):
             os.unlink(lock_path)
-
-

@@ -160,7 +160,7 @@ class FsspecBackend(BackendDefaults):
     def key(self, path: str) -> str:
         """The store key of filesystem path ``path`` (inverse of :meth:`path`)."""
         path = path.lstrip("/") if not self.root.startswith("/") else path
-        return path[len(self.root) + 1:] if path.startswith(self.root + "/") else path
+        return path[len(self.root) + 1 :] if path.startswith(self.root + "/") else path
 
     def classify(self, exc: BaseException) -> ErrorKind:
         """Sort a filesystem exception into an :class:`ErrorKind`."""
@@ -313,9 +313,7 @@ class FsspecBackend(BackendDefaults):
             entries = self._call(lambda: self._list(path), f"list {prefix}")
         except FileNotFoundError:
             return {}
-        return {
-            n: (fp, mt) for n, fp, mt in entries if n and (hidden or not n.startswith("."))
-        }
+        return {n: (fp, mt) for n, fp, mt in entries if n and (hidden or not n.startswith("."))}
 
     def list(self, prefix: str, *, hidden: bool = False) -> list[str]:
         """Names (not keys) directly below folder ``prefix``; empty when it does not exist

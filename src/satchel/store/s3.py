@@ -31,7 +31,6 @@ COPY_PART = 1 << 30
 _MAX_PARTS = 10_000
 
 
-
 def _touched() -> dict[str, str]:
     """The metadata a freshening writes (S3 needs *some* change to copy an object onto itself)."""
     return {"satchel-touched": f"{time.time():.3f}"}
@@ -64,9 +63,17 @@ class S3Backend(AsyncFsspecBackend):
         if (
             isinstance(exc, (asyncio.TimeoutError, TimeoutError, ConnectionError))
             or module.startswith("aiohttp")
-            or name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError",
-                        "ConnectionClosedError", "HTTPClientError", "FSTimeoutError",
-                        "ResponseParserError", "IncompleteRead")
+            or name
+            in (
+                "EndpointConnectionError",
+                "ConnectTimeoutError",
+                "ReadTimeoutError",
+                "ConnectionClosedError",
+                "HTTPClientError",
+                "FSTimeoutError",
+                "ResponseParserError",
+                "IncompleteRead",
+            )
         ):
             return ErrorKind.TRANSIENT
         return super().classify(exc)
@@ -116,8 +123,12 @@ class S3Backend(AsyncFsspecBackend):
         bucket, key = self._split(path)
         try:
             await self.fs._call_s3(
-                "copy_object", Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key},
-                MetadataDirective="REPLACE", Metadata=_touched(),
+                "copy_object",
+                Bucket=bucket,
+                Key=key,
+                CopySource={"Bucket": bucket, "Key": key},
+                MetadataDirective="REPLACE",
+                Metadata=_touched(),
             )
         except FileNotFoundError:
             return False
@@ -154,8 +165,12 @@ class S3Backend(AsyncFsspecBackend):
         async def copy(number: int, start: int) -> dict[str, Any]:
             async with gate:
                 resp = await self.fs._call_s3(
-                    "upload_part_copy", Bucket=bucket, Key=key, UploadId=uid,
-                    PartNumber=number, CopySource={"Bucket": bucket, "Key": key},
+                    "upload_part_copy",
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=uid,
+                    PartNumber=number,
+                    CopySource={"Bucket": bucket, "Key": key},
                     CopySourceIfMatch=etag,
                     CopySourceRange=f"bytes={start}-{min(start + part, size) - 1}",
                 )
@@ -170,7 +185,10 @@ class S3Backend(AsyncFsspecBackend):
                 if isinstance(result, BaseException):
                     raise result
             await self.fs._call_s3(
-                "complete_multipart_upload", Bucket=bucket, Key=key, UploadId=uid,
+                "complete_multipart_upload",
+                Bucket=bucket,
+                Key=key,
+                UploadId=uid,
                 MultipartUpload={"Parts": list(parts)},
             )
         except BaseException as exc:

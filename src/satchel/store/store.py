@@ -244,7 +244,8 @@ class Store:
         if lost:
             keys = {layout.object_key(e.alg, e.oid) for e in lost}
             paths = sorted(  # every file with that content, not just the one looked up
-                e.path for e in manifest
+                e.path
+                for e in manifest
                 if not e.is_reference and layout.object_key(e.alg, e.oid) in keys
             )
             shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
@@ -344,7 +345,9 @@ class Store:
                 ) from problem
         if problem is not None:
             # name the manifest: the entry-level message alone (a '../' path...) does not
-            cls = UnsafeManifestPathError if isinstance(problem, InvalidPathError) else ManifestError
+            cls = (
+                UnsafeManifestPathError if isinstance(problem, InvalidPathError) else ManifestError
+            )
             raise cls(
                 f"manifest {manifest_id} in {self.url} cannot be used: {problem}. Run "
                 "'satchel fsck'"
@@ -367,8 +370,11 @@ class Store:
         """
         key = layout.version_key(record.project, record.name, record.version)
         return self.checked_manifest(
-            record.manifest, digest=record.digest, file_count=record.file_count,
-            record_key=key, what=f"{record.project}/{record.name}:v{record.version}",
+            record.manifest,
+            digest=record.digest,
+            file_count=record.file_count,
+            record_key=key,
+            what=f"{record.project}/{record.name}:v{record.version}",
         )
 
     def checked_manifest(
@@ -393,16 +399,16 @@ class Store:
         manifest = self.get_manifest(manifest_id)
         actual = manifest.digest
         if actual != digest or (file_count is not None and len(manifest) != file_count):
-            said = (
-                f"artifact digest {digest}" if actual != digest
-                else f"{file_count} file(s)"
-            )
+            said = f"artifact digest {digest}" if actual != digest else f"{file_count} file(s)"
             found = f"digest {actual}" if actual != digest else f"{len(manifest)} file(s)"
             raise RecordMismatchError(
                 f"{what}: the record {record_key} in {self.url} states {said}, but the "
                 f"manifest it names ({manifest_id}) has {found}: the record or the manifest "
                 "was changed outside satchel, so the version was not read. Run 'satchel fsck'",
-                record=record_key, manifest_id=manifest_id, recorded=digest, actual=actual,
+                record=record_key,
+                manifest_id=manifest_id,
+                recorded=digest,
+                actual=actual,
             )
         return manifest
 
@@ -539,8 +545,7 @@ class Store:
             raise self._not_found(project, name, f"v{version}") from None
         if self.backend.exists(layout.tombstone_key(project, name, version)):
             raise ArtifactDeletedError(
-                f"{project}/{name}:v{version} was deleted; pick another version "
-                f"(satchel ls {name})"
+                f"{project}/{name}:v{version} was deleted; pick another version (satchel ls {name})"
             )
         return decode_version(data, project, name, version, key)
 
@@ -766,8 +771,7 @@ class Store:
                 return
             _back_off(attempt)
         raise ConcurrentUpdateError(
-            f"could not update {what or key} in {self.url}: too many concurrent writers; "
-            "try again"
+            f"could not update {what or key} in {self.url}: too many concurrent writers; try again"
         )
 
     def _complete(self, req: CommitRequest, manifest: Manifest, record: VersionRecord) -> None:
@@ -813,8 +817,11 @@ class Store:
         for group in self.backend.list(base, hidden=True):
             folder = f"{base}/{group}"
             # hidden names here are parts of runs named '.x' or local temporaries ('.tmp')
-            keys += [f"{folder}/{n}" for n in self.backend.list(folder, hidden=True)
-                     if n.endswith(".json")]
+            keys += [
+                f"{folder}/{n}"
+                for n in self.backend.list(folder, hidden=True)
+                if n.endswith(".json")
+            ]
         return sorted(keys)
 
     def set_alias(self, project: str, name: str, alias: str, version: int) -> None:
