@@ -54,6 +54,15 @@ from satchel.store.records import VersionRecord
 PACK_BATCH = 256
 
 
+def _changed_while_saving(entry: ManifestEntry, src: LocalSource) -> SourceFileChangedError:
+    """The error for a source file whose bytes no longer hash to what the draft recorded."""
+    return SourceFileChangedError(
+        f"{entry.path} ({src.file.abspath}) changed while saving; nothing was committed. "
+        "Add it again",
+        paths=[entry.path],
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Uploader:
     """Callable given to :meth:`Store.commit` as its ``upload`` step."""
@@ -263,11 +272,7 @@ class Uploader:
                         what=f"{entry.path} ({src.file.abspath})",
                     )
             except (DigestMismatchError, FileNotFoundError) as exc:
-                raise SourceFileChangedError(
-                    f"{entry.path} ({src.file.abspath}) changed while saving; nothing was "
-                    "committed. Add it again",
-                    paths=[entry.path],
-                ) from exc
+                raise _changed_while_saving(entry, src) from exc
             if scratch is not None:
                 self.store.put_object(entry.alg, entry.oid, scratch)
         finally:
@@ -325,11 +330,7 @@ class Uploader:
                     src.file.abspath, alg=entry.alg, expected_digest=entry.digest, stage=stage
                 )[2]
             except (DigestMismatchError, FileNotFoundError) as exc:
-                raise SourceFileChangedError(
-                    f"{entry.path} ({src.file.abspath}) changed while saving; nothing was "
-                    "committed. Add it again",
-                    paths=[entry.path],
-                ) from exc
+                raise _changed_while_saving(entry, src) from exc
         cached = self.cache.get(entry.alg, entry.oid, entry.size)
         if cached is not None and self._intact(cached, entry):
             return cached

@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +40,7 @@ from satchel.hashing import ALGORITHMS, new_hasher
 from satchel.manifest import Manifest
 from satchel.parallel import run_parallel
 from satchel.progress import ProgressFactory, null_factory
+from satchel.registry.marking import hex_ids
 from satchel.store import Store, layout
 from satchel.store.backend import StoreBackend
 from satchel.store.local import is_writer_leftover
@@ -53,7 +53,6 @@ from satchel.store.records import (
     decode_version,
 )
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX64_IN = re.compile(rb"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
 #: version checks and deep hashes in flight at once (I/O bound on a bucket)
 WORKERS = 16
@@ -549,22 +548,10 @@ def _check_pending(store: Store, project: str, name: str, scan: _Scan) -> None:
         except ValueError as exc:
             scan.add("bad-record", key, f"{who} cannot be read ({exc})")
             continue
-        for manifest_id in _hex_ids(value):
+        for manifest_id in hex_ids(value):
             manifest = _load_manifest(store, manifest_id, who, scan)
             if manifest is not None:
                 _use_manifest(layout.manifest_key(manifest_id), manifest, who, scan)
-
-
-def _hex_ids(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        if _HEX64.match(value):
-            yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _hex_ids(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _hex_ids(v)
 
 
 def _hash_objects(store: Store, scan: _Scan, progress: ProgressFactory) -> None:

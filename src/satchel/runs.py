@@ -45,7 +45,7 @@ from satchel.errors import (
 from satchel.registry import lineage
 from satchel.services import Services
 from satchel.store import Store
-from satchel.store.records import utcnow
+from satchel.store.records import VersionRecord, utcnow
 from satchel.version import resolve
 
 _ACTIVE: list[Run] = []  # see the module docstring: W&B's wandb.run is process-wide
@@ -323,9 +323,7 @@ class Run:
                 self.log_artifact(art, aliases=aliases)
         record = art._committed("use_artifact")
         lineage.record_input(self.store, self.project, self.id, record)
-        ref = lineage.version_ref(record)
-        if ref not in self.inputs:
-            self.inputs.append(ref)
+        _remember(self.inputs, record)
         return art
 
     def log_artifact(
@@ -378,9 +376,7 @@ class Run:
             artifact.save(aliases=aliases, tags=tags)
         record = artifact._committed("log_artifact")
         lineage.record_output(self.store, self.project, self.id, record)
-        ref = lineage.version_ref(record)
-        if ref not in self.outputs:
-            self.outputs.append(ref)
+        _remember(self.outputs, record)
         return artifact
 
     def _prepare(
@@ -678,3 +674,10 @@ def _check_model(art: Artifact) -> None:
             f"artifact {art.name} has type {art.type!r}; use_model and link_model need an "
             "artifact whose type contains 'model' (use use_artifact for others)"
         )
+
+
+def _remember(refs: list[str], record: VersionRecord) -> None:
+    """Add a version's reference to a run's inputs or outputs, once."""
+    ref = lineage.version_ref(record)
+    if ref not in refs:
+        refs.append(ref)

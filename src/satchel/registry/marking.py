@@ -107,7 +107,7 @@ def mark_collection(
         except ValueError as exc:
             marks.unsure_records.append(f"pending part {key} cannot be read ({exc})")
             continue
-        for mid in _hex_ids(data):
+        for mid in hex_ids(data):
             marks.keep(mid, f"pending part {key}")
     return snap, by_version
 
@@ -173,13 +173,15 @@ def objects_of(
     return named[0], named[0] | named[1]
 
 
-def _hex_ids(value: object) -> Iterable[str]:
+def hex_ids(value: object) -> Iterable[str]:
+    """Every 64-hex-digit string anywhere in a decoded JSON value: the manifest ids a record
+    gc or fsck cannot parse as its type might still name."""
     if isinstance(value, str):
         if _HEX64.match(value):
             yield value
     elif isinstance(value, dict):
         for v in value.values():
-            yield from _hex_ids(v)
+            yield from hex_ids(v)
     elif isinstance(value, list):
         for v in value:
-            yield from _hex_ids(v)
+            yield from hex_ids(v)
